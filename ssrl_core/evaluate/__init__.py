@@ -1,0 +1,62 @@
+"""Evaluation and bias analysis of representations (Bendidi et al., Biological Imaging 2024).
+
+Public functions (imported lazily, so `import ssrl_core.evaluate` stays cheap):
+
+- `embed(cells, encoder, progress=None)` / `embed_with_info(...)`: embeddings, cached on disk;
+  encoder = checkpoint path, `random-<backbone>`, `imagenet-vgg16` or `hand-features`.
+- `cluster_metrics`, `kmeans`, `nearest_to_centroid`, `composition`: K-Means with AMI/ARI/NMI
+  and silhouette against a metadata column.
+- `linear_probe`, `regression_probe`: linear evaluation on frozen features.
+- `project`: t-SNE / UMAP / PCA to 2-D.
+- `check_compound`: treated vs control (k = 2), next to the plate (batch effect).
+- `factor_probe`, `nuisance_factors`, `factor_chart_frame`: what did the representation encode?
+- `run_sweep`, `load_sweep`, `bias_report`: parameter sweeps and inter-class bias statistics.
+- `compare`: two representations side by side.
+- `embedding_frame`, `write_table`, `read_embeddings`: exports.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_WHERE = {
+    "embed": "embedding", "embed_with_info": "embedding", "data_fingerprint": "embedding", "pick_device": "embedding",
+    "cluster_metrics": "cluster", "kmeans": "cluster", "nearest_to_centroid": "cluster",
+    "composition": "cluster", "agreement": "cluster", "silhouette": "cluster",
+    "linear_probe": "probe", "regression_probe": "probe",
+    "project": "projection",
+    "check_compound": "compound",
+    "factor_probe": "factors", "nuisance_factors": "factors", "factor_chart_frame": "factors",
+    "run_sweep": "sweep_runner", "load_sweep": "sweep_runner", "sweep_from_dict": "sweep_runner", "set_parameter": "sweep_runner",
+    "read_results": "sweep_runner", "write_statistics": "sweep_runner",
+    "bias_report": "bias_stats", "pair_correlations": "bias_stats", "class_slopes": "bias_stats",
+    "class_curves": "bias_stats", "opposite_ratio": "bias_stats", "opposite_classes": "bias_stats",
+    "compare": "comparison",
+    "embedding_frame": "export", "write_table": "export", "read_table": "export",
+    "read_embeddings": "export", "split_embeddings": "export",
+    "hand_features": "handmade", "hand_feature_names": "handmade",
+    "nucleus_measurements": "morphology",
+}
+
+__all__ = sorted(_WHERE) + ["sweep"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        module = importlib.import_module(f"ssrl_core.evaluate.{_WHERE[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module 'ssrl_core.evaluate' has no attribute {name!r}")
+
+
+def sweep(config, sweep_dir, progress=None):
+    """Run a parameter sweep (a SweepConfig, a mapping or a sweep YAML path); see `evaluate.sweep`."""
+    from pathlib import Path
+
+    from ssrl_core.evaluate import sweep_runner as _sweep
+
+    if isinstance(config, (str, Path)):
+        config = _sweep.load_sweep(config)
+    elif isinstance(config, dict):
+        config = _sweep.sweep_from_dict(config)
+    return _sweep.run_sweep(config, sweep_dir, progress)

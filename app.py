@@ -1,0 +1,57 @@
+"""SSRL for microscopy: the Streamlit app (navigation, shared sidebar, home page).
+
+Run with `streamlit run app.py`. Pages: Data, Augment, Train, Explore, Bias (pages/). The pages
+only read widgets, call `ssrl_core` and draw; long work runs in background jobs.
+After Bendidi et al., "Exploring self-supervised learning biases for microscopy image
+representation", Biological Imaging 2024.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ssrl_app import loaders, sidebar, state
+
+
+def home() -> None:
+    """The landing page: what the tool does and the path through it."""
+    st.title("Which augmentations decide what your cells' representation sees")
+    st.markdown(
+        "Self-supervised learning learns from **unlabelled cells** by making two altered *views* of "
+        "each cell look alike to a network. The alterations you choose (crops, blur, intensity "
+        "changes…) are a hidden form of supervision: whatever they change, the representation learns "
+        "to ignore (Bendidi et al., *Biological Imaging* 2024).")
+    steps = [
+        ("pages/data.py", "1. Data", "look at your cells, filter them, import your own images."),
+        ("pages/augment.py", "2. Augment", "compose a recipe of alterations and check the views by eye."),
+        ("pages/train.py", "3. Train", "run a short self-supervised training in the background."),
+        ("pages/explore.py", "4. Explore", "embed, cluster and map the cells; see which cells group together."),
+        ("pages/bias.py", "5. Bias", "measure which factors (size, brightness, class…) the representation encodes."),
+    ]
+    for page, label, text in steps:
+        c1, c2 = st.columns([1, 4])
+        c1.page_link(page, label=label)
+        c2.write(text)
+    st.caption("Everything stays on this computer. Runs are saved in the runs folder; uploads in a "
+               "per-session folder.")
+
+
+def main() -> None:
+    """Configure the page, keep state across pages, draw the sidebar and run the chosen page."""
+    st.set_page_config(page_title="SSRL for microscopy", page_icon="🔬", layout="wide")
+    state.keep_widget_state()
+    pages = [
+        st.Page(home, title="Home", icon=":material/home:", default=True),
+        st.Page("pages/data.py", title="Data", icon=":material/photo_library:"),
+        st.Page("pages/augment.py", title="Augment", icon=":material/tune:"),
+        st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+        st.Page("pages/explore.py", title="Explore", icon=":material/scatter_plot:"),
+        st.Page("pages/bias.py", title="Bias", icon=":material/balance:"),
+    ]
+    page = st.navigation(pages)
+    sidebar.render()
+    page.run()
+    loaders.warm_up()
+
+
+main()

@@ -1,0 +1,153 @@
+"""Augment: compose augmentation recipes and judge their views by eye and by LPIPS.
+
+The paper's point (Bendidi et al. 2024): what the two views of a cell differ in is what the
+representation learns to ignore. Near-identical views teach little; views that destroy the cell
+teach the wrong thing. LPIPS (Zhang et al. 2018) measures how different two views look.
+"""
+
+from __future__ import annotations
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from ssrl_app import loaders, recipe_editor, state
+from ssrl_app.core import message, need, plain_errors
+from ssrl_app.images import composite, enlarge
+from ssrl_app.preview import make_preview, pair_distances
+
+augment = need("ssrl_core.augment", "The augmentation module")
+st.title("Augment: what should two views of a cell differ in?")
+
+name = state.get(state.DATASET)
+if not name:
+    st.info("Choose a dataset in the sidebar first.")
+    st.stop()
+with plain_errors("Could not load the dataset", stop=True):
+    cells = loaders.cells(name)
+micro = not name.lower().startswith("mnist")
+default_a = "microscopy-set-b" if micro else "mnist-set1"
+default_b = "microscopy-set-a" if micro else "mnist-set2"
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def distribution(dataset: str, recipe_yaml: str, seed: int, n: int, size: int) -> np.ndarray:
+    """LPIPS between two views of `n` random cells (cached per recipe text)."""
+    rng = np.random.default_rng(seed)
+    idx = sorted(rng.choice(len(loaders.cells(dataset)), min(n, len(loaders.cells(dataset))), replace=False))
+    recipe = augment.Recipe.from_yaml(recipe_yaml)
+    return pair_distances(recipe, loaders.unit_images(dataset, idx), seed, loaders.lpips_model(_device()), size)
+
+
+def _device() -> str:
+    import torch
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def lpips_or_none():
+    """The LPIPS model, or None with a plain note when its weights are missing."""
+    try:
+        return loaders.lpips_model(_device())
+    except Exception as exc:  # weights unavailable offline: the preview still works
+        st.info(f"LPIPS distances are off: {message(exc)}")
+        return None
+
+
+def yaml_box(slot: str) -> None:
+    """Download the recipe as YAML, or load one (a bad file shows the RecipeError text)."""
+    recipe = st.session_state[slot]
+    c1, c2 = st.columns(2)
+    c1.download_button("Download recipe (YAML)", recipe.to_yaml(), file_name=f"{recipe.name}.yaml",
+                       mime="text/yaml", key=f"w.aug.{slot}.dl", width="stretch")
+    with c2.popover("Load a recipe (YAML)", width="stretch"):
+        up = st.file_uploader("YAML file", type=["yaml", "yml"], key=f"w.aug.{slot}.up")
+        text = st.text_area("…or paste YAML", key=f"w.aug.{slot}.text", height=120)
+        if st.button("Load", key=f"w.aug.{slot}.load"):
+            raw = up.getvalue().decode("utf-8", "replace") if up is not None else text
+            try:
+                recipe_editor.replace(slot, augment.Recipe.from_yaml(raw))
+                st.rerun()
+            except ValueError as exc:  # RecipeError lists every problem
+                st.session_state[f"{slot}.error"] = message(exc)
+    err = st.session_state.pop(f"{slot}.error", None)
+    if err:
+        st.error(f"This recipe could not be loaded: {err}")
+
+
+compare = st.toggle("Compare two recipes side by side", key="w.aug.compare")
+slots = [(state.RECIPE_A, "Recipe A", default_a)] + ([(state.RECIPE_B, "Recipe B", default_b)] if compare else [])
+cols = st.columns(len(slots))
+recipes = {}
+for col, (slot, title, preset) in zip(cols, slots):
+    with col:
+        recipes[title] = recipe_editor.editor(slot, title, preset)
+        yaml_box(slot)
+
+st.divider()
+st.subheader("Preview")
+st.session_state.setdefault(state.PREVIEW_SEED, 0)
+st.session_state.setdefault("w.aug.n_views", 4)
+st.session_state.setdefault("w.aug.n_cells", 4)
+st.session_state.setdefault("w.aug.sample", "random cells")
+c = st.columns([2, 2, 3, 1], vertical_alignment="bottom")
+n_cells = c[0].slider("Cells", 1, 8, key="w.aug.n_cells")
+n_views = c[1].slider("Views per cell", 2, 8, step=2, key="w.aug.n_views")
+mode = c[2].radio("Which cells", ["random cells", "chosen cells"], horizontal=True, key="w.aug.sample")
+if c[3].button("Reshuffle", help="New random cells and new random views"):
+    st.session_state[state.PREVIEW_SEED] += 1
+seed = int(st.session_state[state.PREVIEW_SEED])
+if mode == "chosen cells":
+    picked = st.multiselect("Cell numbers", list(range(len(cells))), max_selections=8, key="w.aug.cells",
+                            default=None, placeholder="Pick cells by number (see the Data page)")
+    index = list(picked) or [0]
+else:
+    index = sorted(np.random.default_rng(seed).choice(len(cells), min(n_cells, len(cells)), replace=False).tolist())
+images = loaders.unit_images(name, index)
+lpips = lpips_or_none()
+
+pcols = st.columns(len(recipes))
+for pcol, (title, recipe) in zip(pcols, recipes.items()):
+    with pcol:
+        st.markdown(f"**{title}** ({recipe.name})")
+        with plain_errors(f"{title} could not make views"):
+            with st.spinner("Making views…"):
+                prev = make_preview(recipe, images, n_views, seed, lpips, size=64)
+            for w in prev.warnings:
+                st.warning(w)
+            for i, cell_index in enumerate(index):
+                row = [enlarge(composite(images[i]), 96)] + [enlarge(composite(v), 96) for v in prev.views[i]]
+                caps = [f"cell {cell_index}"]
+                for j in range(n_views):
+                    d = prev.lpips[i, j // 2] if prev.lpips is not None else None
+                    caps.append(f"view {j + 1}" + (f" · LPIPS {d:.3f}" if d is not None and j % 2 == 1 else ""))
+                st.image(row, caption=caps, width=96)
+            st.caption("First picture: the cell; then the views. Views 1–2, 3–4… are pairs; the LPIPS "
+                       "under the second of each pair says how different they look (0 = same).")
+
+if lpips is not None:
+    st.subheader("How different are the two views, over many cells?")
+    d1, d2 = st.columns([3, 1], vertical_alignment="bottom")
+    n_sample = d1.slider("Cells in the sample", 8, 256, 32, step=8, key="w.aug.n_sample")
+    measure = d2.button("Measure", help="Two views of each sampled cell, LPIPS between them, per recipe")
+    frames, stale = [], False
+    for title, recipe in recipes.items():
+        args = (name, recipe.to_yaml(), seed, n_sample, 64)
+        done = st.session_state.setdefault("aug.measured", set())
+        if not measure and args not in done:
+            stale = True
+            continue
+        with plain_errors(f"{title} could not be measured"), st.spinner(f"Measuring {title} on {n_sample} cells…"):
+            d = distribution(*args)
+            done.add(args)
+            frames.append(pd.DataFrame({"recipe": f"{title}: {recipe.name}", "LPIPS": d}))
+    if stale:
+        st.caption("Press **Measure** to see the distribution for the current recipe(s).")
+    if frames:
+        df = pd.concat(frames)
+        chart = alt.Chart(df).mark_bar(opacity=0.6).encode(
+            alt.X("LPIPS:Q", bin=alt.Bin(maxbins=30), title="LPIPS between two views (0 = identical)"),
+            alt.Y("count():Q", stack=None, title="cells"), alt.Color("recipe:N"))
+        st.altair_chart(chart, width="stretch")
+        summary = df.groupby("recipe")["LPIPS"].describe()[["mean", "25%", "50%", "75%"]].round(3)
+        st.dataframe(summary.rename(columns={"50%": "median"}))

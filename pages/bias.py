@@ -1,0 +1,149 @@
+"""Bias: which factors does the representation encode, and how does one recipe parameter shift it?
+
+Factor probe: for every metadata column (class, compound, plate…) and every factor measured on
+the images (size, brightness, number of nuclei), how well a linear probe predicts it from the
+embedding. Sweep (Bendidi et al. 2024, section 3.1): vary one augmentation parameter, train
+short runs, and follow each class's probe accuracy; classes whose curves move in opposite
+directions reveal the inter-class bias of that augmentation.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from ssrl_app import analysis, loaders, state, sweep_job
+from ssrl_app.core import message, need, optional, plain_errors
+
+factors = need("ssrl_core.evaluate", "The factor probe")
+st.title("Bias: what has the representation learned to see?")
+name = state.get(state.DATASET)
+if not name:
+    st.info("Choose a dataset in the sidebar first.")
+    st.stop()
+with plain_errors("Could not load the dataset", stop=True):
+    cells = loaders.cells(name)
+jobs = optional("ssrl_core.train.jobs")
+runs = jobs.list_runs() if jobs is not None else []
+choices = analysis.encoder_choices(state.get(state.CHECKPOINT), runs)
+
+st.subheader("Factor probe")
+c = st.columns([3, 2, 1], vertical_alignment="bottom")
+enc_label = c[0].selectbox("Representation", list(choices), key="w.bias.encoder")
+st.session_state.setdefault("w.bias.cells", min(1000, len(cells)))
+n_cells = c[1].number_input("Cells", 20, len(cells), step=100, key="w.bias.cells")
+go = c[2].button("Measure", type="primary")
+index = analysis.subset_index(name, int(n_cells))
+key = hashlib.sha1(f"{name}|{choices[enc_label]}|{index.tobytes().hex()}".encode()).hexdigest()[:16]
+
+if go:
+    bar = st.progress(0.0, text="Embedding the cells…")
+    try:
+        feats = analysis.embed(name, index, choices[enc_label],
+                               progress=lambda f: bar.progress(min(float(f), 1.0) * 0.7, text=f"Embedding… {f:.0%}"))
+        bar.progress(0.75, text="Measuring size, brightness and nuclei on the images…")
+        sub = cells.subset(index)
+        lo, hi = loaders.ranges(name)
+        nuisance = factors.nuisance_factors(sub, lo=lo, hi=hi)
+        bar.progress(0.85, text="Probing each factor…")
+        table = factors.factor_probe(feats, sub.meta, nuisance)
+        state.put("ssrl.bias_result", {"key": key, "dataset": name, "label": enc_label, "table": table})
+    except Exception as exc:  # a checkpoint that does not fit, too few cells: say it plainly
+        st.error(f"The factor probe could not run: {message(exc)}")
+    bar.empty()
+
+res = state.get("ssrl.bias_result")
+if res and res["dataset"] == name:
+    table = res["table"]
+    st.caption(f"Representation: **{res['label']}**. Probe score: accuracy for categories, R² for "
+               "measurements. Chance: always guessing the commonest value.")
+    show = table.copy()
+    st.dataframe(show.round(3), hide_index=True)
+    chart = alt.Chart(show).mark_bar().encode(
+        x=alt.X("probe_score:Q", title="how well the representation predicts it"),
+        y=alt.Y("factor:N", sort="-x", title=None), color=alt.Color("kind:N", title="factor kind"),
+        tooltip=["factor", "kind", "probe_metric", alt.Tooltip("probe_score:Q", format=".3f"),
+                 alt.Tooltip("chance:Q", format=".3f"), alt.Tooltip("ami:Q", format=".3f")])
+    ticks = alt.Chart(show).mark_tick(color="black", thickness=2, size=14).encode(
+        x="chance:Q", y=alt.Y("factor:N", sort="-x"))
+    st.altair_chart(chart + ticks, width="stretch")
+    st.caption("Black ticks: chance level. A batch factor (plate, well) far above chance means the "
+               "representation sees the batch effect.")
+else:
+    st.info("Choose a representation and press **Measure**.")
+
+st.divider()
+st.subheader("Sweep one augmentation parameter")
+aug = need("ssrl_core.augment", "The augmentation module")
+recipe = state.get(state.RECIPE_A) or aug.get_preset("mnist-set1" if str(name).startswith("mnist") else "microscopy-set-b")
+numeric = [(s.name, p) for s in recipe.steps for p, spec in getattr(aug.CATALOG.get(s.name), "params", {}).items()
+           if spec.kind in ("float", "int")]
+if not numeric:
+    st.info("The recipe has no numeric parameter to sweep: add a step on the Augment page.")
+else:
+    with st.form("sweep_form"):
+        st.caption(f"Recipe: **{recipe.name}** (from the Augment page). Each value × seed trains one short run.")
+        c = st.columns(2)
+        target = c[0].selectbox("Parameter", [f"{s} · {p}" for s, p in numeric], key="w.bias.param")
+        values_text = c[1].text_input("Values (comma separated)", "0.1, 0.5, 0.9", key="w.bias.values")
+        c = st.columns(4)
+        meta_cols = analysis.label_columns(cells.meta)
+        column = c[0].selectbox("Classes from column", meta_cols or ["label"], key="w.bias.column")
+        seeds = c[1].number_input("Seeds per value", 1, 10, 2, key="w.bias.seeds")
+        epochs = c[2].number_input("Epochs per run", 1, 200, 2, key="w.bias.epochs")
+        max_cells = c[3].number_input("Cells per run", 50, max(50, len(cells)), min(1000, len(cells)), step=100,
+                                      key="w.bias.max_cells")
+        submitted = st.form_submit_button("Start the sweep", type="primary")
+    if submitted:
+        try:
+            values = [float(v) for v in values_text.replace(";", ",").split(",") if v.strip()]
+            if len(values) < 2:
+                raise ValueError("give at least two values, separated by commas.")
+            step_name, param = target.split(" · ")
+            base = {"name": "sweep", "data": {"name": str(name), "max_cells": int(max_cells)},
+                    "recipes": [{"recipe": recipe.to_dict()}], "epochs": int(epochs),
+                    "batch_size": 64, "crop_size": int(min(64, cells.shape[0]))}
+            sweep = {"base": base, "parameter": {"recipe": 0, "step": step_name, "param": param},
+                     "values": values, "seeds": list(range(int(seeds))), "probe_column": column}
+            state.put(state.SWEEP_RUN, str(sweep_job.launch(sweep, f"{step_name}-{param}")))
+        except Exception as exc:  # bad values, bad config: plain words
+            st.error(f"The sweep could not start: {message(exc)}")
+
+sweeps = sweep_job.list_sweeps()
+if sweeps:
+    current = state.get(state.SWEEP_RUN) or str(sweeps[0])
+    pick = st.selectbox("Sweep", [str(p) for p in sweeps], index=[str(p) for p in sweeps].index(current)
+                        if current in [str(p) for p in sweeps] else 0, format_func=lambda p: p.rsplit("/", 1)[-1])
+    state.put(state.SWEEP_RUN, pick)
+    sweep_mod = stats = factors
+
+    def follow() -> None:
+        """The sweep's progress and, once there are results, its curves."""
+        status = sweep_job.read_status(pick)
+        prog = status.get("progress")
+        st.progress(min(max(float(prog or 0.0), 0.0), 1.0), text=f"{status.get('state')}: {status.get('message', '')}")
+        if status.get("error"):
+            st.error(f"The sweep failed: {status['error']}")
+        if status.get("state") in ("running", "queued") and st.button("Stop the sweep"):
+            sweep_job.stop(pick)
+        results = sweep_mod.read_results(pick)
+        if results.empty or results["value"].nunique() < 2:
+            st.caption("Curves appear once two values are done.")
+            return
+        report = stats.bias_report(results)
+        st.metric("Classes with an opposite partner", f"{report['opposite_ratio']:.0%}",
+                  help="Share of classes whose accuracy curve goes the opposite way to another class's "
+                       "(correlation below -0.3, p < 0.05): the augmentation helps one at the other's expense.")
+        curves = report["curves"]
+        ycol = "mean" if "mean" in curves.columns else "accuracy"
+        st.altair_chart(alt.Chart(curves).mark_line(point=True).encode(
+            x=alt.X("value:Q", title="parameter value"), y=alt.Y(f"{ycol}:Q", title="probe accuracy"),
+            color=alt.Color("class:N")), width="stretch")
+        st.dataframe(report["slopes"].round(3), hide_index=True)
+
+    running = sweep_job.read_status(pick).get("state") in ("running", "queued")
+    st.fragment(run_every=3 if running else None)(follow)()

@@ -1,0 +1,151 @@
+"""Explore: embed the cells with a checkpoint or a baseline, cluster them, and map them.
+
+K-Means agreement with a metadata column (AMI, ARI) and the silhouette are the paper's measures
+(Bendidi et al. 2024, tables 1-4); the map is a t-SNE or UMAP of the embeddings. Hover a point
+to see its cell.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from ssrl_app import analysis, loaders, state
+from ssrl_app.core import message, need, optional, plain_errors
+from ssrl_app.images import composite, enlarge
+
+ev = need("ssrl_core.evaluate", "Embedding and clustering")
+st.title("Explore: which cells does the representation group together?")
+name = state.get(state.DATASET)
+if not name:
+    st.info("Choose a dataset in the sidebar first.")
+    st.stop()
+with plain_errors("Could not load the dataset", stop=True):
+    cells = loaders.cells(name)
+jobs = optional("ssrl_core.train.jobs")
+runs = jobs.list_runs() if jobs is not None else []
+choices = analysis.encoder_choices(state.get(state.CHECKPOINT), runs)
+
+c = st.columns([3, 2, 1], vertical_alignment="bottom")
+enc_label = c[0].selectbox("Representation", list(choices), key="w.explore.encoder",
+                           help="A trained checkpoint, or a baseline to compare with")
+st.session_state.setdefault("w.explore.cells", min(1000, len(cells)))
+n_cells = c[1].number_input("Cells to embed", 10, len(cells), step=100, key="w.explore.cells")
+go = c[2].button("Embed", type="primary")
+index = analysis.subset_index(name, int(n_cells))
+key = hashlib.sha1(f"{name}|{choices[enc_label]}|{index.tobytes().hex()}".encode()).hexdigest()[:16]
+
+
+def run_embed(encoder: str) -> np.ndarray | None:
+    """Embed with a progress bar; a plain error for a checkpoint that does not fit."""
+    bar = st.progress(0.0, text=f"Embedding {len(index)} cells…")
+    try:
+        feats = analysis.embed(name, index, encoder, progress=lambda f: bar.progress(min(float(f), 1.0),
+                                                                                      text=f"Embedding… {f:.0%}"))
+    except Exception as exc:  # a checkpoint that does not fit, missing weights: say it plainly
+        bar.empty()
+        st.error(f"Could not embed the cells with this representation: {message(exc)}")
+        return None
+    bar.empty()
+    return feats
+
+
+result = state.get(state.EMBED_RESULT)
+if go:
+    feats = run_embed(choices[enc_label])
+    if feats is not None:
+        result = {"key": key, "dataset": name, "encoder": choices[enc_label], "label": enc_label,
+                  "index": index, "features": feats}
+        state.put(state.EMBED_RESULT, result)
+if not result or result["dataset"] != name:
+    st.info("Choose a representation and press **Embed**.")
+    st.stop()
+if result["key"] != key:
+    st.caption(f"Showing **{result['label']}**; press Embed to use the new choice.")
+feats, index, rkey = result["features"], result["index"], result["key"]
+meta = cells.meta.iloc[index].reset_index(drop=True)
+columns = analysis.label_columns(meta)
+
+st.subheader("Clusters")
+c = st.columns(3)
+col = c[0].selectbox("Compare clusters with", columns or ["(none)"], key="w.explore.column")
+labels = meta[col].astype(str).to_numpy() if col in meta.columns else np.zeros(len(meta), dtype=object)
+st.session_state.setdefault("w.explore.k", max(2, min(int(pd.Series(labels).nunique()), 30)))
+k = int(c[1].number_input("Number of clusters (K-Means k)", 2, 100, key="w.explore.k"))
+method = c[2].radio("Map", ["umap", "tsne", "pca"], horizontal=True, key="w.explore.proj",
+                    format_func={"umap": "UMAP", "tsne": "t-SNE", "pca": "PCA"}.get)
+with st.spinner("Clustering…"):
+    cm = analysis.metrics(feats, rkey, tuple(labels), k)
+clusters = np.asarray(cm["clusters"])
+st.dataframe(pd.DataFrame([{"representation": result["label"], "compared with": col, "k": cm["k"],
+                            "AMI": cm["ami"], "ARI": cm["ari"], "silhouette": cm["silhouette"]}]).round(3),
+             hide_index=True)
+st.caption("AMI and ARI: 1 = the clusters follow the column exactly, 0 = no better than chance. "
+           "Silhouette: how well separated the clusters are (-1 to 1).")
+
+st.subheader("Map of the cells")
+with st.spinner(f"Drawing the {method.upper()} map of {len(feats)} cells…"):
+    xy = analysis.projection(feats, rkey, method)
+    thumbs = analysis.thumbnails(name, tuple(int(i) for i in index))
+df = meta.copy()
+df.insert(0, "cell", index)
+df["cluster"] = clusters.astype(str)
+df["x"], df["y"] = xy[:, 0], xy[:, 1]
+df["image"] = thumbs
+colour_options = ["cluster"] + [c_ for c_ in columns if c_ != "cluster"]
+colour = st.selectbox("Colour by", colour_options, key="w.explore.color")
+tips = [alt.Tooltip("image"), alt.Tooltip("cell:Q"), alt.Tooltip("cluster:N")] + \
+    [alt.Tooltip(f"{c_}:N") for c_ in columns[:3] if c_ != "cluster"]
+chart = alt.Chart(df).mark_circle(size=40, opacity=0.8).encode(
+    x=alt.X("x:Q", axis=None), y=alt.Y("y:Q", axis=None),
+    color=alt.Color(f"{colour}:N", legend=alt.Legend(columns=2, symbolLimit=40)), tooltip=tips,
+).properties(height=520).interactive()
+st.altair_chart(chart, width="stretch")
+
+st.subheader("Cluster cards")
+st.caption("For each cluster: the cells nearest its centre (its typical cells) and what it is made of.")
+lo, hi = loaders.ranges(name)
+near = ev.nearest_to_centroid(feats, clusters, n=6)
+comp = pd.crosstab(clusters, labels)
+for cid in sorted(near)[:30]:
+    with st.container(border=True):
+        members = int((clusters == cid).sum())
+        top = comp.loc[cid].sort_values(ascending=False)
+        parts = ", ".join(f"{lab} {n / members:.0%}" for lab, n in top.head(3).items() if n)
+        st.markdown(f"**Cluster {cid}**: {members} cells · {parts}")
+        st.image([enlarge(composite(cells.images[index[i]], lo, hi, cells.channels), 72) for i in near[cid]["nearest"]],
+                 width=72)
+
+if "compound" in meta.columns:
+    st.subheader("Per-compound check")
+    compounds = sorted(set(meta["compound"].astype(str)) - {"DMSO"})
+    if compounds:
+        comp_pick = st.selectbox("Compound (against DMSO controls)", compounds, key="w.explore.compound")
+        with plain_errors("The per-compound check could not run"):
+            r = ev.check_compound(feats, meta, comp_pick)
+            st.write(r.get("verdict", ""))
+            st.dataframe(pd.DataFrame([{k_: r.get(k_) for k_ in ("n_treated", "n_control", "compound_ami",
+                                        "compound_silhouette", "plate_ami", "plate_silhouette")}]).round(3),
+                         hide_index=True)
+
+st.subheader("Compare with another representation")
+other = st.selectbox("Second representation", [x for x in choices if x != result["label"]], key="w.explore.other")
+if st.button("Compare"):
+    feats_b = run_embed(choices[other])
+    if feats_b is not None:
+        with plain_errors("The comparison could not run"), st.spinner("Comparing…"):
+            res = ev.compare(feats, feats_b, labels, k=k, names=("A", "B"))
+            st.caption(f"A = {result['label']}; B = {other}; compared with **{col}**.")
+            st.dataframe(res["metrics"].round(3), hide_index=True)
+            st.dataframe(res["per_class"].round(3), hide_index=True, height=240)
+
+st.subheader("Export")
+table = ev.embedding_frame(meta, feats, dataset=str(name), cell_index=index, clusters=clusters, coords=xy)
+e1, e2 = st.columns(2)
+e1.download_button("Download CSV", table.to_csv(index=False), file_name="embeddings.csv", mime="text/csv")
+e2.download_button("Download Parquet", table.to_parquet(index=False), file_name="embeddings.parquet",
+                   mime="application/octet-stream")

@@ -1,0 +1,182 @@
+"""Train: launch a short self-supervised training as a background job and follow it.
+
+The page writes a run configuration and calls `ssrl_core.train.jobs.launch`; the job runs in its
+own process and writes status.json / metrics.jsonl, which a fragment polls every 2 seconds. The
+run folder is the source of truth: leave the page, come back, and the run is still followed.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from ssrl_app import checkpoints, state
+from ssrl_app.core import message, need, optional, plain_errors
+from ssrl_app.uploads import sanitise, save_uploads
+
+jobs = need("ssrl_core.train.jobs", "Training")
+config_mod = need("ssrl_core.train.config", "Training")
+st.title("Train: teach a network what to ignore")
+name = state.get(state.DATASET)
+if not name:
+    st.info("Choose a dataset in the sidebar first.")
+    st.stop()
+
+methods_mod = optional("ssrl_core.methods")
+METHODS = sorted(getattr(methods_mod, "METHODS", {}) or ["moco_v2", "byol", "simclr", "vicreg", "barlow_twins"])
+BACKBONES = ["resnet18", "vgg11", "vgg13", "resnet50", "convnext_tiny"]
+micro = not str(name).lower().startswith("mnist")
+
+
+def recipe_sources() -> dict[str, dict]:
+    """Recipes the user can train with: the Augment page's recipes, then the paper's presets."""
+    out: dict[str, dict] = {}
+    for key, label in ((state.RECIPE_A, "Recipe A (Augment page)"), (state.RECIPE_B, "Recipe B (Augment page)")):
+        r = state.get(key)
+        if r is not None:
+            out[f"{label}: {r.name}"] = {"recipe": r.to_dict()}
+    aug = optional("ssrl_core.augment")
+    for preset in getattr(aug, "PRESETS", {}) or {}:
+        out[f"preset: {preset}"] = {"preset": preset}
+    return out
+
+
+sources = recipe_sources()
+default_recipe = next((k for k in sources if k.startswith("Recipe A")),
+                      f"preset: {'microscopy-set-b' if micro else 'mnist-set1'}")
+st.session_state.setdefault("w.train.recipes", [default_recipe] if default_recipe in sources else list(sources)[:1])
+chosen = st.multiselect("Augmentation recipe(s)", list(sources), key="w.train.recipes",
+                        help="With two recipes, each gets its own loss and the run minimises their weighted "
+                             "sum (the paper's section 3.4).")
+
+with st.form("train_form"):
+    st.caption(f"Training on **{Path(str(name)).name}**. Short runs are enough to see an effect.")
+    c = st.columns(3)
+    method = c[0].selectbox("Method", METHODS, index=METHODS.index("moco_v2") if "moco_v2" in METHODS else 0,
+                            key="w.train.method")
+    backbone = c[1].selectbox("Backbone", BACKBONES, key="w.train.backbone")
+    device = c[2].selectbox("Device", ["auto", "cpu", "cuda"], key="w.train.device",
+                            help="auto uses the GPU when there is one")
+    c = st.columns(4)
+    epochs = c[0].number_input("Epochs", 1, 1000, 5, key="w.train.epochs")
+    batch = c[1].number_input("Batch size", 4, 4096, 64, step=16, key="w.train.batch")
+    crop = c[2].number_input("Crop size (px)", 16, 512, 64, step=8, key="w.train.crop")
+    lr = c[3].number_input("Learning rate", 1e-6, 1.0, 1e-3, format="%.5f", key="w.train.lr")
+    c = st.columns(3)
+    seed = c[0].number_input("Seed", 0, 10**6, 0, key="w.train.seed")
+    max_cells = c[1].number_input("Use at most this many cells (0 = all)", 0, 10**7, 0, step=500,
+                                  key="w.train.subset")
+    run_name = c[2].text_input("Run name", value=f"{method}-{Path(str(name)).stem}", key="w.train.name")
+    weights = {}
+    if len(chosen) > 1:
+        wc = st.columns(len(chosen))
+        for col, label in zip(wc, chosen):
+            weights[label] = col.number_input(f"Weight of {label.split(': ')[-1]}", 0.0, 10.0, 1.0, 0.1,
+                                              key=f"w.train.weight.{label}")
+    start = st.form_submit_button("Start training", type="primary")
+
+if start:
+    raw = {"name": run_name or "run", "data": {"name": str(name), "max_cells": int(max_cells) or None},
+           "recipes": [dict(sources[k], weight=float(weights.get(k, 1.0))) for k in chosen if k in sources],
+           "method": {"name": method}, "backbone": backbone, "crop_size": int(crop), "epochs": int(epochs),
+           "batch_size": int(batch), "lr": float(lr), "seed": int(seed), "device": device}
+    with plain_errors("The run could not start"):
+        if not raw["recipes"]:
+            raise ValueError("choose at least one augmentation recipe.")
+        run_dir = jobs.launch(config_mod.RunConfig.from_dict(raw))
+        state.put(state.ACTIVE_RUN, str(run_dir))
+        st.toast(f"Started {Path(run_dir).name}")
+
+
+def follow() -> None:
+    """Progress, ETA, live loss chart and a stop button for the followed run."""
+    run = state.get(state.ACTIVE_RUN)
+    if not run:
+        st.caption("No run followed yet: start one above, or pick one in the list below.")
+        return
+    status = jobs.read_status(run) or {}
+    st.markdown(f"**{Path(run).name}**: {status.get('state', 'starting')}")
+    done = float(status.get("progress") or 0.0)
+    eta = status.get("eta") or status.get("eta_seconds")
+    text = f"epoch {status.get('epoch', 0)} of {status.get('epochs', '?')}"
+    if eta is not None and status.get("state") == "running":
+        text += f" · about {int(float(eta)) // 60} min {int(float(eta)) % 60} s left"
+    st.progress(min(max(done, 0.0), 1.0), text=text)
+    if status.get("error"):
+        st.error(f"The run failed: {status['error']}")
+    metrics = jobs.read_metrics(run)
+    if isinstance(metrics, pd.DataFrame) and not metrics.empty and "loss" in metrics.columns:
+        x = "step" if "step" in metrics.columns else metrics.index.name or "index"
+        df = metrics.reset_index() if x not in metrics.columns else metrics
+        st.altair_chart(alt.Chart(df).mark_line().encode(x=alt.X(f"{x}:Q"), y=alt.Y("loss:Q", title="loss")),
+                        width="stretch")
+    c1, c2 = st.columns(2)
+    if status.get("state") in ("running", "queued"):
+        if c1.button("Stop this run", key="train.stop"):
+            jobs.stop(run)
+            st.toast("Asked the run to stop after the current step.")
+    elif (Path(run) / "checkpoint.pt").is_file():
+        if c1.button("Use this checkpoint", key="train.use"):
+            state.put(state.CHECKPOINT, str(Path(run) / "checkpoint.pt"))
+            st.rerun()
+
+
+def _running() -> bool:
+    run = state.get(state.ACTIVE_RUN)
+    return bool(run) and (jobs.read_status(run) or {}).get("state") in ("running", "queued", None)
+
+
+st.subheader("Progress")
+st.fragment(run_every=2 if _running() else None)(follow)()
+
+st.subheader("Runs")
+runs = jobs.list_runs()
+if runs:
+    table = pd.DataFrame([{k: r.get(k) for k in ("name", "state", "epoch", "epochs", "loss", "created", "run_dir")}
+                          for r in runs])
+    st.dataframe(table, hide_index=True, height=min(300, 40 + 35 * len(table)))
+    pick = st.selectbox("Follow a run", [str(r.get("run_dir")) for r in runs],
+                        format_func=lambda p: Path(p).name, key="train.pick")
+    if st.button("Follow this run"):
+        state.put(state.ACTIVE_RUN, pick)
+        st.rerun()
+else:
+    st.caption("No runs yet.")
+
+st.subheader("Checkpoint in use")
+t1, t2, t3 = st.tabs(["Shipped checkpoints", "From a run", "Upload a checkpoint"])
+with t1:
+    items = checkpoints.shipped()
+    if not items:
+        st.caption("No checkpoint ships with this installation yet (pretrained/index.json is empty).")
+    for item in items:
+        c1, c2 = st.columns([4, 1])
+        c1.write(f"**{item['name']}**: {item['description']}")
+        if c2.button("Use", key=f"train.ship.{item['path']}"):
+            state.put(state.CHECKPOINT, item["path"])
+            st.rerun()
+with t2:
+    done_runs = checkpoints.finished_runs(runs)
+    if done_runs:
+        sel = st.selectbox("Run", [r["path"] for r in done_runs],
+                           format_func=lambda p: next(r["name"] for r in done_runs if r["path"] == p))
+        if st.button("Use this run's checkpoint"):
+            state.put(state.CHECKPOINT, sel)
+            st.rerun()
+    else:
+        st.caption("No run has saved a checkpoint yet.")
+with t3:
+    up = st.file_uploader("A checkpoint file (.pt)", type=["pt", "pth", "ckpt"], key="train.upload")
+    if up is not None and st.button("Check and use it"):
+        folder = save_uploads([up], state.session_id(), "checkpoints")
+        path = folder / sanitise(up.name)
+        try:
+            info = checkpoints.check(path)
+            state.put(state.CHECKPOINT, str(path))
+            st.success(f"Loaded: {checkpoints.describe(info)}.")
+        except Exception as exc:  # a bad or foreign file: plain sentence
+            st.error(f"This file cannot be used as a checkpoint: {message(exc)}")

@@ -1,0 +1,139 @@
+"""The Data page's import panel: a folder on this computer, uploaded files, or a download.
+
+Uploaded TIFF/PNG files and their CSV are stored under
+`ssrl_core.paths.uploads_dir()/<session id>/<batch>/` with sanitised names, then read by
+`ssrl_core.data.registry.load_dataset(folder)`. An imported set joins the sidebar's list for this
+session (`state.EXTRA_DATASETS`).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import streamlit as st
+
+from ssrl_app import state
+from ssrl_app.core import message, optional
+from ssrl_app.uploads import IMAGE_SUFFIXES, save_uploads
+
+
+def use_dataset(path: str | Path) -> None:
+    """Load `path` to check it, add it to this session's list and make it the current dataset."""
+    from ssrl_app import loaders
+    cells = loaders.cells(str(path))
+    extra = list(st.session_state.get(state.EXTRA_DATASETS, []))
+    if str(path) not in extra:
+        extra.append(str(path))
+    st.session_state[state.EXTRA_DATASETS] = extra
+    st.session_state[state.PENDING_DATASET] = str(path)  # the sidebar applies it on the next run
+    st.session_state["data.import_msg"] = (f"Imported {len(cells)} cells from {Path(path).name}"
+                                           + (f" ({len(cells.skipped)} files skipped)." if cells.skipped else "."))
+
+
+def _import_folder() -> None:
+    folder = st.session_state.get("w.data.folder", "").strip()
+    try:
+        if not folder or not Path(folder).expanduser().is_dir():
+            raise FileNotFoundError(f"There is no folder at '{folder}'.")
+        use_dataset(Path(folder).expanduser().resolve())
+    except Exception as exc:  # a bad folder is an expected problem: say it in words
+        st.session_state["data.import_err"] = f"Could not import this folder: {message(exc)}"
+
+
+def render() -> None:
+    """Draw the import panel."""
+    st.subheader("Import or download cells")
+    ok = st.session_state.pop("data.import_msg", None)
+    err = st.session_state.pop("data.import_err", None)
+    if ok:
+        st.success(ok)
+    if err:
+        st.error(err)
+    t1, t2, t3 = st.tabs(["Upload files", "A folder on this computer", "Download public data"])
+    with t1:
+        st.caption("Single-cell crops as TIFF or PNG files (any channel count, 8 or 16 bit), plus an "
+                   "optional CSV with one row per file (a `file` column and any metadata: label, "
+                   "compound, plate…).")
+        files = st.file_uploader("Images and CSV", type=["tif", "tiff", "png", "csv"],
+                                 accept_multiple_files=True, key="w.data.upload")
+        if st.button("Import these files", disabled=not files):
+            images = [f for f in files if f.name.lower().endswith(IMAGE_SUFFIXES)]
+            try:
+                if not images:
+                    raise ValueError("no TIFF or PNG image among the uploaded files.")
+                with st.spinner(f"Saving and reading {len(files)} files…"):
+                    folder = save_uploads(files, state.session_id(), time.strftime("upload-%Y%m%d-%H%M%S"))
+                    use_dataset(folder)
+                st.rerun()
+            except Exception as exc:  # a bad upload: plain sentence, keep the page alive
+                st.error(f"Could not import these files: {message(exc)}")
+    with t2:
+        st.text_input("Folder with TIFF/PNG crops (and a CSV)", key="w.data.folder",
+                      placeholder="/path/to/my/crops")
+        st.button("Import this folder", on_click=_import_folder)
+    with t3:
+        _downloads()
+
+
+def known_bbbc021_plates() -> list[str]:
+    """Plate names from BBBC021 metadata already on this computer (empty when there is none)."""
+    from ssrl_core import paths
+    bb = optional("ssrl_core.data.bbbc021")
+    if bb is None:
+        return []
+    shared = paths.shared_data_dir()
+    for folder in [paths.data_dir() / "bbbc021_raw"] + ([shared / "bbbc021" / "metadata"] if shared else []):
+        if (folder / bb.IMAGE_CSV).is_file():
+            try:
+                return sorted(bb.read_metadata(folder)["plate"].astype(str).unique())
+            except Exception:  # unreadable metadata: fall back to typing plate names
+                continue
+    return []
+
+
+def _downloads() -> None:
+    """MitoCheck / BBBC021 downloads where the network allows (offline: a plain message)."""
+    from ssrl_core import paths
+    mito, bb = optional("ssrl_core.data.mitocheck"), optional("ssrl_core.data.bbbc021")
+    if mito is None or bb is None:
+        st.info("Downloading public data is not available in this installation.")
+        return
+    source = st.radio("Source", ["MitoCheck phenotype crops", "BBBC021 plates"], horizontal=True,
+                      key="w.data.dl_source")
+    plates: list[str] = []
+    if source == "BBBC021 plates":
+        options = known_bbbc021_plates()
+        if options:
+            plates = st.multiselect("Plates (each is about 1 GB of images)", options, max_selections=4,
+                                    key="w.data.dl_plates")
+        else:
+            text = st.text_input("Plate names, comma separated (e.g. Week1_22123)", key="w.data.dl_plates_text")
+            plates = [p.strip() for p in text.split(",") if p.strip()]
+        st.caption("Nuclei are found on each field and cut out as single-cell crops.")
+    else:
+        st.caption("About 3,300 single-nucleus crops in 16 phenotype classes (MitoCheck, CC BY 4.0).")
+    if st.button("Download", disabled=source == "BBBC021 plates" and not plates):
+        bar = st.progress(0.0, text="Starting the download…")
+
+        def progress(done: int, total: int | None, name: str) -> None:
+            mb = done / 1e6
+            if total:
+                bar.progress(min(done / total, 1.0), text=f"{name}: {mb:.1f} of {total / 1e6:.1f} MB")
+            else:
+                bar.progress(0.0, text=f"{name}: {mb:.1f} MB")
+
+        try:
+            if source == "BBBC021 plates":
+                path = bb.download_bbbc021(paths.data_dir(), plates=plates, progress=progress)
+            else:
+                path = mito.download_mitocheck(paths.data_dir(), progress=progress)
+            bar.progress(1.0, text="Done")
+            use_dataset(path)
+            st.rerun()
+        except (OSError, ConnectionError, TimeoutError) as exc:
+            bar.empty()
+            st.error(f"The download did not work. Is this computer offline? ({message(exc)})")
+        except Exception as exc:  # NoNetwork and other source problems: a plain message
+            bar.empty()
+            st.error(f"The download did not work: {message(exc)}")

@@ -1,0 +1,63 @@
+"""Turning cells and views into pictures for the page: composites, tiles, data-URL thumbnails.
+
+Display goes through `ssrl_core.data.display` (per-channel percentile ranges, never the dtype
+maximum), so 16-bit images look the same as in the rest of the product.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+from PIL import Image
+
+
+def composite(image: np.ndarray, lo: np.ndarray | None = None, hi: np.ndarray | None = None,
+              channel_names: list[str] | None = None) -> np.ndarray:
+    """RGB uint8 of one cell `(H, W, C)`; `lo/hi` default to 0/1 (views already in [0, 1]).
+
+    Channel colours follow their names (DAPI blue, tubulin green, actin red; one channel grey).
+    """
+    from ssrl_core.data.display import composite as core_composite
+    c = image.shape[-1]
+    lo = np.zeros(c, np.float32) if lo is None else lo
+    hi = np.ones(c, np.float32) if hi is None else hi
+    return core_composite(image, lo, hi, channel_names=channel_names)
+
+
+def channel_tiles(image: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> list[np.ndarray]:
+    """One grey uint8 tile per channel."""
+    from ssrl_core.data.display import channel_tiles as core_tiles
+    return core_tiles(image, lo, hi)
+
+
+def enlarge(rgb: np.ndarray, size: int = 128) -> np.ndarray:
+    """Nearest-neighbour enlargement so small crops are visible (pixels stay honest)."""
+    h, w = rgb.shape[:2]
+    if max(h, w) >= size:
+        return rgb
+    f = max(1, size // max(h, w))
+    return np.repeat(np.repeat(rgb, f, axis=0), f, axis=1)
+
+
+def png_bytes(rgb: np.ndarray) -> bytes:
+    """PNG file bytes of a uint8 image."""
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def data_url(rgb: np.ndarray, size: int = 64) -> str:
+    """A small PNG thumbnail as a `data:image/png;base64,...` URL (for Altair/Vega tooltips)."""
+    img = Image.fromarray(rgb)
+    if max(img.size) != size:
+        img = img.resize((size, size), Image.NEAREST)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def blank_fraction(view: np.ndarray, threshold: float = 0.05) -> float:
+    """Fraction of pixels where every channel is below `threshold` (near-black background)."""
+    return float((view.max(axis=-1) < threshold).mean())

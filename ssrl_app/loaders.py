@@ -1,0 +1,99 @@
+"""Cached loaders shared by the pages: datasets, intensity ranges, LPIPS, weights status.
+
+Large objects (CellSets, models) use `st.cache_resource` and are never mutated by a page;
+small arrays and tables use `st.cache_data`. A second look at anything is instant.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import streamlit as st
+
+PREFERRED_DATASETS = ("demo_nuclei", "mnist-5k")
+
+
+@st.cache_data(ttl=30, show_spinner=False)
+def dataset_list() -> list[dict[str, Any]]:
+    """`ssrl_core.data.registry.list_datasets()` (refreshed every 30 s)."""
+    from ssrl_core.data.registry import list_datasets
+    return list_datasets()
+
+
+def default_dataset(names: list[str]) -> str | None:
+    """`demo_nuclei` if present, else `mnist-5k`, else the first dataset."""
+    for name in PREFERRED_DATASETS:
+        if name in names:
+            return name
+    return names[0] if names else None
+
+
+@st.cache_resource(show_spinner="Loading the cells…", max_entries=4)
+def cells(name: str):
+    """The CellSet called `name` (shared, read-only: never modify it in a page)."""
+    from ssrl_core.data.registry import load_dataset
+    return load_dataset(name)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def ranges(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel display/model ranges (percentiles) of dataset `name`."""
+    from ssrl_core.data.cellset import channel_ranges
+    return channel_ranges(cells(name).images)
+
+
+def unit_images(name: str, index: list[int]) -> np.ndarray:
+    """Cells `index` of dataset `name` as float32 [0, 1] `(n, H, W, C)` (the model input scale)."""
+    from ssrl_core.data.cellset import to_unit_float
+    lo, hi = ranges(name)
+    return to_unit_float(cells(name).images[np.asarray(index, dtype=int)], lo, hi)
+
+
+@st.cache_resource(show_spinner="Loading the LPIPS network…")
+def lpips_model(device: str = "cpu"):
+    """The LPIPS (AlexNet) distance with real ImageNet weights (Zhang et al. 2018)."""
+    from ssrl_core.perceptual import LPIPS
+    return LPIPS(net="alex", device=device)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def weights_status() -> dict[str, bool]:
+    """Which ImageNet/LPIPS weights are on disk (`ssrl_core.weights.weights_status()`)."""
+    try:
+        from ssrl_core.weights import weights_status as status
+        return dict(status())
+    except ImportError:
+        return {}
+
+
+@st.cache_data(show_spinner=False)
+def device_text() -> str:
+    """"GPU (name)" when CUDA is available, else "CPU"."""
+    import torch
+    if torch.cuda.is_available():
+        return f"GPU ({torch.cuda.get_device_name(0)})"
+    return "CPU"
+
+
+@st.cache_resource(show_spinner=False)
+def warm_up() -> bool:
+    """Compile UMAP's numba code once per server, in a background thread (about 20 s on a CPU).
+
+    The first UMAP map of a session would otherwise wait for it. No Streamlit call is made from
+    the thread. Set `SSRL_APP_WARM=0` to skip (the tests do).
+    """
+    import os
+    import threading
+    if os.environ.get("SSRL_APP_WARM", "1") == "0":
+        return False
+
+    def work() -> None:
+        try:
+            from ssrl_core.evaluate import project
+            project(np.random.default_rng(0).normal(size=(40, 8)).astype(np.float32), method="umap")
+        except Exception:  # warming is best effort
+            pass
+
+    threading.Thread(target=work, name="ssrl-umap-warmup", daemon=True).start()
+    return True

@@ -1,0 +1,151 @@
+"""The recipe editor widget: add, remove, reorder, enable/disable steps, one control per parameter.
+
+A recipe is plain data (`ssrl_core.augment.Recipe` of `Step`s). Each control takes its valid
+range from the catalog's `ParamSpec`, so the editor cannot produce an invalid recipe. The recipe
+lives in `st.session_state[slot]`; widgets are keyed by a version number that changes whenever
+the recipe changes shape (a preset, an import, a step added/removed/moved), so they pick up the
+new values.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from ssrl_app import state
+
+
+def recipe_in(slot: str, default_preset: str):
+    """The recipe stored in `slot`, starting from `default_preset` the first time."""
+    from ssrl_core.augment import get_preset
+    if slot not in st.session_state:
+        st.session_state[slot] = get_preset(default_preset)
+    return st.session_state[slot]
+
+
+def replace(slot: str, recipe) -> None:
+    """Store a new recipe in `slot` and re-key the editor's widgets."""
+    st.session_state[slot] = recipe
+    st.session_state[state.RECIPE_VERSION] = st.session_state.get(state.RECIPE_VERSION, 0) + 1
+
+
+def _steps(slot: str) -> list:
+    import copy
+    return [copy.deepcopy(s) for s in st.session_state[slot].steps]
+
+
+def _with_steps(slot: str, steps: list) -> None:
+    new = st.session_state[slot].copy()
+    new.steps = steps
+    replace(slot, new)
+
+
+def _move(slot: str, i: int, delta: int) -> None:
+    steps = _steps(slot)
+    j = i + delta
+    if 0 <= j < len(steps):
+        steps[i], steps[j] = steps[j], steps[i]
+        _with_steps(slot, steps)
+
+
+def _remove(slot: str, i: int) -> None:
+    steps = _steps(slot)
+    del steps[i]
+    _with_steps(slot, steps)
+
+
+def _add(slot: str, picker_key: str) -> None:
+    from ssrl_core.augment import CATALOG, Step
+    name = st.session_state.get(picker_key)
+    if name not in CATALOG:
+        return
+    spec = CATALOG[name]
+    _with_steps(slot, _steps(slot) + [Step(name=name, params=spec.defaults(), p=float(getattr(spec, "default_p", 1.0)),
+                                           enabled=True)])
+
+
+def param_control(spec, label: str, value: Any, key: str, container) -> Any:
+    """One widget for one parameter, limited to the ParamSpec's valid range."""
+    kind = getattr(spec, "kind", "float")
+    helptext = getattr(spec, "help", None) or None
+    low, high = getattr(spec, "low", None), getattr(spec, "high", None)
+    value = spec.default if value is None else value
+    if kind == "bool":
+        return container.checkbox(label, value=bool(value), key=key, help=helptext)
+    if kind == "choice":
+        choices = list(getattr(spec, "choices", None) or [value])
+        index = choices.index(value) if value in choices else 0
+        return container.selectbox(label, choices, index=index, key=key, help=helptext)
+    if kind == "int":
+        lo, hi = int(low if low is not None else 0), int(high if high is not None else max(int(value), 1) * 4)
+        return int(container.slider(label, lo, hi, min(max(int(value), lo), hi), key=key, help=helptext))
+    if kind == "range":
+        lo, hi = float(low), float(high)
+        a, b = (float(value[0]), float(value[1])) if isinstance(value, (list, tuple)) else (lo, hi)
+        got = container.slider(label, lo, hi, (min(max(a, lo), hi), min(max(b, lo), hi)),
+                               step=_step(lo, hi), key=key, help=helptext)
+        return [float(got[0]), float(got[1])]
+    if low is None or high is None:
+        return float(container.number_input(label, value=float(value), key=key, help=helptext))
+    lo, hi = float(low), float(high)
+    return float(container.slider(label, lo, hi, min(max(float(value), lo), hi), step=_step(lo, hi),
+                                  key=key, help=helptext))
+
+
+def _step(lo: float, hi: float) -> float:
+    """A slider step giving about 100 positions, rounded to a readable number."""
+    span = max(hi - lo, 1e-6)
+    for s in (0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0):
+        if span / s <= 200:
+            return s
+    return span / 100
+
+
+def editor(slot: str, title: str, default_preset: str):
+    """Draw the editor for the recipe in `slot`; return the recipe the widgets describe now."""
+    from ssrl_core.augment import CATALOG, PRESETS, Step, get_preset
+
+    recipe = recipe_in(slot, default_preset)
+    v = st.session_state.get(state.RECIPE_VERSION, 0)
+    base = f"w.aug.{slot}.{v}"
+    st.subheader(title)
+    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+    preset = c1.selectbox("Start from one of the paper's presets", list(PRESETS),
+                          index=list(PRESETS).index(default_preset) if default_preset in PRESETS else 0,
+                          key=f"w.aug.{slot}.preset")
+    c2.button("Apply preset", key=f"{base}.apply",
+              on_click=lambda: replace(slot, get_preset(st.session_state[f"w.aug.{slot}.preset"])))
+    st.caption(f"Recipe **{recipe.name}**: {sum(s.enabled for s in recipe.steps)} of "
+               f"{len(recipe.steps)} steps on. Steps run from top to bottom.")
+    steps = []
+    for i, step in enumerate(recipe.steps):
+        spec = CATALOG.get(step.name)
+        with st.container(border=True):
+            h = st.columns([4, 3, 1, 1, 1], vertical_alignment="center")
+            title = getattr(spec, "title", "") or step.name
+            on = h[0].toggle(f"**{i + 1}. {title}**", value=bool(step.enabled), key=f"{base}.{i}.on",
+                             help=getattr(spec, "description", None) or None)
+            p = h[1].slider("probability", 0.0, 1.0, float(step.p), 0.05, key=f"{base}.{i}.p",
+                            label_visibility="collapsed", help="How often this step is applied")
+            h[2].button("↑", key=f"{base}.{i}.up", on_click=_move, args=(slot, i, -1), disabled=i == 0,
+                        help="Move up")
+            h[3].button("↓", key=f"{base}.{i}.down", on_click=_move, args=(slot, i, 1),
+                        disabled=i == len(recipe.steps) - 1, help="Move down")
+            h[4].button("✕", key=f"{base}.{i}.rm", on_click=_remove, args=(slot, i), help="Remove")
+            params = dict(step.params)
+            if spec is not None and spec.params and on:
+                cols = st.columns(min(3, len(spec.params)))
+                for j, (pname, pspec) in enumerate(spec.params.items()):
+                    label = getattr(pspec, "label", "") or pname.replace("_", " ")
+                    params[pname] = param_control(pspec, label, params.get(pname),
+                                                  f"{base}.{i}.{pname}", cols[j % len(cols)])
+            steps.append(Step(name=step.name, params=params, p=float(p), enabled=bool(on)))
+    a1, a2 = st.columns([3, 1], vertical_alignment="bottom")
+    a1.selectbox("Add a step", sorted(CATALOG), key=f"{base}.addpick",
+                 format_func=lambda n: getattr(CATALOG[n], "title", "") or n)
+    a2.button("Add", key=f"{base}.add", on_click=_add, args=(slot, f"{base}.addpick"))
+    current = recipe.copy()
+    current.steps = steps
+    st.session_state[slot] = current
+    return current

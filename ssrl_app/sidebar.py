@@ -1,0 +1,81 @@
+"""The sidebar every page shares: dataset, checkpoint in use, device, weights, running jobs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from ssrl_app import loaders, state
+from ssrl_app.core import optional
+
+
+def dataset_picker() -> str | None:
+    """The dataset selectbox (default `demo_nuclei`, else `mnist-5k`); returns the chosen name."""
+    try:
+        items = loaders.dataset_list()
+    except Exception as exc:  # the registry is broken or missing: say so, keep the app usable
+        st.sidebar.warning(f"Could not list datasets: {exc}")
+        return None
+    names = [d["name"] for d in items] + list(state.get(state.EXTRA_DATASETS, []))
+    pending = st.session_state.pop(state.PENDING_DATASET, None)
+    if pending in names:
+        st.session_state[state.DATASET] = pending
+    if not names:
+        st.sidebar.warning("No dataset found. Run `ssrl setup` or import images on the Data page.")
+        return None
+    if state.get(state.DATASET) not in names:
+        st.session_state[state.DATASET] = loaders.default_dataset(names)
+    info = {d["name"]: d for d in items}
+
+    def label(name: str) -> str:
+        if name not in info:
+            return f"{Path(name).name}  (imported)"
+        d = info[name]
+        return f"{name}  ({d.get('cells', '?')} cells, {d.get('channels', '?')} ch)"
+
+    return st.sidebar.selectbox("Dataset", names, key=state.DATASET, format_func=label,
+                                help="The cells every page works on.")
+
+
+def running_jobs() -> list[dict]:
+    """Runs whose state is running or queued (empty when the training module is missing)."""
+    jobs = optional("ssrl_core.train.jobs")
+    if jobs is None:
+        return []
+    try:
+        return [r for r in jobs.list_runs() if str(r.get("state", "")) in ("running", "queued", "starting")]
+    except Exception:
+        return []
+
+
+def render() -> None:
+    """Draw the shared sidebar."""
+    sb = st.sidebar
+    dataset_picker()
+    ckpt = state.get(state.CHECKPOINT)
+    sb.caption("Checkpoint in use: " + (f"`{_short(ckpt)}`" if ckpt else "none yet (pick one on Train or Explore)"))
+    sb.caption(f"Compute: {loaders.device_text()}")
+    status = loaders.weights_status()
+    if status:
+        missing = [k for k, ok in status.items() if not ok]
+        if missing:
+            sb.caption("ImageNet/LPIPS weights missing: " + ", ".join(missing) + " (run `ssrl setup`).")
+        else:
+            sb.caption("ImageNet/LPIPS weights: ready")
+    else:
+        sb.caption("ImageNet/LPIPS weights: status unknown")
+    jobs = running_jobs()
+    if jobs:
+        sb.caption(f"Running jobs: {len(jobs)}")
+        for r in jobs[:5]:
+            sb.caption(f"• {r.get('name', _short(str(r.get('run_dir', ''))))}: "
+                       f"epoch {r.get('epoch', '?')}/{r.get('epochs', '?')}")
+    else:
+        sb.caption("Running jobs: none")
+
+
+def _short(path: str) -> str:
+    """The last two parts of a path (enough to recognise a run or checkpoint)."""
+    parts = str(path).replace("\\", "/").rstrip("/").split("/")
+    return "/".join(parts[-2:])

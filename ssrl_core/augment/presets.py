@@ -1,0 +1,83 @@
+"""Named recipes from Bendidi et al. 2024 and the usual SimCLR/BYOL defaults.
+
+- `mnist-set1` / `mnist-set2`: the two MNIST sets of section 3.2 (Table 2, Figure 4): set 1
+  keeps the digit (padding, inversion, slight rotation, random crop); set 2 destroys part of it
+  (vertical flip, strong rotation, random crop, random erasing).
+- `microscopy-set-a` / `microscopy-set-b`: the two BBBC021 sets of sections 3.3-3.4 (Table 3,
+  Figures 6-7): A = colour jitter, flips, rotation, affine, random crop; B = 360-degree rotation,
+  centre crop keeping 50% around the central cell, colour jitter, flips.
+- `simclr` / `byol`: the usual SSL defaults adapted to any channel count: brightness/contrast
+  jitter replaces colour (hue/saturation) jitter and grayscale, which need RGB.
+
+The parameter values, and why, are documented in docs/recipes.md.
+"""
+
+from __future__ import annotations
+
+from .recipe import Recipe, Step
+from .spec import RecipeError
+
+
+def _s(name: str, p: float = 1.0, **params) -> Step:
+    return Step(name, params, float(p))
+
+
+def _build() -> dict[str, Recipe]:
+    jitter = dict(brightness=0.4, contrast=0.4, per_channel=False)
+    return {r.name: r for r in [
+        Recipe("mnist-set1", [
+            _s("pad", fraction=0.15, border="constant"),
+            _s("rotate", degrees=15.0, border="constant"),
+            _s("random_crop", fraction=0.78),
+            _s("invert", p=0.5),
+        ], None, "MNIST set 1 (Bendidi et al. 2024, section 3.2): padding, inversion, slight rotation and "
+                 "random crop; the digit stays whole, so the representation keeps the digit class."),
+        Recipe("mnist-set2", [
+            _s("vertical_flip", p=0.5),
+            _s("rotate", degrees=180.0, border="constant"),
+            _s("random_crop", fraction=0.7),
+            _s("random_erasing", p=0.5, scale=[0.02, 0.33], ratio=[0.3, 3.3], fill="zero"),
+        ], None, "MNIST set 2 (section 3.2): vertical flip, strong rotation, random crop and random erasing "
+                 "destroy part of the digit; the representation drifts towards handwriting style."),
+        Recipe("microscopy-set-a", [
+            _s("brightness_contrast", p=0.8, **jitter),
+            _s("horizontal_flip", p=0.5),
+            _s("vertical_flip", p=0.5),
+            _s("rotate", degrees=30.0, border="constant"),
+            _s("affine", scale=[0.9, 1.1], translate=0.1, shear=10.0, border="constant"),
+            _s("random_resized_crop", scale=[0.5, 1.0], ratio=[0.75, 4 / 3]),
+        ], None, "Microscopy set A (sections 3.3-3.4, Figure 6a): colour jitter, flips, rotation, affine and "
+                 "random crop; clusters tend to follow the number and size of cells in the crop."),
+        Recipe("microscopy-set-b", [
+            _s("rotate", degrees=360.0, border="constant"),
+            _s("center_crop", fraction=0.5),
+            _s("brightness_contrast", p=0.8, **jitter),
+            _s("horizontal_flip", p=0.5),
+            _s("vertical_flip", p=0.5),
+        ], None, "Microscopy set B (sections 3.3-3.4, Figure 6b): any rotation, a centre crop keeping 50% "
+                 "around the central cell, colour jitter and flips; clusters follow the central cell's phenotype."),
+        Recipe("simclr", [
+            _s("random_resized_crop", scale=[0.08, 1.0], ratio=[0.75, 4 / 3]),
+            _s("horizontal_flip", p=0.5),
+            _s("brightness_contrast", p=0.8, brightness=0.8, contrast=0.8, per_channel=False),
+            _s("gaussian_blur", p=0.5, sigma=[0.1, 2.0]),
+        ], None, "SimCLR defaults (Chen et al. 2020) for any channel count: random resized crop, flip, "
+                 "brightness/contrast jitter (strength 1, no hue/saturation/grayscale) and blur."),
+        Recipe("byol", [
+            _s("random_resized_crop", scale=[0.08, 1.0], ratio=[0.75, 4 / 3]),
+            _s("horizontal_flip", p=0.5),
+            _s("brightness_contrast", p=0.8, brightness=0.4, contrast=0.4, per_channel=False),
+            _s("gaussian_blur", p=1.0, sigma=[0.1, 2.0]),
+        ], None, "BYOL first-view defaults (Grill et al. 2020) for any channel count: random resized crop, "
+                 "flip, brightness/contrast jitter (no hue/saturation/grayscale) and blur."),
+    ]}
+
+
+PRESETS: dict[str, Recipe] = _build()
+
+
+def get_preset(name: str) -> Recipe:
+    """A copy of the preset called `name` (safe to edit)."""
+    if name not in PRESETS:
+        raise RecipeError(f"unknown preset '{name}'; available: {', '.join(PRESETS)}")
+    return PRESETS[name].copy()

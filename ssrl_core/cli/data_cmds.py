@@ -1,0 +1,157 @@
+"""`ssrl data ...`: list, inspect, cut nucleus crops from a field, download datasets."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ssrl_core.cli._common import emit
+
+SMALL_CATEGORICAL = 30  # columns with at most this many distinct values get value counts
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    data = sub.add_parser("data", help="list, inspect, crop and download datasets")
+    dsub = data.add_subparsers(dest="data_command", metavar="DATA_COMMAND")
+    dsub.required = True
+
+    p = dsub.add_parser("list", help="every dataset found, with cell count, shape, dtype, channels")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(handler=cmd_list)
+
+    p = dsub.add_parser("info", help="one dataset: shape, channels, metadata columns and value counts")
+    p.add_argument("dataset", metavar="PATH_OR_NAME")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_info)
+
+    p = dsub.add_parser("nuclei", help="detect nuclei on a field image and save nucleus-centred crops")
+    p.add_argument("field", metavar="FIELD_IMAGE")
+    p.add_argument("--crop", type=int, default=196, help="crop side in pixels (default 196, as in the paper)")
+    p.add_argument("--channel", default="0", help="nuclear channel: index or name (e.g. DAPI) (default 0)")
+    p.add_argument("--channels", default=None, help="comma-separated channel names of the field")
+    p.add_argument("--border", choices=("skip", "pad"), default="skip",
+                   help="nuclei too close to the edge: skip them (default) or pad the crop")
+    p.add_argument("--out", required=True, metavar="CROPS.npz")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_nuclei)
+
+    p = dsub.add_parser("download", help="download MitoCheck or BBBC021 (needs the internet)")
+    p.add_argument("source", choices=("mitocheck", "bbbc021"))
+    p.add_argument("--plates", nargs="*", default=None, help="BBBC021 plates, e.g. Week1_22123")
+    p.add_argument("--compounds", nargs="*", default=None, help="BBBC021 compounds, e.g. nocodazole taxol")
+    p.add_argument("--doses", nargs="*", type=float, default=None, help="BBBC021 concentrations (uM)")
+    p.add_argument("--classes", nargs="*", default=None, help="MitoCheck phenotypes (default all)")
+    p.add_argument("--per-class", type=int, default=None, help="MitoCheck: at most this many crops per class")
+    p.add_argument("--crop", type=int, default=196, help="BBBC021 crop side in pixels")
+    p.add_argument("--dest", default=None, help="data folder (default: the data directory)")
+    p.add_argument("--base-url", default=None, help="server to download from (default: the public one)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_download)
+
+
+def _row(d: dict) -> str:
+    if "error" in d:
+        return f"{d['name']:<40} UNREADABLE: {d['error']}"
+    shape = f"{d['height']}x{d['width']}x{d['channels']}"
+    return f"{d['name']:<40} {d['cells']:>7} cells  {shape:<10} {d['dtype']:<8} {', '.join(d['channel_names'])}"
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from ssrl_core.data.registry import list_datasets
+
+    sets = list_datasets(include_broken=True)
+    emit({"datasets": sets}, args.json, "\n".join(_row(d) for d in sets) or "no datasets found")
+    return 0
+
+
+def dataset_details(name_or_path: str) -> dict:
+    """Summary of one dataset plus value counts of its small categorical columns."""
+    from ssrl_core.data.registry import load_dataset, resolve
+
+    cells = load_dataset(name_or_path)
+    info = cells.summary()
+    info["path"] = str(resolve(name_or_path))
+    counts = {}
+    for col in cells.meta.columns:
+        s = cells.meta[col]
+        if s.nunique(dropna=False) <= SMALL_CATEGORICAL and (s.dtype.kind not in "f" or col == "concentration"):
+            counts[str(col)] = {str(k): int(v) for k, v in s.value_counts(dropna=False).items()}
+    info["value_counts"] = counts
+    info["skipped_files"] = [{"file": f, "reason": r} for f, r in cells.skipped]
+    return info
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    info = dataset_details(args.dataset)
+    lines = [_row(info), f"path: {info['path']}", f"columns: {', '.join(info['columns'])}"]
+    for col, counts in info["value_counts"].items():
+        lines.append(f"  {col}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    if info["skipped"]:
+        lines.append(f"skipped {info['skipped']} bad input(s):")
+        lines += [f"  {s['file']}: {s['reason']}" for s in info["skipped_files"]]
+    emit(info, args.json, "\n".join(lines))
+    return 0
+
+
+def _read_field(path: Path) -> "tuple":
+    from ssrl_core.data.imagefile import BadImage, read_image
+
+    if not path.is_file():
+        raise FileNotFoundError(f"no such field image: {path}")
+    try:
+        return read_image(path, max_pixels=1 << 28)  # whole fields are large by nature
+    except BadImage as exc:
+        raise ValueError(f"{path.name}: {exc}") from exc
+
+
+def cmd_nuclei(args: argparse.Namespace) -> int:
+    from ssrl_core.data.fields import nucleus_crops
+    from ssrl_core.data.npz import save_npz
+
+    path = Path(args.field)
+    field = _read_field(path)
+    c = field.shape[2]
+    names = [s.strip() for s in args.channels.split(",")] if args.channels else None
+    if names is not None and len(names) != c:
+        raise ValueError(f"--channels names {len(names)} channel(s) but {path.name} has {c}")
+    names = names or (["DNA"] if c == 1 else [f"ch{i}" for i in range(c)])
+    if args.channel.isdigit():
+        idx = int(args.channel)
+    elif args.channel.lower() in [n.lower() for n in names]:
+        idx = [n.lower() for n in names].index(args.channel.lower())
+    else:
+        raise ValueError(f"no channel named {args.channel!r}; the channels are {', '.join(names)} (or give an index)")
+    cells = nucleus_crops(field, size=args.crop, nuclear_channel=idx, channels=names, border=args.border,
+                          meta={"field": path.name, "source": path.stem}, name=Path(args.out).stem)
+    if len(cells) == 0:
+        raise ValueError(f"no nucleus crops of {args.crop} px could be cut from {path.name} "
+                         "(no nuclei found, or all too close to the edge: try a smaller --crop or --border pad)")
+    out = save_npz(cells, args.out)
+    result = {"out": str(out), "cells": len(cells), "crop": args.crop, "nuclear_channel": names[idx],
+              "channels": names, "dtype": str(cells.images.dtype)}
+    emit(result, args.json, f"{len(cells)} nucleus crops of {args.crop} px saved to {out}")
+    return 0
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    from ssrl_core import paths
+    from ssrl_core.data.download import terminal_progress
+
+    dest = Path(args.dest) if args.dest else paths.data_dir()
+    progress = terminal_progress(sys.stderr)
+    if args.source == "mitocheck":
+        from ssrl_core.data.mitocheck import GITHUB_API, download_mitocheck
+
+        out = download_mitocheck(dest, base_url=args.base_url or GITHUB_API, classes=args.classes,
+                                 per_class=args.per_class, progress=progress)
+    else:
+        from ssrl_core.data.bbbc021 import BASE_URL, download_bbbc021
+
+        out = download_bbbc021(dest, plates=args.plates, compounds=args.compounds, concentrations=args.doses,
+                               size=args.crop, base_url=args.base_url or BASE_URL, progress=progress)
+    from ssrl_core.data.npz import npz_header
+
+    result = {"source": args.source, "out": str(out), **npz_header(out)}
+    emit(result, args.json, f"saved {result['cells']} cells to {out}")
+    return 0

@@ -1,0 +1,299 @@
+"""`ssrl embed | cluster | probe | project | check-compound | factors | compare | sweep`.
+
+Each command reads an embedding file written by `ssrl embed` (Parquet or CSV: `cell_index`,
+`dataset`, metadata, `emb_0..emb_{d-1}`; see docs/evaluate.md) and calls `ssrl_core.evaluate`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from pathlib import Path
+from typing import Any
+
+from ssrl_core.cli._common import emit
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("embed", help="embed cells with a checkpoint or a baseline, write EMB.parquet")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--checkpoint", help="checkpoint file or run folder")
+    src.add_argument("--encoder", help="baseline: random-<backbone>, imagenet-vgg16, hand-features")
+    p.add_argument("--data", required=True, help="dataset name (see `ssrl data list`) or file path")
+    p.add_argument("--where", action="append", default=[], metavar="COLUMN=VALUE",
+                   help="keep only cells with this metadata value (repeatable)")
+    p.add_argument("--out", required=True, help="output .parquet or .csv")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--no-cache", action="store_true", help="recompute even if cached")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=run_embed)
+
+    p = sub.add_parser("cluster", help="K-Means on embeddings: AMI, ARI, NMI, silhouette")
+    p.add_argument("embeddings")
+    p.add_argument("--k", type=int, default=None, help="clusters (default: number of groups in --by)")
+    p.add_argument("--by", required=True, help="metadata column to compare the clusters with")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="write the table with a `cluster` column (.parquet or .csv)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=run_cluster)
+
+    p = sub.add_parser("probe", help="linear probe: top-1 and per-class accuracy")
+    p.add_argument("embeddings")
+    p.add_argument("--by", required=True)
+    p.add_argument("--test-fraction", type=float, default=0.3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=run_probe)
+
+    p = sub.add_parser("project", help="2-D map (UMAP, t-SNE or PCA) of embeddings to CSV/Parquet")
+    p.add_argument("embeddings")
+    p.add_argument("--method", choices=("umap", "tsne", "pca"), default="umap")
+    p.add_argument("--out", required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--perplexity", type=float, default=30.0)
+    p.add_argument("--n-neighbors", type=int, default=15)
+    p.add_argument("--min-dist", type=float, default=0.1)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=run_project)
+
+    p = sub.add_parser("check-compound", help="treated vs control K-Means (k=2) AMI, next to the plate")
+    p.add_argument("embeddings")
+    p.add_argument("--compound", required=True)
+    p.add_argument("--dose", type=float, default=None)
+    p.add_argument("--control", default="DMSO")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=run_check_compound)
+
+    p = sub.add_parser("factors", help="factor probe: which factors the representation encodes")
+    p.add_argument("embeddings")
+    p.add_argument("--data", help="dataset for the image-based factors (default: the file's `dataset`)")
+    p.add_argument("--no-images", action="store_true", help="metadata factors only")
+    p.add_argument("--nuclear-channel", type=int, default=0)
+    p.add_argument("--quantiles", type=int, default=4)
+    p.add_argument("--out", help="write the factor table (.csv)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=run_factors)
+
+    p = sub.add_parser("compare", help="two embeddings of the same cells side by side")
+    p.add_argument("embeddings_a")
+    p.add_argument("embeddings_b")
+    p.add_argument("--by", required=True)
+    p.add_argument("--k", type=int, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=run_compare)
+
+    p = sub.add_parser("sweep", help="vary one recipe parameter over values and seeds; bias statistics")
+    p.add_argument("config", help="sweep YAML (see docs/evaluate.md)")
+    p.add_argument("--out", help="sweep folder (default: <runs>/sweep-<config name>)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=run_sweep_cmd)
+
+
+def _clean(obj: Any) -> Any:
+    """JSON-safe: NaN -> None, numpy scalars -> Python."""
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if hasattr(obj, "item") and not hasattr(obj, "__len__"):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def _fmt(v: Any) -> str:
+    return "n/a" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.3f}"
+
+
+def _parse_where(items: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise ValueError(f"--where needs COLUMN=VALUE; got {item!r}")
+        col, value = item.split("=", 1)
+        out.setdefault(col.strip(), []).append(value.strip())
+    return out
+
+
+def _select(cells, where: dict[str, Any]):
+    import numpy as np
+
+    mask = np.ones(len(cells), dtype=bool)
+    for col, values in where.items():
+        if col not in cells.meta.columns:
+            raise ValueError(f"no metadata column {col!r}; columns are {list(cells.meta.columns)}")
+        mask &= cells.meta[col].astype(str).isin(values).to_numpy()
+    if not mask.any():
+        raise ValueError(f"no cell matches {where}")
+    return mask
+
+
+def run_embed(args: argparse.Namespace) -> int:
+    import sys
+
+    import numpy as np
+
+    from ssrl_core.data.registry import load_dataset
+    from ssrl_core.evaluate.embedding import embed_with_info
+    from ssrl_core.evaluate.export import embedding_frame, write_table
+
+    cells = load_dataset(args.data)
+    index = np.arange(len(cells))
+    if args.where:
+        index = np.flatnonzero(_select(cells, _parse_where(args.where)))
+        cells = cells.subset(index)
+    encoder = args.checkpoint or args.encoder
+    show = (lambda f: print(f"\rembedding {100 * f:5.1f}%", end="", file=sys.stderr)) if not args.json else None
+    feats, info = embed_with_info(cells, encoder, progress=show, device=args.device,
+                                  batch_size=args.batch_size, use_cache=not args.no_cache)
+    if show:
+        print(file=sys.stderr)
+    write_table(embedding_frame(cells.meta, feats, dataset=str(args.data), cell_index=index), args.out)
+    report = {"out": str(args.out), "cells": len(cells), "dim": int(feats.shape[1]), "encoder": encoder,
+              "cached": bool(info.get("cached"))}
+    emit(report, args.json, f"wrote {len(cells)} embeddings of {feats.shape[1]} dimensions to {args.out}"
+                            f"{' (from cache)' if info.get('cached') else ''}")
+    return 0
+
+
+def run_cluster(args: argparse.Namespace) -> int:
+    from ssrl_core.evaluate.cluster import cluster_metrics
+    from ssrl_core.evaluate.export import read_table, require_column, split_embeddings, write_table
+
+    table = read_table(args.embeddings)
+    feats, meta = split_embeddings(table)
+    res = cluster_metrics(feats, require_column(meta, args.by), k=args.k, seed=args.seed)
+    if args.out:
+        write_table(table.assign(cluster=res["clusters"]), args.out)
+    comp = res["composition"]
+    out = {k: res[k] for k in ("k", "n", "ami", "ari", "nmi", "silhouette", "sizes")}
+    out.update(by=args.by, composition={int(c): row.to_dict() for c, row in comp.iterrows()})
+    text = (f"K-Means k={out['k']} on {out['n']} cells vs {args.by!r}: AMI {_fmt(out['ami'])}, "
+            f"ARI {_fmt(out['ari'])}, NMI {_fmt(out['nmi'])}, silhouette {_fmt(out['silhouette'])}\n"
+            + comp.to_string())
+    emit(_clean(out), args.json, text)
+    return 0
+
+
+def run_probe(args: argparse.Namespace) -> int:
+    from ssrl_core.evaluate.export import read_embeddings, require_column
+    from ssrl_core.evaluate.probe import linear_probe
+
+    feats, meta = read_embeddings(args.embeddings)
+    res = linear_probe(feats, require_column(meta, args.by), test_fraction=args.test_fraction, seed=args.seed)
+    per = {str(r["class"]): float(r["accuracy"]) for _, r in res["per_class"].iterrows()}
+    out = {"by": args.by, "top1": res["top1"], "chance": res["chance"], "per_class": per,
+           "n_train": res["n_train"], "n_test": res["n_test"], "classes": res["classes"],
+           "confusion": res["confusion"].to_numpy().tolist(), "dropped": res["dropped"]}
+    text = (f"linear probe on {args.by!r}: top-1 {_fmt(res['top1'])} (chance {_fmt(res['chance'])})\n"
+            + res["per_class"].to_string(index=False))
+    emit(_clean(out), args.json, text)
+    return 0
+
+
+def run_project(args: argparse.Namespace) -> int:
+    import time
+
+    from ssrl_core.evaluate.export import read_table, split_embeddings, write_table
+    from ssrl_core.evaluate.projection import project
+
+    table = read_table(args.embeddings)
+    feats, meta = split_embeddings(table)
+    t0 = time.perf_counter()
+    xy = project(feats, args.method, seed=args.seed, perplexity=args.perplexity,
+                 n_neighbors=args.n_neighbors, min_dist=args.min_dist)
+    write_table(meta.assign(x=xy[:, 0], y=xy[:, 1]), args.out)
+    out = {"out": str(args.out), "method": args.method, "cells": len(xy), "seconds": time.perf_counter() - t0}
+    emit(out, args.json, f"wrote {args.method} map of {len(xy)} cells to {args.out}")
+    return 0
+
+
+def run_check_compound(args: argparse.Namespace) -> int:
+    from ssrl_core.evaluate.compound import check_compound
+    from ssrl_core.evaluate.export import read_embeddings
+
+    feats, meta = read_embeddings(args.embeddings)
+    r = check_compound(feats, meta, args.compound, control=args.control, dose=args.dose, seed=args.seed)
+    text = (f"{args.compound}{'' if args.dose is None else f' at {args.dose:g}'} ({r['n_treated']} cells) vs "
+            f"{args.control} ({r['n_control']} cells), K-Means k=2:\n"
+            f"  treatment: AMI {_fmt(r['compound_ami'])}, silhouette {_fmt(r['compound_silhouette'])}\n"
+            f"  plate:     AMI {_fmt(r['plate_ami'])}, silhouette {_fmt(r['plate_silhouette'])}\n"
+            f"  {r['verdict']}")
+    emit(_clean(r), args.json, text)
+    return 0
+
+
+def run_factors(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from ssrl_core.evaluate.export import read_embeddings, write_table
+    from ssrl_core.evaluate.factors import factor_probe, nuisance_factors
+
+    feats, meta = read_embeddings(args.embeddings)
+    nuisance, note = None, "metadata factors only"
+    if not args.no_images:
+        name = args.data or (str(meta["dataset"].iloc[0]) if "dataset" in meta.columns else "")
+        if not name or name == "nan":
+            raise ValueError("the image factors need the images: give --data NAME_OR_PATH (or --no-images)")
+        from ssrl_core.data.registry import load_dataset
+
+        cells = load_dataset(name)
+        idx = meta["cell_index"].to_numpy(dtype=np.int64) if "cell_index" in meta.columns else np.arange(len(meta))
+        if len(idx) and idx.max() >= len(cells):
+            raise ValueError(f"the embeddings refer to cell {idx.max()} but {name!r} has {len(cells)} cells: "
+                             "is it the dataset they were made from?")
+        nuisance = nuisance_factors(cells.subset(idx), nuclear_channel=args.nuclear_channel)
+        note = f"image factors measured on {name}"
+    skip = [c for c in ("cell_index", "source_cell_index", "dataset", "cluster", "x", "y") if c in meta.columns]
+    table = factor_probe(feats, meta.drop(columns=skip), nuisance, quantiles=args.quantiles)
+    if args.out:
+        write_table(table, args.out)
+    text = note + "\n" + table.to_string(index=False, float_format=lambda v: f"{v:.3f}")
+    emit({"factors": _clean(table.to_dict(orient="records")), "note": note}, args.json, text)
+    return 0
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from ssrl_core.evaluate.comparison import compare
+    from ssrl_core.evaluate.export import read_embeddings, require_column
+
+    fa, ma = read_embeddings(args.embeddings_a)
+    fb, mb = read_embeddings(args.embeddings_b)
+    if len(fa) != len(fb) or ("cell_index" in ma.columns and "cell_index" in mb.columns
+                              and not np.array_equal(ma["cell_index"].to_numpy(), mb["cell_index"].to_numpy())):
+        raise ValueError("the two files do not describe the same cells in the same order; embed the same data twice")
+    names = (Path(args.embeddings_a).stem, Path(args.embeddings_b).stem)
+    if names[0] == names[1]:
+        names = ("A", "B")
+    res = compare(fa, fb, require_column(ma, args.by), k=args.k, seed=args.seed, names=names)
+    out = {"by": args.by, "names": res["names"], "metrics": res["metrics"].to_dict(orient="records"),
+           "per_class": res["per_class"].to_dict(orient="records")}
+    text = res["metrics"].to_string(index=False) + "\n\n" + res["per_class"].to_string(index=False)
+    emit(_clean(out), args.json, text)
+    return 0
+
+
+def run_sweep_cmd(args: argparse.Namespace) -> int:
+    import sys
+
+    from ssrl_core import paths
+    from ssrl_core.evaluate.sweep_runner import load_sweep, run_sweep
+
+    cfg = load_sweep(args.config)
+    out = Path(args.out) if args.out else paths.runs_dir() / f"sweep-{Path(args.config).stem}"
+    show = (lambda f, msg: print(f"[{100 * f:5.1f}%] {msg}", file=sys.stderr)) if not args.json else None
+    rep = run_sweep(cfg, out, progress=show)
+    summary = {"sweep_dir": str(out), "opposite_ratio": rep["opposite_ratio"],
+               "opposite_classes": rep["opposite_classes"], "trends": rep["trends"],
+               "points": int(rep["results"][["value", "seed"]].drop_duplicates().shape[0])}
+    text = (f"sweep in {out}: {summary['points']} points; ratio of classes with an opposite partner "
+            f"{_fmt(rep['opposite_ratio'])}; trends {rep['trends']}\n"
+            + rep["slopes"].to_string(index=False))
+    emit(_clean(summary), args.json, text)
+    return 0

@@ -1,0 +1,171 @@
+"""BBBC021 (MCF-7 cells, 113 compounds): metadata, field selection, download, nucleus crops.
+
+The preprocessing of Bendidi et al. (2024), section 3.3: detect every nucleus on the DAPI
+channel and cut a 196 x 196 crop centred on it (`ssrl_core.data.fields`), keeping plate, well,
+site, compound, concentration and MoA. Images are one zip per plate,
+`BBBC021_v1_images_<Plate>.zip` (240 fields x 3 channels of 1280x1024 16-bit TIFF; w1 = DAPI,
+w2 = Tubulin, w4 = Actin), beside `BBBC021_v1_image.csv` and `BBBC021_v1_moa.csv` on the Broad
+Bioimage Benchmark Collection page (Caie et al. 2010; Ljosa et al. 2012).
+Crops are stored with channels in the order DAPI, Actin, Tubulin (as the shared crops).
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ssrl_core.data.cellset import CellSet
+from ssrl_core.data.download import Progress, fetch
+from ssrl_core.data.fields import nucleus_crops
+from ssrl_core.data.folder import safe_filename
+from ssrl_core.data.npz import BBBC021_CHANNELS, save_npz
+
+BASE_URL = "https://data.broadinstitute.org/bbbc/BBBC021/"
+IMAGE_CSV = "BBBC021_v1_image.csv"
+MOA_CSV = "BBBC021_v1_moa.csv"
+_SITE = re.compile(r"_s(\d+)_w", re.IGNORECASE)
+
+
+def plate_zip_name(plate: str) -> str:
+    """`BBBC021_v1_images_<Plate>.zip`."""
+    return f"BBBC021_v1_images_{plate}.zip"
+
+
+def read_metadata(meta_dir: str | Path) -> pd.DataFrame:
+    """One row per field: plate, well, site, replicate, compound, concentration, moa, and the
+    DAPI/Tubulin/Actin file names (from the two official BBBC021 CSVs in `meta_dir`)."""
+    meta_dir = Path(meta_dir)
+    for f in (IMAGE_CSV, MOA_CSV):
+        if not (meta_dir / f).is_file():
+            raise FileNotFoundError(f"BBBC021 metadata file {f} is missing from {meta_dir}")
+    img = pd.read_csv(meta_dir / IMAGE_CSV)
+    moa = pd.read_csv(meta_dir / MOA_CSV)
+    t = pd.DataFrame({
+        "plate": img["Image_Metadata_Plate_DAPI"].astype(str), "well": img["Image_Metadata_Well_DAPI"].astype(str),
+        "site": img["Image_FileName_DAPI"].astype(str).map(lambda s: int(m.group(1)) if (m := _SITE.search(s)) else 0),
+        "replicate": img["Replicate"], "compound": img["Image_Metadata_Compound"].astype(str),
+        "concentration": img["Image_Metadata_Concentration"].astype(float),
+        "dapi_file": img["Image_FileName_DAPI"].astype(str), "tubulin_file": img["Image_FileName_Tubulin"].astype(str),
+        "actin_file": img["Image_FileName_Actin"].astype(str), "path": img["Image_PathName_DAPI"].astype(str)})
+    key = moa.assign(concentration=moa["concentration"].astype(float).round(6))
+    t["_c"] = t["concentration"].round(6)
+    t = t.merge(key.rename(columns={"concentration": "_c"}), on=["compound", "_c"], how="left").drop(columns="_c")
+    t["moa"] = t["moa"].fillna("")
+    return t
+
+
+def _pick(values: pd.Series, wanted: list[str] | None, what: str) -> pd.Series:
+    if not wanted:
+        return pd.Series(True, index=values.index)
+    lower = values.str.lower()
+    known = set(lower)
+    unknown = [w for w in wanted if w.lower() not in known]
+    if unknown:
+        sample = ", ".join(sorted(set(values))[:12])
+        raise ValueError(f"unknown {what}: {', '.join(unknown)} (for example: {sample}, ...)")
+    return lower.isin([w.lower() for w in wanted])
+
+
+def select_fields(table: pd.DataFrame, plates: list[str] | None = None, compounds: list[str] | None = None,
+                  concentrations: list[float] | None = None, moas: list[str] | None = None,
+                  with_controls: bool = False) -> pd.DataFrame:
+    """Fields matching every given filter (names case-insensitive; None = no filter).
+
+    `with_controls` adds the DMSO fields of the selected plates (the untreated reference).
+    """
+    mask = _pick(table["plate"], plates, "plate(s)") & _pick(table["compound"], compounds, "compound(s)")
+    mask &= _pick(table["moa"], moas, "MoA(s)")
+    if concentrations:
+        mask &= np.isclose(table["concentration"].to_numpy()[:, None], np.asarray(concentrations, float)[None]).any(axis=1)
+    chosen = table[mask]
+    if with_controls and len(chosen):
+        dmso = table[(table["compound"] == "DMSO") & table["plate"].isin(chosen["plate"].unique())]
+        chosen = pd.concat([chosen, dmso]).drop_duplicates(subset=["plate", "dapi_file"])
+    if chosen.empty:
+        raise ValueError("no BBBC021 field matches this choice of plates, compounds and doses")
+    return chosen.reset_index(drop=True)
+
+
+def _zip_index(zf: zipfile.ZipFile) -> dict[str, str]:
+    return {Path(n).name: n for n in zf.namelist() if not n.endswith("/")}
+
+
+def read_field(zf: zipfile.ZipFile, row: pd.Series, index: dict[str, str] | None = None) -> np.ndarray:
+    """One field `(H, W, 3)` uint16 with channels DAPI, Actin, Tubulin from a plate zip."""
+    import io
+
+    import tifffile
+
+    index = index or _zip_index(zf)
+    planes = []
+    for col in ("dapi_file", "actin_file", "tubulin_file"):
+        member = index.get(row[col])
+        if member is None:
+            raise FileNotFoundError(f"{row[col]} is not in the plate zip {Path(zf.filename or '').name}")
+        planes.append(tifffile.imread(io.BytesIO(zf.read(member))))
+    if len({p.shape for p in planes}) != 1:
+        raise ValueError(f"the three channels of field {row['dapi_file']} differ in size")
+    return np.stack(planes, axis=-1)
+
+
+def crops_from_zips(fields: pd.DataFrame, zip_dir: str | Path, size: int = 196, border: str = "skip",
+                    progress: Progress | None = None, name: str = "bbbc021") -> CellSet:
+    """Detect nuclei on DAPI in every selected field and cut `size` px crops (see module doc)."""
+    zip_dir = Path(zip_dir)
+    sets: list[CellSet] = []
+    skipped: list[tuple[str, str]] = []
+    for plate, rows in fields.groupby("plate", sort=True):
+        zpath = zip_dir / plate_zip_name(str(plate))
+        if not zpath.is_file():
+            raise FileNotFoundError(f"plate zip {zpath.name} is missing from {zip_dir}")
+        with zipfile.ZipFile(zpath) as zf:
+            index = _zip_index(zf)
+            for k, (_, row) in enumerate(rows.iterrows()):
+                try:
+                    field = read_field(zf, row, index)
+                except (FileNotFoundError, ValueError) as exc:
+                    skipped.append((row["dapi_file"], str(exc)))
+                    continue
+                meta = {c: row[c] for c in ("plate", "well", "site", "replicate", "compound", "concentration", "moa")}
+                meta.update(field=row["dapi_file"], source="bbbc021", label=row["compound"])
+                sets.append(nucleus_crops(field, size=size, nuclear_channel=0, channels=list(BBBC021_CHANNELS),
+                                          border=border, meta=meta))
+                if progress:
+                    progress(k + 1, len(rows), f"{plate} fields")
+    sets = [s for s in sets if len(s)]
+    if not sets:
+        raise ValueError("no nuclei were found in the selected fields")
+    images = np.concatenate([s.images for s in sets])
+    meta = pd.concat([s.meta for s in sets], ignore_index=True)
+    return CellSet(images, list(BBBC021_CHANNELS), meta, name=name, skipped=skipped)
+
+
+def download_bbbc021(dest: str | Path, plates: list[str] | None = None, compounds: list[str] | None = None,
+                     concentrations: list[float] | None = None, with_controls: bool = True, size: int = 196,
+                     base_url: str = BASE_URL, progress: Progress | None = None, name: str | None = None,
+                     checksums: dict[str, str] | None = None) -> Path:
+    """Fetch metadata and the needed plate zips into `dest/bbbc021_raw/` (resumable, checksummed),
+    crop nuclei of the selected fields and save `dest/<name>.npz`; returns the npz path."""
+    if not plates and not compounds:
+        raise ValueError("choose plates and/or compounds to download: all 55 BBBC021 plates are tens of gigabytes")
+    dest = Path(dest)
+    raw = dest / "bbbc021_raw"
+    base = base_url if base_url.endswith("/") else base_url + "/"
+    for f in (IMAGE_CSV, MOA_CSV):
+        fetch(base + f, raw / f, sha256=(checksums or {}).get(f), progress=progress)
+    fields = select_fields(read_metadata(raw), plates, compounds, concentrations, with_controls=with_controls)
+    for plate in sorted(fields["plate"].unique()):
+        zname = plate_zip_name(plate)
+        fetch(base + zname, raw / zname, sha256=(checksums or {}).get(zname), progress=progress)
+    if name:
+        label = safe_filename(name)
+    elif compounds:
+        label = safe_filename("bbbc021_" + "_".join(sorted({c.lower().replace(" ", "-") for c in compounds})))
+    else:
+        label = "bbbc021_selection"
+    cells = crops_from_zips(fields, raw, size=size, progress=progress, name=label)
+    return save_npz(cells, dest / f"{label}.npz")

@@ -1,0 +1,179 @@
+"""A folder of single-cell images (+ optional CSV) as a CellSet, and importing uploads.
+
+Layout: image files anywhere under the folder (TIFF, PNG, JPG; any channel count; 8/16-bit or
+float). When the images sit in sub-folders and no `label` comes from the CSV, the sub-folder
+name becomes the `label` (the class-per-folder layout of MitoCheck sample images).
+
+CSV convention: one row per image, a column `file` (or `filename`, `image`, `name`, `path`)
+holding the file name (or its path relative to the folder); every other column becomes
+metadata (label, compound, concentration, moa, plate, well, site, ...).
+
+Bad files never stop a load: an empty, truncated, corrupt or non-image file, one with NaNs,
+one far larger than a crop, or one whose channel count differs from the rest is skipped and
+listed in `CellSet.skipped` as (file, reason). Crops of other sizes are centre-cropped or padded
+to the most common size (noted in the `resized` column).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+
+from ssrl_core.data.cellset import CellSet
+from ssrl_core.data.imagefile import IMAGE_SUFFIXES, BadImage, fit_to, read_image
+
+KEY_COLUMNS = ("file", "filename", "file_name", "image", "name", "path")
+
+
+def safe_filename(name: str, default: str = "file") -> str:
+    """A file name safe to write anywhere: no folders, no `..`, only letters, digits, `._-`."""
+    base = re.split(r"[\\/]", str(name))[-1]
+    base = unicodedata.normalize("NFKD", base).encode("ascii", "ignore").decode("ascii")
+    base = re.sub(r"[^A-Za-z0-9._-]+", "_", base).strip("._-")
+    base = re.sub(r"\.{2,}", ".", base)
+    if not base:
+        base = default
+    return base[:120]
+
+
+def read_metadata_csv(csv: str | Path) -> pd.DataFrame:
+    """Read the metadata CSV and name its key column `file` (plain error when there is none)."""
+    csv = Path(csv)
+    try:
+        table = pd.read_csv(csv)
+    except Exception as exc:
+        raise ValueError(f"the metadata table {csv.name} cannot be read as CSV ({type(exc).__name__}: {exc})") from exc
+    lower = {str(c).strip().lower(): c for c in table.columns}
+    key = next((lower[k] for k in KEY_COLUMNS if k in lower), None)
+    if key is None:
+        raise ValueError(f"the metadata table {csv.name} needs a column naming each image file "
+                         f"(one of: {', '.join(KEY_COLUMNS)}); it has: {', '.join(map(str, table.columns))}")
+    table = table.rename(columns={key: "file"})
+    table["file"] = table["file"].astype(str).str.replace("\\", "/", regex=False)
+    return table
+
+
+def _match(table: pd.DataFrame, rel: str) -> dict:
+    hit = table[table["file"] == rel]
+    base = rel.rsplit("/", 1)[-1]
+    if hit.empty:
+        hit = table[table["file"].map(lambda s: s.rsplit("/", 1)[-1]) == base]
+    if hit.empty:  # uploads are stored under sanitised names
+        hit = table[table["file"].map(lambda s: safe_filename(s.rsplit("/", 1)[-1])) == base]
+    return {} if hit.empty else {k: v for k, v in hit.iloc[0].items() if k != "file"}
+
+
+def image_files(folder: Path) -> list[Path]:
+    """Every file under `folder` that is not hidden and not a CSV, sorted (images or not)."""
+    return sorted(p for p in folder.rglob("*") if p.is_file() and not any(x.startswith(".") for x in p.relative_to(folder).parts)
+                  and p.suffix.lower() not in (".csv", ".txt", ".md", ".json", ".npz", ".part"))
+
+
+def load_files(files: Iterable[Path], root: Path, csv: str | Path | None = None, name: str = "",
+               channels: list[str] | None = None) -> CellSet:
+    """Load the given image files (paths under `root`) with the checks described above."""
+    table = read_metadata_csv(csv) if csv else None
+    read: list[tuple[str, np.ndarray]] = []
+    skipped: list[tuple[str, str]] = []
+    for f in files:
+        rel = f.relative_to(root).as_posix()
+        if f.suffix.lower() not in IMAGE_SUFFIXES:
+            skipped.append((rel, f"not an image file type we read ({', '.join(IMAGE_SUFFIXES)})"))
+            continue
+        try:
+            read.append((rel, read_image(f)))
+        except BadImage as exc:
+            skipped.append((rel, str(exc)))
+    if not read:
+        detail = "; ".join(f"{f}: {r}" for f, r in skipped[:5])
+        raise ValueError(f"no usable images in {root}" + (f" ({len(skipped)} skipped: {detail})" if skipped else ""))
+    n_ch = Counter(a.shape[2] for _, a in read).most_common(1)[0][0]
+    if channels is not None and len(channels) != n_ch:
+        raise ValueError(f"{len(channels)} channel names given but the images have {n_ch} channel(s)")
+    h, w = Counter(a.shape[:2] for _, a in read if a.shape[2] == n_ch).most_common(1)[0][0]
+    kinds = {a.dtype for _, a in read}
+    dtype = np.float32 if np.dtype(np.float32) in kinds else (np.uint16 if np.dtype(np.uint16) in kinds else np.uint8)
+    images, rows = [], []
+    for rel, a in read:
+        if a.shape[2] != n_ch:
+            skipped.append((rel, f"has {a.shape[2]} channel(s) but the other images have {n_ch}"))
+            continue
+        resized = a.shape[:2] != (h, w)
+        images.append(fit_to(a, h, w).astype(dtype) if resized else a.astype(dtype, copy=False))
+        row = {"file": rel, "source": name or root.name, "resized": resized}
+        if "/" in rel:
+            row["folder"] = rel.rsplit("/", 1)[0]
+        if table is not None:
+            row.update(_match(table, rel))
+        rows.append(row)
+    meta = pd.DataFrame(rows)
+    if "label" not in meta.columns and "folder" in meta.columns:
+        meta["label"] = meta["folder"].map(lambda s: str(s).rsplit("/", 1)[-1] if isinstance(s, str) else "")
+    names = channels or (["grey"] if n_ch == 1 else (["red", "green", "blue"] if n_ch == 3 and dtype == np.uint8
+                                                        else [f"ch{i}" for i in range(n_ch)]))
+    return CellSet(np.stack(images), list(names), meta, name=name or root.name, skipped=skipped)
+
+
+def load_folder(folder: str | Path, csv: str | Path | None = None, name: str | None = None,
+                channels: list[str] | None = None) -> CellSet:
+    """Load every image under `folder` (see the module docstring for layout, CSV and checks).
+
+    A `metadata.csv` (or the only CSV) in the folder is used when `csv` is not given.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"no such folder: {folder}")
+    if csv is None:
+        found = sorted(folder.glob("*.csv"))
+        pick = [p for p in found if p.name.lower() == "metadata.csv"] or (found if len(found) == 1 else [])
+        csv = pick[0] if pick else None
+    files = image_files(folder)
+    if not files:
+        raise ValueError(f"the folder {folder} holds no image files ({', '.join(IMAGE_SUFFIXES)})")
+    return load_files(files, folder, csv, name or folder.name, channels)
+
+
+def import_uploads(files: Iterable[tuple[str, bytes]] | Iterable[Path] | str | Path,
+                   name: str, csv: tuple[str, bytes] | str | Path | None = None,
+                   data_dir: str | Path | None = None, channels: list[str] | None = None) -> tuple[Path, CellSet]:
+    """Import a folder, a list of files, or uploaded `(file name, bytes)` pairs (+ CSV) into the
+    data directory as `<name>.npz`; returns `(npz path, CellSet)`. File names are sanitised."""
+    import tempfile
+
+    from ssrl_core import paths
+    from ssrl_core.data.npz import save_npz
+
+    stem = safe_filename(name, default="uploaded").rsplit(".", 1)[0] if name.lower().endswith(".npz") else safe_filename(name, "uploaded")
+    target = Path(data_dir) if data_dir else paths.data_dir()
+    if isinstance(files, (str, Path)):
+        cells = load_folder(files, csv=csv if not isinstance(csv, tuple) else None, name=stem, channels=channels)
+    else:
+        with tempfile.TemporaryDirectory(dir=paths.uploads_dir()) as tmp:
+            root = Path(tmp)
+            written: list[Path] = []
+            for item in files:
+                fname, payload = (item.name, item.read_bytes()) if isinstance(item, Path) else item
+                dest = root / safe_filename(fname)
+                k = 1
+                while dest in written or dest.exists():
+                    dest = root / f"{dest.stem}_{k}{dest.suffix}"
+                    k += 1
+                dest.write_bytes(payload)
+                written.append(dest)
+            csv_path = None
+            if isinstance(csv, tuple):
+                csv_path = root / ".metadata.csv"
+                csv_path.write_bytes(csv[1])
+            elif csv is not None:
+                csv_path = Path(csv)
+            if not written:
+                raise ValueError("no files were given to import")
+            cells = load_files(sorted(written), root, csv_path, stem, channels)
+    cells.name = stem
+    return save_npz(cells, target / f"{stem}.npz"), cells

@@ -1,0 +1,174 @@
+"""The npz crop format: read, write and peek at headers.
+
+Format (the one of ../shared/data, MitoCheck and BBBC021 crops): an `images` array `(N, H, W)` or
+`(N, H, W, C)` in uint8 / uint16 / float32, plus any number of 1-D per-row arrays of length N
+(label, compound, concentration, moa, plate, well, site, source, ...), each becoming a metadata
+column, and optionally `channels` (C strings). Files are written without pickled objects, so
+loading never needs `allow_pickle`.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ssrl_core.data.cellset import CellSet
+from ssrl_core.io import atomic_write
+
+# Channel names of known datasets, chosen by looking at the images (see docs/data.md).
+BBBC021_CHANNELS = ["DAPI", "Actin", "Tubulin"]
+MITOCHECK_CHANNELS = ["H2B-GFP"]
+
+
+def default_channels(stem: str, n_channels: int, columns: list[str]) -> list[str]:
+    """Channel names when a file does not store them: known datasets, else ch0..chN (or DNA)."""
+    s = stem.lower()
+    if n_channels == 3 and ("bbbc021" in s or {"plate", "compound", "moa"} <= set(columns)):
+        return list(BBBC021_CHANNELS)
+    if n_channels == 1 and "mitocheck" in s:
+        return list(MITOCHECK_CHANNELS)
+    if n_channels == 1 and ("nuclei" in s or "dapi" in s):
+        return ["DNA"]
+    if n_channels == 1 and "mnist" in s:
+        return ["grey"]
+    return [f"ch{i}" for i in range(n_channels)]
+
+
+def _check_images(images: np.ndarray, path: Path) -> np.ndarray:
+    if images.ndim not in (3, 4):
+        raise ValueError(f"{path.name}: 'images' must be (N, H, W) or (N, H, W, C), not shape {images.shape}")
+    if images.dtype == np.float64 or images.dtype == np.float16:
+        images = images.astype(np.float32)
+    elif images.dtype in (np.int8, np.int16, np.int32, np.int64, np.uint32, np.uint64, np.bool_):
+        if images.size and (images.min() < 0 or images.max() > 65535):
+            raise ValueError(f"{path.name}: integer pixels outside 0..65535 are not supported")
+        images = images.astype(np.uint16 if images.size and images.max() > 255 else np.uint8)
+    elif images.dtype not in (np.uint8, np.uint16, np.float32):
+        raise ValueError(f"{path.name}: pixel type {images.dtype} is not supported (use uint8, uint16 or float32)")
+    return images
+
+
+def load_npz(path: str | Path, name: str | None = None) -> CellSet:
+    """Load crops saved as npz (see the module docstring). Crops with NaN or infinite pixels are
+    skipped and reported in `CellSet.skipped`."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such dataset file: {path}")
+    try:
+        data = np.load(path, allow_pickle=False)
+        keys = list(data.files)
+    except Exception as exc:  # corrupt zip, not an npz, truncated
+        raise ValueError(f"{path.name} is not a readable .npz file ({type(exc).__name__}: {exc})") from exc
+    with data:
+        if "images" not in keys:
+            raise ValueError(f"{path.name} has no 'images' array (it has: {', '.join(keys) or 'nothing'})")
+        try:
+            images = _check_images(data["images"], path)
+            n = images.shape[0]
+            cols: dict[str, np.ndarray] = {}
+            for k in keys:
+                if k in ("images", "channels"):
+                    continue
+                arr = data[k]
+                if arr.ndim == 1 and len(arr) == n:
+                    cols[k] = arr
+            stored = [str(c) for c in data["channels"]] if "channels" in keys else None
+        except ValueError:
+            raise
+        except Exception as exc:
+            raise ValueError(f"{path.name} is damaged or truncated ({type(exc).__name__}: {exc})") from exc
+    meta = pd.DataFrame(cols)
+    for c in meta.columns:
+        if meta[c].dtype.kind == "U":
+            meta[c] = meta[c].astype(object)
+    c_count = 1 if images.ndim == 3 else images.shape[3]
+    channels = stored if stored and len(stored) == c_count else default_channels(path.stem, c_count, list(cols))
+    skipped: list[tuple[str, str]] = []
+    if images.dtype == np.float32 and n:
+        finite = np.isfinite(images.reshape(n, -1)).all(axis=1)
+        for i in np.flatnonzero(~finite):
+            skipped.append((f"{path.name}[{i}]", "contains NaN or infinite pixels"))
+        if not finite.all():
+            images, meta = images[finite], meta[finite]
+    cells = CellSet(images, channels, meta, name=name or path.stem, skipped=skipped)
+    _standard_columns(cells, path.stem)
+    return cells
+
+
+def _standard_columns(cells: CellSet, stem: str) -> None:
+    """Fill standard columns known datasets imply: source, label (= compound), MitoCheck plate/well."""
+    meta, s = cells.meta, stem.lower()
+    if "source" not in meta.columns:
+        meta["source"] = "bbbc021" if "bbbc021" in s else ("mitocheck" if "mitocheck" in s else stem)
+    if "label" not in meta.columns and "compound" in meta.columns:
+        meta["label"] = meta["compound"]
+    if "mitocheck" in s and "name" in meta.columns and "plate" not in meta.columns and len(meta):
+        from ssrl_core.data.mitocheck import parse_name
+
+        parsed = pd.DataFrame([parse_name(str(n)) for n in meta["name"]], index=meta.index)
+        for col in parsed.columns:
+            meta[col] = parsed[col]
+
+
+def save_npz(cells: CellSet, path: str | Path, compress: bool = True) -> Path:
+    """Write a CellSet as npz atomically (images, channels, one array per metadata column)."""
+    arrays: dict[str, np.ndarray] = {"images": cells.images, "channels": np.array(cells.channels, dtype=str)}
+    for col in cells.meta.columns:
+        key = str(col)
+        if key in arrays:
+            continue
+        s = cells.meta[col]
+        if s.dtype.kind in "biuf":
+            arrays[key] = s.to_numpy()
+        else:
+            arrays[key] = s.fillna("").astype(str).to_numpy().astype(str)
+
+    def write(tmp: Path) -> None:
+        # like np.savez, but any column name works (np.savez reserves the keyword "file")
+        mode = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+        with zipfile.ZipFile(tmp, "w", compression=mode, allowZip64=True) as zf:
+            for key, arr in arrays.items():
+                with zf.open(f"{key}.npy", "w", force_zip64=True) as fh:
+                    np.lib.format.write_array(fh, np.asanyarray(arr), allow_pickle=False)
+        os.chmod(tmp, 0o644)  # readable like any other data file (mkstemp makes it private)
+
+    return atomic_write(path, write)
+
+
+def _array_header(zf: zipfile.ZipFile, member: str) -> tuple[tuple[int, ...], np.dtype]:
+    with zf.open(member) as fh:
+        version = np.lib.format.read_magic(fh)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+        else:
+            shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+    return tuple(shape), np.dtype(dtype)
+
+
+def npz_header(path: str | Path) -> dict:
+    """Cell count, shape, dtype and channel names of an npz without reading its pixels."""
+    path = Path(path)
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = zf.namelist()
+            if "images.npy" not in names:
+                raise ValueError(f"{path.name} has no 'images' array")
+            shape, dtype = _array_header(zf, "images.npy")
+            cols = [n[:-4] for n in names if n.endswith(".npy") and n not in ("images.npy", "channels.npy")]
+    except zipfile.BadZipFile as exc:
+        raise ValueError(f"{path.name} is not a readable .npz file ({exc})") from exc
+    if len(shape) not in (3, 4):
+        raise ValueError(f"{path.name}: 'images' has shape {shape}, expected (N, H, W[, C])")
+    c = 1 if len(shape) == 3 else shape[3]
+    channels = None
+    if "channels.npy" in names:
+        with np.load(path, allow_pickle=False) as data:
+            channels = [str(x) for x in data["channels"]]
+    if not channels or len(channels) != c:
+        channels = default_channels(path.stem, c, cols)
+    return {"cells": int(shape[0]), "height": int(shape[1]), "width": int(shape[2]), "channels": int(c),
+            "channel_names": channels, "dtype": str(dtype), "columns": cols}

@@ -1,0 +1,133 @@
+"""Finding datasets by name: the data directory, the shared development data, and built-ins.
+
+Names are npz file stems in `paths.data_dir()` and `paths.shared_data_dir()` (both searched
+recursively), plus `mnist-5k` (always) and `demo_nuclei` (built by `ssrl setup`). Listing reads
+only npz headers, so it stays quick however large the files are. Loaded sets are cached (a few,
+keyed by path, size and modification time); treat a returned CellSet's arrays as read-only.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+from ssrl_core import paths
+from ssrl_core.data.cellset import CellSet
+from ssrl_core.data.mnist import NAME as MNIST_NAME
+from ssrl_core.data.mnist import load_mnist5k, mnist_info
+from ssrl_core.data.npz import load_npz, npz_header
+
+_CACHE: "OrderedDict[tuple, CellSet]" = OrderedDict()
+_CACHE_SIZE = 4
+_HEADERS: dict[tuple, dict] = {}
+_LOCK = threading.Lock()  # Streamlit serves sessions from several threads
+
+
+def _key(path: Path) -> tuple:
+    st = path.stat()
+    return (str(path.resolve()), st.st_size, st.st_mtime_ns)
+
+
+def _roots() -> list[tuple[Path, str]]:
+    roots = [(paths.data_dir(), "npz")]
+    shared = paths.shared_data_dir()
+    if shared is not None:
+        roots.append((shared, "shared"))
+    return roots
+
+
+def _npz_files() -> list[tuple[Path, str]]:
+    found = []
+    for root, kind in _roots():
+        if root.is_dir():
+            found += [(p, kind) for p in sorted(root.rglob("*.npz")) if not p.name.startswith(".")]
+    return found
+
+
+def dataset_info(path: str | Path, kind: str = "npz") -> dict:
+    """Listing facts for one npz: name, path, kind, cells, height, width, channels, channel_names, dtype."""
+    path = Path(path)
+    k = _key(path)
+    if k not in _HEADERS:
+        _HEADERS[k] = npz_header(path)
+    if path.stem == "demo_nuclei":
+        kind = "demo"
+    return {"name": path.stem, "path": str(path), "kind": kind, **_HEADERS[k]}
+
+
+def list_datasets(include_broken: bool = False) -> list[dict]:
+    """Every dataset found (first of a name wins: data dir, then shared data), MNIST-5k last.
+
+    Unreadable npz files are left out, or listed with an `error` when `include_broken`.
+    """
+    out: list[dict] = []
+    seen: set[str] = set()
+    for path, kind in _npz_files():
+        if path.stem in seen:
+            continue
+        try:
+            info = dataset_info(path, kind)
+        except (ValueError, OSError, EOFError) as exc:
+            if include_broken:
+                out.append({"name": path.stem, "path": str(path), "kind": kind, "error": str(exc)})
+            continue
+        seen.add(path.stem)
+        out.append(info)
+    if MNIST_NAME not in seen:
+        out.append(mnist_info())
+    return out
+
+
+def resolve(name_or_path: str | Path) -> Path | str:
+    """The npz/folder path of a dataset name or path, or "mnist-5k"; plain errors otherwise."""
+    text = str(name_or_path)
+    if text == MNIST_NAME:
+        return MNIST_NAME
+    p = Path(text).expanduser()
+    if p.exists():
+        return p
+    for path, _ in _npz_files():
+        if path.stem == text or path.name == text:
+            return path
+    if text in ("demo_nuclei", "demo_nuclei.npz"):
+        raise FileNotFoundError("the demo set demo_nuclei is not built yet: run `ssrl setup` first")
+    names = sorted({p.stem for p, _ in _npz_files()} | {MNIST_NAME})
+    raise FileNotFoundError(f"no dataset named {text!r}; available: {', '.join(names)}")
+
+
+def load_dataset(name_or_path: str | Path) -> CellSet:
+    """Load a dataset by name (see `list_datasets`), npz path or image-folder path (cached)."""
+    target = resolve(name_or_path)
+    if target == MNIST_NAME:
+        key: tuple = (MNIST_NAME,)
+    else:
+        assert isinstance(target, Path)
+        key = _key(target) if target.is_file() else (str(target.resolve()), "folder")
+    with _LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    if target == MNIST_NAME:
+        cells = load_mnist5k()
+    elif target.is_dir():  # type: ignore[union-attr]
+        from ssrl_core.data.folder import load_folder
+
+        cells = load_folder(target)
+        return cells  # folders can change at any time: never cached
+    elif str(target).lower().endswith(".npz"):
+        cells = load_npz(target)
+    else:
+        raise ValueError(f"{Path(target).name} is not a dataset: give an .npz file, an image folder or a dataset name")
+    with _LOCK:
+        _CACHE[key] = cells
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return cells
+
+
+def clear_cache() -> None:
+    """Forget loaded sets and headers (e.g. after files were replaced)."""
+    with _LOCK:
+        _CACHE.clear()
+        _HEADERS.clear()

@@ -1,0 +1,152 @@
+"""Embed a CellSet with any encoder, batched, without gradients, cached on disk.
+
+Preprocessing (the same as training, see docs/ARCHITECTURE.md): pixels are scaled to [0, 1] per
+channel with the checkpoint's stored channel ranges when it has them, else the set's own
+(`channel_ranges`), then resized to the checkpoint's crop size. The embedding is the backbone
+output, before any projection head (the representation the paper evaluates with K-Means and
+linear probes).
+
+Cache: `cache_dir()/embeddings/<key>.npy` with `<key>.json` beside it, where the key hashes the
+encoder identity (the sha256 of a checkpoint file, remembered by path + mtime + size; or the
+baseline name), the data fingerprint (hash of the pixels, shape, dtype, channel names) and the
+preprocessing settings. A second look at the same cells is a file read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Callable
+
+import numpy as np
+
+from ssrl_core import paths
+from ssrl_core.data.cellset import CellSet, channel_ranges, to_unit_float
+from ssrl_core.evaluate.encoders import build_module, resolve
+from ssrl_core.evaluate.handmade import hand_features
+from ssrl_core.io import atomic_write, atomic_write_json
+
+Progress = Callable[[float], None]
+
+
+def pick_device(device: str = "auto") -> str:
+    """"auto" -> "cuda" when a GPU is present, else "cpu"; other values are kept."""
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError("a GPU (cuda) was asked for but none is available; use device 'cpu' or 'auto'")
+    return device
+
+
+def data_fingerprint(cells: CellSet) -> str:
+    """Hash of the pixels, shape, dtype and channel names of a set (metadata is not included)."""
+    h = hashlib.blake2b(digest_size=20)
+    h.update(json.dumps([list(cells.images.shape), str(cells.images.dtype), list(cells.channels)]).encode())
+    h.update(np.ascontiguousarray(cells.images).data)
+    return h.hexdigest()
+
+
+def cache_key(identity: str, fingerprint: str, settings: dict[str, Any]) -> str:
+    """The cache key of one (encoder, data, preprocessing) combination."""
+    raw = json.dumps({"encoder": identity, "data": fingerprint, "settings": settings}, sort_keys=True)
+    return hashlib.sha256(raw.encode()).hexdigest()[:40]
+
+
+def _cache_paths(key: str):
+    folder = paths.cache_dir() / "embeddings"
+    return folder / f"{key}.npy", folder / f"{key}.json"
+
+
+def _save_npy(path, arr: np.ndarray) -> None:
+    def write(p):
+        with open(p, "wb") as f:
+            np.save(f, arr)
+    atomic_write(path, write)
+
+
+def embed_with_info(cells: CellSet, encoder: str, progress: Progress | None = None, device: str = "auto",
+                    batch_size: int = 256, use_cache: bool = True, nuclear_channel: int = 0) -> tuple[np.ndarray, dict]:
+    """Embeddings `(N, D)` float32 and a description (encoder, dims, cache hit, key, ...).
+
+    Args:
+        cells: the crops to embed (any channel count and dtype).
+        encoder: a checkpoint path / run folder, or `random-<backbone>`, `imagenet-vgg16`,
+            `hand-features`.
+        progress: called with the fraction done (0..1).
+        device: "auto" (GPU when present), "cpu" or "cuda".
+        batch_size: crops per forward pass.
+        use_cache: read and write the on-disk cache.
+        nuclear_channel: the nuclei channel for `hand-features`.
+    """
+    if len(cells) == 0:
+        raise ValueError("there are no cells to embed")
+    spec = resolve(encoder)
+    settings = {"nuclear_channel": nuclear_channel} if spec.kind == "hand" else {"pre": "unit-float+resize"}
+    key = cache_key(spec.identity, data_fingerprint(cells), settings)
+    npy, meta_json = _cache_paths(key)
+    if use_cache and npy.is_file() and meta_json.is_file():
+        try:
+            feats = np.load(npy, allow_pickle=False)
+            info = json.loads(meta_json.read_text(encoding="utf-8"))
+            if feats.shape[0] == len(cells):
+                if progress is not None:
+                    progress(1.0)
+                return feats, dict(info, cached=True)
+        except (OSError, ValueError):
+            pass  # a damaged cache entry is recomputed
+    feats, info = _compute(cells, spec, progress, pick_device(device), batch_size, nuclear_channel)
+    info.update(encoder=str(encoder), kind=spec.kind, identity=spec.identity, key=key, dim=int(feats.shape[1]),
+                cells=len(cells), dataset=cells.name)
+    if use_cache:
+        _save_npy(npy, feats)
+        atomic_write_json(meta_json, info)
+    return feats, dict(info, cached=False)
+
+
+def embed(cells: CellSet, encoder: str, progress: Progress | None = None, **kwargs) -> np.ndarray:
+    """Embeddings `(N, D)` float32 of `cells` by `encoder` (see `embed_with_info`)."""
+    return embed_with_info(cells, encoder, progress, **kwargs)[0]
+
+
+def _compute(cells: CellSet, spec, progress, device: str, batch_size: int, nuclear_channel: int):
+    h, w, c = cells.shape
+    module = build_module(spec, c, int(h), device)
+    lo, hi = (spec.lo, spec.hi) if spec.lo is not None else channel_ranges(cells.images)
+    if len(lo) != c:
+        raise ValueError(f"the encoder's stored channel ranges are for {len(lo)} channels, the cells have {c}")
+    info: dict[str, Any] = {"lo": np.asarray(lo).tolist(), "hi": np.asarray(hi).tolist(), **spec.info}
+    if module is None:  # hand-features: z-scored so no unit dominates distances
+        raw = hand_features(to_unit_float(cells.images, lo, hi), nuclear_channel, progress=progress)
+        std = raw.std(axis=0)
+        feats = ((raw - raw.mean(axis=0)) / np.where(std > 0, std, 1.0)).astype(np.float32)
+        info["standardised"] = True
+        return feats, info
+    feats = run_module(module, cells.images, lo, hi, spec.crop_size or int(h), device, batch_size, progress)
+    info["crop_size"] = spec.crop_size
+    return feats, info
+
+
+def run_module(module, images: np.ndarray, lo, hi, crop_size: int, device: str, batch_size: int = 256,
+               progress: Progress | None = None) -> np.ndarray:
+    """Batched, gradient-free forward pass of `(N, H, W, C)` images through `module`."""
+    import torch
+    import torch.nn.functional as F
+
+    n = len(images)
+    out: list[np.ndarray] = []
+    lo_t = np.asarray(lo, dtype=np.float32)
+    hi_t = np.asarray(hi, dtype=np.float32)
+    with torch.inference_mode():
+        for start in range(0, n, batch_size):
+            x = to_unit_float(images[start:start + batch_size], lo_t, hi_t)
+            t = torch.from_numpy(x).to(device).permute(0, 3, 1, 2).contiguous()
+            if t.shape[-2:] != (crop_size, crop_size):
+                t = F.interpolate(t, size=(crop_size, crop_size), mode="bilinear", align_corners=False,
+                                  antialias=t.shape[-1] > crop_size)
+            y = module(t)
+            out.append(y.reshape(len(y), -1).float().cpu().numpy())
+            if progress is not None:
+                progress(min(1.0, (start + len(x)) / n))
+    return np.concatenate(out, axis=0).astype(np.float32, copy=False)

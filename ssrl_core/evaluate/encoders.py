@@ -1,0 +1,135 @@
+"""Which encoder turns cells into embeddings: a checkpoint, or a baseline named by the user.
+
+- a checkpoint path (`.pt`, or a run directory holding `checkpoint.pt`): the trained backbone
+  (output before the projection head), with the checkpoint's crop size and channel ranges;
+- `random-<backbone>` (e.g. `random-resnet18`): a randomly initialised backbone (seed 0), the
+  floor any training must beat;
+- `imagenet-vgg16`: VGG16 conv features with ImageNet weights (the paper's pretrained
+  baseline) through the documented channel adapter and ImageNet normalisation;
+- `hand-features`: classical intensity, texture and nucleus-shape measurements.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ssrl_core import paths
+from ssrl_core.io import atomic_write_json
+
+BASELINES = ("random-<backbone>", "imagenet-vgg16", "hand-features")
+RANDOM_SEED = 0
+RECIPE_VERSION = "1"  # bump when the preprocessing or a baseline changes, to refresh caches
+
+
+@dataclass
+class EncoderSpec:
+    """A resolved encoder: what it is, its cache identity, and how to build it."""
+
+    kind: str  # "checkpoint" | "random" | "imagenet" | "hand"
+    name: str
+    identity: str  # goes into the cache key
+    crop_size: int | None = None
+    lo: np.ndarray | None = None
+    hi: np.ndarray | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+
+def file_sha256(path: str | Path) -> str:
+    """sha256 of a file, remembered by (path, mtime, size) so a second call costs nothing."""
+    path = Path(path).resolve()
+    st = path.stat()
+    key = f"{path}|{st.st_mtime_ns}|{st.st_size}"
+    index_path = paths.cache_dir() / "embeddings" / "file_hashes.json"
+    try:
+        index = json.loads(index_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        index = {}
+    if key in index:
+        return index[key]
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    index[key] = h.hexdigest()
+    atomic_write_json(index_path, index)
+    return index[key]
+
+
+def _checkpoint_file(path: Path) -> Path:
+    if path.is_dir():
+        candidate = path / "checkpoint.pt"
+        if not candidate.is_file():
+            raise FileNotFoundError(f"the folder {path} holds no checkpoint.pt (has the run saved one yet?)")
+        return candidate
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    return path
+
+
+def resolve(encoder: str) -> EncoderSpec:
+    """Turn the user's encoder choice into an `EncoderSpec` (checks the name, reads no weights
+    except a checkpoint's description)."""
+    name = str(encoder).strip()
+    if name == "hand-features":
+        return EncoderSpec("hand", name, f"hand-features:v{RECIPE_VERSION}")
+    if name == "imagenet-vgg16":
+        return EncoderSpec("imagenet", name, f"imagenet-vgg16:v{RECIPE_VERSION}")
+    if name.startswith("random-"):
+        from ssrl_core.models import BACKBONES
+
+        backbone = name[len("random-"):]
+        if backbone not in BACKBONES:
+            raise ValueError(f"unknown backbone in {name!r}; use random-<backbone> with one of {', '.join(BACKBONES)}")
+        return EncoderSpec("random", name, f"{name}:seed{RANDOM_SEED}:v{RECIPE_VERSION}")
+    path = Path(os.path.expanduser(name))
+    if not path.exists():
+        raise FileNotFoundError(f"{name!r} is neither a checkpoint file nor a baseline "
+                                f"({', '.join(BASELINES)})")
+    ckpt = _checkpoint_file(path)
+    return EncoderSpec("checkpoint", ckpt.name, f"ckpt:{file_sha256(ckpt)}:v{RECIPE_VERSION}", path=ckpt)
+
+
+def build_module(spec: EncoderSpec, in_channels: int, image_size: int, device: str):
+    """The torch module for a neural encoder (eval mode, on `device`); fills spec's crop size,
+    ranges and info. Returns None for `hand-features`."""
+    import torch
+
+    if spec.kind == "hand":
+        return None
+    if spec.kind == "checkpoint":
+        from ssrl_core.train.checkpoint import check_channels, load_encoder
+
+        module, info = load_encoder(spec.path, device=device)
+        check_channels(info, in_channels)
+        spec.info = {k: v for k, v in info.items() if k in ("method", "backbone", "in_channels", "crop_size",
+                                                             "feat_dim", "channels", "dataset")}
+        spec.crop_size = int(info.get("crop_size") or image_size)
+        ranges = info.get("channel_ranges") or {}
+        if ranges.get("lo") is not None and ranges.get("hi") is not None:
+            spec.lo = np.asarray(ranges["lo"], dtype=np.float32)
+            spec.hi = np.asarray(ranges["hi"], dtype=np.float32)
+        return module.eval()
+    if spec.kind == "random":
+        from ssrl_core.models import build_backbone
+
+        torch.manual_seed(RANDOM_SEED)
+        module, dim = build_backbone(spec.name[len("random-"):], in_channels, image_size)
+        spec.crop_size, spec.info = image_size, {"backbone": spec.name[len("random-"):], "feat_dim": dim}
+        return module.to(device).eval()
+    from ssrl_core.weights import WeightsUnavailable, imagenet_encoder
+
+    try:
+        module = imagenet_encoder(in_channels)
+    except WeightsUnavailable as exc:
+        raise RuntimeError(f"The ImageNet VGG16 baseline needs its weights, which are not on this "
+                           f"machine: {exc}. Run `ssrl setup` once with network access.") from exc
+    spec.crop_size, spec.info = image_size, {"backbone": "vgg16-imagenet", "feat_dim": 512}
+    return module.to(device).eval()

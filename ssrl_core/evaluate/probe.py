@@ -1,0 +1,81 @@
+"""Linear probes on frozen embeddings: the "linear evaluation" of Bendidi et al. 2024.
+
+A logistic regression on standardised features predicts a metadata column from the embedding;
+its held-out accuracy says how much of that information the representation holds in a linearly
+readable form. For continuous values (dose, nucleus area) a ridge regression gives a
+cross-validated R^2 instead.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression, RidgeCV
+from sklearn.metrics import confusion_matrix
+from sklearn.model_selection import KFold, cross_val_score, train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+
+def linear_probe(features: np.ndarray, labels: np.ndarray | pd.Series, test_fraction: float = 0.3,
+                 seed: int = 0, max_iter: int = 300, C: float = 1.0) -> dict:
+    """Logistic-regression probe with a stratified held-out split (fixed seed).
+
+    Classes with fewer than 2 cells cannot be split and are left out (listed in `dropped`).
+
+    Returns:
+        dict with top1 (held-out accuracy), chance (share of the commonest class in the test
+        part), per_class (DataFrame: class, n_test, accuracy), confusion (DataFrame, rows = true
+        class, columns = predicted), classes, n_train, n_test, dropped.
+    """
+    x = np.asarray(features, dtype=np.float32)
+    y = pd.Series(np.asarray(labels, dtype=object)).astype(str).to_numpy()
+    if len(x) != len(y):
+        raise ValueError(f"{len(x)} embeddings but {len(y)} labels")
+    counts = pd.Series(y).value_counts()
+    dropped = sorted(counts[counts < 2].index.tolist())
+    keep = ~np.isin(y, dropped)
+    x, y = x[keep], y[keep]
+    classes = sorted(np.unique(y).tolist())
+    if len(classes) < 2:
+        raise ValueError("the probe needs at least two groups with 2 or more cells each")
+    if not 0.0 < test_fraction < 1.0:
+        raise ValueError(f"the held-out fraction must be between 0 and 1; got {test_fraction}")
+    n_test = max(int(round(test_fraction * len(y))), len(classes))
+    if len(y) - n_test < len(classes):
+        raise ValueError(f"too few cells ({len(y)}) for {len(classes)} groups and a held-out part")
+    xtr, xte, ytr, yte = train_test_split(x, y, test_size=n_test, stratify=y, random_state=seed)
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter, C=C))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(xtr, ytr)
+    pred = model.predict(xte)
+    cm = confusion_matrix(yte, pred, labels=classes)
+    per_class = pd.DataFrame({"class": classes, "n_test": cm.sum(axis=1),
+                              "accuracy": np.diag(cm) / np.maximum(cm.sum(axis=1), 1)})
+    return {"top1": float((pred == yte).mean()),
+            "chance": float(pd.Series(yte).value_counts(normalize=True).iloc[0]),
+            "per_class": per_class,
+            "confusion": pd.DataFrame(cm, index=classes, columns=classes),
+            "classes": classes, "n_train": int(len(ytr)), "n_test": int(len(yte)), "dropped": dropped}
+
+
+def regression_probe(features: np.ndarray, values: np.ndarray | pd.Series, folds: int = 5,
+                     seed: int = 0) -> float:
+    """Cross-validated R^2 of a ridge regression (standardised features) predicting `values`.
+
+    1 = perfectly predicted, 0 = no better than the mean, negative = worse. Cells with a
+    missing value are left out.
+    """
+    x = np.asarray(features, dtype=np.float32)
+    v = pd.to_numeric(pd.Series(np.asarray(values)), errors="coerce").to_numpy(dtype=np.float64)
+    keep = np.isfinite(v)
+    x, v = x[keep], v[keep]
+    if len(v) < 2 * folds or np.std(v) == 0:
+        return float("nan")
+    model = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-2, 4, 7)))
+    cv = KFold(n_splits=folds, shuffle=True, random_state=seed)
+    return float(np.mean(cross_val_score(model, x, v, cv=cv, scoring="r2")))

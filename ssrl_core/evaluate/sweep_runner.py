@@ -1,0 +1,230 @@
+"""Parameter sweep (Bendidi et al. 2024, section 3.1): one recipe parameter, several seeds.
+
+For each (value, seed) a short training run is made with the training engine in its own
+sub-folder of the sweep directory, the trained encoder embeds the cells, and a linear probe
+(stratified held-out split, fixed seed) gives per-class accuracy. Rows (value, seed, class,
+accuracy, top1) are appended to `results.csv` atomically, so an interrupted sweep resumes where it
+stopped: finished points are never redone. The statistics (`bias_stats`) are then written beside:
+`curves.csv`, `pairs.csv`, `slopes.csv`, `summary.json`.
+
+Sweep YAML:
+    base: runs/base.yaml         # a run config path (relative to the sweep file) or an inline mapping
+    parameter: recipes.0.recipe.steps.2.params.limit   # dotted path in the run config
+    # or: parameter: {recipe: 0, step: rotate, param: limit}
+    values: [0, 45, 90, 180]
+    seeds: [0, 1, 2]
+    probe_column: label
+    test_fraction: 0.3
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+import yaml
+
+from ssrl_core.evaluate.bias_stats import bias_report
+from ssrl_core.io import atomic_write, atomic_write_json
+
+RESULTS = "results.csv"
+RESULT_COLUMNS = ["value", "seed", "class", "accuracy", "n_test", "top1", "run"]
+
+
+@dataclass
+class SweepConfig:
+    """What to vary and how to score it."""
+
+    base: dict[str, Any]
+    parameter: str | dict[str, Any]
+    values: list[Any]
+    seeds: list[int] = field(default_factory=lambda: [0])
+    probe_column: str = "label"
+    test_fraction: float = 0.3
+    probe_seed: int = 0
+
+
+def load_sweep(path: str | Path) -> SweepConfig:
+    """Read a sweep YAML (safe loader); `base` may be a path relative to the sweep file."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no sweep file at {path}")
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path.name} must hold a mapping (base, parameter, values, seeds, probe_column)")
+    base = raw.get("base")
+    if isinstance(base, str):
+        bp = Path(base) if Path(base).is_absolute() else path.parent / base
+        if not bp.is_file():
+            raise FileNotFoundError(f"the sweep's base run config {base!r} was not found (looked at {bp})")
+        base = yaml.safe_load(bp.read_text(encoding="utf-8")) or {}
+    return sweep_from_dict(dict(raw, base=base))
+
+
+def sweep_from_dict(raw: dict[str, Any]) -> SweepConfig:
+    """Check and build a SweepConfig from a plain mapping."""
+    problems = []
+    if not isinstance(raw.get("base"), dict):
+        problems.append("'base' must be a run config mapping or the path of a run config YAML")
+    if not raw.get("parameter"):
+        problems.append("'parameter' is missing (e.g. recipes.0.recipe.steps.2.params.limit)")
+    values = raw.get("values")
+    if not isinstance(values, list) or len(values) < 2:
+        problems.append("'values' must list at least two parameter values")
+    seeds = raw.get("seeds", [0])
+    if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) for s in seeds):
+        problems.append("'seeds' must be a list of whole numbers")
+    unknown = set(raw) - {"base", "parameter", "values", "seeds", "probe_column", "test_fraction", "probe_seed"}
+    problems += [f"unknown field {k!r}" for k in sorted(unknown)]
+    if problems:
+        raise ValueError("The sweep file has problems:\n  - " + "\n  - ".join(problems))
+    return SweepConfig(base=raw["base"], parameter=raw["parameter"], values=list(values), seeds=list(seeds),
+                       probe_column=str(raw.get("probe_column", "label")),
+                       test_fraction=float(raw.get("test_fraction", 0.3)), probe_seed=int(raw.get("probe_seed", 0)))
+
+
+def _expand_recipe(entry: Any) -> dict[str, Any]:
+    """A recipes[i] entry as {'recipe': {...}, 'weight': w}, expanding a preset name."""
+    if isinstance(entry, str):
+        entry = {"preset": entry}
+    entry = dict(entry)
+    if entry.get("recipe") is None and entry.get("preset"):
+        from ssrl_core.augment import get_preset
+
+        entry["recipe"] = get_preset(entry.pop("preset")).to_dict()
+    entry.pop("preset", None)
+    return entry
+
+
+def set_parameter(base: dict[str, Any], parameter: str | dict[str, Any], value: Any) -> dict[str, Any]:
+    """A copy of the run config with the parameter set to `value`.
+
+    `parameter` is a dotted path (`lr`, `recipes.0.recipe.steps.2.params.limit`; the short form
+    `recipes.0.steps...` is accepted and a preset is expanded into its steps) or a mapping
+    `{recipe: 0, step: NAME, param: NAME}` that finds the first step with that transform name.
+    """
+    raw = copy.deepcopy(base)
+    if isinstance(parameter, dict):
+        idx = int(parameter.get("recipe", 0))
+        recipes = raw.get("recipes") or raw.get("recipe")
+        recipes = recipes if isinstance(recipes, list) else [recipes]
+        entry = _expand_recipe(recipes[idx])
+        steps = entry["recipe"].get("steps", [])
+        hit = [i for i, s in enumerate(steps) if s.get("name") == parameter.get("step")]
+        if not hit:
+            raise ValueError(f"recipe {idx} has no step {parameter.get('step')!r}; its steps are "
+                             f"{[s.get('name') for s in steps]}")
+        steps[hit[0]].setdefault("params", {})[str(parameter["param"])] = value
+        recipes[idx] = entry
+        raw.pop("recipe", None)
+        raw["recipes"] = recipes
+        return raw
+    parts = [p for p in str(parameter).split(".") if p]
+    if parts[0] == "recipes" and len(parts) > 2:
+        recipes = raw.get("recipes")
+        recipes = recipes if isinstance(recipes, list) else [recipes]
+        i = int(parts[1])
+        recipes[i] = _expand_recipe(recipes[i])
+        raw["recipes"] = recipes
+        if parts[2] != "recipe" and parts[2] != "weight":
+            parts = parts[:2] + ["recipe"] + parts[2:]
+    node: Any = raw
+    for j, part in enumerate(parts[:-1]):
+        key: Any = int(part) if isinstance(node, list) else part
+        if isinstance(node, dict) and node.get(key) is None:
+            node[key] = {}
+        try:
+            node = node[key]
+        except (IndexError, KeyError, TypeError) as exc:
+            raise ValueError(f"the parameter path {parameter!r} does not exist in the run config "
+                             f"(stopped at {'.'.join(parts[:j + 1])!r})") from exc
+    last: Any = int(parts[-1]) if isinstance(node, list) else parts[-1]
+    node[last] = value
+    return raw
+
+
+def read_results(sweep_dir: str | Path) -> pd.DataFrame:
+    """The results table so far (empty with the right columns when nothing is done)."""
+    p = Path(sweep_dir) / RESULTS
+    return pd.read_csv(p) if p.is_file() else pd.DataFrame(columns=RESULT_COLUMNS)
+
+
+def _append(sweep_dir: Path, rows: pd.DataFrame) -> None:
+    table = pd.concat([read_results(sweep_dir), rows], ignore_index=True)
+    atomic_write(sweep_dir / RESULTS, lambda p: table.to_csv(p, index=False))
+
+
+def _done(results: pd.DataFrame, value: Any, seed: int) -> bool:
+    if results.empty:
+        return False
+    same_seed = results["seed"].astype(int) == int(seed)
+    try:
+        same_value = (pd.to_numeric(results["value"]) - float(value)).abs() < 1e-9
+    except (TypeError, ValueError):
+        same_value = results["value"].astype(str) == str(value)
+    return bool((same_seed & same_value).any())
+
+
+def run_sweep(cfg: SweepConfig, sweep_dir: str | Path,
+              progress: Callable[[float, str], None] | None = None) -> dict[str, Any]:
+    """Train and probe every (value, seed) not yet in results.csv, then write the statistics.
+
+    Returns the `bias_report` (DataFrames) plus `results` and `sweep_dir`.
+    """
+    from ssrl_core.evaluate.embedding import embed
+    from ssrl_core.evaluate.probe import linear_probe
+    from ssrl_core.train import load_config, train
+    from ssrl_core.train.data import load_cells
+    from ssrl_core.train.rundir import read_json
+
+    sweep_dir = Path(sweep_dir)
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(sweep_dir / "sweep.json", {"parameter": cfg.parameter, "values": cfg.values,
+                                                 "seeds": cfg.seeds, "probe_column": cfg.probe_column,
+                                                 "test_fraction": cfg.test_fraction, "base": cfg.base})
+    points = [(i, v, s) for i, v in enumerate(cfg.values) for s in cfg.seeds]
+    for n_done, (i, value, seed) in enumerate(points):
+        if _done(read_results(sweep_dir), value, seed):
+            continue
+        if progress is not None:
+            progress(n_done / len(points), f"value {value}, seed {seed}")
+        raw = set_parameter(cfg.base, cfg.parameter, value)
+        raw["seed"] = int(seed)
+        raw["name"] = f"{raw.get('name', 'sweep')}-v{i}-s{seed}"
+        run_cfg = load_config(None, [], base=raw)
+        run_dir = sweep_dir / f"v{i:02d}_s{seed}"
+        status = read_json(run_dir / "status.json") if (run_dir / "status.json").is_file() else {}
+        if status.get("state") != "finished":
+            train(run_cfg, run_dir, resume=(run_dir / "checkpoint.pt").is_file())
+        cells = load_cells(run_cfg.data, seed=0)
+        if cfg.probe_column not in cells.meta.columns:
+            raise ValueError(f"the cells have no {cfg.probe_column!r} column to probe; columns are "
+                             f"{list(cells.meta.columns)}")
+        feats = embed(cells, str(run_dir / "checkpoint.pt"))
+        res = linear_probe(feats, cells.meta[cfg.probe_column], test_fraction=cfg.test_fraction,
+                           seed=cfg.probe_seed)
+        rows = res["per_class"].assign(value=value, seed=int(seed), top1=res["top1"], run=run_dir.name)
+        _append(sweep_dir, rows[RESULT_COLUMNS])
+    results = read_results(sweep_dir)
+    report = write_statistics(results, sweep_dir)
+    if progress is not None:
+        progress(1.0, "done")
+    return dict(report, results=results, sweep_dir=str(sweep_dir))
+
+
+def write_statistics(results: pd.DataFrame, sweep_dir: str | Path) -> dict[str, Any]:
+    """Compute the bias statistics of a results table and write them as CSV + summary.json."""
+    sweep_dir = Path(sweep_dir)
+    report = bias_report(results)
+    for name in ("curves", "pairs", "slopes"):
+        table = report[name]
+        atomic_write(sweep_dir / f"{name}.csv", lambda p, t=table: t.to_csv(p, index=False))
+    summary = {"opposite_ratio": report["opposite_ratio"], "opposite_classes": report["opposite_classes"],
+               "classes": report["classes"], "trends": report["trends"],
+               "top1_by_value": results.groupby("value")["top1"].mean().to_dict() if "top1" in results else {}}
+    atomic_write_json(sweep_dir / "summary.json", json.loads(json.dumps(summary, default=str)))
+    return report

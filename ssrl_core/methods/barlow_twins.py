@@ -1,0 +1,65 @@
+"""Barlow Twins (Zbontar, Jing, Misra, LeCun, Deny 2021, "Self-supervised learning via redundancy reduction").
+
+The cross-correlation matrix between the batch-normalised embeddings of the two views is pushed
+towards the identity: diagonal entries to 1 (invariance) and off-diagonal entries to 0
+(redundancy reduction, weighted by lambda = 5e-3).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from ssrl_core.methods.base import SSLMethod, check_views
+from ssrl_core.methods.params import MethodParam
+from ssrl_core.models.heads import mlp
+
+PARAMS = {
+    "lambd": MethodParam("float", 5e-3, 0.0, 1.0, "weight of the off-diagonal (redundancy) term"),
+    "hidden_dim": MethodParam("int", 2048, 8, 16384, "projector hidden width (8192 in the paper)"),
+    "out_dim": MethodParam("int", 2048, 2, 16384, "projector output dimension (8192 in the paper)"),
+}
+
+
+def cross_correlation(z1n: torch.Tensor, z2n: torch.Tensor,
+                      all_reduce: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+    """C = z1n^T z2n / N for batch-normalised z1n, z2n (B, D); sums over ranks with `all_reduce`."""
+    if z1n.shape != z2n.shape or z1n.ndim != 2:
+        raise ValueError(f"cross_correlation needs two (B, D) tensors of equal shape; "
+                         f"got {tuple(z1n.shape)}, {tuple(z2n.shape)}.")
+    c = z1n.T @ z2n
+    n = torch.tensor(float(z1n.shape[0]), device=c.device, dtype=c.dtype)
+    if all_reduce is not None:
+        c, n = all_reduce(c), all_reduce(n)
+    return c / n
+
+
+def barlow_twins_loss(c: torch.Tensor, lambd: float = 5e-3) -> dict[str, torch.Tensor]:
+    """on_diag = sum_i (1 - C_ii)^2, off_diag = sum_{i != j} C_ij^2, loss = on_diag + lambd * off_diag."""
+    if c.ndim != 2 or c.shape[0] != c.shape[1]:
+        raise ValueError(f"barlow_twins_loss needs a square cross-correlation matrix, got {tuple(c.shape)}.")
+    diag = c.diagonal()
+    on_diag = (diag - 1).pow(2).sum()
+    off_diag = c.pow(2).sum() - diag.pow(2).sum()
+    return {"loss": on_diag + lambd * off_diag, "on_diag": on_diag, "off_diag": off_diag}
+
+
+class BarlowTwins(SSLMethod):
+    """Barlow Twins: backbone + 3-layer projector + BatchNorm (no affine) + cross-correlation loss."""
+
+    name = "barlow_twins"
+
+    def __init__(self, backbone: nn.Module, feat_dim: int, lambd: float = 5e-3,
+                 hidden_dim: int = 2048, out_dim: int = 2048) -> None:
+        super().__init__(backbone, feat_dim)
+        self.lambd = lambd
+        self.projector = mlp(feat_dim, hidden_dim, out_dim, num_layers=3, batch_norm=True, last_bias=False)
+        self.bn = nn.BatchNorm1d(out_dim, affine=False)
+
+    def loss(self, v1: torch.Tensor, v2: torch.Tensor) -> dict[str, torch.Tensor]:
+        check_views(v1, v2, min_batch=2)
+        z1 = self.bn(self.projector(self.backbone(v1)))
+        z2 = self.bn(self.projector(self.backbone(v2)))
+        return barlow_twins_loss(cross_correlation(z1, z2, self.all_reduce), self.lambd)

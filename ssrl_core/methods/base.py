@@ -1,0 +1,72 @@
+"""What every SSL method shares: a backbone, cross-rank hooks and an embedding call.
+
+The contract (docs/ARCHITECTURE.md): `.backbone`, `.loss(v1, v2) -> dict[str, Tensor]` (key
+`loss` is the total), `.after_step(progress)`, `.set_gather(fn)`, `.embed(x)`. Kept small on
+purpose: the losses themselves are pure functions in each method's module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+Collective = Callable[[torch.Tensor], torch.Tensor]
+
+
+def _identity(t: torch.Tensor) -> torch.Tensor:
+    return t
+
+
+class SSLMethod(nn.Module):
+    """Base of the five methods; subclasses implement `loss` (and `after_step` if needed)."""
+
+    name = ""
+
+    def __init__(self, backbone: nn.Module, feat_dim: int) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.feat_dim = int(feat_dim)
+        self.gather: Collective = _identity
+        self.all_reduce: Collective = _identity
+        self.rank = 0
+
+    def set_gather(self, fn: Collective | None, rank: int | None = None) -> None:
+        """Install fn(tensor) -> tensor concatenating (dim 0) across ranks, in rank order.
+
+        `rank` is this process's position in that concatenation (needed by SimCLR to find
+        its positives); when omitted it is read from torch.distributed if initialised, else 0.
+        The function must be differentiable where the method needs gradients (SimCLR, VICReg).
+        """
+        self.gather = fn or _identity
+        if rank is None:
+            dist = torch.distributed
+            rank = dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
+        self.rank = int(rank)
+
+    def set_all_reduce(self, fn: Collective | None) -> None:
+        """Install fn(tensor) -> tensor summing across ranks (Barlow Twins' cross-correlation)."""
+        self.all_reduce = fn or _identity
+
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """Backbone features (before any projection head): (B, C, H, W) -> (B, feat_dim)."""
+        return self.backbone(x)
+
+    def loss(self, v1: torch.Tensor, v2: torch.Tensor) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def after_step(self, progress: float) -> None:
+        """Called by the trainer after each optimiser step; progress in [0, 1]."""
+
+    def extra_repr(self) -> str:
+        return f"feat_dim={self.feat_dim}"
+
+
+def check_views(v1: torch.Tensor, v2: torch.Tensor, min_batch: int = 2) -> None:
+    """Both views must be (B, C, H, W) batches of the same shape with B >= min_batch."""
+    if v1.ndim != 4 or v1.shape != v2.shape:
+        raise ValueError(f"The two views must be (B, C, H, W) of equal shape, got "
+                         f"{tuple(v1.shape)} and {tuple(v2.shape)}.")
+    if v1.shape[0] < min_batch:
+        raise ValueError(f"A batch needs at least {min_batch} images for this loss, got {v1.shape[0]}.")

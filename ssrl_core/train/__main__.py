@@ -1,0 +1,41 @@
+"""`python -m ssrl_core.train RUN_DIR [--set key=value ...]`: train the run described by
+RUN_DIR/config.yaml, resuming from RUN_DIR/checkpoint.pt when it exists. The same command runs
+under `torchrun --nproc_per_node=N -m ssrl_core.train RUN_DIR` on several GPUs.
+
+Exit status: 0 finished or stopped on request, 1 failed (the reason is in status.json).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def main(argv: list[str] | None = None) -> int:
+    from ssrl_core.train import rundir as rd
+    from ssrl_core.train.config import load_config
+    from ssrl_core.train.loop import train
+
+    parser = argparse.ArgumentParser(prog="python -m ssrl_core.train")
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    parser.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint.pt")
+    args = parser.parse_args(argv)
+    try:
+        cfg = load_config(args.run_dir / rd.CONFIG, args.overrides)
+    except (ValueError, FileNotFoundError) as exc:
+        if (args.run_dir / rd.STATUS).exists() or args.run_dir.is_dir():
+            rd.write_status(args.run_dir, state="failed", error=str(exc))
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    try:
+        result = train(cfg, args.run_dir, resume=not args.fresh)
+    except Exception as exc:  # the reason is already in status.json and train.log
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0 if result["state"] in ("finished", "stopped") else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

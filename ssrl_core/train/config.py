@@ -1,0 +1,341 @@
+"""RunConfig: everything one training run needs, read from one YAML file.
+
+A run trains one SSL method on one backbone with one or several augmentation recipes. With
+several recipes, each recipe feeds its own loss of the same method and the run minimises the
+weighted sum of these losses (Bendidi et al. 2024, section 3.4: "keep both [compositions]
+separated in two independent SSRL losses of the same SSRL approach [...] minimize the weighted
+sum of these two losses").
+
+`load_config(path, overrides)` reads YAML with `yaml.safe_load`, applies `--set key=value`
+overrides (dotted keys for nested fields, values parsed as YAML scalars) and validates: every
+problem is listed in one `ConfigError` in plain words.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+OPTIMIZERS = ("adam", "adamw", "sgd")
+SCHEDULES = ("cosine", "constant")
+DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("auto", "fp32", "bf16")
+FLOAT_FIELDS = ("lr", "weight_decay", "momentum", "warmup_epochs")
+
+
+class ConfigError(ValueError):
+    """A run configuration with one or more problems (all listed in the message)."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        super().__init__("The run configuration has problems:\n  - " + "\n  - ".join(self.problems))
+
+
+@dataclass
+class DataConfig:
+    """Which cells to train on: a dataset name (see `ssrl data list`) or a file path.
+
+    `filter` keeps rows whose metadata matches (a list means "any of"), e.g.
+    `{compound: [cyclohexamide, DMSO]}`; `exclude` drops matching rows (e.g. a held-out plate);
+    `max_cells` keeps a random subset of that many cells (seeded by the run seed).
+    """
+
+    name: str = "mnist-5k"
+    filter: dict[str, Any] = field(default_factory=dict)
+    exclude: dict[str, Any] = field(default_factory=dict)
+    max_cells: int | None = None
+
+
+@dataclass
+class RecipeConfig:
+    """One augmentation recipe: a preset name or an inline recipe dict, and its loss weight."""
+
+    preset: str | None = None
+    recipe: dict[str, Any] | None = None
+    weight: float = 1.0
+
+    @property
+    def label(self) -> str:
+        if self.preset:
+            return self.preset
+        return str((self.recipe or {}).get("name") or "recipe")
+
+
+@dataclass
+class MethodConfig:
+    """The SSL method (`moco_v2`, `byol`, `simclr`, `vicreg`, `barlow_twins`) and its parameters."""
+
+    name: str = "moco_v2"
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RunConfig:
+    """One training run. See docs/training.md for every field."""
+
+    name: str = "run"
+    data: DataConfig = field(default_factory=DataConfig)
+    recipes: list[RecipeConfig] = field(default_factory=lambda: [RecipeConfig(preset="mnist-set1")])
+    method: MethodConfig = field(default_factory=MethodConfig)
+    backbone: str = "resnet18"
+    pretrained: bool = False
+    crop_size: int = 64
+    epochs: int = 10
+    batch_size: int = 64
+    optimizer: str = "adamw"
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    momentum: float = 0.9
+    schedule: str = "cosine"
+    warmup_epochs: float = 0.0
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "auto"
+    num_workers: int = 0
+    checkpoint_every: int = 0
+    max_steps: int | None = None
+    log_every: int = 10
+    drop_last: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (YAML/JSON/checkpoint friendly)."""
+        return asdict(self)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> "RunConfig":
+        """Build and validate; raises ConfigError listing every problem."""
+        return _build(raw)
+
+
+def _normalise(raw: dict[str, Any]) -> dict[str, Any]:
+    """Accept the short forms: `data: NAME`, `method: NAME`, `recipes: PRESET` or a list of presets."""
+    raw = copy.deepcopy(raw)
+    for key in FLOAT_FIELDS:  # PyYAML reads 3e-4 (no dot) as text: accept it as the number it is
+        if key in raw:
+            raw[key] = _number(raw[key])
+    if isinstance(raw.get("data"), str):
+        raw["data"] = {"name": raw["data"]}
+    if isinstance(raw.get("data"), dict) and "path" in raw["data"] and "name" not in raw["data"]:
+        raw["data"]["name"] = raw["data"].pop("path")
+    if isinstance(raw.get("method"), str):
+        raw["method"] = {"name": raw["method"]}
+    if "recipe" in raw and "recipes" not in raw:
+        raw["recipes"] = raw.pop("recipe")
+    rec = raw.get("recipes")
+    if isinstance(rec, (str, dict)):
+        rec = [rec]
+    if isinstance(rec, list):
+        raw["recipes"] = [{"preset": r} if isinstance(r, str) else r for r in rec]
+        for r in raw["recipes"]:
+            if isinstance(r, dict) and "weight" in r:
+                r["weight"] = _number(r["weight"])
+    return raw
+
+
+def _number(v: Any) -> Any:
+    if isinstance(v, str):
+        try:
+            return float(v)
+        except ValueError:
+            return v
+    return v
+
+
+def _known(cls: type) -> set[str]:
+    return {f.name for f in fields(cls)}
+
+
+def _build(raw: Any) -> RunConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError([f"the file must hold a YAML mapping of fields; got {type(raw).__name__}"])
+    raw = _normalise(raw)
+    problems: list[str] = []
+    for key in raw:
+        if key not in _known(RunConfig):
+            problems.append(f"unknown field '{key}' (known fields: {', '.join(sorted(_known(RunConfig)))})")
+    kw = {k: v for k, v in raw.items() if k in _known(RunConfig)}
+    data = kw.get("data", {})
+    if isinstance(data, dict):
+        bad = set(data) - _known(DataConfig)
+        problems += [f"unknown field 'data.{k}' (known: name, path, filter, exclude, max_cells)" for k in bad]
+        kw["data"] = DataConfig(**{k: v for k, v in data.items() if k in _known(DataConfig)})
+    else:
+        problems.append("'data' must be a dataset name or a mapping with 'name' (or 'path')")
+        kw["data"] = DataConfig()
+    method = kw.get("method", {})
+    if isinstance(method, dict):
+        bad = set(method) - _known(MethodConfig)
+        problems += [f"unknown field 'method.{k}' (known: name, params)" for k in bad]
+        kw["method"] = MethodConfig(**{k: v for k, v in method.items() if k in _known(MethodConfig)})
+    else:
+        problems.append("'method' must be a method name or a mapping with 'name' and 'params'")
+        kw["method"] = MethodConfig()
+    recipes = []
+    for i, r in enumerate(kw.get("recipes", [{"preset": "mnist-set1"}]) or []):
+        if not isinstance(r, dict):
+            problems.append(f"recipes[{i}] must be a preset name or a mapping with 'preset' or 'recipe'")
+            continue
+        bad = set(r) - _known(RecipeConfig)
+        problems += [f"unknown field 'recipes[{i}].{k}' (known: preset, recipe, weight)" for k in bad]
+        recipes.append(RecipeConfig(**{k: v for k, v in r.items() if k in _known(RecipeConfig)}))
+    kw["recipes"] = recipes
+    cfg = RunConfig(**kw)
+    problems += validate(cfg)
+    if problems:
+        raise ConfigError(problems)
+    return cfg
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_num(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def validate(cfg: RunConfig) -> list[str]:
+    """Every problem of a config, in plain words (an empty list means it is fine)."""
+    p: list[str] = []
+    if not isinstance(cfg.name, str) or not cfg.name.strip():
+        p.append("'name' must be a short text naming the run")
+    if not isinstance(cfg.data.name, str) or not cfg.data.name:
+        p.append("'data.name' must name a dataset (see `ssrl data list`) or give a file path")
+    for key in ("filter", "exclude"):
+        if not isinstance(getattr(cfg.data, key), dict):
+            p.append(f"'data.{key}' must map a metadata column to a value or a list of values")
+    if cfg.data.max_cells is not None and (not _is_int(cfg.data.max_cells) or cfg.data.max_cells < 2):
+        p.append(f"'data.max_cells' must be a whole number of at least 2 (or left out); got {cfg.data.max_cells!r}")
+    if not cfg.recipes:
+        p.append("'recipes' needs at least one recipe (a preset name or an inline recipe)")
+    for i, r in enumerate(cfg.recipes):
+        if (r.preset is None) == (r.recipe is None):
+            p.append(f"recipes[{i}] must give exactly one of 'preset' (a name) or 'recipe' (an inline recipe)")
+        if not _is_num(r.weight) or r.weight < 0:
+            p.append(f"recipes[{i}].weight must be a number >= 0; got {r.weight!r}")
+        p += _check_recipe(i, r)
+    if cfg.recipes and all(_is_num(r.weight) and r.weight == 0 for r in cfg.recipes):
+        p.append("at least one recipe weight must be above 0")
+    p += _check_registry("method.name", cfg.method.name, "ssrl_core.methods", "METHODS")
+    if not isinstance(cfg.method.params, dict):
+        p.append("'method.params' must be a mapping of parameter names to values")
+    else:
+        p += _check_method_params(cfg.method.name, cfg.method.params)
+    p += _check_backbone(cfg.backbone)
+    for key, low in (("crop_size", 8), ("epochs", 1), ("batch_size", 2), ("log_every", 1)):
+        v = getattr(cfg, key)
+        if not _is_int(v) or v < low:
+            p.append(f"'{key}' must be a whole number of at least {low}; got {v!r}")
+    for key in ("num_workers", "checkpoint_every", "seed"):
+        v = getattr(cfg, key)
+        if not _is_int(v) or v < 0:
+            p.append(f"'{key}' must be a whole number >= 0; got {v!r}")
+    if cfg.max_steps is not None and (not _is_int(cfg.max_steps) or cfg.max_steps < 1):
+        p.append(f"'max_steps' must be a whole number of at least 1 (or left out); got {cfg.max_steps!r}")
+    if not _is_num(cfg.lr) or cfg.lr <= 0:
+        p.append(f"'lr' (learning rate) must be a number above 0, e.g. 0.001; got {cfg.lr!r}")
+    for key in ("weight_decay", "momentum", "warmup_epochs"):
+        v = getattr(cfg, key)
+        if not _is_num(v) or v < 0:
+            p.append(f"'{key}' must be a number >= 0; got {v!r}")
+    for key, allowed in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("device", DEVICES),
+                         ("precision", PRECISIONS)):
+        if getattr(cfg, key) not in allowed:
+            p.append(f"'{key}' must be one of {', '.join(allowed)}; got {getattr(cfg, key)!r}")
+    for key in ("pretrained", "drop_last"):
+        if not isinstance(getattr(cfg, key), bool):
+            p.append(f"'{key}' must be true or false; got {getattr(cfg, key)!r}")
+    return p
+
+
+def _check_registry(label: str, value: Any, module: str, attr: str) -> list[str]:
+    try:
+        import importlib
+
+        names = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError):  # module not available: the run will say so when it starts
+        return [] if isinstance(value, str) and value else [f"'{label}' must be a name"]
+    if value not in names:
+        return [f"'{label}' is {value!r}; choose one of {', '.join(sorted(names))}"]
+    return []
+
+
+def _check_method_params(name: Any, params: dict[str, Any]) -> list[str]:
+    try:
+        from ssrl_core.methods.registry import METHOD_PARAMS
+        from ssrl_core.methods.params import resolve_params
+    except ImportError:
+        return []
+    if name not in METHOD_PARAMS:
+        return []
+    try:
+        resolve_params(name, METHOD_PARAMS[name], params)
+    except ValueError as exc:
+        return [f"method.params: {exc}"]
+    return []
+
+
+def _check_backbone(name: Any) -> list[str]:
+    try:
+        from ssrl_core import models
+    except ImportError:
+        return []
+    names = getattr(models, "BACKBONES", None)
+    if names is None or name in names:
+        return [] if isinstance(name, str) and name else ["'backbone' must be a name, e.g. resnet18"]
+    return [f"'backbone' is {name!r}; choose one of {', '.join(sorted(names))}"]
+
+
+def _check_recipe(i: int, r: RecipeConfig) -> list[str]:
+    try:
+        from ssrl_core import augment
+    except ImportError:
+        return []
+    if r.preset is not None:
+        presets = getattr(augment, "PRESETS", None)
+        if presets is not None and r.preset not in presets:
+            return [f"recipes[{i}].preset is {r.preset!r}; choose one of {', '.join(sorted(presets))}"]
+    elif isinstance(r.recipe, dict) and hasattr(augment, "Recipe"):
+        try:
+            augment.Recipe.from_dict(r.recipe)
+        except ValueError as exc:
+            return [f"recipes[{i}].recipe is not a valid recipe: {exc}"]
+    elif r.recipe is not None:
+        return [f"recipes[{i}].recipe must be a mapping (an inline recipe)"]
+    return []
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str] | None) -> dict[str, Any]:
+    """Apply `key=value` overrides to a raw config dict (see `overrides.set_values`)."""
+    from ssrl_core.train.overrides import set_values
+
+    return _normalise(set_values(_normalise(raw), overrides, _normalise))
+
+
+def load_config(path: str | Path | None, overrides: list[str] | None = None,
+                base: dict[str, Any] | None = None) -> RunConfig:
+    """Read a YAML run config (safe loader), apply overrides, validate.
+
+    `path=None` starts from `base` (or the defaults), e.g. `load_config(None, ["epochs=2"])`.
+    """
+    raw: Any = dict(base or {})
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"No run configuration at {path}")
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise ConfigError([f"{path} is not valid YAML: {exc}"]) from exc
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, dict):
+            raise ConfigError([f"{path} must hold a mapping of fields (name: value)"])
+    return _build(apply_overrides(raw, overrides))

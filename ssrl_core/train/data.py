@@ -1,0 +1,149 @@
+"""The training data pipeline: CellSet -> [0, 1] floats -> pairs of views per recipe -> batches.
+
+Pixels are scaled once per run with per-channel percentile ranges (`channel_ranges`,
+`to_unit_float`); the ranges go into the checkpoint so embedding uses the same scale. Each item
+gives, for every recipe, two views made by `TwoViews(recipe)` with a seed derived from
+(run seed, epoch, cell index, recipe index): the same run makes the same views, with or without
+DataLoader workers, and a resumed run continues with the views it would have made.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, Sampler
+
+from ssrl_core.data.cellset import CellSet, channel_ranges, to_unit_float
+from ssrl_core.train.config import DataConfig, RecipeConfig
+
+
+def load_cells(data: DataConfig, seed: int = 0) -> CellSet:
+    """Load the dataset, keep the `filter` rows, drop the `exclude` rows, subsample `max_cells`."""
+    from ssrl_core.data.registry import load_dataset
+
+    cells = load_dataset(data.name)
+    cells = _select(cells, data.filter, keep=True)
+    cells = _select(cells, data.exclude, keep=False)
+    if len(cells) < 2:
+        raise ValueError(f"Only {len(cells)} cell(s) left after the filter {data.filter} and exclude "
+                         f"{data.exclude}; training needs at least 2")
+    if data.max_cells is not None and len(cells) > data.max_cells:
+        rng = np.random.default_rng(seed)
+        cells = cells.subset(np.sort(rng.choice(len(cells), data.max_cells, replace=False)))
+    return cells
+
+
+def _select(cells: CellSet, rules: dict[str, Any], keep: bool) -> CellSet:
+    if not rules:
+        return cells
+    mask = np.ones(len(cells), dtype=bool)
+    for col, value in rules.items():
+        if col not in cells.meta.columns:
+            raise ValueError(f"The dataset {cells.name!r} has no metadata column {col!r}; its columns are "
+                             f"{', '.join(map(str, cells.meta.columns)) or 'none'}")
+        wanted = list(value) if isinstance(value, (list, tuple, set)) else [value]
+        column = cells.meta[col]
+        present = set(column.astype(str))
+        missing = [w for w in wanted if str(w) not in present and not column.isin([w]).any()]
+        if missing:
+            shown = sorted(present)[:20]
+            raise ValueError(f"No cell has {col} = {', '.join(map(str, missing))} in {cells.name!r}; values "
+                             f"present are: {', '.join(shown)}{' ...' if len(present) > 20 else ''}")
+        match = column.isin(wanted).to_numpy() | column.astype(str).isin([str(w) for w in wanted]).to_numpy()
+        mask &= match if keep else ~match
+    return cells.subset(mask)
+
+
+def resolve_recipes(recipes: Sequence[RecipeConfig]) -> list[Any]:
+    """Recipe objects for the configured presets / inline recipes."""
+    from ssrl_core.augment import Recipe, get_preset
+
+    return [get_preset(r.preset) if r.preset else Recipe.from_dict(r.recipe) for r in recipes]
+
+
+def view_seed(seed: int, epoch: int, index: int, recipe_index: int) -> int:
+    """A 31-bit seed for one (run seed, epoch, cell, recipe): reproducible and well mixed."""
+    return int(np.random.SeedSequence([seed, epoch, index, recipe_index]).generate_state(1)[0] & 0x7FFFFFFF)
+
+
+class ViewPairs(Dataset):
+    """For cell i: a flat tuple (v1, v2) per recipe, each view a float32 tensor (C, crop, crop)."""
+
+    def __init__(self, images01: np.ndarray, recipes: Sequence[Any], crop_size: int, seed: int = 0):
+        from ssrl_core.augment import TwoViews
+
+        if images01.dtype != np.float32 or images01.ndim != 4:
+            raise ValueError("ViewPairs needs float32 images (N, H, W, C) scaled to [0, 1]")
+        self.images = images01
+        self.makers = [TwoViews(r, out_size=crop_size) for r in recipes]
+        self.crop_size = int(crop_size)
+        self.seed = int(seed)
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
+        image = self.images[index]
+        out: list[torch.Tensor] = []
+        for r, maker in enumerate(self.makers):
+            v1, v2 = maker(image, view_seed(self.seed, self.epoch, int(index), r))
+            out += [_to_chw(v1, self.crop_size), _to_chw(v2, self.crop_size)]
+        return tuple(out)
+
+
+def _to_chw(view: np.ndarray, size: int) -> torch.Tensor:
+    arr = np.asarray(view, dtype=np.float32)
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    t = torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))
+    if t.shape[1] != size or t.shape[2] != size:  # a recipe whose last step changes the size
+        t = torch.nn.functional.interpolate(t[None], size=(size, size), mode="bilinear", align_corners=False)[0]
+    return t
+
+
+class EpochSampler(Sampler[int]):
+    """Shuffled indices for one epoch (seeded by run seed + epoch), this rank's share, from a start.
+
+    Like `DistributedSampler` (rank r takes every world-th index of the same permutation) plus
+    `start` to skip the items a resumed run already trained on in an interrupted epoch.
+    """
+
+    def __init__(self, n: int, seed: int = 0, rank: int = 0, world: int = 1, batch_size: int = 1,
+                 drop_last: bool = True):
+        self.n, self.seed, self.rank, self.world = n, seed, rank, world
+        self.batch_size, self.drop_last = batch_size, drop_last
+        self.epoch, self.start = 0, 0
+
+    def set_epoch(self, epoch: int, start_batch: int = 0) -> None:
+        self.epoch, self.start = int(epoch), int(start_batch) * self.batch_size
+
+    def _indices(self) -> list[int]:
+        g = torch.Generator().manual_seed(self.seed * 100003 + self.epoch)
+        perm = torch.randperm(self.n, generator=g).tolist()
+        per_rank = self.n // self.world if self.world > 1 else self.n
+        mine = perm[self.rank::self.world][:per_rank]
+        if self.drop_last:
+            mine = mine[: len(mine) // self.batch_size * self.batch_size]
+        return mine
+
+    def batches_per_epoch(self) -> int:
+        k = len(self._indices())
+        return k // self.batch_size if self.drop_last else -(-k // self.batch_size)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._indices()[self.start:])
+
+    def __len__(self) -> int:
+        return max(0, len(self._indices()) - self.start)
+
+
+def prepare_images(cells: CellSet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-channel ranges over the training cells and the images scaled once to float32 [0, 1]."""
+    lo, hi = channel_ranges(cells.images)
+    return to_unit_float(cells.images, lo, hi), lo, hi

@@ -1,0 +1,162 @@
+"""Background training jobs for the app: launch, list, read, stop, re-attach.
+
+A job is `python -m ssrl_core.train RUN_DIR` (or `torchrun --nproc_per_node=N ...` for several
+GPUs) started in its own session (`start_new_session=True`), so it outlives a Streamlit rerun or
+restart; its stdout/stderr go to RUN_DIR/train.log. The run directory is the truth: after the app
+restarts, `list_runs()` reads every status.json again, and a `running` run whose process is gone
+is reported as failed ("lost") with a plain reason.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ssrl_core import paths
+from ssrl_core.io import atomic_write_json, atomic_write_text
+from ssrl_core.train import rundir as rd
+from ssrl_core.train.config import RunConfig, load_config
+
+JOB = "job.json"  # how the job was started: launcher pid, process group, command
+_CHILDREN: dict[int, subprocess.Popen] = {}  # launched here: polled so finished ones are reaped
+
+
+def launch(config: RunConfig | str | Path, run_dir: str | Path | None = None, gpus: int = 1,
+           overrides: list[str] | None = None) -> Path:
+    """Write RUN_DIR/config.yaml, start the job detached, return RUN_DIR at once.
+
+    `run_dir=None` makes a fresh unique directory under `paths.runs_dir()`; `gpus > 1` starts
+    torchrun with that many processes.
+    """
+    cfg = config if isinstance(config, RunConfig) else load_config(config, overrides)
+    if Path(cfg.data.name).expanduser().exists():  # the job runs in the project folder: absolute paths
+        cfg.data.name = str(Path(cfg.data.name).expanduser().resolve())
+    path = Path(run_dir) if run_dir is not None else rd.new_run_dir(cfg.name)
+    path.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path / rd.CONFIG, cfg.to_yaml())
+    rd.clear_stop(path)
+    rd.write_status(path, state="queued", name=cfg.name, progress=0.0, error=None, queued=rd.now_iso(),
+                    epochs=cfg.epochs, method=cfg.method.name, backbone=cfg.backbone, dataset=cfg.data.name)
+    cmd = [sys.executable, "-m", "ssrl_core.train", str(path)]
+    if gpus > 1:
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={int(gpus)}",
+               "-m", "ssrl_core.train", str(path)]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(paths.PROJECT_ROOT)] + [p for p in [env.get("PYTHONPATH")] if p])
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    with open(path / rd.LOG, "ab") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                cwd=str(paths.PROJECT_ROOT), env=env, start_new_session=True)
+    _CHILDREN[proc.pid] = proc
+    # job.json is written only here (status.json only by the job): no two writers race on a file
+    atomic_write_json(path / JOB, {"launcher_pid": proc.pid, "pgid": proc.pid, "command": cmd,
+                                   "launched": rd.now_iso()})
+    return path
+
+
+def _reap() -> None:
+    for pid, proc in list(_CHILDREN.items()):
+        if proc.poll() is not None:
+            del _CHILDREN[pid]
+
+
+def _alive(status: dict[str, Any]) -> bool:
+    _reap()
+    return any(rd.pid_alive(status.get(k)) for k in ("pid", "launcher_pid"))
+
+
+def read_status(run_dir: str | Path) -> dict[str, Any]:
+    """status.json with the run's name and path; a queued/running run whose process is gone is
+    reported as `failed` with `lost: true` and a plain reason (the file itself is not changed)."""
+    path = Path(run_dir)
+    if not path.is_dir():
+        raise FileNotFoundError(f"No run directory at {path}")
+    status = {**rd.read_json(path / JOB), **rd.read_json(path / rd.STATUS)}
+    status.setdefault("state", "queued" if (path / rd.CONFIG).exists() else "unknown")
+    status["run"] = path.name
+    status["path"] = str(path)
+    status["has_checkpoint"] = (path / rd.CHECKPOINT).is_file()
+    if status["state"] in ("queued", "running") and not _alive(status):
+        time.sleep(0.05)  # the job may have just written its final status
+        fresh = rd.read_json(path / rd.STATUS)
+        if fresh.get("state") in ("queued", "running"):
+            ckpt = " The last checkpoint (checkpoint.pt) is intact; " if status["has_checkpoint"] else " "
+            status.update(state="failed", lost=True, error=(
+                f"The training process (pid {status.get('pid')}) is no longer running: it was killed or the "
+                f"machine restarted before it finished.{ckpt}resume with `ssrl train --resume {path}`. "
+                "See train.log for its last messages."))
+        else:
+            status.update(fresh)
+    return status
+
+
+def list_runs(base: str | Path | None = None) -> list[dict[str, Any]]:
+    """Every run under `base` (default `paths.runs_dir()`), newest first, with its state."""
+    base = Path(base) if base is not None else paths.runs_dir()
+    if not base.is_dir():
+        return []
+    out = []
+    for d in base.iterdir():
+        if d.is_dir() and ((d / rd.STATUS).exists() or (d / rd.CONFIG).exists()):
+            out.append(read_status(d))
+    return sorted(out, key=lambda s: (s.get("started") or s.get("queued") or "", s["run"]), reverse=True)
+
+
+def read_metrics(run_dir: str | Path) -> pd.DataFrame:
+    """metrics.jsonl as a table (one row per logging interval; empty before the first)."""
+    return pd.DataFrame(rd.read_metrics_records(run_dir))
+
+
+def _signal(status: dict[str, Any], sig: int) -> bool:
+    sent = False
+    pgid = status.get("pgid")
+    if isinstance(pgid, int) and rd.pid_alive(pgid):
+        try:
+            os.killpg(pgid, sig)
+            sent = True
+        except (ProcessLookupError, PermissionError):
+            pass
+    pid = status.get("pid")
+    if not sent and rd.pid_alive(pid):
+        try:
+            os.kill(pid, sig)
+            sent = True
+        except (ProcessLookupError, PermissionError):
+            pass
+    return sent
+
+
+def stop(run_dir: str | Path, grace_s: float = 15.0, wait: bool = False) -> dict[str, Any]:
+    """Ask a run to stop: create the stop file (clean stop at the next step, checkpoint saved);
+    if it is still running after `grace_s`, send SIGTERM (also a clean stop) to its process group.
+
+    `wait=False` returns at once (a background thread does the follow-up), for the app.
+    """
+    path = Path(run_dir)
+    rd.request_stop(path)
+
+    def follow_up() -> None:
+        done = lambda: read_status(path)["state"] not in ("queued", "running")  # noqa: E731
+        if not rd.wait_for(done, grace_s):
+            _signal({**rd.read_json(path / JOB), **rd.read_json(path / rd.STATUS)}, signal.SIGTERM)
+            rd.wait_for(done, grace_s)
+
+    if wait:
+        follow_up()
+    else:
+        threading.Thread(target=follow_up, daemon=True, name=f"stop-{path.name}").start()
+    return read_status(path)
+
+
+def wait(run_dir: str | Path, timeout: float = 600.0, interval: float = 0.25) -> dict[str, Any]:
+    """Poll until the run is no longer queued/running (or timeout); returns its status."""
+    rd.wait_for(lambda: read_status(run_dir)["state"] not in ("queued", "running"), timeout, interval)
+    return read_status(run_dir)

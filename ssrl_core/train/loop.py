@@ -1,0 +1,304 @@
+"""The training loop: `train(config, run_dir, progress=None, resume=False) -> dict`.
+
+One loop for one CPU, one GPU (bf16 autocast) or several GPUs under torchrun (DDP). Progress goes
+to the run directory (status.json, metrics.jsonl, train.log, checkpoints), written by rank 0.
+The run stops cleanly on Ctrl-C / SIGTERM / a `stop` file (checkpoint saved, state `stopped`),
+and at once on a NaN/inf loss (state `failed`, the last good checkpoint kept).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch.utils.data import DataLoader
+
+from ssrl_core.io import atomic_write_text
+from ssrl_core.train import checkpoint as ckpt_io
+from ssrl_core.train import distributed as dist_
+from ssrl_core.train import rundir as rd
+from ssrl_core.train.config import RunConfig, load_config
+from ssrl_core.train.data import EpochSampler, ViewPairs, load_cells, prepare_images, resolve_recipes
+from ssrl_core.train.model import build_model, build_optimizer, lr_at, rng_state, set_lr, set_rng_state
+
+Progress = Callable[[dict[str, Any]], None]
+
+
+class LossNotFinite(RuntimeError):
+    """The loss became NaN or infinite."""
+
+
+def resolve_device(cfg: RunConfig) -> tuple[torch.device, bool]:
+    """(device, use_bf16): `auto` picks CUDA when present; bf16 autocast on CUDA unless fp32 asked."""
+    if cfg.device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device is 'cuda' but no CUDA GPU is available here; use device: auto or cpu")
+    kind = "cuda" if cfg.device == "cuda" or (cfg.device == "auto" and torch.cuda.is_available()) else "cpu"
+    bf16 = kind == "cuda" and cfg.precision in ("auto", "bf16")
+    if cfg.precision == "bf16" and kind == "cpu":
+        bf16 = True
+    return torch.device(kind), bf16
+
+
+def _logger(run_dir: Path, active: bool) -> logging.Logger:
+    log = logging.getLogger(f"ssrl_core.train.run.{run_dir.name}.{os.getpid()}")
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    if active and not log.handlers:
+        h = logging.FileHandler(run_dir / rd.LOG, encoding="utf-8")
+        h.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        log.addHandler(h)
+    return log
+
+
+class _Signals:
+    """SIGINT/SIGTERM set a flag (the loop saves and stops) instead of killing mid-write."""
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+        self._old: dict[int, Any] = {}
+
+    def __enter__(self) -> "_Signals":
+        if threading.current_thread() is threading.main_thread():
+            for sig, name in ((signal.SIGINT, "Ctrl-C (SIGINT)"), (signal.SIGTERM, "SIGTERM")):
+                self._old[sig] = signal.signal(sig, lambda *_a, n=name: setattr(self, "reason", n))
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+def train(config: RunConfig | str | Path, run_dir: str | Path, progress: Progress | None = None,
+          resume: bool = False) -> dict[str, Any]:
+    """Train one run into `run_dir`; returns the final status (state, step, checkpoint, metrics)."""
+    cfg = config if isinstance(config, RunConfig) else load_config(config)
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    device, bf16 = resolve_device(cfg)
+    info = dist_.setup(device.type)
+    if info.enabled and device.type == "cuda":
+        device = torch.device("cuda", info.local_rank)
+    main = info.is_main
+    log = _logger(run_dir, main)
+    status = lambda **kw: rd.write_status(run_dir, **kw) if main else {}  # noqa: E731
+    if main:
+        rd.clear_stop(run_dir)
+        atomic_write_text(run_dir / rd.CONFIG, cfg.to_yaml())
+        status(state="running", name=cfg.name, pid=os.getpid(), started=rd.now_iso(), error=None,
+               device=str(device), precision="bf16" if bf16 else "fp32", world_size=info.world, progress=0.0,
+               method=cfg.method.name, backbone=cfg.backbone, dataset=cfg.data.name, epochs=cfg.epochs)
+    try:
+        with _Signals() as sig:
+            return _Loop(cfg, run_dir, device, bf16, info, log, progress, sig).run(resume)
+    except BaseException as exc:
+        if main and not isinstance(exc, LossNotFinite):
+            reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
+            state = "stopped" if isinstance(exc, KeyboardInterrupt) else "failed"
+            status(state=state, error=reason)
+            log.error("run %s: %s", state, reason)
+        raise
+    finally:
+        for h in list(log.handlers):
+            h.close()
+            log.removeHandler(h)
+        dist_.cleanup(info)
+
+
+class _Loop:
+    def __init__(self, cfg, run_dir, device, bf16, info, log, progress, sig) -> None:
+        self.cfg, self.run_dir, self.device, self.bf16 = cfg, run_dir, device, bf16
+        self.info, self.log, self.progress, self.sig = info, log, progress, sig
+        self.main = info.is_main
+
+    def _status(self, **kw: Any) -> None:
+        if self.main:
+            rd.write_status(self.run_dir, **kw)
+
+    def _setup(self, resume: bool) -> None:
+        cfg = self.cfg
+        torch.manual_seed(cfg.seed + self.info.rank)
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True
+        cells = load_cells(cfg.data, cfg.seed)
+        images01, lo, hi = prepare_images(cells)
+        self.cells, self.recipes = cells, resolve_recipes(cfg.recipes)
+        _check_channels(self.recipes, cells.images.shape[-1])
+        self.ckpt = None
+        last = self.run_dir / rd.CHECKPOINT
+        if resume and last.is_file():
+            self.ckpt = ckpt_io.load_checkpoint(last)
+            self._check_resume(self.ckpt, cells.images.shape[-1])
+            r = self.ckpt["channel_ranges"]
+            images01, lo, hi = prepare_images_with(cells, r["lo"], r["hi"])
+        self.lo, self.hi = lo, hi
+        self.dataset = ViewPairs(images01, self.recipes, cfg.crop_size, cfg.seed)
+        self.sampler = EpochSampler(len(self.dataset), cfg.seed, self.info.rank, self.info.world,
+                                    cfg.batch_size, cfg.drop_last)
+        self.steps_per_epoch = self.sampler.batches_per_epoch()
+        if self.steps_per_epoch == 0:
+            raise ValueError(f"batch_size {cfg.batch_size} is larger than the {len(self.dataset) // self.info.world} "
+                             "cells each process has; lower batch_size or use more cells")
+        full = cfg.epochs * self.steps_per_epoch
+        self.total_steps = min(full, cfg.max_steps) if cfg.max_steps else full
+        self.model, self.feat_dim = build_model(cfg, cells.images.shape[-1])
+        self.model.to(self.device)
+        if self.info.enabled:
+            self.model.set_gather(dist_.gather)
+            self.model.set_all_reduce(dist_.all_reduce_sum)
+        self.opt = build_optimizer(cfg, self.model)
+        self.step, self.epoch, self.batch_in_epoch = 0, 0, 0
+        if self.ckpt is not None:
+            self.model.load_state_dict(self.ckpt["model"])
+            if self.ckpt.get("optimizer"):
+                self.opt.load_state_dict(self.ckpt["optimizer"])
+            self.step, self.epoch = int(self.ckpt["step"]), int(self.ckpt["epoch"])
+            self.batch_in_epoch = int(self.ckpt.get("batch_in_epoch", 0))
+            set_rng_state(self.ckpt.get("rng"))
+            self.log.info("resumed from %s at step %d (epoch %d)", last.name, self.step, self.epoch + 1)
+        self.net = self.model
+        if self.info.enabled:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.net = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids, broadcast_buffers=False)
+        self.prefix = next(n for n, m in self.model.named_modules() if m is self.model.backbone) + "."
+
+    def _check_resume(self, ck: dict, channels: int) -> None:
+        problems = [f"{k}: checkpoint has {ck.get(k)!r}, config has {v!r}" for k, v in
+                    (("method", self.cfg.method.name), ("backbone", self.cfg.backbone),
+                     ("in_channels", channels), ("crop_size", self.cfg.crop_size)) if ck.get(k) != v]
+        if problems:
+            raise ValueError("Cannot resume: the checkpoint does not match this config (" + "; ".join(problems) + ")")
+
+    def _save(self, name: str, metrics: dict[str, Any]) -> Path | None:
+        if not self.main:
+            return None
+        cfg = self.cfg
+        state = {"model": self.model.state_dict(), "encoder_prefix": self.prefix,
+                 "optimizer": self.opt.state_dict(), "config": cfg.to_dict(), "method": cfg.method.name,
+                 "backbone": cfg.backbone, "in_channels": int(self.cells.images.shape[-1]),
+                 "crop_size": cfg.crop_size, "feat_dim": int(self.feat_dim), "channels": list(self.cells.channels),
+                 "channel_ranges": {"lo": [float(x) for x in self.lo], "hi": [float(x) for x in self.hi]},
+                 "recipes": [r.to_dict() for r in self.recipes], "recipe_weights": [r.weight for r in cfg.recipes],
+                 "dataset": cfg.data.name, "cells": len(self.cells), "metrics": metrics, "epoch": self.epoch,
+                 "step": self.step, "batch_in_epoch": self.batch_in_epoch, "rng": rng_state(), "half": False}
+        return ckpt_io.save_checkpoint(self.run_dir / name, state)
+
+    def _should_stop(self) -> bool:
+        local = self.sig.reason is not None or (self.main and rd.stop_requested(self.run_dir))
+        return dist_.any_rank([local], self.info, self.device)[0]
+
+    def run(self, resume: bool) -> dict[str, Any]:
+        self._setup(resume)
+        cfg, t0 = self.cfg, time.time()
+        start_step = self.step
+        last: dict[str, Any] = {}
+        sums: dict[str, float] = {}
+        n_int, t_int = 0, time.time()
+        pairs = cfg.batch_size * self.info.world * len(self.recipes)
+        self.log.info("training %s on %d cells (%s), %d steps/epoch, device %s", cfg.name, len(self.cells),
+                      cfg.data.name, self.steps_per_epoch, self.device)
+        self.model.train()
+        while self.epoch < cfg.epochs and self.step < self.total_steps:
+            self.sampler.set_epoch(self.epoch, self.batch_in_epoch)
+            self.dataset.set_epoch(self.epoch)
+            loader = DataLoader(self.dataset, batch_size=cfg.batch_size, sampler=self.sampler,
+                                num_workers=cfg.num_workers, drop_last=cfg.drop_last,
+                                pin_memory=self.device.type == "cuda")
+            for views in loader:
+                if self._should_stop():
+                    return self._finish("stopped", last, f"stopped by {self.sig.reason or 'the stop file'}")
+                views = [v.to(self.device, non_blocking=True) for v in views]
+                lr = lr_at(cfg, self.step, self.total_steps, self.steps_per_epoch)
+                set_lr(self.opt, lr)
+                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+                    terms = self.net(*views)
+                loss = terms["loss"]
+                bad = not bool(torch.isfinite(loss.detach()).all())
+                if dist_.any_rank([bad], self.info, self.device)[0]:
+                    self._not_finite(terms, lr)
+                self.opt.zero_grad(set_to_none=True)
+                loss.backward()
+                self.opt.step()
+                self.model.after_step((self.step + 1) / self.total_steps)
+                self.step += 1
+                self.batch_in_epoch += 1
+                for k, v in terms.items():
+                    sums[k] = sums.get(k, 0.0) + float(v.detach().float())
+                n_int += 1
+                end_epoch = self.batch_in_epoch >= self.steps_per_epoch
+                if self.step % cfg.log_every == 0 or end_epoch or self.step >= self.total_steps:
+                    dt = max(time.time() - t_int, 1e-9)
+                    last = {"step": self.step, "epoch": self.epoch + 1, **{k: v / n_int for k, v in sums.items()},
+                            "lr": lr, "pairs_per_s": round(pairs * n_int / dt, 2),
+                            "elapsed_s": round(time.time() - t0, 2)}
+                    self._report(last, t0, start_step)
+                    sums, n_int, t_int = {}, 0, time.time()
+                if self.step >= self.total_steps:
+                    break
+            if self.batch_in_epoch >= self.steps_per_epoch:
+                self.epoch, self.batch_in_epoch = self.epoch + 1, 0
+                self._save(rd.CHECKPOINT, last)
+                if cfg.checkpoint_every and self.epoch % cfg.checkpoint_every == 0:
+                    self._save(rd.epoch_checkpoint_name(self.epoch), last)
+        return self._finish("finished", last, None)
+
+    def _report(self, record: dict[str, Any], t0: float, start_step: int) -> None:
+        if self.main:
+            rd.append_metrics(self.run_dir, record)
+            eta = rd.eta_seconds(time.time() - t0, self.step - start_step, self.total_steps - start_step)
+            self._status(state="running", step=self.step, total_steps=self.total_steps, epoch=self.epoch + 1,
+                         epochs=self.cfg.epochs, progress=round(self.step / self.total_steps, 4),
+                         eta_seconds=eta, loss=record.get("loss"))
+            self.log.info("step %d epoch %d loss %.4f lr %.2e %.1f pairs/s", self.step, self.epoch + 1,
+                          record.get("loss", float("nan")), record["lr"], record["pairs_per_s"])
+            if self.progress:
+                self.progress(dict(record, total_steps=self.total_steps))
+
+    def _not_finite(self, terms: dict[str, torch.Tensor], lr: float) -> None:
+        names = [k for k, v in terms.items() if k != "loss" and not bool(torch.isfinite(v.detach()).all())]
+        which = names[0] if names else ("loss" if not bool(torch.isfinite(terms["loss"].detach()).all())
+                                        else "loss (on another process)")
+        kind = "NaN" if names and bool(torch.isnan(terms[names[0]].detach()).any()) else "NaN or infinite"
+        msg = (f"Training stopped at step {self.step + 1} (epoch {self.epoch + 1}): the loss term '{which}' "
+               f"became {kind}. The learning rate ({lr:g}) is probably too high for this method and batch size: "
+               f"lower it (e.g. --set lr={self.cfg.lr / 10:g}) and start again. The last good checkpoint "
+               "(if any) is kept.")
+        self._status(state="failed", error=msg, step=self.step)
+        self.log.error(msg)
+        raise LossNotFinite(msg)
+
+    def _finish(self, state: str, last: dict[str, Any], reason: str | None) -> dict[str, Any]:
+        path = self._save(rd.CHECKPOINT, last)
+        dist_.barrier(self.info)
+        out = {"state": state, "step": self.step, "epoch": self.epoch, "total_steps": self.total_steps,
+               "checkpoint": str(path or self.run_dir / rd.CHECKPOINT), "metrics": last, "error": reason}
+        if self.main:
+            done = 1.0 if state == "finished" else round(self.step / self.total_steps, 4)
+            epoch = self.epoch + (1 if self.batch_in_epoch else 0)
+            self._status(state=state, step=self.step, epoch=epoch, progress=done, eta_seconds=0.0,
+                         error=reason, loss=last.get("loss"), checkpoint=rd.CHECKPOINT)
+            self.log.info("run %s at step %d%s", state, self.step, f" ({reason})" if reason else "")
+        return out
+
+
+def _check_channels(recipes, channels: int) -> None:
+    from ssrl_core.augment import channel_problems
+
+    problems = [p for r in recipes for p in channel_problems(r, channels)]
+    if problems:
+        raise ValueError(f"The recipe(s) do not fit {channels}-channel images: " + "; ".join(problems))
+
+
+def prepare_images_with(cells, lo, hi):
+    """Scale with the ranges saved in a checkpoint (a resumed run keeps the same pixel scale)."""
+    import numpy as np
+
+    from ssrl_core.data.cellset import to_unit_float
+
+    lo, hi = np.asarray(lo, dtype=np.float32), np.asarray(hi, dtype=np.float32)
+    return to_unit_float(cells.images, lo, hi), lo, hi

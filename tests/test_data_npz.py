@@ -1,0 +1,68 @@
+"""The npz crop format: round trips, headers, bad files, the shared sets."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ssrl_core.data.cellset import CellSet
+from ssrl_core.data.npz import load_npz, npz_header, save_npz
+
+
+@pytest.mark.parametrize("dtype,channels", [(np.uint8, 1), (np.uint16, 3), (np.float32, 5)])
+def test_round_trip_keeps_dtype_channels_and_metadata(tmp_path, dtype, channels):
+    rng = np.random.default_rng(1)
+    images = (rng.random((6, 10, 12, channels)) * 200).astype(dtype)
+    names = [f"stain{i}" for i in range(channels)]
+    meta = pd.DataFrame({"label": list("aabbcc"), "concentration": np.linspace(0, 1, 6), "site": np.arange(6)})
+    path = save_npz(CellSet(images, names, meta, name="x"), tmp_path / "set.npz")
+    back = load_npz(path)
+    assert back.images.dtype == dtype and np.array_equal(back.images, images)
+    assert back.channels == names
+    assert list(back.meta["label"]) == list("aabbcc")
+    assert np.allclose(back.meta["concentration"], meta["concentration"])
+    head = npz_header(path)
+    assert (head["cells"], head["height"], head["width"], head["channels"]) == (6, 10, 12, channels)
+    assert head["dtype"] == np.dtype(dtype).name and head["channel_names"] == names
+    assert not list(tmp_path.glob(".*tmp"))  # atomic write left no temporary file
+
+
+def test_nan_crops_are_skipped_and_counted(tmp_path):
+    images = np.ones((4, 8, 8, 1), np.float32)
+    images[2, 3, 3, 0] = np.nan
+    np.savez(tmp_path / "f.npz", images=images, label=np.array(["a", "b", "c", "d"]))
+    cells = load_npz(tmp_path / "f.npz")
+    assert len(cells) == 3 and list(cells.meta["label"]) == ["a", "b", "d"]
+    assert len(cells.skipped) == 1 and "f.npz[2]" in cells.skipped[0][0] and "NaN" in cells.skipped[0][1]
+
+
+def test_bad_npz_files_give_plain_errors(tmp_path):
+    good = tmp_path / "good.npz"
+    np.savez(good, images=np.zeros((50, 16, 16), np.uint8))
+    truncated = tmp_path / "trunc.npz"
+    truncated.write_bytes(good.read_bytes()[:300])
+    with pytest.raises(ValueError, match="trunc.npz"):
+        load_npz(truncated)
+    with pytest.raises(ValueError, match="trunc.npz"):
+        npz_header(truncated)
+    text = tmp_path / "notes.npz"
+    text.write_text("hello")
+    with pytest.raises(ValueError, match="not a readable .npz"):
+        load_npz(text)
+    noimg = tmp_path / "noimg.npz"
+    np.savez(noimg, pixels=np.zeros((2, 4, 4)))
+    with pytest.raises(ValueError, match="no 'images' array"):
+        load_npz(noimg)
+    with pytest.raises(FileNotFoundError):
+        load_npz(tmp_path / "missing.npz")
+
+
+def test_shared_mitocheck_and_bbbc021_load_with_standard_columns(shared_data):
+    mito = load_npz(shared_data / "mitocheck" / "mitocheck_phenotype_crops.npz")
+    assert len(mito) == 3277 and mito.shape == (64, 64, 1) and mito.channels == ["H2B-GFP"]
+    assert mito.meta["label"].nunique() == 16 and (mito.meta["label"] == "Polylobed").sum() == 473
+    assert mito.meta["plate"].notna().all() and set(mito.meta["source"]) == {"mitocheck"}
+    head = npz_header(shared_data / "bbbc021" / "bbbc021_week4_dmso_cycloheximide.npz")
+    assert head["cells"] == 2808 and head["channel_names"] == ["DAPI", "Actin", "Tubulin"]
+    assert {"plate", "well", "compound", "concentration", "moa"} <= set(head["columns"])
