@@ -155,6 +155,8 @@ class LPIPS:
             raise ValueError(f"expected two image sets of the same shape (N, H, W, C); got {a.shape} and {b.shape}")
         if a.shape[0] == 0:
             return np.zeros(0, dtype=np.float32)
+        if not (np.isfinite(a).all() and np.isfinite(b).all()):
+            raise ValueError("the images contain NaN or infinite values; LPIPS needs finite values in [0, 1]")
         d = self.tensor_batch(_as_nchw(a, self.device), _as_nchw(b, self.device))
         return d.float().cpu().numpy()
 

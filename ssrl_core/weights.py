@@ -293,9 +293,14 @@ def prepare_weights() -> dict:
 
 def imagenet_vgg16_features() -> torch.nn.Module:
     """torchvision VGG16 `.features` with real ImageNet weights, in eval mode, frozen."""
-    import torchvision
+    try:  # the conv part only: building the whole VGG16 would initialise 120M classifier weights
+        from torchvision.models.vgg import cfgs, make_layers
 
-    feats = torchvision.models.vgg16(weights=None).features
+        feats = make_layers(cfgs["D"], batch_norm=False)
+    except ImportError:  # pragma: no cover - older/newer torchvision layout
+        import torchvision
+
+        feats = torchvision.models.vgg16(weights=None).features
     state = {k[len("features."):]: v for k, v in imagenet_state_dict("vgg16").items() if k.startswith("features.")}
     feats.load_state_dict(state, strict=True)
     for p in feats.parameters():

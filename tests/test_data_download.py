@@ -169,3 +169,4 @@ def test_bbbc021_download_and_crop_pipeline_on_a_real_field(server, shared_data,
     assert np.array_equal(cells.images[..., 2], cells.images[..., 0] // 2)  # Tubulin
     raw = tmp_path / "data" / "bbbc021_raw"
     assert bbbc021.plate_zip_name("Week1_22123") in json.loads((raw / "checksums.json").read_text())
+    assert not list(raw.glob(".*.tmp"))  # the streamed crops file was cleaned up

@@ -55,15 +55,18 @@ def test_every_kind_of_bad_file_is_skipped_with_its_reason(tmp_path):
     nan[3, 3, 0] = np.nan
     tifffile.imwrite(tmp_path / "nan.tif", nan)
     Image.new("L", (5000, 5000)).save(tmp_path / "huge.png")
+    tifffile.imwrite(tmp_path / "huge.tif", np.zeros((4200, 4200), np.uint8), compression="zlib")
+    tifffile.imwrite(tmp_path / "field.tif", np.zeros((200, 200, 2), np.uint16))  # a whole field, not a crop
     cells = load_folder(tmp_path)
     assert len(cells) == 3 and cells.shape == (24, 24, 2)
     reasons = dict(cells.skipped)
     assert set(reasons) == {"truncated.tif", "corrupt.png", "empty.tif", "notes.docx", "threechannels.tif",
-                            "nan.tif", "huge.png"}
+                            "nan.tif", "huge.png", "huge.tif", "field.tif"}
     assert "empty" in reasons["empty.tif"] and "NaN" in reasons["nan.tif"]
     assert "3 channel" in reasons["threechannels.tif"] and "larger" in reasons["huge.png"]
     assert "corrupt or truncated" in reasons["truncated.tif"] and "not an image" in reasons["notes.docx"]
-    assert cells.summary()["skipped"] == 7
+    assert "larger" in reasons["huge.tif"] and "ssrl data nuclei" in reasons["field.tif"]
+    assert cells.summary()["skipped"] == 9
 
 
 def test_other_sizes_are_centred_and_no_images_is_an_error(tmp_path):

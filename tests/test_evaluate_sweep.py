@@ -15,6 +15,39 @@ BASE = {"name": "tiny", "data": {"name": "mnist-5k", "max_cells": 120}, "recipes
         "max_steps": 2, "device": "cpu", "log_every": 1}
 
 
+@pytest.fixture(autouse=True)
+def _own_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("SSRL_CACHE", str(tmp_path / "cache"))
+
+
+def test_checkpoint_embedding_uses_stored_ranges_and_crop(tmp_path) -> None:
+    """Embedding with a trained checkpoint equals a plain forward pass with its stored ranges."""
+    import torch
+
+    from ssrl_core.data.cellset import CellSet, to_unit_float
+    from ssrl_core.evaluate.embedding import embed_with_info
+    from ssrl_core.train import load_config, train
+    from ssrl_core.train.checkpoint import load_encoder
+
+    run_dir = tmp_path / "run"
+    train(load_config(None, [], base=dict(BASE, max_steps=1)), run_dir)
+    encoder, info = load_encoder(run_dir / "checkpoint.pt")
+    lo = np.asarray(info["channel_ranges"]["lo"], np.float32)
+    hi = np.asarray(info["channel_ranges"]["hi"], np.float32)
+    rng = np.random.default_rng(0)
+    cells = CellSet((rng.random((7, 28, 28, 1)) * 300).astype(np.uint16), ["grey"])  # other dtype, own range
+    feats, meta = embed_with_info(cells, str(run_dir))  # a run folder works too
+    with torch.inference_mode():
+        ref = encoder(torch.from_numpy(to_unit_float(cells.images, lo, hi)).permute(0, 3, 1, 2)).numpy()
+    assert np.allclose(feats, ref, atol=1e-5)
+    assert meta["kind"] == "checkpoint" and meta["crop_size"] == 28 and meta["lo"] == lo.tolist()
+    big = CellSet(np.repeat(np.repeat(cells.images, 2, axis=1), 2, axis=2), ["grey"])  # 56 px -> resized to 28
+    assert embed_with_info(big, str(run_dir / "checkpoint.pt"))[0].shape == feats.shape
+    assert embed_with_info(cells, str(run_dir / "checkpoint.pt"))[1]["cached"]
+    with pytest.raises(ValueError, match="channel"):
+        embed_with_info(CellSet(np.zeros((2, 28, 28, 2), np.uint8), ["a", "b"]), str(run_dir))
+
+
 def test_set_parameter_paths() -> None:
     raw = set_parameter(BASE, "recipes.0.steps.1.params.degrees", 90.0)
     assert raw["recipes"][0]["recipe"]["steps"][1]["params"]["degrees"] == 90.0

@@ -200,3 +200,15 @@ def test_barlow_all_reduce_hook_changes_the_correlation() -> None:
     assert method.loss(v1, v2)["loss"].item() == pytest.approx(plain, rel=1e-5)
     method.set_all_reduce(lambda t: t if t.ndim == 0 else 0 * t)
     assert method.loss(v1, v2)["on_diag"].item() == pytest.approx(16.0)  # C = 0
+
+
+@pytest.mark.parametrize("name", sorted(METHODS))
+def test_losses_run_in_float32_under_bf16_autocast(name: str) -> None:
+    """The trainer uses bf16 autocast on CUDA; the same path on CPU keeps the loss in float32."""
+    method = _method(name, queue_size=32)
+    v1, v2 = _views()
+    with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+        out = method.loss(v1, v2)
+    assert all(t.dtype == torch.float32 and torch.isfinite(t) for t in out.values())
+    out["loss"].backward()
+    assert all(torch.isfinite(p.grad).all() for p in method.backbone.parameters())

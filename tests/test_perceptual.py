@@ -168,3 +168,24 @@ def test_cli_lpips_16bit_tiff_and_errors(tmp_path: Path, capsys: pytest.CaptureF
     assert "differ in size" in capsys.readouterr().err
     assert main(["lpips", str(tmp_path / "a.tif"), str(tmp_path / "missing.png")]) == 2
     assert "not found" in capsys.readouterr().err
+
+
+def test_cli_grey_png_against_colour_png_and_bad_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from PIL import Image
+
+    rng = np.random.default_rng(6)
+    grey = (rng.random((64, 64)) * 255).astype(np.uint8)
+    Image.fromarray(grey).save(tmp_path / "grey.png")
+    Image.fromarray(np.repeat(grey[..., None], 3, axis=2)).save(tmp_path / "grey_rgb.png")
+    colour = np.repeat(grey[..., None], 3, axis=2)
+    colour[..., 0] = 255 - colour[..., 0]
+    Image.fromarray(colour).save(tmp_path / "colour.png")
+    assert main(["lpips", str(tmp_path / "grey.png"), str(tmp_path / "grey_rgb.png"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["lpips"] == pytest.approx(0.0, abs=1e-6)
+    assert main(["lpips", str(tmp_path / "grey.png"), str(tmp_path / "colour.png"), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    expected = LPIPS("alex").distance(np.repeat(grey[..., None], 3, 2) / 255.0, colour / 255.0)
+    assert out["lpips"] == pytest.approx(expected, abs=1e-5) and out["lpips"] > 0.05
+    (tmp_path / "broken.png").write_bytes(b"not a png at all")
+    assert main(["lpips", str(tmp_path / "broken.png"), str(tmp_path / "grey.png")]) == 2
+    assert "broken.png" in capsys.readouterr().err

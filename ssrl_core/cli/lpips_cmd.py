@@ -1,7 +1,7 @@
 """`ssrl lpips IMAGE_A IMAGE_B`: the LPIPS perceptual distance between two image files.
 
-LPIPS: Zhang et al., CVPR 2018 (see `ssrl_core.perceptual`). Images may be PNG/JPEG (read with
-Pillow) or TIFF (tifffile), with any channel count and bit depth. 8-bit images are scaled by
+LPIPS: Zhang et al., CVPR 2018 (see `ssrl_core.perceptual`). Images may be PNG/JPEG or TIFF
+(read by `ssrl_core.data.imagefile`), with any channel count and bit depth. 8-bit images are scaled by
 255 (as the reference LPIPS code does); other depths are scaled per channel between the 0.5th and
 99.5th percentiles computed over both images together, so both share one intensity scale.
 """
@@ -15,39 +15,19 @@ import numpy as np
 
 from ssrl_core.cli._common import emit
 
-TIFF_SUFFIXES = {".tif", ".tiff"}
-
 
 def read_image(path: str | Path) -> np.ndarray:
-    """An image file as an `(H, W, C)` array in its own dtype (channels last)."""
+    """An image file as `(H, W, C)` in its own dtype (`ssrl_core.data.imagefile.read_image`)."""
+    from ssrl_core.data.imagefile import BadImage
+    from ssrl_core.data.imagefile import read_image as _read
+
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"image file not found: {path}")
-    if path.suffix.lower() in TIFF_SUFFIXES:
-        import tifffile
-
-        arr = np.asarray(tifffile.imread(path))
-        arr = np.squeeze(arr)
-        if arr.ndim == 3 and arr.shape[0] < min(arr.shape[1:]) and arr.shape[0] <= 8:
-            arr = np.moveaxis(arr, 0, -1)  # channels-first TIFF (C, H, W)
-    else:
-        from PIL import Image, UnidentifiedImageError
-
-        try:
-            with Image.open(path) as im:
-                if im.mode in ("P", "PA", "CMYK", "YCbCr", "LAB", "HSV", "RGBA", "RGBa"):
-                    im = im.convert("RGB")  # transparency is not part of the picture
-                elif im.mode in ("LA", "La"):
-                    im = im.convert("L")
-                arr = np.asarray(im)
-        except UnidentifiedImageError as exc:
-            raise ValueError(f"{path.name} is not an image file that can be read (png, jpg or tif)") from exc
-    if arr.ndim == 2:
-        arr = arr[..., None]
-    if arr.ndim != 3:
-        raise ValueError(f"{path.name} has shape {arr.shape}; expected a 2-D image with optional channels "
-                         "(stacks and time series are not supported here)")
-    return arr
+    try:
+        return _read(path)
+    except BadImage as exc:
+        raise ValueError(f"{path.name}: {exc}") from exc
 
 
 def to_pair_unit(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -71,6 +51,8 @@ def lpips_files(path_a: str | Path, path_b: str | Path, net: str = "alex", devic
     from ssrl_core.perceptual import LPIPS
 
     a, b = read_image(path_a), read_image(path_b)
+    if {a.shape[2], b.shape[2]} == {1, 3}:  # a grey picture next to a colour one: grey as RGB
+        a, b = (np.repeat(x, 3, axis=2) if x.shape[2] == 1 else x for x in (a, b))
     if a.shape != b.shape:
         raise ValueError(f"the two images differ in size or channels ({a.shape[0]}x{a.shape[1]}x{a.shape[2]} vs "
                          f"{b.shape[0]}x{b.shape[1]}x{b.shape[2]}); LPIPS compares images of the same size")

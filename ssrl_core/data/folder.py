@@ -10,8 +10,9 @@ metadata (label, compound, concentration, moa, plate, well, site, ...).
 
 Bad files never stop a load: an empty, truncated, corrupt or non-image file, one with NaNs,
 one far larger than a crop, or one whose channel count differs from the rest is skipped and
-listed in `CellSet.skipped` as (file, reason). Crops of other sizes are centre-cropped or padded
-to the most common size (noted in the `resized` column).
+listed in `CellSet.skipped` as (file, reason); so is an image more than 16 times the area of
+the most common size (a whole field among crops). Crops of other sizes are centre-cropped or
+padded to the most common size (noted in the `resized` column).
 """
 
 from __future__ import annotations
@@ -104,6 +105,10 @@ def load_files(files: Iterable[Path], root: Path, csv: str | Path | None = None,
         if a.shape[2] != n_ch:
             skipped.append((rel, f"has {a.shape[2]} channel(s) but the other images have {n_ch}"))
             continue
+        if a.shape[0] * a.shape[1] > 16 * h * w:
+            skipped.append((rel, f"is {a.shape[0]}x{a.shape[1]}, far larger than the other crops ({h}x{w}); "
+                                 "for a whole field use `ssrl data nuclei` to cut it into crops"))
+            continue
         resized = a.shape[:2] != (h, w)
         images.append(fit_to(a, h, w).astype(dtype) if resized else a.astype(dtype, copy=False))
         row = {"file": rel, "source": name or root.name, "resized": resized}
@@ -149,7 +154,7 @@ def import_uploads(files: Iterable[tuple[str, bytes]] | Iterable[Path] | str | P
     from ssrl_core import paths
     from ssrl_core.data.npz import save_npz
 
-    stem = safe_filename(name, default="uploaded").rsplit(".", 1)[0] if name.lower().endswith(".npz") else safe_filename(name, "uploaded")
+    stem = safe_filename(name[:-4] if name.lower().endswith(".npz") else name, default="uploaded")
     target = Path(data_dir) if data_dir else paths.data_dir()
     if isinstance(files, (str, Path)):
         cells = load_folder(files, csv=csv if not isinstance(csv, tuple) else None, name=stem, channels=channels)

@@ -29,7 +29,8 @@ def _read_tiff(path: Path, max_pixels: int) -> np.ndarray:
     import tifffile
 
     shape = _tiff_shape(path)
-    if int(np.prod(shape)) > max_pixels * 8:
+    plane = sorted(shape)[-2:] if len(shape) >= 2 else shape  # height x width, channels aside
+    if int(np.prod(plane)) > max_pixels or int(np.prod(shape)) > max_pixels * 16:
         raise BadImage(f"image is {'x'.join(map(str, shape))}, far larger than a single-cell crop")
     a = tifffile.imread(path)
     if a.ndim == 3 and a.shape[0] <= 8 and a.shape[-1] > 8:  # (C, H, W) -> (H, W, C)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from ssrl_core.methods.base import SSLMethod, check_views
+from ssrl_core.methods.base import SSLMethod, check_views, full_precision
 from ssrl_core.methods.params import MethodParam
 from ssrl_core.models.heads import mlp
 
@@ -23,6 +23,7 @@ PARAMS = {
 }
 
 
+@full_precision
 def cross_correlation(z1n: torch.Tensor, z2n: torch.Tensor,
                       all_reduce: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
     """C = z1n^T z2n / N for batch-normalised z1n, z2n (B, D); sums over ranks with `all_reduce`."""
@@ -30,12 +31,13 @@ def cross_correlation(z1n: torch.Tensor, z2n: torch.Tensor,
         raise ValueError(f"cross_correlation needs two (B, D) tensors of equal shape; "
                          f"got {tuple(z1n.shape)}, {tuple(z2n.shape)}.")
     c = z1n.T @ z2n
-    n = torch.tensor(float(z1n.shape[0]), device=c.device, dtype=c.dtype)
+    n = c.new_full((), float(z1n.shape[0]))  # a device fill, no host-to-device copy
     if all_reduce is not None:
         c, n = all_reduce(c), all_reduce(n)
     return c / n
 
 
+@full_precision
 def barlow_twins_loss(c: torch.Tensor, lambd: float = 5e-3) -> dict[str, torch.Tensor]:
     """on_diag = sum_i (1 - C_ii)^2, off_diag = sum_{i != j} C_ij^2, loss = on_diag + lambd * off_diag."""
     if c.ndim != 2 or c.shape[0] != c.shape[1]:

@@ -7,12 +7,36 @@ purpose: the losses themselves are pure functions in each method's module.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
 
 Collective = Callable[[torch.Tensor], torch.Tensor]
+
+
+def full_precision(loss_fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Run a loss with autocast off and half / bfloat16 tensor arguments cast to float32.
+
+    The trainer uses bf16 autocast on CUDA; similarities, covariances and cross-correlations
+    lose too much precision in bf16, and they are cheap next to the backbone.
+    """
+
+    def up(x: Any) -> Any:
+        if isinstance(x, torch.Tensor) and x.dtype in (torch.float16, torch.bfloat16):
+            return x.float()
+        return x
+
+    @functools.wraps(loss_fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        first = next((a for a in (*args, *kwargs.values()) if isinstance(a, torch.Tensor)), None)
+        device = first.device.type if first is not None else "cpu"
+        with torch.autocast(device_type=device, enabled=False):
+            return loss_fn(*(up(a) for a in args), **{k: up(v) for k, v in kwargs.items()})
+
+    return wrapper
 
 
 def _identity(t: torch.Tensor) -> torch.Tensor:

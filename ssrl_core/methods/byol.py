@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ssrl_core.methods.base import SSLMethod, check_views
+from ssrl_core.methods.base import SSLMethod, check_views, full_precision
 from ssrl_core.methods.momentum import check_progress, cosine_momentum, ema_update_, frozen_copy
 from ssrl_core.methods.params import MethodParam
 from ssrl_core.models.heads import mlp
@@ -24,6 +24,7 @@ PARAMS = {
 }
 
 
+@full_precision
 def byol_loss(p1: torch.Tensor, p2: torch.Tensor, t1: torch.Tensor, t2: torch.Tensor) -> torch.Tensor:
     """Symmetrised BYOL loss: mean(2 - 2 cos(p1, t2)) + mean(2 - 2 cos(p2, t1)).
 

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ssrl_core.methods.base import SSLMethod, check_views
+from ssrl_core.methods.base import SSLMethod, check_views, full_precision
 from ssrl_core.methods.momentum import check_progress, ema_update_, frozen_copy
 from ssrl_core.methods.params import MethodParam
 from ssrl_core.models.heads import mlp
@@ -26,6 +26,7 @@ PARAMS = {
 }
 
 
+@full_precision
 def infonce_loss(q: torch.Tensor, k: torch.Tensor, queue: torch.Tensor, temperature: float) -> torch.Tensor:
     """InfoNCE with the positive key in column 0: q, k (B, D) and queue (K, D), all L2-normalised.
 

@@ -2,7 +2,7 @@
 
 MoCo (He et al. 2020): theta_k <- m theta_k + (1 - m) theta_q with a fixed m.
 BYOL (Grill et al. 2020): tau = 1 - (1 - tau_base) (cos(pi k / K) + 1) / 2, rising to 1.
-The update uses torch._foreach ops: one fused kernel per parameter list, no Python loop.
+The update is one torch._foreach_lerp_ over the parameter lists (no Python loop, one pass).
 """
 
 from __future__ import annotations
@@ -27,8 +27,7 @@ def ema_update_(target: list[torch.Tensor], online: list[torch.Tensor], momentum
     """In place: target = momentum * target + (1 - momentum) * online."""
     if not target:
         return
-    torch._foreach_mul_(target, momentum)
-    torch._foreach_add_(target, online, alpha=1.0 - momentum)
+    torch._foreach_lerp_(target, online, 1.0 - momentum)  # one fused pass: t += (1 - m)(o - t)
 
 
 def cosine_momentum(base: float, progress: float) -> float:

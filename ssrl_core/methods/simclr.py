@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ssrl_core.methods.base import SSLMethod, check_views
+from ssrl_core.methods.base import SSLMethod, check_views, full_precision
 from ssrl_core.methods.params import MethodParam
 from ssrl_core.models.heads import mlp
 
@@ -22,6 +22,7 @@ PARAMS = {
 }
 
 
+@full_precision
 def nt_xent_loss(z1: torch.Tensor, z2: torch.Tensor, temperature: float,
                  z1_all: torch.Tensor | None = None, z2_all: torch.Tensor | None = None,
                  offset: int = 0) -> torch.Tensor:

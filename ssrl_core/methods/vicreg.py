@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ssrl_core.methods.base import SSLMethod, check_views
+from ssrl_core.methods.base import SSLMethod, check_views, full_precision
 from ssrl_core.methods.params import MethodParam
 from ssrl_core.models.heads import mlp
 
@@ -43,6 +43,7 @@ def covariance_term(z: torch.Tensor) -> torch.Tensor:
     return (cov.pow(2).sum() - cov.diagonal().pow(2).sum()) / d
 
 
+@full_precision
 def vicreg_loss(z1: torch.Tensor, z2: torch.Tensor, sim_weight: float = 25.0, var_weight: float = 25.0,
                 cov_weight: float = 1.0, z1_all: torch.Tensor | None = None,
                 z2_all: torch.Tensor | None = None) -> dict[str, torch.Tensor]:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+import torch
 from torch import nn
 from torchvision import models as tvm
 from torchvision.models.vgg import cfgs as vgg_cfgs, make_layers
@@ -61,7 +62,7 @@ class TinyCNN(nn.Module):
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.out_dim = chans[-1]
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.pool(self.features(x)).flatten(1)
 
 
@@ -72,6 +73,7 @@ def _resnet(factory: Callable[..., nn.Module], in_channels: int, image_size: int
         net.maxpool = nn.Identity()
     else:
         net.conv1 = nn.Conv2d(in_channels, 64, kernel_size=7, stride=2, padding=3, bias=False)
+    nn.init.kaiming_normal_(net.conv1.weight, mode="fan_out", nonlinearity="relu")  # torchvision's init
     net.fc = nn.Identity()
     return net
 
@@ -94,7 +96,7 @@ class VGGFeatures(nn.Module):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
                 nn.init.zeros_(m.bias)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.avgpool(self.features(x)).flatten(1)
 
 
@@ -105,6 +107,8 @@ def _convnext_tiny(in_channels: int, image_size: int) -> nn.Module:
         net.features[0][0] = nn.Conv2d(in_channels, stem.out_channels, kernel_size=4, stride=2, padding=1)
     else:
         net.features[0][0] = nn.Conv2d(in_channels, stem.out_channels, kernel_size=4, stride=4)
+    nn.init.trunc_normal_(net.features[0][0].weight, std=0.02)  # torchvision's init
+    nn.init.zeros_(net.features[0][0].bias)
     net.classifier[2] = nn.Identity()  # keep LayerNorm2d + Flatten
     return net
 

@@ -10,6 +10,7 @@ so a file holding pickled Python objects is refused instead of run.
 from __future__ import annotations
 
 import pickle
+import re
 import platform
 from pathlib import Path
 from typing import Any
@@ -84,10 +85,15 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:
+        text = str(exc)
+        if "GLOBAL" not in text and "global" not in text:
+            raise ValueError(f"{path.name} is not a readable checkpoint (damaged, or not a PyTorch file)") from exc
+        found = re.search(r"GLOBAL ([\w.]+)", text)
+        what = f" (it contains {found.group(1)})" if found else ""
         raise ValueError(
-            f"{path.name} was refused: it holds pickled Python objects, not only weights and plain "
-            "values, and loading it could run code. Only load checkpoints written by this tool "
-            f"(or another file you trust converted to plain tensors). Detail: {str(exc).splitlines()[0]}"
+            f"{path.name} was refused: it holds pickled Python objects{what}, not only weights and plain "
+            "values, and loading it could run code. Only load checkpoints written by this tool, or "
+            "convert a file you trust to plain tensors first."
         ) from exc
     except (RuntimeError, EOFError, OSError) as exc:
         raise ValueError(f"{path.name} is not a readable checkpoint (damaged or not a PyTorch file): {exc}") from exc

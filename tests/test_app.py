@@ -1,0 +1,147 @@
+"""App tests without a browser: helpers, Home, Data and Augment pages (Streamlit AppTest)."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from test_app_support import TINY, app_on, problems, tiny_env  # noqa: F401  (fixture)
+
+
+def test_default_dataset_prefers_demo_then_mnist():
+    from ssrl_app.loaders import default_dataset
+    assert default_dataset(["a", "mnist-5k", "demo_nuclei"]) == "demo_nuclei"
+    assert default_dataset(["a", "mnist-5k"]) == "mnist-5k"
+    assert default_dataset(["a"]) == "a"
+    assert default_dataset([]) is None
+
+
+def test_sanitise_blocks_paths_and_odd_characters():
+    from ssrl_app.uploads import sanitise
+    assert sanitise("../../etc/passwd") == "passwd"
+    assert sanitise("C:\\Users\\me\\cell 01 (copy).tif") == "cell_01_copy_.tif"
+    assert sanitise(".hidden.png") == "hidden.png"
+    assert "/" not in sanitise("a/b/../../c.tif") and sanitise("") == "file"
+
+
+class _Up:
+    def __init__(self, name: str, data: bytes):
+        self.name, self._data = name, data
+
+    def getvalue(self) -> bytes:
+        return self._data
+
+
+def test_save_uploads_stays_in_session_folder_and_keeps_duplicates():
+    from ssrl_app.uploads import save_uploads
+    from ssrl_core import paths
+    folder = save_uploads([_Up("../evil.png", b"1"), _Up("evil.png", b"2")], "sess/../x", "batch 1")
+    assert folder.resolve().is_relative_to(paths.uploads_dir().resolve())
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == ["evil.png", "evil_2.png"]
+    assert (folder / "evil_2.png").read_bytes() == b"2"
+
+
+def test_home_shows_sidebar_with_dataset_device_and_weights(tiny_env):
+    at = app_on()
+    assert not problems(at)
+    assert at.sidebar.selectbox(key="ssrl.dataset").value == TINY
+    captions = " ".join(c.value for c in at.sidebar.caption)
+    assert "Compute:" in captions and "CPU" in captions or "GPU" in captions
+    assert "weights" in captions and "Running jobs" in captions
+
+
+def test_data_page_gallery_filters_and_counts(tiny_env):
+    at = app_on("pages/data.py")
+    assert not problems(at), problems(at)
+    assert at.metric[0].value == "64"
+    assert len(at.get("image")) >= 1
+    plate = at.multiselect(key=f"w.data.f.{TINY}.plate")
+    plate.set_value(["P1"]).run()
+    assert any("32 of 64 cells" in c.value for c in at.caption)
+
+
+def _png(value: int) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(np.full((20, 20), value, np.uint8)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_data_page_imports_uploaded_pngs_with_csv(tiny_env):
+    at = app_on("pages/data.py")
+    csv = b"file,label\ncell_a.png,round\ncell_b.png,flat\n"
+    at.file_uploader(key="w.data.upload").set_value(
+        [("cell a.png", _png(10), "image/png"), ("cell_b.png", _png(200), "image/png"),
+         ("meta.csv", csv, "text/csv")]).run()
+    next(b for b in at.button if b.label == "Import these files").click().run()
+    at.run()  # the sidebar picks the imported set up on the next run
+    assert not problems(at), problems(at)
+    assert at.metric[0].value == "2", [m.value for m in at.metric]
+    assert "imported" in at.session_state["ssrl.dataset"] or "upload-" in at.session_state["ssrl.dataset"]
+
+
+def _preview_urls(at) -> list[str]:
+    return [u for img in at.get("image") for u in img.value]
+
+
+def test_augment_preset_changes_the_views(tiny_env):
+    at = app_on("pages/augment.py")
+    assert not problems(at), problems(at)
+    before = _preview_urls(at)
+    assert before
+    at.selectbox(key=f"w.aug.ssrl.recipe_a.preset").select("mnist-set2")
+    next(b for b in at.button if b.label == "Apply preset").click().run()
+    assert not problems(at), problems(at)
+    assert at.session_state["ssrl.recipe_a"].name == "mnist-set2"
+    assert _preview_urls(at) != before
+
+
+def test_augment_parameter_change_and_lpips_captions(tiny_env):
+    at = app_on("pages/augment.py")
+    captions = [c for img in at.get("image") for c in img.captions]
+    assert any("LPIPS" in c for c in captions)
+    before = _preview_urls(at)
+    slider = next(s for s in at.slider if s.key and s.key.endswith(".0.p"))  # first step's probability
+    slider.set_value(0.0).run()
+    assert not problems(at)
+    assert at.session_state["ssrl.recipe_a"].steps[0].p == 0.0
+    assert _preview_urls(at) != before
+
+
+def test_augment_bad_yaml_shows_the_recipe_error(tiny_env):
+    at = app_on("pages/augment.py")
+    at.text_area(key="w.aug.ssrl.recipe_a.text").input("name: x\nsteps:\n  - name: no_such_step\n").run()
+    next(b for b in at.button if b.key == "w.aug.ssrl.recipe_a.load").click().run()
+    errors = [e.value for e in at.error]
+    assert any("could not be loaded" in e and "no_such_step" in e for e in errors), errors
+    assert not problems(at)
+
+
+def test_augment_yaml_round_trip_import(tiny_env):
+    from ssrl_core.augment import get_preset
+    at = app_on("pages/augment.py")
+    text = get_preset("simclr").to_yaml()
+    at.text_area(key="w.aug.ssrl.recipe_a.text").input(text).run()
+    next(b for b in at.button if b.key == "w.aug.ssrl.recipe_a.load").click().run()
+    assert at.session_state["ssrl.recipe_a"].name == "simclr"
+    assert not at.error
+
+
+def test_preview_function_shapes_seeds_and_warnings():
+    from ssrl_app.preview import judge, make_preview
+    from ssrl_core.augment import Recipe, get_preset
+    rng = np.random.default_rng(0)
+    images = rng.random((2, 32, 32, 3)).astype(np.float32)
+    a = make_preview(get_preset("microscopy-set-b"), images, 4, seed=1, lpips=None, size=24)
+    b = make_preview(get_preset("microscopy-set-b"), images, 4, seed=1, lpips=None, size=24)
+    assert len(a.views) == 2 and len(a.views[0]) == 4 and a.views[0][0].shape == (24, 24, 3)
+    assert all(np.array_equal(x, y) for r1, r2 in zip(a.views, b.views) for x, y in zip(r1, r2))
+    assert any("nearly identical" in w for w in judge(np.array([0.01, 0.02]), 1.0))
+    assert any("hardly look like" in w for w in judge(np.array([0.8, 0.9]), 1.0))
+    assert any("mostly blank" in w for w in judge(None, 0.1))
+    assert judge(np.array([0.2, 0.3]), 0.9) == []
+    identity = make_preview(Recipe("none", []), images, 2, 0, None, 32)
+    assert np.allclose(identity.views[0][0], identity.views[0][1])

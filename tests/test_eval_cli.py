@@ -1,0 +1,99 @@
+"""`ssrl embed | cluster | probe | project | check-compound | factors | compare` end to end."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ssrl_core.cli import main
+from ssrl_core.data.cellset import CellSet
+
+
+@pytest.fixture(autouse=True)
+def _own_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("SSRL_CACHE", str(tmp_path / "cache"))
+
+
+@pytest.fixture()
+def toy_npz(tmp_path):
+    """60 two-channel 24 px crops: bright large 'treated' nuclei vs dim small 'DMSO' ones;
+    every fourth crop has a second nucleus in a corner."""
+    from ssrl_core.data.npz import save_npz
+
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:24, :24]
+    imgs, comp, plate = [], [], []
+    for i in range(60):
+        treated = i % 3 == 0
+        r = 7 if treated else 4
+        disk = ((yy - 11.5) ** 2 + (xx - 11.5) ** 2 < r * r).astype(np.float32)
+        if i % 4 == 0:  # a neighbour nucleus in the corner of some crops
+            disk += ((yy - 2) ** 2 + (xx - 2) ** 2 < 6).astype(np.float32)
+        nuc = disk * (3000 if treated else 1500) + rng.normal(200, 30, (24, 24))
+        other = rng.normal(500, 50, (24, 24))
+        imgs.append(np.stack([nuc, other], -1).clip(0, 65535).astype(np.uint16))
+        comp.append("drugX" if treated else "DMSO")
+        plate.append(f"P{i % 2}")
+    meta = pd.DataFrame({"compound": comp, "plate": plate, "concentration": [1.0 if c == "drugX" else 0.0 for c in comp]})
+    return save_npz(CellSet(np.stack(imgs), ["DNA", "other"], meta, "toy"), tmp_path / "toy.npz")
+
+
+def run(capsys, *argv) -> dict:
+    code = main(list(argv) + ["--json"])
+    out = capsys.readouterr().out.strip().splitlines()
+    assert code == 0 and len(out) == 1, out
+    return json.loads(out[0])
+
+
+def test_embed_then_every_command(tmp_path, toy_npz, capsys) -> None:
+    emb = tmp_path / "hand.parquet"
+    r = run(capsys, "embed", "--encoder", "hand-features", "--data", str(toy_npz), "--out", str(emb))
+    assert r["cells"] == 60 and not r["cached"]
+    assert run(capsys, "embed", "--encoder", "hand-features", "--data", str(toy_npz), "--out", str(emb))["cached"]
+    table = pd.read_parquet(emb)
+    assert list(table["cell_index"]) == list(range(60)) and "emb_0" in table.columns
+
+    c = run(capsys, "cluster", str(emb), "--k", "2", "--by", "compound", "--out", str(tmp_path / "cl.csv"))
+    assert c["ami"] == pytest.approx(1.0) and c["k"] == 2
+    assert "cluster" in pd.read_csv(tmp_path / "cl.csv").columns
+
+    p = run(capsys, "probe", str(emb), "--by", "compound")
+    assert p["top1"] == pytest.approx(1.0) and set(p["per_class"]) == {"DMSO", "drugX"}
+
+    cc = run(capsys, "check-compound", str(emb), "--compound", "drugX", "--control", "DMSO")
+    assert cc["compound_ami"] > 0.9 and cc["plate_ami"] < 0.1 and cc["n_treated"] == 20
+
+    f = run(capsys, "factors", str(emb), "--out", str(tmp_path / "factors.csv"))
+    names = {row["factor"] for row in f["factors"]}
+    assert {"compound", "plate", "n_nuclei", "nucleus_area", "total_intensity_DNA"} <= names
+    assert len(pd.read_csv(tmp_path / "factors.csv")) == len(f["factors"])
+
+    xy = run(capsys, "project", str(emb), "--method", "pca", "--out", str(tmp_path / "xy.csv"))
+    assert xy["cells"] == 60 and {"x", "y", "compound"} <= set(pd.read_csv(tmp_path / "xy.csv").columns)
+
+    emb2 = tmp_path / "rand.parquet"
+    run(capsys, "embed", "--encoder", "random-tiny_cnn", "--data", str(toy_npz), "--out", str(emb2))
+    cmp_ = run(capsys, "compare", str(emb), str(emb2), "--by", "compound")
+    assert cmp_["names"] == ["hand", "rand"] and len(cmp_["metrics"]) == 5
+
+
+def test_where_subset_keeps_dataset_positions(tmp_path, toy_npz, capsys) -> None:
+    emb = tmp_path / "sub.csv"
+    r = run(capsys, "embed", "--encoder", "hand-features", "--data", str(toy_npz), "--where", "plate=P1",
+            "--out", str(emb))
+    assert r["cells"] == 30
+    assert list(pd.read_csv(emb)["cell_index"]) == list(range(1, 60, 2))
+
+
+def test_errors_are_plain(tmp_path, toy_npz, capsys) -> None:
+    emb = tmp_path / "e.parquet"
+    run(capsys, "embed", "--encoder", "hand-features", "--data", str(toy_npz), "--out", str(emb))
+    assert main(["cluster", str(emb), "--by", "moa"]) == 2
+    assert "no column 'moa'" in capsys.readouterr().err
+    assert main(["embed", "--encoder", "random-nope", "--data", str(toy_npz), "--out", str(emb)]) == 2
+    assert "unknown backbone" in capsys.readouterr().err
+    assert main(["check-compound", str(emb), "--compound", "taxol"]) == 2
+    assert "no cell has compound" in capsys.readouterr().err

@@ -1,0 +1,84 @@
+"""Background jobs: real subprocesses launched, polled, listed, stopped, and found lost."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ssrl_core.train import jobs, load_config
+from ssrl_core.train import rundir as rd
+from ssrl_core.train.checkpoint import load_checkpoint
+
+
+@pytest.fixture(scope="module")
+def npz(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("jobs") / "cells.npz"
+    rng = np.random.default_rng(2)
+    np.savez(path, images=rng.integers(0, 255, (32, 28, 28), dtype=np.uint8))
+    return path
+
+
+def cfg(npz: Path, name: str, *extra: str):
+    return load_config(None, [f"name={name}", f"data.name={npz}", "recipes=[mnist-set1]", "method.name=simclr",
+                              "backbone=tiny_cnn", "crop_size=28", "batch_size=8", "log_every=1", *extra])
+
+
+def running_with_steps(run: Path, steps: int = 1) -> bool:
+    s = jobs.read_status(run)
+    return s["state"] == "running" and (s.get("step") or 0) >= steps
+
+
+def test_two_jobs_at_once_finish_in_their_own_directories(npz: Path) -> None:
+    a = jobs.launch(cfg(npz, "twin", "max_steps=3", "epochs=1"))
+    b = jobs.launch(cfg(npz, "twin", "max_steps=3", "epochs=1"))
+    assert a != b and a.parent == b.parent and "twin" in a.name
+    for run in (a, b):
+        status = jobs.wait(run, timeout=120)
+        assert status["state"] == "finished", (status, (run / "train.log").read_text()[-2000:])
+        for name in ("config.yaml", "status.json", "metrics.jsonl", "checkpoint.pt", "train.log", "job.json"):
+            assert (run / name).is_file(), name
+        metrics = jobs.read_metrics(run)
+        assert list(metrics["step"]) == [1, 2, 3] and metrics["loss"].notna().all()
+        assert load_checkpoint(run / "checkpoint.pt")["step"] == 3
+    listed = {r["run"]: r for r in jobs.list_runs()}
+    assert {a.name, b.name} <= set(listed) and listed[a.name]["state"] == "finished"
+
+
+def test_stop_mid_run_keeps_the_checkpoint(npz: Path) -> None:
+    run = jobs.launch(cfg(npz, "long", "epochs=100000"))
+    assert rd.wait_for(lambda: running_with_steps(run, 6), 120), (run / "train.log").read_text()[-2000:]
+    status = jobs.stop(run, grace_s=30, wait=True)
+    assert status["state"] == "stopped" and "stop file" in status["error"]
+    ck = load_checkpoint(run / "checkpoint.pt")
+    assert ck["step"] == status["step"] >= 6
+
+
+def test_sigterm_stops_cleanly_and_kill_is_reported_lost(npz: Path) -> None:
+    term = jobs.launch(cfg(npz, "term", "epochs=100000"))
+    kill = jobs.launch(cfg(npz, "kill", "epochs=100000"))
+    for run in (term, kill):
+        assert rd.wait_for(lambda: running_with_steps(run, 8), 120), (run / "train.log").read_text()[-2000:]
+    os.kill(jobs.read_status(term)["pid"], signal.SIGTERM)
+    os.kill(jobs.read_status(kill)["pid"], signal.SIGKILL)
+    status = jobs.wait(term, timeout=60)
+    assert status["state"] == "stopped" and "SIGTERM" in status["error"]
+    lost = jobs.wait(kill, timeout=30)
+    assert lost["state"] == "failed" and lost["lost"] is True and "no longer running" in lost["error"]
+    assert load_checkpoint(kill / "checkpoint.pt")["step"] >= 4  # the last checkpoint is intact
+
+
+def test_dead_pid_in_a_running_status_is_lost(tmp_path: Path) -> None:
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    run = tmp_path / "old_run"
+    run.mkdir()
+    rd.write_status(run, state="running", pid=proc.pid, step=5)
+    status = jobs.read_status(run)
+    assert status["state"] == "failed" and status["lost"] and "resume" in status["error"]
+    assert rd.read_json(run / "status.json")["state"] == "running"  # the directory itself is not rewritten
+    assert jobs.read_metrics(run).empty
