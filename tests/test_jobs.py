@@ -33,6 +33,7 @@ def running_with_steps(run: Path, steps: int = 1) -> bool:
     return s["state"] == "running" and (s.get("step") or 0) >= steps
 
 
+@pytest.mark.slow
 def test_two_jobs_at_once_finish_in_their_own_directories(npz: Path) -> None:
     a = jobs.launch(cfg(npz, "twin", "max_steps=3", "epochs=1"))
     b = jobs.launch(cfg(npz, "twin", "max_steps=3", "epochs=1"))
@@ -49,24 +50,22 @@ def test_two_jobs_at_once_finish_in_their_own_directories(npz: Path) -> None:
     assert {a.name, b.name} <= set(listed) and listed[a.name]["state"] == "finished"
 
 
-def test_stop_mid_run_keeps_the_checkpoint(npz: Path) -> None:
-    run = jobs.launch(cfg(npz, "long", "epochs=100000"))
-    assert rd.wait_for(lambda: running_with_steps(run, 6), 120), (run / "train.log").read_text()[-2000:]
-    status = jobs.stop(run, grace_s=30, wait=True)
-    assert status["state"] == "stopped" and "stop file" in status["error"]
-    ck = load_checkpoint(run / "checkpoint.pt")
-    assert ck["step"] == status["step"] >= 6
-
-
-def test_sigterm_stops_cleanly_and_kill_is_reported_lost(npz: Path) -> None:
+@pytest.mark.slow
+def test_stop_file_sigterm_and_kill_mid_run(npz: Path) -> None:
+    """Three long jobs at once: one stopped via jobs.stop (stop file), one by SIGTERM, one killed."""
+    stop = jobs.launch(cfg(npz, "stop", "epochs=100000"))
     term = jobs.launch(cfg(npz, "term", "epochs=100000"))
     kill = jobs.launch(cfg(npz, "kill", "epochs=100000"))
-    for run in (term, kill):
+    for run in (stop, term, kill):
         assert rd.wait_for(lambda: running_with_steps(run, 8), 120), (run / "train.log").read_text()[-2000:]
     os.kill(jobs.read_status(term)["pid"], signal.SIGTERM)
     os.kill(jobs.read_status(kill)["pid"], signal.SIGKILL)
+    status = jobs.stop(stop, grace_s=30, wait=True)
+    assert status["state"] == "stopped" and "stop file" in status["error"]
+    assert load_checkpoint(stop / "checkpoint.pt")["step"] == status["step"] >= 8
     status = jobs.wait(term, timeout=60)
     assert status["state"] == "stopped" and "SIGTERM" in status["error"]
+    assert load_checkpoint(term / "checkpoint.pt")["step"] == status["step"]
     lost = jobs.wait(kill, timeout=30)
     assert lost["state"] == "failed" and lost["lost"] is True and "no longer running" in lost["error"]
     assert load_checkpoint(kill / "checkpoint.pt")["step"] >= 4  # the last checkpoint is intact

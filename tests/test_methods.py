@@ -61,6 +61,8 @@ def test_build_method_errors_are_plain_and_complete() -> None:
     assert "queue_size must be a whole number" in msg
     assert "unknown parameter 'tau' (valid: temperature, queue_size" in msg
     assert "symmetric must be true or false" in msg
+    with pytest.raises(MethodParamError, match="must be a finite number"):
+        build_method("simclr", backbone, dim, temperature=float("nan"), hidden_dim=float("inf"))
     with pytest.raises(ValueError, match="feat_dim"):
         build_method("byol", backbone, 0)
 

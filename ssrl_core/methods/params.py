@@ -6,6 +6,7 @@ widgets, and `resolve_params` checks what a user or a config file gave.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +33,8 @@ class MethodParam:
             return value, f"{name} must be true or false, got {value!r}"
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return value, f"{name} must be a number, got {value!r}"
+        if not math.isfinite(value):
+            return value, f"{name} must be a finite number, got {value!r}"
         if self.kind == "int":
             if float(value) != int(value):
                 return value, f"{name} must be a whole number, got {value!r}"

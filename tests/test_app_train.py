@@ -1,0 +1,60 @@
+"""Train page (AppTest): launch a tiny real training job and follow it to the end; bad checkpoints."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import pytest
+
+from test_app_support import app_on, problems, tiny_env  # noqa: F401  (fixture)
+
+
+def _submit_tiny_run(at) -> None:
+    at.selectbox(key="w.train.backbone").select("resnet18")
+    at.selectbox(key="w.train.device").select("cpu")
+    at.number_input(key="w.train.epochs").set_value(1)
+    at.number_input(key="w.train.batch").set_value(16)
+    at.number_input(key="w.train.crop").set_value(16)
+    at.number_input(key="w.train.subset").set_value(32)
+    next(b for b in at.button if b.label == "Start training").click().run()
+
+
+def test_train_page_launches_a_tiny_job_and_sees_it_finish(tiny_env):
+    at = app_on("pages/train.py")
+    assert not problems(at), problems(at)
+    _submit_tiny_run(at)
+    assert not at.error, [e.value for e in at.error]
+    run = at.session_state["ssrl.active_run"]
+    assert run
+    deadline = time.time() + 240
+    texts: list[str] = []
+    while time.time() < deadline:
+        time.sleep(2)
+        at.run()
+        texts = [m.value for m in at.markdown]
+        if any("finished" in t or "failed" in t for t in texts):
+            break
+    assert any("finished" in t for t in texts), (texts, [e.value for e in at.error],
+                                                 open(f"{run}/train.log").read()[-2000:])
+    assert at.get("progress")[0].value == 100
+    use = next(b for b in at.button if b.label == "Use this checkpoint")
+    use.click().run()
+    assert at.session_state["ssrl.checkpoint"].endswith("checkpoint.pt")
+    assert any(r.get("state") == "finished" for r in [{"state": s} for s in at.dataframe[0].value["state"]])
+
+
+@pytest.mark.parametrize("payload", [b"this is not a checkpoint", "crafted"])
+def test_bad_checkpoint_upload_gets_a_plain_message(tiny_env, payload):
+    import torch
+    if payload == "crafted":  # a real torch file that is not one of our checkpoints
+        buf = io.BytesIO()
+        torch.save({"model": {"w": torch.zeros(2)}, "backbone": "resnet18"}, buf)
+        payload = buf.getvalue()
+    at = app_on("pages/train.py")
+    at.file_uploader(key="train.upload").set_value(("model.pt", payload, "application/octet-stream")).run()
+    next(b for b in at.button if b.label == "Check and use it").click().run()
+    assert not problems(at), problems(at)
+    errors = [e.value for e in at.error]
+    assert any("cannot be used as a checkpoint" in e for e in errors), errors
+    assert "ssrl.checkpoint" not in at.session_state or not at.session_state["ssrl.checkpoint"]
