@@ -101,10 +101,11 @@ def main() -> int:
 
     for method, label in (("umap", "UMAP, first call (includes numba compilation)"), ("umap", "UMAP, warm"),
                           ("tsne", "t-SNE (Barnes-Hut, 1,000 iterations)")):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         project(feats, method, seed=0)
-        dt = time.perf_counter() - t0
-        rows.append((f"{label}, {len(feats)} points", f"{dt:.1f} s", "<= 15 s", "OK" if dt <= 15 else "MISSED"))
+        dt, cpu = time.perf_counter() - t0, time.process_time() - c0
+        rows.append((f"{label}, {len(feats)} points", f"{dt:.1f} s wall ({cpu:.1f} s CPU)", "<= 15 s",
+                     "OK" if dt <= 15 else ("MISSED (wall)" + (", OK in CPU time" if cpu <= 15 else ""))))
 
     lines = ["# Evaluation speed", "",
              f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} with `benchmarks/evaluate_speed.py` on "

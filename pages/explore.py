@@ -30,12 +30,15 @@ jobs = optional("ssrl_core.train.jobs")
 runs = jobs.list_runs() if jobs is not None else []
 choices = analysis.encoder_choices(state.get(state.CHECKPOINT), runs)
 
-c = st.columns([3, 2, 1], vertical_alignment="bottom")
+c = st.columns([3, 2, 2, 1], vertical_alignment="bottom")
 enc_label = c[0].selectbox("Representation", list(choices), key="w.explore.encoder",
                            help="A trained checkpoint, or a baseline to compare with")
 st.session_state.setdefault("w.explore.cells", min(1000, len(cells)))
 n_cells = c[1].number_input("Cells to embed", 10, len(cells), step=100, key="w.explore.cells")
-go = c[2].button("Embed", type="primary")
+method = c[2].radio("Map", ["umap", "tsne", "pca"], horizontal=True, key="w.explore.proj",
+                    format_func={"umap": "UMAP", "tsne": "t-SNE", "pca": "PCA"}.get,
+                    help="UMAP and t-SNE keep neighbours together (slower); PCA is instant")
+go = c[3].button("Embed", type="primary")
 index = analysis.subset_index(name, int(n_cells))
 key = hashlib.sha1(f"{name}|{choices[enc_label]}|{index.tobytes().hex()}".encode()).hexdigest()[:16]
 
@@ -71,13 +74,11 @@ meta = cells.meta.iloc[index].reset_index(drop=True)
 columns = analysis.label_columns(meta)
 
 st.subheader("Clusters")
-c = st.columns(3)
+c = st.columns(2)
 col = c[0].selectbox("Compare clusters with", columns or ["(none)"], key="w.explore.column")
 labels = meta[col].astype(str).to_numpy() if col in meta.columns else np.zeros(len(meta), dtype=object)
 st.session_state.setdefault("w.explore.k", max(2, min(int(pd.Series(labels).nunique()), 30)))
 k = int(c[1].number_input("Number of clusters (K-Means k)", 2, 100, key="w.explore.k"))
-method = c[2].radio("Map", ["umap", "tsne", "pca"], horizontal=True, key="w.explore.proj",
-                    format_func={"umap": "UMAP", "tsne": "t-SNE", "pca": "PCA"}.get)
 with st.spinner("Clustering…"):
     cm = analysis.metrics(feats, rkey, tuple(labels), k)
 clusters = np.asarray(cm["clusters"])

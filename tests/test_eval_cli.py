@@ -86,6 +86,9 @@ def test_where_subset_keeps_dataset_positions(tmp_path, toy_npz, capsys) -> None
             "--out", str(emb))
     assert r["cells"] == 30
     assert list(pd.read_csv(emb)["cell_index"]) == list(range(1, 60, 2))
+    r = run(capsys, "embed", "--encoder", "hand-features", "--data", str(toy_npz), "--where", "concentration=1",
+            "--out", str(emb))  # a number matches 1.0
+    assert r["cells"] == 20
 
 
 def test_errors_are_plain(tmp_path, toy_npz, capsys) -> None:

@@ -121,12 +121,18 @@ def _parse_where(items: list[str]) -> dict[str, Any]:
 
 def _select(cells, where: dict[str, Any]):
     import numpy as np
+    import pandas as pd
 
     mask = np.ones(len(cells), dtype=bool)
     for col, values in where.items():
         if col not in cells.meta.columns:
             raise ValueError(f"no metadata column {col!r}; columns are {list(cells.meta.columns)}")
-        mask &= cells.meta[col].astype(str).isin(values).to_numpy()
+        column = cells.meta[col]
+        hit = column.astype(str).isin(values).to_numpy()
+        numbers = [float(v) for v in values if v.replace(".", "", 1).replace("-", "", 1).isdigit()]
+        if numbers:  # `--where concentration=15` matches 15.0
+            hit |= np.isin(pd.to_numeric(column, errors="coerce").to_numpy(dtype=float), numbers)
+        mask &= hit
     if not mask.any():
         raise ValueError(f"no cell matches {where}")
     return mask

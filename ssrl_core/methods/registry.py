@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from numbers import Integral
 from typing import Any
 
 from torch import nn
@@ -55,6 +56,6 @@ def default_params(name: str) -> dict[str, Any]:
 def build_method(name: str, backbone: nn.Module, feat_dim: int, **params: Any) -> SSLMethod:
     """Method `name` on `backbone` (output `feat_dim`), with `params` checked against its ranges."""
     _check_name(name)
-    if not isinstance(feat_dim, int) or feat_dim < 1:
+    if not isinstance(feat_dim, Integral) or isinstance(feat_dim, bool) or feat_dim < 1:
         raise ValueError(f"feat_dim must be a positive integer, got {feat_dim!r}.")
-    return METHODS[name](backbone, feat_dim, **resolve_params(name, METHOD_PARAMS[name], params))
+    return METHODS[name](backbone, int(feat_dim), **resolve_params(name, METHOD_PARAMS[name], params))

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from numbers import Integral
 
 import torch
 from torch import nn
@@ -123,10 +124,11 @@ def build_backbone(name: str, in_channels: int, image_size: int,
     """
     if name not in BACKBONES:
         raise ValueError(f"Unknown backbone {name!r}. Valid names: {', '.join(BACKBONES)}.")
-    if not isinstance(in_channels, int) or in_channels < 1:
+    if not isinstance(in_channels, Integral) or isinstance(in_channels, bool) or in_channels < 1:
         raise ValueError(f"in_channels must be a positive integer, got {in_channels!r}.")
-    if not isinstance(image_size, int) or image_size < MIN_IMAGE:
+    if not isinstance(image_size, Integral) or isinstance(image_size, bool) or image_size < MIN_IMAGE:
         raise ValueError(f"image_size must be an integer of at least {MIN_IMAGE} px, got {image_size!r}.")
+    in_channels, image_size = int(in_channels), int(image_size)
     if name == "tiny_cnn":
         net: nn.Module = TinyCNN(in_channels)
         dim = net.out_dim

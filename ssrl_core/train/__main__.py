@@ -8,6 +8,7 @@ Exit status: 0 finished or stopped on request, 1 failed (the reason is in status
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -34,6 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # the reason is already in status.json and train.log
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    summary = {k: result.get(k) for k in ("rank", "world_size", "state", "step", "param_checksum")}
+    print(json.dumps({"ssrl_train_result": summary}), flush=True)
     return 0 if result["state"] in ("finished", "stopped") else 1
 
 

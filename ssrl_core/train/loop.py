@@ -272,11 +272,17 @@ class _Loop:
         self.log.error(msg)
         raise LossNotFinite(msg)
 
+    def _checksum(self) -> float:
+        """Sum of |weights| of the trained encoder: equal on every rank when gradients are synced."""
+        with torch.no_grad():
+            return float(sum(p.detach().double().abs().sum().item() for p in self.model.backbone.parameters()))
+
     def _finish(self, state: str, last: dict[str, Any], reason: str | None) -> dict[str, Any]:
         path = self._save(rd.CHECKPOINT, last)
         dist_.barrier(self.info)
         out = {"state": state, "step": self.step, "epoch": self.epoch, "total_steps": self.total_steps,
-               "checkpoint": str(path or self.run_dir / rd.CHECKPOINT), "metrics": last, "error": reason}
+               "checkpoint": str(path or self.run_dir / rd.CHECKPOINT), "metrics": last, "error": reason,
+               "rank": self.info.rank, "world_size": self.info.world, "param_checksum": self._checksum()}
         if self.main:
             done = 1.0 if state == "finished" else round(self.step / self.total_steps, 4)
             epoch = self.epoch + (1 if self.batch_in_epoch else 0)

@@ -1,0 +1,70 @@
+"""Explore and Bias pages (AppTest): embed, cluster, map, export; the factor probe; a sweep."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pandas as pd
+
+from test_app_support import app_on, problems, tiny_env  # noqa: F401  (fixture)
+
+
+def _embed_hand_features(at):
+    at.selectbox(key="w.explore.encoder").select("baseline: hand-made features")
+    at.radio(key="w.explore.proj").set_value("pca")
+    next(b for b in at.button if b.label == "Embed").click().run()
+    return at
+
+
+def test_explore_embeds_clusters_and_shows_metrics_map_and_export(tiny_env):
+    at = app_on("pages/explore.py")
+    assert not problems(at), problems(at)
+    _embed_hand_features(at)
+    assert not problems(at), problems(at)
+    assert not at.error, [e.value for e in at.error]
+    table = at.dataframe[0].value
+    assert {"AMI", "ARI", "silhouette"} <= set(table.columns)
+    assert -0.5 <= float(table["AMI"][0]) <= 1.0
+    charts = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+    tooltip_fields = [t.get("field") for spec in charts for t in spec.get("encoding", {}).get("tooltip", [])
+                      if isinstance(spec.get("encoding", {}).get("tooltip"), list)]
+    assert "image" in tooltip_fields
+    subheads = [s.value for s in at.subheader]
+    assert "Cluster cards" in subheads and "Per-compound check" in subheads
+    assert [d.label for d in at.get("download_button")] == ["Download CSV", "Download Parquet"]
+    # k changes the clustering; coming back later is instant (session state + caches)
+    at.number_input(key="w.explore.k").set_value(3).run()
+    assert int(at.dataframe[0].value["k"][0]) == 3
+    t = time.time()
+    at.switch_page("pages/data.py").run()
+    at.switch_page("pages/explore.py").run()
+    assert time.time() - t < 15 and at.dataframe[0].value is not None
+
+
+def test_explore_compare_two_representations(tiny_env):
+    at = _embed_hand_features(app_on("pages/explore.py"))
+    at.selectbox(key="w.explore.other").select("baseline: random ResNet-18 (no training)")
+    next(b for b in at.button if b.label == "Compare").click().run()
+    assert not problems(at), problems(at)
+    frames = [d.value for d in at.dataframe]
+    assert any(isinstance(f, pd.DataFrame) and "difference" in f.columns and "metric" in f.columns for f in frames)
+
+
+def test_bias_factor_probe_table(tiny_env):
+    at = app_on("pages/bias.py")
+    assert not problems(at), problems(at)
+    at.selectbox(key="w.bias.encoder").select("baseline: hand-made features")
+    next(b for b in at.button if b.label == "Measure").click().run()
+    assert not problems(at), problems(at)
+    assert not at.error, [e.value for e in at.error]
+    table = at.dataframe[0].value
+    assert {"factor", "kind", "probe_score", "chance"} <= set(table.columns)
+    assert {"label", "plate"} <= set(table["factor"])
+
+
+def test_bias_sweep_with_too_few_values_says_so(tiny_env):
+    at = app_on("pages/bias.py")
+    at.text_input(key="w.bias.values").input("0.5")
+    next(b for b in at.button if b.label == "Start the sweep").click().run()
+    assert any("at least two values" in e.value for e in at.error)

@@ -1,0 +1,175 @@
+"""The app in a real browser: Debian's Chromium driven by Playwright against `streamlit run`.
+
+Visits every page, changes a recipe parameter and waits for the preview to update, hovers a
+point of the Explore map and sees the cell image in the tooltip. Screenshots of each page go to
+artefacts/screenshots/ (git-ignored). Skipped, with the reason, when Chromium is missing
+(`apt-get install -y chromium`; never `playwright install`).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from test_app_support import write_tiny
+
+ROOT = Path(__file__).resolve().parent.parent
+SHOTS = ROOT / "artefacts" / "screenshots"
+CHROMIUM = "/usr/bin/chromium"
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90) -> float:
+    """Seconds until `/_stcore/health` answers ok (fails if the server dies)."""
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+                if r.read().strip() == b"ok":
+                    return time.time() - t0
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError("the app did not start in time")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """`streamlit run app.py` on 127.0.0.1:FREE_PORT with a tiny dataset as the default set."""
+    base = tmp_path_factory.mktemp("browser")
+    write_tiny(base / "data").rename(base / "data" / "demo_nuclei.npz")
+    env = dict(os.environ, SSRL_DATA=str(base / "data"), SSRL_SHARED_DATA=str(base / "none"),
+               SSRL_RUNS=str(base / "runs"), SSRL_UPLOADS=str(base / "uploads"), SSRL_APP_WARM="0")
+    port = free_port()
+    log = open(base / "streamlit.log", "wb")
+    t0 = time.time()
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                             "--server.headless", "true", "--server.address", "127.0.0.1"],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, proc)
+        yield {"url": url, "t0": t0, "log": base / "streamlit.log"}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    from playwright.sync_api import sync_playwright
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+        pg.set_default_timeout(90_000)
+        yield pg
+        browser.close()
+
+
+def go(page, server, label: str, heading: str) -> None:
+    """Click a page in the sidebar navigation and wait for its title."""
+    page.locator('[data-testid="stSidebarNav"] a', has_text=label).first.click()
+    page.get_by_role("heading", name=heading).first.wait_for()
+    wait_idle(page)
+
+
+def wait_idle(page, timeout: float = 120) -> None:
+    """Wait until the script run is over (no 'Running…' status widget)."""
+    page.wait_for_timeout(300)
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if page.locator('[data-testid="stStatusWidget"]').count() == 0:
+            return
+        page.wait_for_timeout(200)
+
+
+def preview_srcs(page) -> list[str]:
+    return page.locator('[data-testid="stImage"] img').evaluate_all("els => els.map(e => e.src)")
+
+
+def test_every_page_renders_and_interacts(server, page):
+    page.goto(server["url"])
+    page.get_by_role("heading", name="Which augmentations decide").wait_for()
+    wait_idle(page)
+    print(f"cold start to first page: {time.time() - server['t0']:.1f} s")
+    page.screenshot(path=str(SHOTS / "home.png"), full_page=True)
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    assert "Compute:" in sidebar.inner_text() and "Running jobs" in sidebar.inner_text()
+    assert "demo_nuclei" in sidebar.locator('[data-testid="stSelectbox"]').first.text_content()
+
+    go(page, server, "Data", "Data: your cells")
+    assert page.locator('[data-testid="stImage"] img').count() >= 4
+    page.screenshot(path=str(SHOTS / "data.png"), full_page=True)
+
+    go(page, server, "Augment", "Augment: what should two views")
+    before = preview_srcs(page)
+    assert len(before) >= 8
+    slider = page.locator('[data-testid="stSlider"] [role="slider"]').first
+    slider.focus()
+    t0 = time.time()
+    slider.press("ArrowLeft")
+    page.wait_for_function("prev => { const s = Array.from(document.querySelectorAll("
+                           "'[data-testid=\"stImage\"] img')).map(e => e.src); "
+                           "return s.length > 0 && s.join() !== prev.join(); }", arg=before, timeout=60_000)
+    print(f"parameter change to updated preview: {time.time() - t0:.2f} s")
+    wait_idle(page)
+    assert "LPIPS" in page.locator('[data-testid="stMain"]').inner_text()
+    page.screenshot(path=str(SHOTS / "augment.png"), full_page=True)
+
+    go(page, server, "Train", "Train: teach a network")
+    assert page.get_by_role("button", name="Start training").count() == 1
+    page.screenshot(path=str(SHOTS / "train.png"), full_page=True)
+
+    go(page, server, "Explore", "Explore: which cells")
+    page.locator('[data-testid="stSelectbox"]', has_text="Representation").first.click()
+    page.get_by_role("option", name="baseline: hand-made features").click()
+    page.locator('[data-testid="stRadio"] label', has_text="PCA").first.click()
+    wait_idle(page)
+    page.get_by_role("button", name="Embed").click()
+    page.get_by_role("heading", name="Map of the cells").wait_for()
+    wait_idle(page)
+    chart = page.locator('[data-testid="stVegaLiteChart"]').first
+    chart.scroll_into_view_if_needed()
+    box = chart.bounding_box()
+    tip = page.locator("#vg-tooltip-element")
+    found = False
+    for fy in [i / 24 for i in range(2, 23)]:
+        for fx in [i / 24 for i in range(2, 23)]:
+            page.mouse.move(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
+            page.wait_for_timeout(15)
+            if tip.count() and tip.locator("img").count() and tip.is_visible():
+                found = True
+                break
+        if found:
+            break
+    assert found, "no tooltip with a cell image appeared over the map"
+    assert tip.locator("img").first.get_attribute("src").startswith("data:image/png;base64,")
+    page.screenshot(path=str(SHOTS / "explore_hover.png"))
+    page.screenshot(path=str(SHOTS / "explore.png"), full_page=True)
+
+    go(page, server, "Bias", "Bias: what has the representation")
+    page.screenshot(path=str(SHOTS / "bias.png"), full_page=True)
+    log = Path(server["log"]).read_text(errors="replace")
+    assert "Traceback" not in log, log[-3000:]
