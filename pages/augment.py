@@ -16,6 +16,9 @@ from ssrl_app import loaders, recipe_editor, state
 from ssrl_app.core import message, need, plain_errors
 from ssrl_app.images import composite, enlarge
 from ssrl_app.preview import make_preview, pair_distances
+from ssrl_app.entry import through_app
+
+through_app()
 
 augment = need("ssrl_core.augment", "The augmentation module")
 st.title("Augment: what should two views of a cell differ in?")
@@ -77,53 +80,61 @@ def yaml_box(slot: str) -> None:
 
 compare = st.toggle("Compare two recipes side by side", key="w.aug.compare")
 slots = [(state.RECIPE_A, "Recipe A", default_a)] + ([(state.RECIPE_B, "Recipe B", default_b)] if compare else [])
-cols = st.columns(len(slots))
+if compare:
+    editor_cols, preview_area = st.columns(2), st.container()
+else:  # one recipe: the editor on the left, its preview beside it (no scrolling at a demo)
+    left, right = st.columns([5, 6], gap="large")
+    editor_cols, preview_area = [left], right
 recipes = {}
-for col, (slot, title, preset) in zip(cols, slots):
+for col, (slot, title, preset) in zip(editor_cols, slots):
     with col:
         recipes[title] = recipe_editor.editor(slot, title, preset)
         yaml_box(slot)
 
-st.divider()
-st.subheader("Preview")
-st.session_state.setdefault(state.PREVIEW_SEED, 0)
-st.session_state.setdefault("w.aug.n_views", 4)
-st.session_state.setdefault("w.aug.n_cells", 4)
-st.session_state.setdefault("w.aug.sample", "random cells")
-c = st.columns([2, 2, 3, 1], vertical_alignment="bottom")
-n_cells = c[0].slider("Cells", 1, 8, key="w.aug.n_cells")
-n_views = c[1].slider("Views per cell", 2, 8, step=2, key="w.aug.n_views")
-mode = c[2].radio("Which cells", ["random cells", "chosen cells"], horizontal=True, key="w.aug.sample")
-if c[3].button("Reshuffle", help="New random cells and new random views"):
-    st.session_state[state.PREVIEW_SEED] += 1
-seed = int(st.session_state[state.PREVIEW_SEED])
-if mode == "chosen cells":
-    picked = st.multiselect("Cell numbers", list(range(len(cells))), max_selections=8, key="w.aug.cells",
-                            default=None, placeholder="Pick cells by number (see the Data page)")
-    index = list(picked) or [0]
-else:
-    index = sorted(np.random.default_rng(seed).choice(len(cells), min(n_cells, len(cells)), replace=False).tolist())
-images = loaders.unit_images(name, index)
-lpips = lpips_or_none()
-
-pcols = st.columns(len(recipes))
-for pcol, (title, recipe) in zip(pcols, recipes.items()):
-    with pcol:
-        st.markdown(f"**{title}** ({recipe.name})")
-        with plain_errors(f"{title} could not make views"):
-            with st.spinner("Making views…"):
-                prev = make_preview(recipe, images, n_views, seed, lpips, size=64)
-            for w in prev.warnings:
-                st.warning(w)
-            for i, cell_index in enumerate(index):
-                row = [enlarge(composite(images[i]), 96)] + [enlarge(composite(v), 96) for v in prev.views[i]]
-                caps = [f"cell {cell_index}"]
-                for j in range(n_views):
-                    d = prev.lpips[i, j // 2] if prev.lpips is not None else None
-                    caps.append(f"view {j + 1}" + (f" · LPIPS {d:.3f}" if d is not None and j % 2 == 1 else ""))
-                st.image(row, caption=caps, width=96)
-            st.caption("First picture: the cell; then the views. Views 1–2, 3–4… are pairs; the LPIPS "
-                       "under the second of each pair says how different they look (0 = same).")
+with preview_area:
+    if compare:
+        st.divider()
+    st.subheader("Preview")
+    st.session_state.setdefault(state.PREVIEW_SEED, 0)
+    st.session_state.setdefault("w.aug.n_views", 4)
+    st.session_state.setdefault("w.aug.n_cells", 4)
+    st.session_state.setdefault("w.aug.sample", "random cells")
+    c = st.columns([2, 2, 3, 2], vertical_alignment="bottom")
+    n_cells = c[0].slider("Cells", 1, 8, key="w.aug.n_cells")
+    n_views = c[1].slider("Views per cell", 2, 8, step=2, key="w.aug.n_views")
+    mode = c[2].radio("Which cells", ["random cells", "chosen cells"], horizontal=True, key="w.aug.sample")
+    if c[3].button("Reshuffle", help="New random cells and new random views"):
+        st.session_state[state.PREVIEW_SEED] += 1
+    seed = int(st.session_state[state.PREVIEW_SEED])
+    if mode == "chosen cells":
+        picked = st.multiselect("Cell numbers", list(range(len(cells))), max_selections=8, key="w.aug.cells",
+                                default=None, placeholder="Pick cells by number (see the Data page)")
+        index = list(picked) or [0]
+    else:
+        index = sorted(np.random.default_rng(seed).choice(len(cells), min(n_cells, len(cells)), replace=False).tolist())
+    images = loaders.unit_images(name, index)
+    lpips = lpips_or_none()
+    size = 80 if compare or n_views > 4 else 96
+    pcols = st.columns(len(recipes))
+    for pcol, (title, recipe) in zip(pcols, recipes.items()):
+        with pcol:
+            if compare:
+                st.markdown(f"**{title}** ({recipe.name})")
+            with plain_errors(f"{title} could not make views"):
+                with st.spinner("Making views…"):
+                    prev = make_preview(recipe, images, n_views, seed, lpips, size=64)
+                for w in prev.warnings:
+                    st.warning(w)
+                for i, cell_index in enumerate(index):
+                    row = [enlarge(composite(images[i], channel_names=cells.channels), size)]
+                    row += [enlarge(composite(v, channel_names=cells.channels), size) for v in prev.views[i]]
+                    caps = [f"cell {cell_index}"]
+                    for j in range(n_views):
+                        d = prev.lpips[i, j // 2] if prev.lpips is not None else None
+                        caps.append(f"view {j + 1}" + (f" · LPIPS {d:.2f}" if d is not None and j % 2 == 1 else ""))
+                    st.image(row, caption=caps, width=size, output_format="PNG")
+                st.caption("First picture: the cell; then its views. Views 1–2, 3–4… are pairs; the LPIPS "
+                           "under the second of a pair says how different the two look (0 = the same).")
 
 if lpips is not None:
     st.subheader("How different are the two views, over many cells?")

@@ -18,6 +18,9 @@ import streamlit as st
 
 from ssrl_app import analysis, loaders, state, sweep_job
 from ssrl_app.core import message, need, optional, plain_errors
+from ssrl_app.entry import through_app
+
+through_app()
 
 factors = need("ssrl_core.evaluate", "The factor probe")
 st.title("Bias: what has the representation learned to see?")

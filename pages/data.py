@@ -13,6 +13,9 @@ import streamlit as st
 from ssrl_app import data_import, loaders, state
 from ssrl_app.core import plain_errors
 from ssrl_app.images import channel_tiles, composite, enlarge
+from ssrl_app.entry import through_app
+
+through_app()
 
 st.title("Data: your cells")
 name = state.get(state.DATASET)
@@ -55,7 +58,7 @@ if count_cols:
         tabs = st.tabs([str(col) for col in count_cols])
         for tab, col in zip(tabs, count_cols):
             counts = meta.loc[mask, col].astype(str).value_counts().rename_axis(col).reset_index(name="cells")
-            tab.bar_chart(counts, x=col, y="cells", height=220)
+            tab.bar_chart(counts, x=col, y="cells", height=180)
 
 st.subheader("Gallery")
 g = st.columns([2, 2, 1], vertical_alignment="bottom")
@@ -77,15 +80,17 @@ def caption(i: int) -> str:
 
 
 if per_channel and c > 1:
-    st.caption("Each row: every channel alone (grey), then the composite.")
-    for i in shown[:min(len(shown), 16)]:
-        tiles = [enlarge(t, 96) for t in channel_tiles(cells.images[i], lo, hi)]
-        st.image(tiles + [enlarge(composite(cells.images[i], lo, hi), 96)],
-                 caption=[f"{caption(i)} · {ch}" for ch in cells.channels] + [f"{caption(i)} · composite"],
-                 width=96)
+    st.caption("Each cell: every channel alone (grey), then the composite (" +
+               ", ".join(cells.channels) + ").")
+    grid = st.columns(3)
+    for k, i in enumerate(shown):
+        tiles = [enlarge(t, 72) for t in channel_tiles(cells.images[i], lo, hi)]
+        grid[k % 3].image(tiles + [enlarge(composite(cells.images[i], lo, hi, cells.channels), 72)],
+                          caption=[f"{caption(i)} · {ch}" for ch in cells.channels] + ["composite"],
+                          width=72, output_format="PNG")
 else:
-    st.image([enlarge(composite(cells.images[i], lo, hi), 96) for i in shown],
-             caption=[caption(i) for i in shown], width=96)
+    st.image([enlarge(composite(cells.images[i], lo, hi, cells.channels), 96) for i in shown],
+             caption=[caption(i) for i in shown], width=96, output_format="PNG")
 
 with st.expander("Metadata table"):
     st.dataframe(meta.loc[mask].head(2000), height=260)

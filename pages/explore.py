@@ -17,6 +17,9 @@ import streamlit as st
 from ssrl_app import analysis, loaders, state
 from ssrl_app.core import message, need, optional, plain_errors
 from ssrl_app.images import composite, enlarge
+from ssrl_app.entry import through_app
+
+through_app()
 
 ev = need("ssrl_core.evaluate", "Embedding and clustering")
 st.title("Explore: which cells does the representation group together?")
@@ -119,7 +122,7 @@ for cid in sorted(near)[:30]:
         parts = ", ".join(f"{lab} {n / members:.0%}" for lab, n in top.head(3).items() if n)
         st.markdown(f"**Cluster {cid}**: {members} cells · {parts}")
         st.image([enlarge(composite(cells.images[index[i]], lo, hi, cells.channels), 72) for i in near[cid]["nearest"]],
-                 width=72)
+                 width=72, output_format="PNG")
 
 if "compound" in meta.columns:
     st.subheader("Per-compound check")

@@ -17,6 +17,9 @@ import streamlit as st
 from ssrl_app import checkpoints, state
 from ssrl_app.core import message, need, optional, plain_errors
 from ssrl_app.uploads import sanitise, save_uploads
+from ssrl_app.entry import through_app
+
+through_app()
 
 jobs = need("ssrl_core.train.jobs", "Training")
 config_mod = need("ssrl_core.train.config", "Training")

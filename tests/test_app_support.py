@@ -51,9 +51,9 @@ def tiny_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def _navigation_mode(monkeypatch: pytest.MonkeyPatch) -> None:
     """Run pages through app.py as a live server does once `st.navigation` has been called.
 
-    AppTest re-detects the `pages/` folder before every run and then runs a page file on its own
-    (the old multipage mode), skipping app.py and its sidebar. A live server switches that mode
-    off for good at the first `st.navigation` call; this does the same for each test run.
+    AppTest re-detects the `pages/` folder before every run, which would make each run of a
+    page go through `ssrl_app.entry.through_app()`'s extra rerun (and lose a button click). A
+    live server leaves that mode for good at its first run; this does the same for each test run.
     """
     from streamlit.runtime.pages_manager import PagesManager
     original = PagesManager.__init__

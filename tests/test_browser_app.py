@@ -82,7 +82,7 @@ def page(server):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=[
             "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+        pg = browser.new_page(viewport={"width": 1400, "height": 1800})
         pg.set_default_timeout(90_000)
         yield pg
         browser.close()
@@ -106,7 +106,7 @@ def wait_idle(page, timeout: float = 120) -> None:
 
 
 def preview_srcs(page) -> list[str]:
-    return page.locator('[data-testid="stImage"] img').evaluate_all("els => els.map(e => e.src)")
+    return page.locator('[data-testid="stMain"] [data-testid="stImage"] img').evaluate_all("els => els.map(e => e.src)")
 
 
 def test_every_page_renders_and_interacts(server, page):
@@ -117,21 +117,27 @@ def test_every_page_renders_and_interacts(server, page):
     page.screenshot(path=str(SHOTS / "home.png"), full_page=True)
     sidebar = page.locator('[data-testid="stSidebar"]')
     assert "Compute:" in sidebar.inner_text() and "Running jobs" in sidebar.inner_text()
-    assert "demo_nuclei" in sidebar.locator('[data-testid="stSelectbox"]').first.text_content()
+    box = sidebar.locator('[data-testid="stSelectbox"]').first
+    shown = box.evaluate("e => e.innerText + ' ' + Array.from(e.querySelectorAll('input')).map(i => i.value).join(' ')")
+    assert "demo_nuclei" in shown, shown
 
     go(page, server, "Data", "Data: your cells")
-    assert page.locator('[data-testid="stImage"] img').count() >= 4
+    page.locator('[data-testid="stImage"]').nth(3).wait_for()
+    wait_idle(page)
+    assert page.locator('[data-testid="stImage"]').count() >= 4
     page.screenshot(path=str(SHOTS / "data.png"), full_page=True)
 
     go(page, server, "Augment", "Augment: what should two views")
+    page.locator('[data-testid="stImage"] img').nth(7).wait_for()
+    wait_idle(page)
     before = preview_srcs(page)
     assert len(before) >= 8
-    slider = page.locator('[data-testid="stSlider"] [role="slider"]').first
+    slider = page.locator('[data-testid="stMain"] [data-testid="stSlider"] input[type="range"]').first
     slider.focus()
     t0 = time.time()
     slider.press("ArrowLeft")
     page.wait_for_function("prev => { const s = Array.from(document.querySelectorAll("
-                           "'[data-testid=\"stImage\"] img')).map(e => e.src); "
+                           "'[data-testid=\"stMain\"] [data-testid=\"stImage\"] img')).map(e => e.src); "
                            "return s.length > 0 && s.join() !== prev.join(); }", arg=before, timeout=60_000)
     print(f"parameter change to updated preview: {time.time() - t0:.2f} s")
     wait_idle(page)
@@ -139,7 +145,8 @@ def test_every_page_renders_and_interacts(server, page):
     page.screenshot(path=str(SHOTS / "augment.png"), full_page=True)
 
     go(page, server, "Train", "Train: teach a network")
-    assert page.get_by_role("button", name="Start training").count() == 1
+    page.get_by_role("button", name="Start training").wait_for()
+    wait_idle(page)
     page.screenshot(path=str(SHOTS / "train.png"), full_page=True)
 
     go(page, server, "Explore", "Explore: which cells")

@@ -26,7 +26,8 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
     rng = np.random.default_rng(1)
     np.savez(base / "cells.npz", images=rng.integers(0, 60000, (16, 24, 24, 3), dtype=np.uint16))
     cfg = load_config(None, [f"data.name={base / 'cells.npz'}", "recipes=[microscopy-set-a]", "method.name=byol",
-                             "backbone=tiny_cnn", "crop_size=24", "batch_size=8", "max_steps=2", "epochs=1"])
+                             "backbone=tiny_cnn", "crop_size=24", "batch_size=8", "max_steps=2", "epochs=1",
+                             "cpu_threads=1"])
     train(cfg, base / "run")
     return base / "run" / "checkpoint.pt"
 

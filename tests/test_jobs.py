@@ -25,7 +25,7 @@ def npz(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def cfg(npz: Path, name: str, *extra: str):
     return load_config(None, [f"name={name}", f"data.name={npz}", "recipes=[mnist-set1]", "method.name=simclr",
-                              "backbone=tiny_cnn", "crop_size=28", "batch_size=8", "log_every=1", *extra])
+                              "backbone=tiny_cnn", "crop_size=28", "batch_size=8", "log_every=1", "cpu_threads=1", *extra])
 
 
 def running_with_steps(run: Path, steps: int = 1) -> bool:

@@ -11,7 +11,8 @@ from ssrl_core.train import load_config, train
 from ssrl_core.train.checkpoint import load_checkpoint
 
 CONFIGS = sorted((Path(__file__).resolve().parent.parent / "configs").glob("*.yaml"))
-FAST = ["backbone=tiny_cnn", "crop_size=28", "batch_size=8", "max_steps=2", "log_every=1", "warmup_epochs=0"]
+FAST = ["cpu_threads=1", "backbone=tiny_cnn", "crop_size=28", "batch_size=8", "max_steps=2", "log_every=1", "warmup_epochs=0",
+        "method.params.hidden_dim=64", "method.params.out_dim=32"]
 
 
 @pytest.fixture(scope="module")

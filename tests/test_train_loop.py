@@ -13,7 +13,7 @@ from ssrl_core.train import LossNotFinite, load_config, train
 from ssrl_core.train.checkpoint import load_checkpoint, load_encoder
 from ssrl_core.train.data import EpochSampler, ViewPairs, load_cells, resolve_recipes
 
-TINY = ["backbone=tiny_cnn", "crop_size=28", "batch_size=8", "log_every=1", "epochs=2"]
+TINY = ["cpu_threads=1", "backbone=tiny_cnn", "crop_size=28", "batch_size=8", "log_every=1", "epochs=2"]
 
 
 def tiny_npz(path: Path, n: int = 24, channels: int = 2, size: int = 32) -> Path:

@@ -54,6 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--perplexity", type=float, default=30.0)
     p.add_argument("--n-neighbors", type=int, default=15)
     p.add_argument("--min-dist", type=float, default=0.1)
+    p.add_argument("--max-iter", type=int, default=500, help="t-SNE iterations")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=run_project)
 
@@ -211,7 +212,7 @@ def run_project(args: argparse.Namespace) -> int:
     feats, meta = split_embeddings(table)
     t0 = time.perf_counter()
     xy = project(feats, args.method, seed=args.seed, perplexity=args.perplexity,
-                 n_neighbors=args.n_neighbors, min_dist=args.min_dist)
+                 n_neighbors=args.n_neighbors, min_dist=args.min_dist, max_iter=args.max_iter)
     write_table(meta.assign(x=xy[:, 0], y=xy[:, 1]), args.out)
     out = {"out": str(args.out), "method": args.method, "cells": len(xy), "seconds": time.perf_counter() - t0}
     emit(out, args.json, f"wrote {args.method} map of {len(xy)} cells to {args.out}")

@@ -80,17 +80,16 @@ def run_train(args: argparse.Namespace) -> int:
     if not args.json:
         from tqdm import tqdm
 
+        print(f"run directory: {run_dir}", flush=True)
         bar = tqdm(total=None, unit="step", desc=cfg.name, dynamic_ncols=True)
-        print(f"run directory: {run_dir}")
 
     def progress(rec: dict) -> None:
         bar.total = rec.get("total_steps")
         bar.update(rec["step"] - bar.n)
-        bar.set_postfix(epoch=rec.get("epoch"), loss=f"{rec.get('loss', float('nan')):.4f}",
-                        pairs_s=rec.get("pairs_per_s"))
+        bar.set_postfix(epoch=rec.get("epoch"), loss=f"{rec.get('loss', float('nan')):.4f}", refresh=False)
 
     try:
-        result = train(cfg, run_dir, progress=progress if bar else None, resume=resume)
+        result = train(cfg, run_dir, progress=progress if bar is not None else None, resume=resume)
     finally:
         if bar is not None:
             bar.close()

@@ -50,7 +50,7 @@ def __getattr__(name: str) -> Any:
 
 
 def sweep(config, sweep_dir, progress=None):
-    """Run a parameter sweep (a SweepConfig, a mapping or a sweep YAML path); see `evaluate.sweep`."""
+    """Run a parameter sweep (a SweepConfig, a mapping or a sweep YAML path); see `evaluate.sweep_runner`."""
     from pathlib import Path
 
     from ssrl_core.evaluate import sweep_runner as _sweep

@@ -187,6 +187,7 @@ def run_sweep(cfg: SweepConfig, sweep_dir: str | Path,
                                                  "seeds": cfg.seeds, "probe_column": cfg.probe_column,
                                                  "test_fraction": cfg.test_fraction, "base": cfg.base})
     points = [(i, v, s) for i, v in enumerate(cfg.values) for s in cfg.seeds]
+    loaded: dict[str, Any] = {}  # cells per data selection, loaded once
     for n_done, (i, value, seed) in enumerate(points):
         if _done(read_results(sweep_dir), value, seed):
             continue
@@ -200,7 +201,10 @@ def run_sweep(cfg: SweepConfig, sweep_dir: str | Path,
         status = read_json(run_dir / "status.json") if (run_dir / "status.json").is_file() else {}
         if status.get("state") != "finished":
             train(run_cfg, run_dir, resume=(run_dir / "checkpoint.pt").is_file())
-        cells = load_cells(run_cfg.data, seed=0)
+        data_key = json.dumps(run_cfg.to_dict()["data"], sort_keys=True, default=str)
+        if data_key not in loaded:
+            loaded[data_key] = load_cells(run_cfg.data, seed=0)
+        cells = loaded[data_key]
         if cfg.probe_column not in cells.meta.columns:
             raise ValueError(f"the cells have no {cfg.probe_column!r} column to probe; columns are "
                              f"{list(cells.meta.columns)}")

@@ -96,6 +96,7 @@ class RunConfig:
     device: str = "auto"
     precision: str = "auto"
     num_workers: int = 0
+    cpu_threads: int = 0
     checkpoint_every: int = 0
     max_steps: int | None = None
     log_every: int = 10
@@ -233,7 +234,7 @@ def validate(cfg: RunConfig) -> list[str]:
         v = getattr(cfg, key)
         if not _is_int(v) or v < low:
             p.append(f"'{key}' must be a whole number of at least {low}; got {v!r}")
-    for key in ("num_workers", "checkpoint_every", "seed"):
+    for key in ("num_workers", "cpu_threads", "checkpoint_every", "seed"):
         v = getattr(cfg, key)
         if not _is_int(v) or v < 0:
             p.append(f"'{key}' must be a whole number >= 0; got {v!r}")

@@ -93,6 +93,9 @@ def train(config: RunConfig | str | Path, run_dir: str | Path, progress: Progres
         status(state="running", name=cfg.name, pid=os.getpid(), started=rd.now_iso(), error=None,
                device=str(device), precision="bf16" if bf16 else "fp32", world_size=info.world, progress=0.0,
                method=cfg.method.name, backbone=cfg.backbone, dataset=cfg.data.name, epochs=cfg.epochs)
+    threads = torch.get_num_threads()
+    if cfg.cpu_threads and device.type == "cpu":
+        torch.set_num_threads(cfg.cpu_threads)
     try:
         with _Signals() as sig:
             return _Loop(cfg, run_dir, device, bf16, info, log, progress, sig).run(resume)
@@ -104,6 +107,7 @@ def train(config: RunConfig | str | Path, run_dir: str | Path, progress: Progres
             log.error("run %s: %s", state, reason)
         raise
     finally:
+        torch.set_num_threads(threads)
         for h in list(log.handlers):
             h.close()
             log.removeHandler(h)
@@ -230,6 +234,9 @@ class _Loop:
                 for k, v in terms.items():
                     sums[k] = sums.get(k, 0.0) + float(v.detach().float())
                 n_int += 1
+                if self.progress and self.main:
+                    self.progress({"step": self.step, "total_steps": self.total_steps, "epoch": self.epoch + 1,
+                                   "loss": float(terms["loss"].detach().float()), "lr": lr})
                 end_epoch = self.batch_in_epoch >= self.steps_per_epoch
                 if self.step % cfg.log_every == 0 or end_epoch or self.step >= self.total_steps:
                     dt = max(time.time() - t_int, 1e-9)
@@ -256,8 +263,6 @@ class _Loop:
                          eta_seconds=eta, loss=record.get("loss"))
             self.log.info("step %d epoch %d loss %.4f lr %.2e %.1f pairs/s", self.step, self.epoch + 1,
                           record.get("loss", float("nan")), record["lr"], record["pairs_per_s"])
-            if self.progress:
-                self.progress(dict(record, total_steps=self.total_steps))
 
     def _not_finite(self, terms: dict[str, torch.Tensor], lr: float) -> None:
         names = [k for k, v in terms.items() if k != "loss" and not bool(torch.isfinite(v.detach()).all())]

@@ -1,0 +1,207 @@
+"""`reproduce(options)`: evaluate the shipped checkpoints (and baselines) on held-out real cells.
+
+For each group (MNIST, MitoCheck, BBBC021) the held-out cells are embedded with every encoder:
+the seed-0 shipped checkpoint (`pretrained/<name>.pt`), any extra training seeds found as
+`runs/pretrained/<name>_seed<k>/checkpoint.pt` (metrics are then mean ± std over seeds), and the
+baselines of the paper: ImageNet VGG16 features, the same backbone at random initialisation, and
+hand-made features. Results are plain dicts of lists (one value per seed) for `report.py`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from ssrl_core.data.cellset import CellSet
+from ssrl_core.reproduce import tables
+from ssrl_core.reproduce.plan import ENTRIES, Entry, entries, heldout_cells, project_root
+
+Log = Callable[[str], None]
+GROUPS = ("mnist", "mitocheck", "bbbc021")
+
+
+@dataclass
+class Options:
+    """Where to read checkpoints, how much to evaluate. `quick` = small subsets, no ImageNet baseline."""
+
+    pretrained: Path
+    runs: Path
+    quick: bool = False
+    max_cells: int | None = None  # per group (None: all held-out cells)
+    lpips_pairs: int = 256
+    imagenet: bool = True
+    groups: tuple[str, ...] = GROUPS
+    device: str = "auto"
+    max_seeds: int = 5
+    seed: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    @classmethod
+    def make(cls, pretrained: Path | None = None, runs: Path | None = None, quick: bool = False,
+             **kw: Any) -> "Options":
+        root = project_root()
+        opts = cls(pretrained=Path(pretrained or root / "pretrained"), runs=Path(runs or root / "runs" / "pretrained"),
+                   quick=quick, **kw)
+        if quick:
+            opts.max_cells = opts.max_cells or 160
+            opts.lpips_pairs = min(opts.lpips_pairs, 8)
+            opts.imagenet = False
+            opts.max_seeds = 1
+        return opts
+
+
+def checkpoints_of(e: Entry, opts: Options) -> list[tuple[int, Path]]:
+    """(seed, path) of the trained encoders of an entry: shipped seed 0 first, then extra seeds."""
+    found = []
+    shipped = opts.pretrained / e.file
+    run0 = opts.runs / e.name / "checkpoint.pt"
+    if shipped.is_file():
+        found.append((0, shipped))
+    elif run0.is_file():
+        found.append((0, run0))
+    for k in range(1, 10):
+        p = opts.runs / f"{e.name}_seed{k}" / "checkpoint.pt"
+        status = p.parent / "status.json"
+        if p.is_file() and status.is_file() and '"finished"' in status.read_text(encoding="utf-8"):
+            found.append((k, p))
+    return found[: opts.max_seeds]
+
+
+def _subsample(cells: CellSet, n: int | None, seed: int, column: str | None) -> CellSet:
+    """At most n cells, drawn per `column` group in proportion (so every group stays)."""
+    if n is None or len(cells) <= n:
+        return cells
+    rng = np.random.default_rng(seed)
+    if column is None:
+        idx = rng.choice(len(cells), n, replace=False)
+    else:
+        groups = cells.meta[column].astype(str).to_numpy()
+        idx = []
+        for g in np.unique(groups):
+            members = np.flatnonzero(groups == g)
+            take = max(2, int(round(n * len(members) / len(cells))))
+            idx.extend(rng.choice(members, min(take, len(members)), replace=False).tolist())
+    out = cells.subset(np.sort(np.asarray(idx)))
+    out.meta = out.meta.reset_index(drop=True)
+    return out
+
+
+def load_group_cells(group: str, opts: Options) -> CellSet:
+    from ssrl_core.data.registry import load_dataset
+
+    dataset = entries(group)[0].dataset
+    cells = heldout_cells(load_dataset(dataset), group)
+    column = {"mnist": "label", "mitocheck": "label", "bbbc021": "well"}[group]
+    return _subsample(cells, opts.max_cells, opts.seed, column)
+
+
+def _baselines(group: str, backbone: str | None, opts: Options) -> list[tuple[str, str]]:
+    out = []
+    if opts.imagenet and group != "mnist":
+        out.append(("ImageNet VGG16", "imagenet-vgg16"))
+    if backbone:
+        out.append((f"random init ({backbone})", f"random-{backbone}"))
+    if group != "mnist":
+        out.append(("hand features", "hand-features"))
+    return out
+
+
+def _backbone(paths: list[Path]) -> str | None:
+    from ssrl_core.train.checkpoint import load_checkpoint
+
+    for p in paths:
+        return str(load_checkpoint(p).get("backbone"))
+    return None
+
+
+def _embed(cells: CellSet, encoder: str, opts: Options) -> np.ndarray:
+    from ssrl_core.evaluate.embedding import embed
+
+    return embed(cells, encoder, device=opts.device)
+
+
+def evaluate_group(group: str, opts: Options, log: Log = print) -> dict[str, Any]:
+    """Rows (one per encoder) of metric -> list of values (one per training seed)."""
+    t0 = time.time()
+    cells = load_group_cells(group, opts)
+    log(f"{group}: {len(cells)} held-out cells")
+    nuisance = tables.measured_factors(cells) if group != "mnist" else None
+    label_col = "compound" if group == "bbbc021" else "label"
+    factor_cells = cells
+    if group == "bbbc021":  # the factor probe on the treated plate only (the plate is its own row)
+        keep = np.flatnonzero((cells.meta["plate"].astype(str) == "Week4_27801").to_numpy())
+        factor_cells = cells.subset(keep)
+        factor_cells.meta = factor_cells.meta.reset_index(drop=True)
+        nuisance_f = nuisance.iloc[keep].reset_index(drop=True)
+    else:
+        nuisance_f = nuisance
+    ssl = [(e, checkpoints_of(e, opts)) for e in entries(group)]
+    encoders: list[tuple[str, str, str, list[tuple[int, str]]]] = []
+    for e, found in ssl:
+        if not found:
+            opts.notes.append(f"{e.name}: no checkpoint found; retrain it with `{e.command()}`")
+        encoders.append((e.label, "ssl", e.name, [(s, str(p)) for s, p in found]))
+    backbone = _backbone([p for _, f in ssl for _, p in f])
+    for label, name in _baselines(group, backbone, opts):
+        encoders.append((label, "baseline", name, [(0, name)]))
+    rows = []
+    for label, kind, name, found in encoders:
+        values: dict[str, list[float]] = {}
+        for seed, enc in found:
+            try:
+                feats = _embed(cells, enc, opts)
+            except (RuntimeError, ValueError, FileNotFoundError) as exc:
+                opts.notes.append(f"{label} ({group}) could not be evaluated: {exc}")
+                continue
+            for k, v in _metrics(group, feats, cells, opts.seed).items():
+                values.setdefault(k, []).append(v)
+            if nuisance_f is not None:
+                ff = feats if factor_cells is cells else feats[keep]
+                for k, v in tables.factor_metrics(ff, factor_cells.meta, nuisance_f, label_col, opts.seed).items():
+                    values.setdefault(k, []).append(v)
+        rows.append({"encoder": label, "kind": kind, "name": name, "seeds": [s for s, _ in found],
+                     "values": values})
+        log(f"{group}: {label}: " + ", ".join(f"{k}={tables.fmt(v)}" for k, v in values.items() if "AMI" not in k))
+    out = {"group": group, "cells": len(cells), "rows": rows, "seconds": round(time.time() - t0, 1)}
+    if group == "mnist":
+        out["lpips"] = {e.label: tables.view_lpips(cells, e.recipes[0], n=opts.lpips_pairs, seed=opts.seed)
+                        for e in entries("mnist")}
+    return out
+
+
+def _metrics(group: str, feats: np.ndarray, cells: CellSet, seed: int) -> dict[str, float]:
+    if group == "mnist":
+        return tables.digit_metrics(feats, cells.meta["label"], seed)
+    if group == "mitocheck":
+        return tables.phenotype_metrics(feats, cells.meta["label"], seed)
+    return tables.compound_metrics(feats, cells.meta, seed)
+
+
+def reproduce(opts: Options, log: Log = print) -> dict[str, Any]:
+    """Evaluate every group; returns {"groups": {group: result}, "notes": [...], "options": {...}}."""
+    results = {g: evaluate_group(g, opts, log) for g in opts.groups}
+    return {"groups": results, "notes": list(opts.notes),
+            "options": {"quick": opts.quick, "max_cells": opts.max_cells, "lpips_pairs": opts.lpips_pairs,
+                        "imagenet": opts.imagenet, "pretrained": str(opts.pretrained), "runs": str(opts.runs)}}
+
+
+def index_metrics(result: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Seed-0 held-out metrics per shipped checkpoint, for pretrained/index.json."""
+    out: dict[str, dict[str, float]] = {}
+    for g, res in result["groups"].items():
+        for row in res["rows"]:
+            if row["kind"] != "ssl" or not row["seeds"] or row["seeds"][0] != 0:
+                continue
+            m = {k: v[0] for k, v in row["values"].items() if v}
+            if g == "mnist":
+                m["view_lpips"] = res.get("lpips", {}).get(row["encoder"])
+            m["heldout_cells"] = res["cells"]
+            out[row["name"]] = m
+    return out
+
+
+__all__ = ["Options", "reproduce", "evaluate_group", "index_metrics", "checkpoints_of", "ENTRIES"]

@@ -1,0 +1,160 @@
+"""The shipped checkpoints: (re)train them, export them small, index and verify them.
+
+`pretrained/index.json` is `{"format": "ssrl-pretrained-index", "version": 1, "checkpoints": [...]}`;
+each entry has name, file, dataset, description (read by the app), plus recipes, method,
+backbone, crop_size, epochs, seed, sha256, bytes, half, train_seconds, cells_trained, heldout,
+metrics (measured on held-out cells by `ssrl reproduce`), config and command (the exact `ssrl`
+command that retrains it). Files are encoder-only fp16 copies made by
+`train.checkpoint.export_checkpoint`; `load_encoder` turns them back into float32 encoders.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from ssrl_core.io import atomic_write_json
+from ssrl_core.reproduce.plan import ENTRIES, Entry, project_root
+
+INDEX = "index.json"
+INDEX_FORMAT = "ssrl-pretrained-index"
+HELDOUT = {
+    "mnist": "none: SSL never sees digit labels; all 5,000 digits are scored (probe: stratified 70/30 split)",
+    "mitocheck": "25 whole plates (1,001 cells, ~30% of every class) never trained on",
+    "bbbc021": "sites 3-4 of plate Week4_27801 (trained on sites 1-2) + DMSO plate Week4_27481",
+}
+Log = Callable[[str], None]
+
+
+def sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def read_index(folder: str | Path) -> dict[str, Any]:
+    """The index (an empty one when the file is absent)."""
+    path = Path(folder) / INDEX
+    if not path.is_file():
+        return {"format": INDEX_FORMAT, "version": 1, "checkpoints": []}
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(raw, dict) or not isinstance(raw.get("checkpoints"), list):
+        raise ValueError(f"{path} is not a checkpoint index (it needs a 'checkpoints' list)")
+    return raw
+
+
+def write_index(folder: str | Path, index: dict[str, Any]) -> Path:
+    return atomic_write_json(Path(folder) / INDEX, index)
+
+
+def train_seconds(run_dir: Path) -> float | None:
+    """Wall-clock training time of a run (last `elapsed_s` in metrics.jsonl)."""
+    path = run_dir / "metrics.jsonl"
+    if not path.is_file():
+        return None
+    last = None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            last = json.loads(line).get("elapsed_s", last)
+        except ValueError:
+            continue
+    return None if last is None else float(last)
+
+
+def retrain(entries: list[Entry], seeds: tuple[int, ...] = (0,), log: Log = print, root: Path | None = None) -> list[Path]:
+    """Run `ssrl train` for each entry and seed, one after the other (skips finished runs)."""
+    root = root or project_root()
+    env = dict(os.environ)
+    done = []
+    for e in entries:
+        for seed in seeds:
+            run_dir = root / e.run_dir(seed)
+            status = run_dir / "status.json"
+            if status.is_file() and json.loads(status.read_text()).get("state") == "finished":
+                log(f"{e.name} seed {seed}: already trained ({run_dir})")
+                done.append(run_dir)
+                continue
+            if run_dir.exists():
+                raise ValueError(f"{run_dir} holds an unfinished run: remove it, or finish it with "
+                                 f"`ssrl train --resume {run_dir}`")
+            cmd = [sys.executable, "-m", "ssrl_core", *e.command(seed).split()[1:]]
+            log(f"{e.name} seed {seed}: {e.command(seed)}")
+            t0 = time.time()
+            subprocess.run(cmd, cwd=root, env=env, check=True)
+            log(f"{e.name} seed {seed}: trained in {time.time() - t0:.0f} s")
+            done.append(run_dir)
+    return done
+
+
+def export(entries: list[Entry], folder: str | Path, log: Log = print, root: Path | None = None) -> dict[str, Any]:
+    """Export each entry's seed-0 run to `<folder>/<name>.pt` (fp16 encoder) and index it."""
+    from ssrl_core.train.checkpoint import export_checkpoint, load_checkpoint
+
+    root = root or project_root()
+    folder = Path(folder)
+    index = read_index(folder)
+    by_name = {c.get("name"): c for c in index["checkpoints"]}
+    for e in entries:
+        run_dir = root / e.run_dir()
+        ckpt = run_dir / "checkpoint.pt"
+        if not ckpt.is_file():
+            log(f"{e.name}: no trained run at {run_dir}; run `{e.command()}` first")
+            continue
+        out = export_checkpoint(ckpt, folder / e.file, half=True)
+        full = load_checkpoint(ckpt)
+        cfg = full.get("config") or {}
+        item = dict(by_name.get(e.name, {}))
+        item.update(name=e.name, file=e.file, dataset=e.dataset, description=e.description,
+                    recipes=list(e.recipes), recipe_weights=full.get("recipe_weights"), method=full.get("method"),
+                    method_params=(cfg.get("method") or {}).get("params"), backbone=full.get("backbone"),
+                    crop_size=full.get("crop_size"), in_channels=full.get("in_channels"),
+                    channels=full.get("channels"), epochs=cfg.get("epochs"), steps=full.get("step"),
+                    batch_size=cfg.get("batch_size"), seed=cfg.get("seed"), cells_trained=full.get("cells"),
+                    final_loss=(full.get("metrics") or {}).get("loss"), train_seconds=train_seconds(run_dir),
+                    half=True, bytes=out.stat().st_size, sha256=sha256(out), heldout=HELDOUT[e.group],
+                    config=e.config, command=e.command())
+        item.setdefault("metrics", {})
+        by_name[e.name] = item
+        log(f"{e.name}: exported {out.name} ({out.stat().st_size / 1e6:.2f} MB)")
+    order = [e.name for e in ENTRIES]
+    index["checkpoints"] = sorted(by_name.values(), key=lambda c: order.index(c["name"]) if c["name"] in order else 99)
+    write_index(folder, index)
+    return index
+
+
+def set_metrics(folder: str | Path, metrics: dict[str, dict[str, float]]) -> None:
+    """Record held-out metrics (name -> {metric: value}) in the index."""
+    index = read_index(folder)
+    for c in index["checkpoints"]:
+        if c.get("name") in metrics:
+            c["metrics"] = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in metrics[c["name"]].items()}
+    write_index(folder, index)
+
+
+def verify(folder: str | Path) -> list[str]:
+    """Problems with the shipped checkpoints (missing file, wrong sha256, unreadable); [] when fine."""
+    from ssrl_core.train.checkpoint import load_encoder
+
+    folder = Path(folder)
+    problems = []
+    for c in read_index(folder)["checkpoints"]:
+        path = folder / str(c.get("file"))
+        if not path.is_file():
+            problems.append(f"{c.get('name')}: file {path.name} is missing")
+            continue
+        if sha256(path) != c.get("sha256"):
+            problems.append(f"{c.get('name')}: {path.name} does not match its sha256 (damaged or replaced)")
+            continue
+        try:
+            load_encoder(path)
+        except (ValueError, FileNotFoundError) as exc:
+            problems.append(f"{c.get('name')}: {exc}")
+    return problems

@@ -1,0 +1,77 @@
+"""`ssrl train`, `ssrl runs`, `ssrl export-checkpoint`: in-process and as a real process (Ctrl-C)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ssrl_core import paths
+from ssrl_core.cli import main
+from ssrl_core.train import rundir as rd
+
+SETS = ["--set", "cpu_threads=1", "--set", "backbone=tiny_cnn", "--set", "crop_size=28", "--set", "batch_size=8", "--set", "log_every=1",
+        "--set", "method.params.hidden_dim=64", "--set", "method.params.out_dim=32"]
+
+
+@pytest.fixture()
+def config(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(5)
+    np.savez(tmp_path / "cells.npz", images=rng.integers(0, 255, (24, 28, 28), dtype=np.uint8))
+    path = tmp_path / "run.yaml"
+    path.write_text(f"name: cli\ndata: {tmp_path / 'cells.npz'}\nrecipes: [mnist-set1]\nmethod: vicreg\nepochs: 1\n")
+    return path
+
+
+def test_train_json_then_runs_and_export(config: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    out_dir = tmp_path / "out"
+    assert main(["train", str(config), "--out", str(out_dir), "--json", "--set", "max_steps=2", *SETS]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["state"] == "finished" and result["step"] == 2 and Path(result["checkpoint"]).is_file()
+    assert main(["runs", "--json", "--dir", str(tmp_path)]) == 0
+    runs = json.loads(capsys.readouterr().out)["runs"]
+    assert [r["run"] for r in runs] == ["out"] and runs[0]["state"] == "finished"
+    assert main(["train", str(config), "--out", str(out_dir), "--json"]) == 2  # would overwrite a run
+    assert "--resume" in capsys.readouterr().err
+    assert main(["export-checkpoint", result["checkpoint"], str(tmp_path / "small.pt"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["half"] is True
+
+
+def test_bad_config_is_reported_on_stderr(config: Path, capsys: pytest.CaptureFixture) -> None:
+    assert main(["train", str(config), "--set", "lr=0", "--set", "epochs=-1", "--json"]) == 2
+    err = capsys.readouterr().err
+    assert "'lr' (learning rate)" in err and "'epochs'" in err
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_cleanly_and_resume_finishes(config: Path, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture) -> None:
+    run = tmp_path / "run"
+    env = dict(os.environ, PYTHONPATH=str(paths.PROJECT_ROOT), OMP_NUM_THREADS="1")
+    out_f, err_f = tmp_path / "stdout.txt", tmp_path / "stderr.txt"
+    with open(out_f, "w") as o, open(err_f, "w") as e:  # files, not pipes: the progress bar never blocks
+        proc = subprocess.Popen([sys.executable, "-m", "ssrl_core", "train", str(config), "--out", str(run),
+                                 "--set", "epochs=100000", *SETS], env=env, stdout=o, stderr=e)
+    try:
+        rd.wait_for(lambda: proc.poll() is not None or (rd.read_json(run / "status.json").get("step") or 0) >= 6, 120)
+        started = proc.poll() is None
+        assert started, err_f.read_text()[-2000:]
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    out, err = out_f.read_text(), err_f.read_text()
+    assert proc.returncode == 0, err[-2000:]
+    status = rd.read_json(run / "status.json")
+    assert status["state"] == "stopped" and "Ctrl-C" in status["error"] and "stopped at step" in out
+    stopped_at = status["step"]
+    assert main(["train", "--resume", str(run), "--json", "--set", f"max_steps={stopped_at + 3}", *SETS]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["state"] == "finished" and result["step"] == stopped_at + 3
