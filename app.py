@@ -49,8 +49,11 @@ def main() -> None:
         st.Page("pages/bias.py", title="Bias", icon=":material/balance:"),
     ]
     page = st.navigation(pages)
-    sidebar.render()
-    page.run()
+    sidebar.dataset_picker()
+    try:
+        page.run()
+    finally:  # also after a page stops early (st.stop) with a plain message
+        sidebar.render_status()
     loaders.warm_up()
 
 

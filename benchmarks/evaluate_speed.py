@@ -67,13 +67,23 @@ def plain_rate(cells, device: str, batch: int) -> float:
 
 
 def main() -> int:
+    cache = tempfile.mkdtemp(prefix="ssrl_bench_cache_")  # a cold cache, removed at the end
+    os.environ["SSRL_CACHE"] = cache
+    try:
+        return _run()
+    finally:
+        import shutil
+
+        shutil.rmtree(cache, ignore_errors=True)
+
+
+def _run() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cells", type=int, default=3000)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "evaluate_speed.md"))
     args = ap.parse_args()
-    os.environ["SSRL_CACHE"] = tempfile.mkdtemp(prefix="ssrl_bench_cache_")  # a cold cache
 
     import torch
 

@@ -83,7 +83,7 @@ slots = [(state.RECIPE_A, "Recipe A", default_a)] + ([(state.RECIPE_B, "Recipe B
 if compare:
     editor_cols, preview_area = st.columns(2), st.container()
 else:  # one recipe: the editor on the left, its preview beside it (no scrolling at a demo)
-    left, right = st.columns([5, 6], gap="large")
+    left, right = st.columns([6, 5], gap="large")
     editor_cols, preview_area = [left], right
 recipes = {}
 for col, (slot, title, preset) in zip(editor_cols, slots):

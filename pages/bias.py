@@ -79,6 +79,15 @@ if res and res["dataset"] == name:
 else:
     st.info("Choose a representation and press **Measure**.")
 
+def even_values(spec, n: int = 4) -> str:
+    """`n` evenly spaced values across a parameter's valid range, as text."""
+    lo, hi = spec.low, spec.high
+    if lo is None or hi is None:
+        return ", ".join(f"{spec.default * f:g}" for f in (0.5, 1.0, 1.5, 2.0))
+    vals = np.linspace(float(lo), float(hi), n)
+    return ", ".join(str(int(round(v))) if spec.kind == "int" else f"{v:.3g}" for v in vals)
+
+
 st.divider()
 st.subheader("Sweep one augmentation parameter")
 aug = need("ssrl_core.augment", "The augmentation module")
@@ -88,28 +97,35 @@ numeric = [(s.name, p) for s in recipe.steps for p, spec in getattr(aug.CATALOG.
 if not numeric:
     st.info("The recipe has no numeric parameter to sweep: add a step on the Augment page.")
 else:
+    st.caption(f"Recipe: **{recipe.name}** (from the Augment page). Each value × seed trains one short run.")
+    target = st.selectbox("Parameter", [f"{s} · {p}" for s, p in numeric], key="w.bias.param")
+    spec = aug.CATALOG[target.split(" · ")[0]].params[target.split(" · ")[1]]
     with st.form("sweep_form"):
-        st.caption(f"Recipe: **{recipe.name}** (from the Augment page). Each value × seed trains one short run.")
         c = st.columns(2)
-        target = c[0].selectbox("Parameter", [f"{s} · {p}" for s, p in numeric], key="w.bias.param")
-        values_text = c[1].text_input("Values (comma separated)", "0.1, 0.5, 0.9", key="w.bias.values")
-        c = st.columns(4)
+        values_text = c[0].text_input("Values (comma separated)", even_values(spec), key=f"w.bias.values.{target}",
+                                      help=f"Valid range: {spec.low:g} to {spec.high:g}" if spec.low is not None
+                                      and spec.high is not None else None)
         meta_cols = analysis.label_columns(cells.meta)
-        column = c[0].selectbox("Classes from column", meta_cols or ["label"], key="w.bias.column")
-        seeds = c[1].number_input("Seeds per value", 1, 10, 2, key="w.bias.seeds")
-        epochs = c[2].number_input("Epochs per run", 1, 200, 2, key="w.bias.epochs")
-        max_cells = c[3].number_input("Cells per run", 50, max(50, len(cells)), min(1000, len(cells)), step=100,
+        column = c[1].selectbox("Classes from column", meta_cols or ["label"], key="w.bias.column")
+        c = st.columns(4)
+        seeds = c[0].number_input("Seeds per value", 1, 10, 2, key="w.bias.seeds")
+        epochs = c[1].number_input("Epochs per run", 1, 200, 2, key="w.bias.epochs")
+        max_cells = c[2].number_input("Cells per run", 50, max(50, len(cells)), min(1000, len(cells)), step=100,
                                       key="w.bias.max_cells")
+        backbones = list(getattr(optional("ssrl_core.models"), "BACKBONES", None) or ["resnet18"])
+        backbone = c[3].selectbox("Backbone", backbones, index=backbones.index("resnet18") if "resnet18" in backbones
+                                  else 0, key="w.bias.backbone")
         submitted = st.form_submit_button("Start the sweep", type="primary")
     if submitted:
         try:
             values = [float(v) for v in values_text.replace(";", ",").split(",") if v.strip()]
+            values = [int(v) for v in values] if spec.kind == "int" else values
             if len(values) < 2:
                 raise ValueError("give at least two values, separated by commas.")
             step_name, param = target.split(" · ")
             base = {"name": "sweep", "data": {"name": str(name), "max_cells": int(max_cells)},
-                    "recipes": [{"recipe": recipe.to_dict()}], "epochs": int(epochs),
-                    "batch_size": 64, "crop_size": int(min(64, cells.shape[0]))}
+                    "recipes": [{"recipe": recipe.to_dict()}], "epochs": int(epochs), "backbone": backbone,
+                    "batch_size": int(min(64, max(8, int(max_cells) // 4))), "crop_size": int(min(64, cells.shape[0]))}
             sweep = {"base": base, "parameter": {"recipe": 0, "step": step_name, "param": param},
                      "values": values, "seeds": list(range(int(seeds))), "probe_column": column}
             state.put(state.SWEEP_RUN, str(sweep_job.launch(sweep, f"{step_name}-{param}")))

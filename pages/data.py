@@ -86,7 +86,7 @@ if per_channel and c > 1:
     for k, i in enumerate(shown):
         tiles = [enlarge(t, 72) for t in channel_tiles(cells.images[i], lo, hi)]
         grid[k % 3].image(tiles + [enlarge(composite(cells.images[i], lo, hi, cells.channels), 72)],
-                          caption=[f"{caption(i)} · {ch}" for ch in cells.channels] + ["composite"],
+                          caption=list(cells.channels) + [caption(i)],
                           width=72, output_format="PNG")
 else:
     st.image([enlarge(composite(cells.images[i], lo, hi, cells.channels), 96) for i in shown],

@@ -119,7 +119,7 @@ for cid in sorted(near)[:30]:
     with st.container(border=True):
         members = int((clusters == cid).sum())
         top = comp.loc[cid].sort_values(ascending=False)
-        parts = ", ".join(f"{lab} {n / members:.0%}" for lab, n in top.head(3).items() if n)
+        parts = ", ".join(f"{col} {lab}: {n / members:.0%}" for lab, n in top.head(3).items() if n)
         st.markdown(f"**Cluster {cid}**: {members} cells · {parts}")
         st.image([enlarge(composite(cells.images[index[i]], lo, hi, cells.channels), 72) for i in near[cid]["nearest"]],
                  width=72, output_format="PNG")

@@ -14,7 +14,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from ssrl_app import checkpoints, state
+from ssrl_app import checkpoints, loaders, state
 from ssrl_app.core import message, need, optional, plain_errors
 from ssrl_app.uploads import sanitise, save_uploads
 from ssrl_app.entry import through_app
@@ -31,8 +31,17 @@ if not name:
 
 methods_mod = optional("ssrl_core.methods")
 METHODS = sorted(getattr(methods_mod, "METHODS", {}) or ["moco_v2", "byol", "simclr", "vicreg", "barlow_twins"])
-BACKBONES = ["resnet18", "vgg11", "vgg13", "resnet50", "convnext_tiny"]
+models_mod = optional("ssrl_core.models")
+BACKBONES = list(getattr(models_mod, "BACKBONES", None) or ["resnet18", "vgg11", "vgg13", "resnet50", "convnext_tiny"])
+if "resnet18" in BACKBONES:  # the paper's default first
+    BACKBONES.insert(0, BACKBONES.pop(BACKBONES.index("resnet18")))
 micro = not str(name).lower().startswith("mnist")
+
+
+def cells_hw() -> int:
+    """The crop side of the current dataset (64 when unknown)."""
+    info = next((d for d in loaders.dataset_list() if d["name"] == name), {})
+    return int(info.get("height") or 64)
 
 
 def recipe_sources() -> dict[str, dict]:
@@ -56,22 +65,28 @@ chosen = st.multiselect("Augmentation recipe(s)", list(sources), key="w.train.re
                         help="With two recipes, each gets its own loss and the run minimises their weighted "
                              "sum (the paper's section 3.4).")
 
+# Defaults live in session state (never as widget defaults), so values kept across pages
+# (state.KEEP) never clash with a default.
+for key, default in (("w.train.method", "moco_v2" if "moco_v2" in METHODS else METHODS[0]),
+                     ("w.train.epochs", 5), ("w.train.batch", 64), ("w.train.crop", min(64, cells_hw())),
+                     ("w.train.lr", 1e-3), ("w.train.seed", 0), ("w.train.subset", 0)):
+    st.session_state.setdefault(key, default)
+
 with st.form("train_form"):
     st.caption(f"Training on **{Path(str(name)).name}**. Short runs are enough to see an effect.")
     c = st.columns(3)
-    method = c[0].selectbox("Method", METHODS, index=METHODS.index("moco_v2") if "moco_v2" in METHODS else 0,
-                            key="w.train.method")
+    method = c[0].selectbox("Method", METHODS, key="w.train.method")
     backbone = c[1].selectbox("Backbone", BACKBONES, key="w.train.backbone")
     device = c[2].selectbox("Device", ["auto", "cpu", "cuda"], key="w.train.device",
                             help="auto uses the GPU when there is one")
     c = st.columns(4)
-    epochs = c[0].number_input("Epochs", 1, 1000, 5, key="w.train.epochs")
-    batch = c[1].number_input("Batch size", 4, 4096, 64, step=16, key="w.train.batch")
-    crop = c[2].number_input("Crop size (px)", 16, 512, 64, step=8, key="w.train.crop")
-    lr = c[3].number_input("Learning rate", 1e-6, 1.0, 1e-3, format="%.5f", key="w.train.lr")
+    epochs = c[0].number_input("Epochs", 1, 1000, key="w.train.epochs")
+    batch = c[1].number_input("Batch size", 4, 4096, step=16, key="w.train.batch")
+    crop = c[2].number_input("Crop size (px)", 16, 512, step=8, key="w.train.crop")
+    lr = c[3].number_input("Learning rate", 1e-6, 1.0, format="%.5f", key="w.train.lr")
     c = st.columns(3)
-    seed = c[0].number_input("Seed", 0, 10**6, 0, key="w.train.seed")
-    max_cells = c[1].number_input("Use at most this many cells (0 = all)", 0, 10**7, 0, step=500,
+    seed = c[0].number_input("Seed", 0, 10**6, key="w.train.seed")
+    max_cells = c[1].number_input("Use at most this many cells (0 = all)", 0, 10**7, step=500,
                                   key="w.train.subset")
     run_name = c[2].text_input("Run name", value=f"{method}-{Path(str(name)).stem}", key="w.train.name")
     weights = {}
@@ -139,10 +154,10 @@ st.fragment(run_every=2 if _running() else None)(follow)()
 st.subheader("Runs")
 runs = jobs.list_runs()
 if runs:
-    table = pd.DataFrame([{k: r.get(k) for k in ("name", "state", "epoch", "epochs", "loss", "created", "run_dir")}
-                          for r in runs])
+    cols = ("name", "state", "epoch", "epochs", "loss", "method", "backbone", "dataset", "started")
+    table = pd.DataFrame([{k: r.get(k) for k in cols} for r in runs])
     st.dataframe(table, hide_index=True, height=min(300, 40 + 35 * len(table)))
-    pick = st.selectbox("Follow a run", [str(r.get("run_dir")) for r in runs],
+    pick = st.selectbox("Follow a run", [str(r.get("path") or r.get("run_dir")) for r in runs],
                         format_func=lambda p: Path(p).name, key="train.pick")
     if st.button("Follow this run"):
         state.put(state.ACTIVE_RUN, pick)

@@ -8,6 +8,7 @@ session (`state.EXTRA_DATASETS`).
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -124,10 +125,13 @@ def _downloads() -> None:
                 bar.progress(0.0, text=f"{name}: {mb:.1f} MB")
 
         try:
+            # SSRL_BBBC021_URL / SSRL_MITOCHECK_URL point at a mirror (or a local server in tests)
             if source == "BBBC021 plates":
-                path = bb.download_bbbc021(paths.data_dir(), plates=plates, progress=progress)
+                path = bb.download_bbbc021(paths.data_dir(), plates=plates, progress=progress,
+                                           base_url=os.environ.get("SSRL_BBBC021_URL", bb.BASE_URL))
             else:
-                path = mito.download_mitocheck(paths.data_dir(), progress=progress)
+                path = mito.download_mitocheck(paths.data_dir(), progress=progress,
+                                               base_url=os.environ.get("SSRL_MITOCHECK_URL", mito.GITHUB_API))
             bar.progress(1.0, text="Done")
             use_dataset(path)
             st.rerun()

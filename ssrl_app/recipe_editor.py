@@ -110,7 +110,7 @@ def editor(slot: str, title: str, default_preset: str):
     v = st.session_state.get(state.RECIPE_VERSION, 0)
     base = f"w.aug.{slot}.{v}"
     st.subheader(title)
-    c1, c2 = st.columns([3, 1], vertical_alignment="bottom")
+    c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
     preset = c1.selectbox("Start from one of the paper's presets", list(PRESETS),
                           index=list(PRESETS).index(default_preset) if default_preset in PRESETS else 0,
                           key=f"w.aug.{slot}.preset")
@@ -122,26 +122,31 @@ def editor(slot: str, title: str, default_preset: str):
     for i, step in enumerate(recipe.steps):
         spec = CATALOG.get(step.name)
         with st.container(border=True):
-            h = st.columns([4, 3, 1, 1, 1], vertical_alignment="center")
+            h = st.columns([1, 1], vertical_alignment="center")
             title = getattr(spec, "title", "") or step.name
             on = h[0].toggle(f"**{i + 1}. {title}**", value=bool(step.enabled), key=f"{base}.{i}.on",
                              help=getattr(spec, "description", None) or None)
-            p = h[1].slider("probability", 0.0, 1.0, float(step.p), 0.05, key=f"{base}.{i}.p",
-                            label_visibility="collapsed", help="How often this step is applied")
-            h[2].button("↑", key=f"{base}.{i}.up", on_click=_move, args=(slot, i, -1), disabled=i == 0,
-                        help="Move up")
-            h[3].button("↓", key=f"{base}.{i}.down", on_click=_move, args=(slot, i, 1),
-                        disabled=i == len(recipe.steps) - 1, help="Move down")
-            h[4].button("✕", key=f"{base}.{i}.rm", on_click=_remove, args=(slot, i), help="Remove")
+            with h[1].container(horizontal=True, horizontal_alignment="right", gap="small"):
+                st.button(":material/arrow_upward:", key=f"{base}.{i}.up", on_click=_move, args=(slot, i, -1),
+                          disabled=i == 0, help="Move this step up", type="tertiary")
+                st.button(":material/arrow_downward:", key=f"{base}.{i}.down", on_click=_move,
+                          args=(slot, i, 1), disabled=i == len(recipe.steps) - 1, help="Move this step down",
+                          type="tertiary")
+                st.button(":material/delete:", key=f"{base}.{i}.rm", on_click=_remove, args=(slot, i),
+                          help="Remove this step", type="tertiary")
             params = dict(step.params)
-            if spec is not None and spec.params and on:
-                cols = st.columns(min(3, len(spec.params)))
-                for j, (pname, pspec) in enumerate(spec.params.items()):
+            p = float(step.p)
+            if on:
+                n_ctl = 1 + (len(spec.params) if spec is not None else 0)
+                cols = st.columns(min(3, n_ctl))
+                p = cols[0].slider("how often", 0.0, 1.0, float(step.p), 0.05, key=f"{base}.{i}.p",
+                                   help="The share of views this step is applied to")
+                for j, (pname, pspec) in enumerate((spec.params if spec is not None else {}).items()):
                     label = getattr(pspec, "label", "") or pname.replace("_", " ")
                     params[pname] = param_control(pspec, label, params.get(pname),
-                                                  f"{base}.{i}.{pname}", cols[j % len(cols)])
+                                                  f"{base}.{i}.{pname}", cols[(j + 1) % len(cols)])
             steps.append(Step(name=step.name, params=params, p=float(p), enabled=bool(on)))
-    a1, a2 = st.columns([3, 1], vertical_alignment="bottom")
+    a1, a2 = st.columns([2, 1], vertical_alignment="bottom")
     a1.selectbox("Add a step", sorted(CATALOG), key=f"{base}.addpick",
                  format_func=lambda n: getattr(CATALOG[n], "title", "") or n)
     a2.button("Add", key=f"{base}.add", on_click=_add, args=(slot, f"{base}.addpick"))

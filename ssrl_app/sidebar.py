@@ -38,6 +38,7 @@ def dataset_picker() -> str | None:
                                 help="The cells every page works on.")
 
 
+@st.cache_data(ttl=3, show_spinner=False)
 def running_jobs() -> list[dict]:
     """Runs whose state is running or queued (empty when the training module is missing)."""
     jobs = optional("ssrl_core.train.jobs")
@@ -50,9 +51,15 @@ def running_jobs() -> list[dict]:
 
 
 def render() -> None:
-    """Draw the shared sidebar."""
-    sb = st.sidebar
+    """Draw the shared sidebar (the dataset picker, then the status lines)."""
     dataset_picker()
+    render_status()
+
+
+def render_status() -> None:
+    """Checkpoint in use, device, weights and running jobs (app.py draws these after the page,
+    so the page shows before torch is imported for the device line)."""
+    sb = st.sidebar
     ckpt = state.get(state.CHECKPOINT)
     sb.caption("Checkpoint in use: " + (f"`{_short(ckpt)}`" if ckpt else "none yet (pick one on Train or Explore)"))
     sb.caption(f"Compute: {loaders.device_text()}")

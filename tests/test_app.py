@@ -145,3 +145,33 @@ def test_preview_function_shapes_seeds_and_warnings():
     assert judge(np.array([0.2, 0.3]), 0.9) == []
     identity = make_preview(Recipe("none", []), images, 2, 0, None, 32)
     assert np.allclose(identity.views[0][0], identity.views[0][1])
+
+
+def test_recipe_editor_adds_every_catalog_step_with_valid_controls(tiny_env):
+    """Every transform of the catalog gets controls within its ParamSpec and keeps the recipe valid."""
+    from ssrl_core.augment import CATALOG
+    at = app_on("pages/augment.py")
+    for name in sorted(CATALOG):
+        picker = next(s for s in at.selectbox if s.key and s.key.endswith(".addpick"))
+        picker.set_value(name)
+        next(b for b in at.button if b.label == "Add").click().run()
+        assert not problems(at), (name, problems(at))
+    recipe = at.session_state["ssrl.recipe_a"]
+    assert [s.name for s in recipe.steps][-len(CATALOG):] == sorted(CATALOG)
+    recipe.validate()  # raises RecipeError listing problems, if any
+    # remove the last step and move the first one down: order follows
+    first = recipe.steps[0].name
+    next(b for b in at.button if b.key and b.key.endswith(".0.down")).click().run()
+    assert at.session_state["ssrl.recipe_a"].steps[1].name == first
+    n = len(at.session_state["ssrl.recipe_a"].steps)
+    next(b for b in at.button if b.key and b.key.endswith(f".{n - 1}.rm")).click().run()
+    assert len(at.session_state["ssrl.recipe_a"].steps) == n - 1
+
+
+def test_download_without_network_gives_a_plain_message(tiny_env, monkeypatch):
+    monkeypatch.setenv("SSRL_MITOCHECK_URL", "http://127.0.0.1:9/contents")  # nothing listens there
+    at = app_on("pages/data.py")
+    next(b for b in at.button if b.label == "Download").click().run()
+    assert not problems(at), problems(at)
+    errors = [e.value for e in at.error]
+    assert any("download did not work" in e for e in errors), errors

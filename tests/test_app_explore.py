@@ -6,6 +6,7 @@ import json
 import time
 
 import pandas as pd
+import pytest
 
 from test_app_support import app_on, problems, tiny_env  # noqa: F401  (fixture)
 
@@ -65,6 +66,29 @@ def test_bias_factor_probe_table(tiny_env):
 
 def test_bias_sweep_with_too_few_values_says_so(tiny_env):
     at = app_on("pages/bias.py")
-    at.text_input(key="w.bias.values").input("0.5")
+    next(t for t in at.text_input if t.key.startswith("w.bias.values")).input("0.5")
     next(b for b in at.button if b.label == "Start the sweep").click().run()
     assert any("at least two values" in e.value for e in at.error)
+
+
+@pytest.mark.slow
+def test_bias_sweep_runs_in_the_background_and_shows_curves(tiny_env):
+    at = app_on("pages/bias.py")
+    at.selectbox(key="w.bias.param").select("brightness_contrast · brightness").run()
+    next(t for t in at.text_input if t.key.startswith("w.bias.values")).input("0.1, 0.7")
+    at.number_input(key="w.bias.seeds").set_value(1)
+    at.number_input(key="w.bias.epochs").set_value(1)
+    at.number_input(key="w.bias.max_cells").set_value(50)
+    at.selectbox(key="w.bias.backbone").select("tiny_cnn")
+    next(b for b in at.button if b.label == "Start the sweep").click().run()
+    assert not at.error, [e.value for e in at.error]
+    sweep_dir = at.session_state["ssrl.sweep_run"]
+    deadline = time.time() + 300
+    while time.time() < deadline:
+        time.sleep(3)
+        at.run()
+        if any(m.label == "Classes with an opposite partner" for m in at.metric) or at.error:
+            break
+    assert not at.error, ([e.value for e in at.error], open(f"{sweep_dir}/sweep.log").read()[-2000:])
+    assert any(m.label == "Classes with an opposite partner" for m in at.metric)
+    assert at.get("vega_lite_chart")  # the per-class accuracy curves

@@ -11,7 +11,7 @@ from test_app_support import app_on, problems, tiny_env  # noqa: F401  (fixture)
 
 
 def _submit_tiny_run(at) -> None:
-    at.selectbox(key="w.train.backbone").select("resnet18")
+    at.selectbox(key="w.train.backbone").select("tiny_cnn")
     at.selectbox(key="w.train.device").select("cpu")
     at.number_input(key="w.train.epochs").set_value(1)
     at.number_input(key="w.train.batch").set_value(16)
@@ -41,7 +41,12 @@ def test_train_page_launches_a_tiny_job_and_sees_it_finish(tiny_env):
     use = next(b for b in at.button if b.label == "Use this checkpoint")
     use.click().run()
     assert at.session_state["ssrl.checkpoint"].endswith("checkpoint.pt")
-    assert any(r.get("state") == "finished" for r in [{"state": s} for s in at.dataframe[0].value["state"]])
+    assert "finished" in list(at.dataframe[0].value["state"])
+    assert at.selectbox(key="train.pick").value == run  # the runs list points at the real folder
+    time.sleep(3.5)  # the sidebar's job list is cached for 3 s
+    at.run()
+    assert any("Running jobs: none" in c.value for c in at.sidebar.caption), [c.value for c in at.sidebar.caption]
+    assert not at.warning
 
 
 @pytest.mark.parametrize("payload", [b"this is not a checkpoint", "crafted"])
@@ -58,3 +63,32 @@ def test_bad_checkpoint_upload_gets_a_plain_message(tiny_env, payload):
     errors = [e.value for e in at.error]
     assert any("cannot be used as a checkpoint" in e for e in errors), errors
     assert "ssrl.checkpoint" not in at.session_state or not at.session_state["ssrl.checkpoint"]
+
+
+def test_stop_button_ends_a_running_job_cleanly(tiny_env):
+    at = app_on("pages/train.py")
+    at.selectbox(key="w.train.backbone").select("tiny_cnn")
+    at.selectbox(key="w.train.device").select("cpu")
+    at.number_input(key="w.train.epochs").set_value(200)
+    at.number_input(key="w.train.batch").set_value(8)
+    at.number_input(key="w.train.crop").set_value(16)
+    next(b for b in at.button if b.label == "Start training").click().run()
+    run = at.session_state["ssrl.active_run"]
+    deadline = time.time() + 120
+    while time.time() < deadline and not any(b.label == "Stop this run" for b in at.button):
+        time.sleep(1)
+        at.run()
+    stop = next(b for b in at.button if b.label == "Stop this run")
+    while time.time() < deadline and "running" not in " ".join(m.value for m in at.markdown):
+        time.sleep(1)
+        at.run()
+    stop = next(b for b in at.button if b.label == "Stop this run")
+    stop.click().run()
+    while time.time() < deadline:
+        time.sleep(1)
+        at.run()
+        states = " ".join(m.value for m in at.markdown)
+        if "stopped" in states or "finished" in states or "failed" in states:
+            break
+    assert "stopped" in " ".join(m.value for m in at.markdown), open(f"{run}/train.log").read()[-1500:]
+    assert any(b.label == "Use this checkpoint" for b in at.button)  # the last checkpoint is kept

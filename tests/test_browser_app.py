@@ -114,8 +114,9 @@ def test_every_page_renders_and_interacts(server, page):
     page.get_by_role("heading", name="Which augmentations decide").wait_for()
     wait_idle(page)
     print(f"cold start to first page: {time.time() - server['t0']:.1f} s")
-    page.screenshot(path=str(SHOTS / "home.png"), full_page=True)
     sidebar = page.locator('[data-testid="stSidebar"]')
+    sidebar.get_by_text("Running jobs", exact=False).wait_for()
+    page.screenshot(path=str(SHOTS / "home.png"), full_page=True)
     assert "Compute:" in sidebar.inner_text() and "Running jobs" in sidebar.inner_text()
     box = sidebar.locator('[data-testid="stSelectbox"]').first
     shown = box.evaluate("e => e.innerText + ' ' + Array.from(e.querySelectorAll('input')).map(i => i.value).join(' ')")
@@ -177,6 +178,12 @@ def test_every_page_renders_and_interacts(server, page):
     page.screenshot(path=str(SHOTS / "explore.png"), full_page=True)
 
     go(page, server, "Bias", "Bias: what has the representation")
+    page.locator('[data-testid="stSelectbox"]', has_text="Representation").first.click()
+    page.get_by_role("option", name="baseline: hand-made features").click()
+    wait_idle(page)
+    page.get_by_role("button", name="Measure").click()
+    page.get_by_text("Black ticks: chance level", exact=False).wait_for()
+    wait_idle(page)
     page.screenshot(path=str(SHOTS / "bias.png"), full_page=True)
     log = Path(server["log"]).read_text(errors="replace")
     assert "Traceback" not in log, log[-3000:]

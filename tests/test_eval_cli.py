@@ -100,3 +100,18 @@ def test_errors_are_plain(tmp_path, toy_npz, capsys) -> None:
     assert "unknown backbone" in capsys.readouterr().err
     assert main(["check-compound", str(emb), "--compound", "taxol"]) == 2
     assert "no cell has compound" in capsys.readouterr().err
+
+
+def test_sweep_command(tmp_path, toy_npz, capsys) -> None:
+    import yaml
+
+    base = {"name": "toy", "data": str(toy_npz), "recipes": ["microscopy-set-a"], "method": "simclr",
+            "backbone": "tiny_cnn", "crop_size": 24, "epochs": 1, "batch_size": 16, "max_steps": 1, "device": "cpu"}
+    cfg = tmp_path / "sweep.yaml"
+    cfg.write_text(yaml.safe_dump({"base": base, "parameter": "lr", "values": [0.001, 0.01], "seeds": [0],
+                                   "probe_column": "compound", "test_fraction": 0.5}))
+    r = run(capsys, "sweep", str(cfg), "--out", str(tmp_path / "sw"))
+    assert r["points"] == 2 and r["sweep_dir"] == str(tmp_path / "sw")
+    assert 0.0 <= r["opposite_ratio"] <= 1.0
+    results = pd.read_csv(tmp_path / "sw" / "results.csv")
+    assert set(results["class"]) == {"DMSO", "drugX"} and len(results) == 4

@@ -46,6 +46,8 @@ def test_check_compound_gives_sane_numbers(crops) -> None:
         check_compound(feats, crops.meta, "cyclohexamide", dose=7)
     with pytest.raises(ValueError, match="no cell has compound"):
         check_compound(feats, crops.meta, "taxol")
+    with pytest.raises(ValueError, match="both"):
+        check_compound(feats, crops.meta, "DMSO", control="dmso")
 
 
 def test_factor_probe_measures_nuclei_and_intensity(crops) -> None:

@@ -9,7 +9,7 @@ import yaml
 
 from ssrl_core.train.config import ConfigError, RunConfig, apply_overrides, load_config
 
-CONFIGS = sorted((Path(__file__).resolve().parent.parent / "configs").glob("*.yaml"))
+CONFIGS = sorted((Path(__file__).resolve().parent.parent / "configs").rglob("*.yaml"))  # sub-folders too
 
 
 def test_configs_folder_has_every_method_and_preset() -> None:
@@ -24,7 +24,7 @@ def test_configs_folder_has_every_method_and_preset() -> None:
         assert required in names
 
 
-@pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
+@pytest.mark.parametrize("path", CONFIGS, ids=[p.relative_to(p.parents[1]).as_posix() if p.parent.name != "configs" else p.stem for p in CONFIGS])
 def test_every_config_validates_and_round_trips(path: Path) -> None:
     cfg = load_config(path)
     again = RunConfig.from_dict(yaml.safe_load(cfg.to_yaml()))

@@ -129,7 +129,7 @@ def _select(cells, where: dict[str, Any]):
         if col not in cells.meta.columns:
             raise ValueError(f"no metadata column {col!r}; columns are {list(cells.meta.columns)}")
         column = cells.meta[col]
-        hit = column.astype(str).isin(values).to_numpy()
+        hit = np.array(column.astype(str).isin(values), dtype=bool)
         numbers = [float(v) for v in values if v.replace(".", "", 1).replace("-", "", 1).isdigit()]
         if numbers:  # `--where concentration=15` matches 15.0
             hit |= np.isin(pd.to_numeric(column, errors="coerce").to_numpy(dtype=float), numbers)

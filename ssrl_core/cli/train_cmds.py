@@ -52,6 +52,10 @@ def _config_and_dir(args: argparse.Namespace):
     if args.resume is not None:
         if not (args.resume / rd.CONFIG).is_file():
             raise FileNotFoundError(f"{args.resume} is not a run directory (no config.yaml in it)")
+        from ssrl_core.train.jobs import read_status
+
+        if read_status(args.resume)["state"] in ("running", "queued"):
+            raise ValueError(f"{args.resume} is still running; stop it first (ssrl stop {args.resume})")
         if not (args.resume / rd.CHECKPOINT).is_file():
             raise FileNotFoundError(f"{args.resume} has no checkpoint.pt to resume from")
         cfg = load_config(args.config or args.resume / rd.CONFIG, args.overrides)

@@ -27,7 +27,7 @@ def compare(features_a: np.ndarray, features_b: np.ndarray, labels: np.ndarray |
     if len(a) != len(b) or len(a) != len(labels):
         raise ValueError(f"both embeddings must describe the same cells: {len(a)}, {len(b)} and "
                          f"{len(labels)} labels")
-    na, nb = names
+    na, nb = names if names[0] != names[1] else ("A", "B")
     res = {}
     for name, x in ((na, a), (nb, b)):
         cm = cluster_metrics(x, labels, k=k, seed=seed)

@@ -40,6 +40,8 @@ def check_compound(features: np.ndarray, meta: pd.DataFrame, compound: str, cont
     for col in (compound_column,):
         if col not in meta.columns:
             raise ValueError(f"the cells have no {col!r} column; columns are {list(meta.columns)}")
+    if str(compound).lower() == str(control).lower():
+        raise ValueError(f"the compound and the control are both {compound!r}; pick a treatment to compare")
     treated = _pick(meta, compound_column, compound)
     if dose is not None:
         if dose_column not in meta.columns:

@@ -118,7 +118,12 @@ def _compute(cells: CellSet, spec, progress, device: str, batch_size: int, nucle
         raise ValueError(f"the encoder's stored channel ranges are for {len(lo)} channels, the cells have {c}")
     info: dict[str, Any] = {"lo": np.asarray(lo).tolist(), "hi": np.asarray(hi).tolist(), **spec.info}
     if module is None:  # hand-features: z-scored so no unit dominates distances
-        raw = hand_features(to_unit_float(cells.images, lo, hi), nuclear_channel, progress=progress)
+        parts, n, step = [], len(cells), 2048  # scaled in chunks: large sets never sit in memory as floats
+        for start in range(0, n, step):
+            parts.append(hand_features(to_unit_float(cells.images[start:start + step], lo, hi), nuclear_channel))
+            if progress is not None:
+                progress(min(1.0, (start + step) / n))
+        raw = np.concatenate(parts, axis=0)
         std = raw.std(axis=0)
         feats = ((raw - raw.mean(axis=0)) / np.where(std > 0, std, 1.0)).astype(np.float32)
         info["standardised"] = True

@@ -107,7 +107,7 @@ def group_table(res: dict, metrics: list[tuple[str, str]]) -> pd.DataFrame:
 
 def _factor_table(res: dict, label: str) -> pd.DataFrame:
     keys = [(f"{label} AMI", f"{label} AMI"), (f"{label} probe", f"{label} probe acc."),
-            ("n_nuclei AMI", "n nuclei AMI"), ("n_nuclei probe", "n nuclei probe R²"),
+            ("n_nuclei AMI", "n nuclei AMI"), ("n_nuclei probe", "n nuclei probe acc."),
             ("intensity AMI", "intensity AMI"), ("intensity probe", "intensity probe R²")]
     return group_table(res, keys)
 
@@ -158,8 +158,12 @@ def figures(result: dict[str, Any], folder: Path) -> list[Path]:
               ("mnist", "ami", "MNIST: digit AMI (k=10)"), ("mnist", "top1", "MNIST: digit linear top-1")]
     panels = [p for p in panels if p[0] in g]
     if panels:
-        fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.4), squeeze=False)
-        for ax, (group, key, title) in zip(axes[0], panels):
+        ncol = min(3, len(panels))
+        nrow = -(-len(panels) // ncol)
+        fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 3.6 * nrow), squeeze=False)
+        for ax in axes.flat[len(panels):]:
+            ax.axis("off")
+        for ax, (group, key, title) in zip(axes.flat, panels):
             rows = [r for r in g[group]["rows"] if r["values"].get(key)]
             stats = [mean_std(r["values"][key]) for r in rows]
             ax.bar(range(len(rows)), [s[0] for s in stats], yerr=[s[1] for s in stats],

@@ -19,6 +19,7 @@ import numpy as np
 from ssrl_core.data.cellset import CellSet
 from ssrl_core.reproduce import tables
 from ssrl_core.reproduce.plan import ENTRIES, Entry, entries, heldout_cells, project_root
+from ssrl_core.reproduce.shipping import run_state
 
 Log = Callable[[str], None]
 GROUPS = ("mnist", "mitocheck", "bbbc021")
@@ -61,12 +62,11 @@ def checkpoints_of(e: Entry, opts: Options) -> list[tuple[int, Path]]:
     run0 = opts.runs / e.name / "checkpoint.pt"
     if shipped.is_file():
         found.append((0, shipped))
-    elif run0.is_file():
+    elif run0.is_file() and run_state(run0.parent) == "finished":
         found.append((0, run0))
     for k in range(1, 10):
         p = opts.runs / f"{e.name}_seed{k}" / "checkpoint.pt"
-        status = p.parent / "status.json"
-        if p.is_file() and status.is_file() and '"finished"' in status.read_text(encoding="utf-8"):
+        if p.is_file() and run_state(p.parent) == "finished":
             found.append((k, p))
     return found[: opts.max_seeds]
 

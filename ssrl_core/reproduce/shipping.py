@@ -69,6 +69,14 @@ def train_seconds(run_dir: Path) -> float | None:
     return None if last is None else float(last)
 
 
+def run_state(run_dir: Path) -> str:
+    """The state in a run's status.json ('finished', 'running', ...), 'unknown' when unreadable."""
+    try:
+        return str(json.loads((run_dir / "status.json").read_text(encoding="utf-8")).get("state"))
+    except (OSError, ValueError):
+        return "unknown"
+
+
 def retrain(entries: list[Entry], seeds: tuple[int, ...] = (0,), log: Log = print, root: Path | None = None) -> list[Path]:
     """Run `ssrl train` for each entry and seed, one after the other (skips finished runs)."""
     root = root or project_root()
@@ -77,8 +85,7 @@ def retrain(entries: list[Entry], seeds: tuple[int, ...] = (0,), log: Log = prin
     for e in entries:
         for seed in seeds:
             run_dir = root / e.run_dir(seed)
-            status = run_dir / "status.json"
-            if status.is_file() and json.loads(status.read_text()).get("state") == "finished":
+            if run_state(run_dir) == "finished":
                 log(f"{e.name} seed {seed}: already trained ({run_dir})")
                 done.append(run_dir)
                 continue
@@ -107,6 +114,9 @@ def export(entries: list[Entry], folder: str | Path, log: Log = print, root: Pat
         ckpt = run_dir / "checkpoint.pt"
         if not ckpt.is_file():
             log(f"{e.name}: no trained run at {run_dir}; run `{e.command()}` first")
+            continue
+        if run_state(run_dir) != "finished":
+            log(f"{e.name}: the run in {run_dir} has not finished ({run_state(run_dir)}); not exported")
             continue
         out = export_checkpoint(ckpt, folder / e.file, half=True)
         full = load_checkpoint(ckpt)

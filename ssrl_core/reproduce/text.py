@@ -18,7 +18,10 @@ Generated {stamp}.{quick}
 
 - Every checkpoint was trained by this project's own CLI: `ssrl train configs/pretrained/<name>.yaml
   --out runs/pretrained/<name>` (exact commands in the checkpoint table below and in the index),
-  MoCo v2 (asymmetric loss, temperature 0.2, momentum 0.99), AdamW, cosine schedule.
+  MoCo v2 (asymmetric loss, temperature 0.2, key-encoder momentum 0.99), batch 32, AdamW
+  (lr 0.001), cosine schedule. The queue of negatives holds about a fifth of the training set
+  (MNIST 1,024; MitoCheck 512; BBBC021 256) so that a cell's own older key is rarely used as a
+  negative, which happens most of the time when the queue is as large as these small data sets.
 - Compute: a shared 2-core CPU, no GPU, a few minutes per checkpoint. The paper trains for
   hundreds of epochs on GPUs. Here MNIST uses the paper's VGG11 for 6 epochs; the cell
   checkpoints use `tiny_cnn` (4 conv layers, 64-d features) instead of VGG13/ResNet, 64 px
@@ -98,7 +101,7 @@ def render_page(result: dict[str, Any], index: dict | None, command: str, figure
     quick = ("\n\n**Quick mode**: small subsets of the held-out cells, no ImageNet baseline, few LPIPS "
              "pairs; numbers are for testing the pipeline, not for reading.") if result["options"].get("quick") else ""
     parts = ["# Reproduction of the paper's findings on real data", "",
-             INTRO.format(command=command, stamp=stamp, quick=quick), "## Headline", "", headline]
+             INTRO.format(command=command, stamp=stamp, quick=quick), "## Headline", "", headline.replace("(docs/results.md)", "(results.md)")]
     parts += ["## The paper's claims, checked", "", md(_claims_frame(claims)), "", "What this suggests:", ""]
     parts += _suggest(claims) + [""]
     if "mnist" in g:
@@ -130,8 +133,8 @@ def render_page(result: dict[str, Any], index: dict | None, command: str, figure
     if fac:
         parts += ["## Factor probe: what does each representation encode?", "",
                   "For each factor: AMI of a K-Means with as many clusters as levels (continuous factors in 4 "
-                  "quantile bins) and a linear probe (accuracy for the label, cross-validated R² for the "
-                  "number of nuclei in the crop and the total nuclear intensity). The paper (section 3.3): "
+                  "quantile bins) and a linear probe (held-out accuracy for the label and for the number of "
+                  "nuclei in the crop, which takes few values; cross-validated R² for the total nuclear intensity). The paper (section 3.3): "
                   "set A tends to cluster by the number and size of cells in the crop, set B by the central "
                   "cell's phenotype.", ""]
         for grp, lab in fac:

@@ -130,6 +130,8 @@ class EpochSampler(Sampler[int]):
         mine = perm[self.rank::self.world][:per_rank]
         if self.drop_last:
             mine = mine[: len(mine) // self.batch_size * self.batch_size]
+        elif len(mine) % self.batch_size == 1:  # a last batch of one cell breaks batch norm and the losses
+            mine = mine[:-1]
         return mine
 
     def batches_per_epoch(self) -> int:
@@ -146,4 +148,19 @@ class EpochSampler(Sampler[int]):
 def prepare_images(cells: CellSet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-channel ranges over the training cells and the images scaled once to float32 [0, 1]."""
     lo, hi = channel_ranges(cells.images)
+    return to_unit_float(cells.images, lo, hi), lo, hi
+
+
+def check_channels(recipes: Sequence[Any], channels: int) -> None:
+    """Refuse recipes with steps that cannot work on this channel count (e.g. hue needs RGB)."""
+    from ssrl_core.augment import channel_problems
+
+    problems = [p for r in recipes for p in channel_problems(r, channels)]
+    if problems:
+        raise ValueError(f"The recipe(s) do not fit {channels}-channel images: " + "; ".join(problems))
+
+
+def prepare_images_with(cells: CellSet, lo: Sequence[float], hi: Sequence[float]):
+    """Scale with the ranges saved in a checkpoint (a resumed run keeps the same pixel scale)."""
+    lo, hi = np.asarray(lo, dtype=np.float32), np.asarray(hi, dtype=np.float32)
     return to_unit_float(cells.images, lo, hi), lo, hi

@@ -84,6 +84,9 @@ def read_status(run_dir: str | Path) -> dict[str, Any]:
     status["run"] = path.name
     status["path"] = str(path)
     status["has_checkpoint"] = (path / rd.CHECKPOINT).is_file()
+    unknown_pid = not any(isinstance(status.get(k), int) for k in ("pid", "launcher_pid"))
+    if status["state"] == "queued" and unknown_pid:  # being launched right now: nothing to check yet
+        return status
     if status["state"] in ("queued", "running") and not _alive(status):
         time.sleep(0.05)  # the job may have just written its final status
         fresh = rd.read_json(path / rd.STATUS)

@@ -24,7 +24,8 @@ from ssrl_core.train import checkpoint as ckpt_io
 from ssrl_core.train import distributed as dist_
 from ssrl_core.train import rundir as rd
 from ssrl_core.train.config import RunConfig, load_config
-from ssrl_core.train.data import EpochSampler, ViewPairs, load_cells, prepare_images, resolve_recipes
+from ssrl_core.train.data import (EpochSampler, ViewPairs, check_channels, load_cells, prepare_images,
+                                  prepare_images_with, resolve_recipes)
 from ssrl_core.train.model import build_model, build_optimizer, lr_at, rng_state, set_lr, set_rng_state
 
 Progress = Callable[[dict[str, Any]], None]
@@ -126,13 +127,13 @@ class _Loop:
 
     def _setup(self, resume: bool) -> None:
         cfg = self.cfg
-        torch.manual_seed(cfg.seed + self.info.rank)
+        torch.manual_seed(cfg.seed)  # the same initial weights and method state on every rank
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
         cells = load_cells(cfg.data, cfg.seed)
         images01, lo, hi = prepare_images(cells)
         self.cells, self.recipes = cells, resolve_recipes(cfg.recipes)
-        _check_channels(self.recipes, cells.images.shape[-1])
+        check_channels(self.recipes, cells.images.shape[-1])
         self.ckpt = None
         last = self.run_dir / rd.CHECKPOINT
         if resume and last.is_file():
@@ -151,7 +152,8 @@ class _Loop:
         full = cfg.epochs * self.steps_per_epoch
         self.total_steps = min(full, cfg.max_steps) if cfg.max_steps else full
         self.model, self.feat_dim = build_model(cfg, cells.images.shape[-1])
-        self.model.to(self.device)
+        self.fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
+        self.model.to(self.device, memory_format=self.fmt)  # NHWC: faster convolutions (oneDNN, cuDNN)
         if self.info.enabled:
             self.model.set_gather(dist_.gather)
             self.model.set_all_reduce(dist_.all_reduce_sum)
@@ -216,7 +218,7 @@ class _Loop:
             for views in loader:
                 if self._should_stop():
                     return self._finish("stopped", last, f"stopped by {self.sig.reason or 'the stop file'}")
-                views = [v.to(self.device, non_blocking=True) for v in views]
+                views = [v.to(self.device, non_blocking=True, memory_format=self.fmt) for v in views]
                 lr = lr_at(cfg, self.step, self.total_steps, self.steps_per_epoch)
                 set_lr(self.opt, lr)
                 with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
@@ -295,21 +297,3 @@ class _Loop:
                          error=reason, loss=last.get("loss"), checkpoint=rd.CHECKPOINT)
             self.log.info("run %s at step %d%s", state, self.step, f" ({reason})" if reason else "")
         return out
-
-
-def _check_channels(recipes, channels: int) -> None:
-    from ssrl_core.augment import channel_problems
-
-    problems = [p for r in recipes for p in channel_problems(r, channels)]
-    if problems:
-        raise ValueError(f"The recipe(s) do not fit {channels}-channel images: " + "; ".join(problems))
-
-
-def prepare_images_with(cells, lo, hi):
-    """Scale with the ranges saved in a checkpoint (a resumed run keeps the same pixel scale)."""
-    import numpy as np
-
-    from ssrl_core.data.cellset import to_unit_float
-
-    lo, hi = np.asarray(lo, dtype=np.float32), np.asarray(hi, dtype=np.float32)
-    return to_unit_float(cells.images, lo, hi), lo, hi

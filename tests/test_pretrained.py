@@ -1,0 +1,101 @@
+"""The shipped checkpoints: index.json, files, sha256, loading, and embedding real cells."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import yaml
+
+from ssrl_core import paths
+from ssrl_core.reproduce import plan, shipping
+from ssrl_core.train.checkpoint import load_checkpoint, load_encoder
+from ssrl_core.train.config import load_config
+
+PRETRAINED = paths.PROJECT_ROOT / "pretrained"
+REQUIRED = ("name", "file", "dataset", "description", "recipes", "method", "backbone", "crop_size", "epochs",
+            "seed", "sha256", "metrics", "command")
+
+
+@pytest.fixture(scope="module")
+def index() -> dict:
+    return shipping.read_index(PRETRAINED)
+
+
+def test_index_lists_every_planned_checkpoint_with_its_fields(index) -> None:
+    items = {c["name"]: c for c in index["checkpoints"]}
+    assert index["format"] == shipping.INDEX_FORMAT
+    assert set(items) == {e.name for e in plan.ENTRIES}
+    for e in plan.ENTRIES:
+        c = items[e.name]
+        missing = [k for k in REQUIRED if k not in c]
+        assert not missing, f"{e.name} lacks {missing}"
+        assert c["file"] == e.file and c["dataset"] == e.dataset and c["recipes"] == list(e.recipes)
+        assert c["command"] == f"ssrl train {e.config} --out {e.run_dir()}"
+        assert c["method"] == "moco_v2" and c["half"] is True
+        assert len(c["sha256"]) == 64
+    mnist = [items[e.name] for e in plan.entries("mnist")]
+    assert all(c["backbone"] == "vgg11" and c["crop_size"] == 28 for c in mnist)  # as in the paper's Table 2
+
+
+def test_files_match_sha256_load_and_stay_small(index) -> None:
+    assert shipping.verify(PRETRAINED) == []
+    total = sum((PRETRAINED / c["file"]).stat().st_size for c in index["checkpoints"])
+    assert total <= 150e6
+    ckpt = load_checkpoint(PRETRAINED / index["checkpoints"][0]["file"])
+    assert all(v.dtype == torch.float16 for v in ckpt["model"].values() if torch.is_floating_point(v))
+
+
+def test_verify_reports_a_damaged_file(index, tmp_path) -> None:
+    import shutil
+
+    first = index["checkpoints"][0]
+    shutil.copy(PRETRAINED / shipping.INDEX, tmp_path / shipping.INDEX)
+    data = (PRETRAINED / first["file"]).read_bytes()
+    (tmp_path / first["file"]).write_bytes(data[:-10] + b"0123456789")
+    problems = shipping.verify(tmp_path)
+    assert any(first["name"] in p and "sha256" in p for p in problems)
+    assert any("missing" in p for p in problems)  # the other files were not copied
+
+
+def test_configs_validate_and_hold_out_the_documented_cells() -> None:
+    for e in plan.ENTRIES:
+        cfg = load_config(paths.PROJECT_ROOT / e.config)
+        assert cfg.name == e.name and cfg.data.name == e.dataset
+        assert [r.preset for r in cfg.recipes] == list(e.recipes)
+        if e.group == "mitocheck":
+            assert sorted(cfg.data.exclude["plate"]) == sorted(plan.MITOCHECK_HELDOUT_PLATES)
+        if e.group == "bbbc021":
+            assert tuple(cfg.data.filter["site"]) == plan.BBBC021_TRAIN_SITES
+            assert cfg.data.filter["plate"] == [plan.TRAIN_PLATE]
+    raw = yaml.safe_load((paths.PROJECT_ROOT / "configs/pretrained/mitocheck_a_plus_b.yaml").read_text())
+    assert [r["weight"] for r in raw["recipes"]] == [0.5, 0.5]
+
+
+def test_app_lists_the_shipped_checkpoints(index) -> None:
+    from ssrl_app.checkpoints import shipped
+
+    names = {s["name"] for s in shipped()}
+    assert names == {c["name"] for c in index["checkpoints"]}
+
+
+def _cells(group: str):
+    from ssrl_core.data.registry import load_dataset
+
+    cells = plan.heldout_cells(load_dataset(plan.entries(group)[0].dataset), group)
+    return cells.subset(np.arange(0, len(cells), max(1, len(cells) // 12))[:12])
+
+
+@pytest.mark.parametrize("group", ["mnist", "mitocheck", "bbbc021"])
+def test_each_checkpoint_embeds_real_cells(group, request) -> None:
+    if group != "mnist":
+        request.getfixturevalue("shared_data")
+    from ssrl_core.evaluate.embedding import embed
+
+    cells = _cells(group)
+    for e in plan.entries(group):
+        encoder, info = load_encoder(PRETRAINED / e.file)
+        assert all(p.dtype == torch.float32 for p in encoder.parameters())
+        feats = embed(cells, str(PRETRAINED / e.file), use_cache=False, device="cpu")
+        assert feats.shape == (len(cells), info["feat_dim"])
+        assert np.isfinite(feats).all() and feats.std(axis=0).max() > 0

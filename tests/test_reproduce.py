@@ -1,0 +1,112 @@
+"""`ssrl reproduce`: held-out splits, claim checks, tables, and a quick run on real cells."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ssrl_core import paths
+from ssrl_core.reproduce import plan, report, tables
+from ssrl_core.reproduce.shipping import sha256
+
+
+@pytest.fixture(autouse=True)
+def _own_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("SSRL_CACHE", str(tmp_path / "cache"))
+
+
+def test_mitocheck_heldout_plates_are_never_trained_on(shared_data) -> None:
+    from ssrl_core.data.registry import load_dataset
+    from ssrl_core.train.config import load_config
+    from ssrl_core.train.data import load_cells
+
+    cells = load_dataset(plan.MITOCHECK)
+    held = plan.heldout_cells(cells, "mitocheck")
+    train = load_cells(load_config(paths.PROJECT_ROOT / "configs/pretrained/mitocheck_set_a.yaml").data)
+    assert len(held) == 1001 and len(train) + len(held) == len(cells)
+    assert not set(train.meta["name"]) & set(held.meta["name"])
+    share = held.meta["label"].value_counts() / cells.meta["label"].value_counts()
+    assert share.between(0.15, 0.5).all()  # every phenotype is represented in the held-out part
+
+
+def test_bbbc021_heldout_sites_are_never_trained_on(shared_data) -> None:
+    from ssrl_core.data.registry import load_dataset
+    from ssrl_core.train.config import load_config
+    from ssrl_core.train.data import load_cells
+
+    held = plan.heldout_cells(load_dataset(plan.BBBC021), "bbbc021")
+    train = load_cells(load_config(paths.PROJECT_ROOT / "configs/pretrained/bbbc021_set_b.yaml").data)
+    key = lambda m: set(zip(m["plate"], m["well"], m["site"], m["cell_index"]))  # noqa: E731
+    assert not key(train.meta) & key(held.meta)
+    m = held.meta
+    assert set(m.loc[m["plate"] == plan.TRAIN_PLATE, "site"]) == {3, 4}
+    assert set(m.loc[m["plate"] == plan.OTHER_PLATE, "compound"]) == {"DMSO"}
+    assert (m["compound"] == plan.TREATMENT).sum() > 300
+
+
+def test_choose_heldout_plates_keeps_every_class_near_the_fraction() -> None:
+    rng = np.random.default_rng(1)
+    meta = pd.DataFrame({"plate": [f"P{i % 40}" for i in range(2000)],
+                         "label": rng.choice(["a", "b", "c"], 2000)})
+    chosen = plan.choose_heldout_plates(meta, fraction=0.3, seed=0, tries=300)
+    share = meta[meta["plate"].isin(chosen)]["label"].value_counts() / meta["label"].value_counts()
+    assert share.between(0.2, 0.4).all()
+    assert chosen == plan.choose_heldout_plates(meta, fraction=0.3, seed=0, tries=300)  # fixed seed
+
+
+def test_mean_std_and_formatting() -> None:
+    assert tables.fmt([0.5]) == "0.500"
+    assert tables.fmt([0.4, 0.6]) == "0.500 ± 0.141"
+    assert tables.fmt([]) == "n/a" and tables.fmt([float("nan")]) == "n/a"
+    md = tables.markdown_table(pd.DataFrame({"a": ["x"], "b": [0.12345]}))
+    assert md.splitlines() == ["| a | b |", "|---|---|", "| x | 0.123 |"]
+
+
+def _result(a: float, b: float, ab: float, imagenet: float) -> dict:
+    row = lambda label, kind, v: {"encoder": label, "kind": kind, "name": label, "seeds": [0],  # noqa: E731
+                                  "values": {"compound_ami": [v]}}
+    return {"groups": {"bbbc021": {"cells": 10, "rows": [row("set A", "ssl", a), row("set B", "ssl", b),
+                                                          row("A+B", "ssl", ab),
+                                                          row("ImageNet VGG16", "baseline", imagenet)]}},
+            "notes": [], "options": {"quick": True}}
+
+
+def test_claims_are_marked_held_or_not_from_the_numbers() -> None:
+    def verdicts_of(result):
+        return {c["claim"].split(": ")[-1]: c["verdict"] for c in report.claims(result) if "Table" in c["claim"]}
+
+    verdicts = verdicts_of(_result(0.1, 0.3, 0.35, 0.2))
+    assert verdicts == {"set B > set A (Table 3)": "held", "A+B >= B (Table 4)": "held",
+                        "SSL beats ImageNet features (Table 4)": "held"}
+    verdicts = verdicts_of(_result(0.3, 0.1, 0.05, 0.4))
+    assert set(verdicts.values()) == {"**not held**"}
+
+
+def test_quick_reproduce_writes_the_tables(tmp_path, shared_data) -> None:
+    from ssrl_core.cli import main
+
+    index = paths.PROJECT_ROOT / "pretrained" / "index.json"
+    before = sha256(index)
+    docs = tmp_path / "docs"
+    import contextlib
+    import io
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(["reproduce", "--quick", "--only", "mnist", "bbbc021", "--max-cells", "60",
+                     "--docs", str(docs), "--json"])
+    assert code == 0
+    payload = json.loads(out.getvalue())
+    text = (docs / "results.md").read_text(encoding="utf-8")
+    for header in ("## Table 2: MNIST-5k, set 1 vs set 2", "| encoder | seeds | digit AMI (k=10) | silhouette | "
+                   "linear top-1 | LPIPS between views |", "## Tables 3-4: BBBC021 cycloheximide vs DMSO",
+                   "treated vs DMSO AMI (k=2)", "plate AMI, DMSO (k=2)", "## The paper's claims, checked",
+                   "held out by site", "## Factor probe", "**Quick mode**"):
+        assert header in text, header
+    assert "| set 1 | 1 |" in text and "| set A | 1 |" in text  # the shipped checkpoints were evaluated
+    assert (docs / "results_headline.md").read_text().startswith("| Data (held-out cells) |")
+    assert payload["cells"]["bbbc021"] <= 70 and len(payload["claims"]) >= 4
+    assert sha256(index) == before  # quick mode never rewrites the shipped index
