@@ -100,7 +100,7 @@ def bench_browser(changes: int) -> dict:
             page.get_by_role("heading", name="Which augmentations decide").wait_for()
             out["cold_start_s"] = time.time() - t0
             page.goto(url + "/augment")
-            page.locator('[data-testid="stImage"] img').nth(7).wait_for()
+            page.locator('[data-testid="stImage"] img').nth(3).wait_for()
             page.wait_for_timeout(1500)
             slider = page.locator('[data-testid="stMain"] [data-testid="stSlider"] input[type="range"]').first
             js = ("prev => { const s = Array.from(document.querySelectorAll("

@@ -240,7 +240,7 @@ def main() -> int:
 
 def render(r: dict) -> str:
     c = r["c_lightly_step_pairs_s"]
-    fmt = lambda v: "skipped (lightly absent)" if v is None else f"{v:.1f}"  # noqa: E731
+    fmt = lambda v: "skipped (lightly absent)" if v is None else f"{v:.3g}"  # noqa: E731
     lines = [
         f"# Training throughput (MoCo v2, {r['backbone']}, 64 px, batch 64)", "",
         f"Device: {r['device']}, {r['threads']} torch threads, {r['cpus']} CPUs; torch {r['torch']}; "
@@ -249,12 +249,12 @@ def render(r: dict) -> str:
         "(one step of each, repeated) so they share the same machine load; "
         f"DataLoader workers: {r['workers']}.", "",
         "| measure | image pairs / s |", "|---|---|",
-        f"| (a) ours, end to end (real BBBC021 uint16 crops, views, loader, step, logging) | {r['a_end_to_end_pairs_s']:.1f} |",
-        f"| (b) ours, model step alone | {r['b_ours_step_pairs_s']:.1f} |",
+        f"| (a) ours, end to end (real BBBC021 uint16 crops, views, loader, step, logging) | {fmt(r['a_end_to_end_pairs_s'])} |",
+        f"| (b) ours, model step alone | {fmt(r['b_ours_step_pairs_s'])} |",
         f"| (c) lightly 1.6.0 MoCo blocks, same step | {fmt(c)} |",
-        f"| view generation alone (albumentations, 1 process; not a step) | {r['views_pairs_s']:.1f} |",
+        f"| view generation alone (albumentations, 1 process; not a step) | {fmt(r['views_pairs_s'])} |",
         f"| (d) FLOP bound: {r['matmul_gflops']:.1f} GFLOP/s matmul / {r['step_gflops'] / BATCH:.2f} GFLOP per pair "
-        f"| {r['d_bound_pairs_s']:.1f} |", "",
+        f"| {fmt(r['d_bound_pairs_s'])} |", "",
     ]
     if c:
         lines += [f"- (b)/(c) = {r['b_over_c']:.2f} (target >= 1.0)",

@@ -14,7 +14,7 @@ import streamlit as st
 
 from ssrl_app import loaders, recipe_editor, state
 from ssrl_app.core import message, need, plain_errors
-from ssrl_app.images import composite, enlarge
+from ssrl_app.images import composite, row_montage
 from ssrl_app.preview import make_preview, pair_distances
 from ssrl_app.entry import through_app
 
@@ -99,11 +99,12 @@ with preview_area:
     st.session_state.setdefault("w.aug.n_views", 4)
     st.session_state.setdefault("w.aug.n_cells", 4)
     st.session_state.setdefault("w.aug.sample", "random cells")
-    c = st.columns([2, 2, 3, 2], vertical_alignment="bottom")
+    c = st.columns(2)
     n_cells = c[0].slider("Cells", 1, 8, key="w.aug.n_cells")
     n_views = c[1].slider("Views per cell", 2, 8, step=2, key="w.aug.n_views")
-    mode = c[2].radio("Which cells", ["random cells", "chosen cells"], horizontal=True, key="w.aug.sample")
-    if c[3].button("Reshuffle", help="New random cells and new random views"):
+    c = st.columns([3, 1], vertical_alignment="bottom")
+    mode = c[0].radio("Which cells", ["random cells", "chosen cells"], horizontal=True, key="w.aug.sample")
+    if c[1].button("Reshuffle", help="New random cells and new random views"):
         st.session_state[state.PREVIEW_SEED] += 1
     seed = int(st.session_state[state.PREVIEW_SEED])
     if mode == "chosen cells":
@@ -114,7 +115,6 @@ with preview_area:
         index = sorted(np.random.default_rng(seed).choice(len(cells), min(n_cells, len(cells)), replace=False).tolist())
     images = loaders.unit_images(name, index)
     lpips = lpips_or_none()
-    size = 80 if compare or n_views > 4 else 96
     pcols = st.columns(len(recipes))
     for pcol, (title, recipe) in zip(pcols, recipes.items()):
         with pcol:
@@ -126,15 +126,16 @@ with preview_area:
                 for w in prev.warnings:
                     st.warning(w)
                 for i, cell_index in enumerate(index):
-                    row = [enlarge(composite(images[i], channel_names=cells.channels), size)]
-                    row += [enlarge(composite(v, channel_names=cells.channels), size) for v in prev.views[i]]
-                    caps = [f"cell {cell_index}"]
-                    for j in range(n_views):
-                        d = prev.lpips[i, j // 2] if prev.lpips is not None else None
-                        caps.append(f"view {j + 1}" + (f" · LPIPS {d:.2f}" if d is not None and j % 2 == 1 else ""))
-                    st.image(row, caption=caps, width=size, output_format="PNG")
-                st.caption("First picture: the cell; then its views. Views 1–2, 3–4… are pairs; the LPIPS "
-                           "under the second of a pair says how different the two look (0 = the same).")
+                    tiles = [composite(images[i], channel_names=cells.channels)]
+                    tiles += [composite(v, channel_names=cells.channels) for v in prev.views[i]]
+                    cap = f"cell {cell_index}"
+                    if prev.lpips is not None:
+                        cap += " · LPIPS " + ", ".join(f"views {2 * k + 1}–{2 * k + 2}: {d:.2f}"
+                                                       for k, d in enumerate(prev.lpips[i]))
+                    st.image(row_montage(tiles), caption=cap, width=min(120 * len(tiles), 1200) if compare
+                             else "stretch", output_format="PNG")
+                st.caption("Each row: the cell, then its views in pairs (1–2, 3–4…). LPIPS says how "
+                           "different the two views of a pair look (0 = the same).")
 
 if lpips is not None:
     st.subheader("How different are the two views, over many cells?")

@@ -7,7 +7,6 @@ run folder is the source of truth: leave the page, come back, and the run is sti
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import altair as alt

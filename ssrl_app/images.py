@@ -61,3 +61,20 @@ def data_url(rgb: np.ndarray, size: int = 64) -> str:
 def blank_fraction(view: np.ndarray, threshold: float = 0.05) -> float:
     """Fraction of pixels where every channel is below `threshold` (near-black background)."""
     return float((view.max(axis=-1) < threshold).mean())
+
+
+def row_montage(tiles: list[np.ndarray], pair_start: int = 1, scale: int = 2, gap: int = 3) -> np.ndarray:
+    """One RGB strip: `tiles[0]` (the cell), then the views in pairs, with white gaps.
+
+    Tiles are resized to a common size (nearest neighbour, pixels stay honest) and enlarged
+    `scale` times; a wider gap separates the cell from its views and each pair from the next.
+    """
+    side = max(max(t.shape[:2]) for t in tiles) * scale
+    parts: list[np.ndarray] = []
+    for k, tile in enumerate(tiles):
+        img = np.asarray(Image.fromarray(tile).resize((side, side), Image.NEAREST))
+        if k:
+            wide = k == pair_start or (k - pair_start) % 2 == 0
+            parts.append(np.full((side, gap * (3 if wide else 1), 3), 255, np.uint8))
+        parts.append(img)
+    return np.concatenate(parts, axis=1)

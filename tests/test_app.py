@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 
 import numpy as np
-import pytest
 from PIL import Image
 
 from test_app_support import TINY, app_on, problems, tiny_env  # noqa: F401  (fixture)
@@ -50,7 +49,7 @@ def test_home_shows_sidebar_with_dataset_device_and_weights(tiny_env):
     assert not problems(at)
     assert at.sidebar.selectbox(key="ssrl.dataset").value == TINY
     captions = " ".join(c.value for c in at.sidebar.caption)
-    assert "Compute:" in captions and "CPU" in captions or "GPU" in captions
+    assert "Compute:" in captions and ("CPU" in captions or "GPU" in captions)
     assert "weights" in captions and "Running jobs" in captions
 
 

@@ -115,3 +115,15 @@ def test_embedding_file_round_trip(tmp_path, suffix) -> None:
     assert set(back["dataset"]) == {"toy"} and "cluster" in back.columns
     with pytest.raises(ValueError, match="no embedding columns"):
         read_embeddings(write_table(meta, tmp_path / f"meta{suffix}"))
+
+
+def test_small_problems_run_single_threaded() -> None:
+    from threadpoolctl import threadpool_info
+
+    from ssrl_core.evaluate.threads import SMALL_ROWS, compute_threads
+
+    with compute_threads(100):
+        assert all(p["num_threads"] == 1 for p in threadpool_info())
+    before = [p["num_threads"] for p in threadpool_info()]
+    with compute_threads(SMALL_ROWS):
+        assert [p["num_threads"] for p in threadpool_info()] == before

@@ -14,6 +14,8 @@ from sklearn.cluster import KMeans
 from sklearn.metrics import (adjusted_mutual_info_score, adjusted_rand_score,
                              normalized_mutual_info_score, silhouette_score)
 
+from ssrl_core.evaluate.threads import compute_threads
+
 SILHOUETTE_SAMPLE = 3000
 
 
@@ -31,7 +33,8 @@ def kmeans(features: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
     x = _check(features)
     if not 1 <= k <= len(x):
         raise ValueError(f"k must be between 1 and the number of cells ({len(x)}); got {k}")
-    return KMeans(n_clusters=k, n_init=4, random_state=seed).fit_predict(x).astype(np.int64)
+    with compute_threads(len(x)):
+        return KMeans(n_clusters=k, n_init=4, random_state=seed).fit_predict(x).astype(np.int64)
 
 
 def silhouette(features: np.ndarray, groups: np.ndarray, seed: int = 0) -> float:
@@ -44,7 +47,8 @@ def silhouette(features: np.ndarray, groups: np.ndarray, seed: int = 0) -> float
     if len(np.unique(g)) < 2 or len(np.unique(g)) >= len(x):
         return float("nan")
     size = SILHOUETTE_SAMPLE if len(x) > SILHOUETTE_SAMPLE else None
-    return float(silhouette_score(x, g, sample_size=size, random_state=seed))
+    with compute_threads(len(x)):
+        return float(silhouette_score(x, g, sample_size=size, random_state=seed))
 
 
 def agreement(clusters: np.ndarray, labels: np.ndarray | pd.Series) -> dict[str, float]:

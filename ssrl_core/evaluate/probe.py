@@ -19,6 +19,8 @@ from sklearn.model_selection import KFold, cross_val_score, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from ssrl_core.evaluate.threads import compute_threads
+
 
 def linear_probe(features: np.ndarray, labels: np.ndarray | pd.Series, test_fraction: float = 0.3,
                  seed: int = 0, max_iter: int = 300, C: float = 1.0) -> dict:
@@ -49,7 +51,7 @@ def linear_probe(features: np.ndarray, labels: np.ndarray | pd.Series, test_frac
         raise ValueError(f"too few cells ({len(y)}) for {len(classes)} groups and a held-out part")
     xtr, xte, ytr, yte = train_test_split(x, y, test_size=n_test, stratify=y, random_state=seed)
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter, C=C))
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), compute_threads(len(x)):
         warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(xtr, ytr)
     pred = model.predict(xte)
@@ -78,4 +80,5 @@ def regression_probe(features: np.ndarray, values: np.ndarray | pd.Series, folds
         return float("nan")
     model = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-2, 4, 7)))
     cv = KFold(n_splits=folds, shuffle=True, random_state=seed)
-    return float(np.mean(cross_val_score(model, x, v, cv=cv, scoring="r2")))
+    with compute_threads(len(x)):
+        return float(np.mean(cross_val_score(model, x, v, cv=cv, scoring="r2")))

@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.decomposition import PCA
 
+from ssrl_core.evaluate.threads import compute_threads
+
 METHODS = ("umap", "tsne", "pca")
 
 
@@ -36,6 +38,12 @@ def project(features: np.ndarray, method: str = "umap", seed: int = 0, pca_dims:
         raise ValueError(f"need at least 3 cells with embeddings to draw a map; got shape {x.shape}")
     if method not in METHODS:
         raise ValueError(f"unknown map {method!r}; choose one of {', '.join(METHODS)}")
+    with compute_threads(len(x)):
+        return _project(x, method, seed, pca_dims, perplexity, n_neighbors, min_dist, max_iter)
+
+
+def _project(x: np.ndarray, method: str, seed: int, pca_dims: int | None, perplexity: float,
+             n_neighbors: int, min_dist: float, max_iter: int) -> np.ndarray:
     if method == "pca":
         return PCA(n_components=2, random_state=seed).fit_transform(x).astype(np.float32)
     x = _pca(x, pca_dims, seed)
