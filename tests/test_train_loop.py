@@ -51,6 +51,7 @@ def test_run_directory_files_and_encoder(cells_npz: Path, tmp_path: Path) -> Non
     lines = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in lines] == [1, 2, 3]
     assert all(r["pairs_per_s"] > 0 and np.isfinite(r["loss"]) and r["lr"] > 0 for r in lines)
+    assert load_checkpoint(run / "checkpoint_epoch1.pt")["step"] == 3  # 24 cells / batch 8 = 1 epoch
     encoder, info = load_encoder(run / "checkpoint.pt")
     assert info["in_channels"] == 2 and info["crop_size"] == 28 and info["method"] == "simclr"
     assert len(info["channel_ranges"]["lo"]) == 2 and info["recipes"][0]["name"] == "microscopy-set-b"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import threading
 import time
@@ -19,7 +20,7 @@ from typing import Any, Callable
 import torch
 from torch.utils.data import DataLoader
 
-from ssrl_core.io import atomic_write_text
+from ssrl_core.io import atomic_write, atomic_write_text
 from ssrl_core.train import checkpoint as ckpt_io
 from ssrl_core.train import distributed as dist_
 from ssrl_core.train import rundir as rd
@@ -252,8 +253,9 @@ class _Loop:
             if self.batch_in_epoch >= self.steps_per_epoch:
                 self.epoch, self.batch_in_epoch = self.epoch + 1, 0
                 self._save(rd.CHECKPOINT, last)
-                if cfg.checkpoint_every and self.epoch % cfg.checkpoint_every == 0:
-                    self._save(rd.epoch_checkpoint_name(self.epoch), last)
+                if cfg.checkpoint_every and self.epoch % cfg.checkpoint_every == 0 and self.main:
+                    src = self.run_dir / rd.CHECKPOINT  # the same state: copy it, atomically
+                    atomic_write(self.run_dir / rd.epoch_checkpoint_name(self.epoch), lambda p: shutil.copyfile(src, p))
         return self._finish("finished", last, None)
 
     def _report(self, record: dict[str, Any], t0: float, start_step: int) -> None:
