@@ -81,3 +81,14 @@ def test_dead_pid_in_a_running_status_is_lost(tmp_path: Path) -> None:
     assert status["state"] == "failed" and status["lost"] and "resume" in status["error"]
     assert rd.read_json(run / "status.json")["state"] == "running"  # the directory itself is not rewritten
     assert jobs.read_metrics(run).empty
+
+
+def test_a_reused_pid_is_not_mistaken_for_the_run(tmp_path: Path) -> None:
+    """After a restart another process may get the run's pid: its start time gives it away."""
+    run = tmp_path / "reused"
+    run.mkdir()
+    me = os.getpid()
+    rd.write_status(run, state="running", pid=me, pid_start=rd.proc_start(me))
+    assert jobs.read_status(run)["state"] == "running"
+    rd.write_status(run, pid_start=rd.proc_start(me) - 1)
+    assert jobs.read_status(run)["state"] == "failed"

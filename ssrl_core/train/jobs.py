@@ -57,7 +57,8 @@ def launch(config: RunConfig | str | Path, run_dir: str | Path | None = None, gp
                                 cwd=str(paths.PROJECT_ROOT), env=env, start_new_session=True)
     _CHILDREN[proc.pid] = proc
     # job.json is written only here (status.json only by the job): no two writers race on a file
-    atomic_write_json(path / JOB, {"launcher_pid": proc.pid, "pgid": proc.pid, "command": cmd,
+    atomic_write_json(path / JOB, {"launcher_pid": proc.pid, "launcher_start": rd.proc_start(proc.pid),
+                                   "pgid": proc.pid, "command": cmd,
                                    "launched": rd.now_iso()})
     return path
 
@@ -70,7 +71,8 @@ def _reap() -> None:
 
 def _alive(status: dict[str, Any]) -> bool:
     _reap()
-    return any(rd.pid_alive(status.get(k)) for k in ("pid", "launcher_pid"))
+    return (rd.pid_alive(status.get("pid"), status.get("pid_start"))
+            or rd.pid_alive(status.get("launcher_pid"), status.get("launcher_start")))
 
 
 def read_status(run_dir: str | Path) -> dict[str, Any]:

@@ -92,7 +92,8 @@ def train(config: RunConfig | str | Path, run_dir: str | Path, progress: Progres
     if main:
         rd.clear_stop(run_dir)
         atomic_write_text(run_dir / rd.CONFIG, cfg.to_yaml())
-        status(state="running", name=cfg.name, pid=os.getpid(), started=rd.now_iso(), error=None,
+        status(state="running", name=cfg.name, pid=os.getpid(), pid_start=rd.proc_start(os.getpid()),
+               started=rd.now_iso(), error=None,
                device=str(device), precision="bf16" if bf16 else "fp32", world_size=info.world, progress=0.0,
                method=cfg.method.name, backbone=cfg.backbone, dataset=cfg.data.name, epochs=cfg.epochs)
     threads = torch.get_num_threads()

@@ -127,10 +127,23 @@ def clear_stop(run_dir: str | Path) -> None:
         pass
 
 
-def pid_alive(pid: Any) -> bool:
-    """True when a process with this id exists and is not a zombie."""
+def proc_start(pid: int) -> int | None:
+    """When the process started (clock ticks since boot, Linux /proc), to tell a reused pid apart."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def pid_alive(pid: Any, started: Any = None) -> bool:
+    """True when a process with this id exists, is not a zombie and (when `started` is given,
+    from `proc_start`) is the same process, not a later one that got the same id."""
     if not isinstance(pid, int) or pid <= 0:
         return False
+    if isinstance(started, int):
+        now = proc_start(pid)
+        if now is not None and now != started:
+            return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
