@@ -35,8 +35,12 @@ $(READY): $(STAMP)
 browser:
 	@command -v chromium >/dev/null 2>&1 || { (apt-get update -q && apt-get install -y -q chromium chromium-driver) >/dev/null; }
 
+# Speed benchmarks (not tests). lightly is installed here only, as the training peer.
 bench: $(READY)
-	$(PY) benchmarks/run_all.py
+	$(PY) -m pip install -q lightly==1.6.0
+	$(PY) benchmarks/train_throughput.py --out benchmarks/train_throughput.md
+	$(PY) benchmarks/evaluate_speed.py
+	$(PY) benchmarks/app_speed.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -1,6 +1,6 @@
 """App speed benchmark (not a test): the Augment preview, and the app in a real browser.
 
-1. Preview: `ssrl_app.preview.make_preview` (the function the Augment page calls) on 4 cells x
+1. Preview: `ssrl_core.augment.preview.make_preview` (the function the Augment page calls) on 4 cells x
    8 views with the paper's microscopy set B, plus LPIPS (AlexNet) on the 16 view pairs at 64 px.
    Also timed apart: the views alone and LPIPS alone. Target: median <= 300 ms.
 2. Browser (Debian Chromium + Playwright against `streamlit run app.py`): cold start to the first
@@ -36,7 +36,7 @@ def bench_preview(dataset: str, repeats: int) -> dict:
     """Time the preview (views + LPIPS) and its two parts on 4 real cells."""
     import torch
 
-    from ssrl_app.preview import make_preview
+    from ssrl_core.augment.preview import make_preview
     from ssrl_core.augment import ViewMaker, get_preset
     from ssrl_core.data.cellset import channel_ranges, to_unit_float
     from ssrl_core.data.registry import load_dataset

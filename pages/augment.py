@@ -12,26 +12,15 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ssrl_app import loaders, recipe_editor, state
-from ssrl_app.core import message, need, plain_errors
+from ssrl_app import loaders, page, recipe_editor, state
+from ssrl_app.core import message, plain_errors
 from ssrl_app.images import composite, row_montage
-from ssrl_app.preview import make_preview, pair_distances
-from ssrl_app.entry import through_app
+from ssrl_core import augment
+from ssrl_core.augment.preview import make_preview, pair_distances
 
-through_app()
-
-augment = need("ssrl_core.augment", "The augmentation module")
-st.title("Augment: what should two views of a cell differ in?")
-
-name = state.get(state.DATASET)
-if not name:
-    st.info("Choose a dataset in the sidebar first.")
-    st.stop()
-with plain_errors("Could not load the dataset", stop=True):
-    cells = loaders.cells(name)
-micro = not name.lower().startswith("mnist")
-default_a = "microscopy-set-b" if micro else "mnist-set1"
-default_b = "microscopy-set-a" if micro else "mnist-set2"
+page.open_page("Augment: what should two views of a cell differ in?")
+name, cells = page.current_cells()
+default_a, default_b = page.default_presets(name)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

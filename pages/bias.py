@@ -12,27 +12,17 @@ from __future__ import annotations
 import hashlib
 
 import altair as alt
-import numpy as np
-import pandas as pd
 import streamlit as st
 
-from ssrl_app import analysis, loaders, state, sweep_job
-from ssrl_app.core import message, need, optional, plain_errors
-from ssrl_app.entry import through_app
+from ssrl_app import analysis, loaders, page, state
+from ssrl_app.core import message
+from ssrl_core import augment, evaluate as ev
+from ssrl_core.evaluate import sweep_jobs
+from ssrl_core.models import BACKBONES
 
-through_app()
-
-factors = need("ssrl_core.evaluate", "The factor probe")
-st.title("Bias: what has the representation learned to see?")
-name = state.get(state.DATASET)
-if not name:
-    st.info("Choose a dataset in the sidebar first.")
-    st.stop()
-with plain_errors("Could not load the dataset", stop=True):
-    cells = loaders.cells(name)
-jobs = optional("ssrl_core.train.jobs")
-runs = jobs.list_runs() if jobs is not None else []
-choices = analysis.encoder_choices(state.get(state.CHECKPOINT), runs)
+page.open_page("Bias: what has the representation learned to see?")
+name, cells = page.current_cells()
+choices = page.representations()
 
 st.subheader("Factor probe")
 c = st.columns([3, 2, 1], vertical_alignment="bottom")
@@ -51,9 +41,9 @@ if go:
         bar.progress(0.75, text="Measuring size, brightness and nuclei on the images…")
         sub = cells.subset(index)
         lo, hi = loaders.ranges(name)
-        nuisance = factors.nuisance_factors(sub, lo=lo, hi=hi)
+        nuisance = ev.nuisance_factors(sub, lo=lo, hi=hi)
         bar.progress(0.85, text="Probing each factor…")
-        table = factors.factor_probe(feats, sub.meta, nuisance)
+        table = ev.factor_probe(feats, sub.meta, nuisance)
         state.put("ssrl.bias_result", {"key": key, "dataset": name, "label": enc_label, "table": table})
     except Exception as exc:  # a checkpoint that does not fit, too few cells: say it plainly
         st.error(f"The factor probe could not run: {message(exc)}")
@@ -79,32 +69,25 @@ if res and res["dataset"] == name:
 else:
     st.info("Choose a representation and press **Measure**.")
 
-def even_values(spec, n: int = 4) -> str:
-    """`n` evenly spaced values across a parameter's valid range, as text."""
-    lo, hi = spec.low, spec.high
-    if lo is None or hi is None:
-        return ", ".join(f"{spec.default * f:g}" for f in (0.5, 1.0, 1.5, 2.0))
-    vals = np.linspace(float(lo), float(hi), n)
-    return ", ".join(str(int(round(v))) if spec.kind == "int" else f"{v:.3g}" for v in vals)
-
-
 st.divider()
 st.subheader("Sweep one augmentation parameter")
-aug = need("ssrl_core.augment", "The augmentation module")
-recipe = state.get(state.RECIPE_A) or aug.get_preset("mnist-set1" if str(name).startswith("mnist") else "microscopy-set-b")
-numeric = [(s.name, p) for s in recipe.steps for p, spec in getattr(aug.CATALOG.get(s.name), "params", {}).items()
+recipe = state.get(state.RECIPE_A) or augment.get_preset(page.default_presets(name)[0])
+numeric = [(s.name, p) for s in recipe.steps for p, spec in getattr(augment.CATALOG.get(s.name), "params", {}).items()
            if spec.kind in ("float", "int")]
 if not numeric:
     st.info("The recipe has no numeric parameter to sweep: add a step on the Augment page.")
 else:
     st.caption(f"Recipe: **{recipe.name}** (from the Augment page). Each value × seed trains one short run.")
     target = st.selectbox("Parameter", [f"{s} · {p}" for s, p in numeric], key="w.bias.param")
-    spec = aug.CATALOG[target.split(" · ")[0]].params[target.split(" · ")[1]]
+    step_name, param = target.split(" · ")
+    spec = augment.CATALOG[step_name].params[param]
+    suggested = ev.even_values(spec.low, spec.high, spec.default, integer=spec.kind == "int")
     with st.form("sweep_form"):
         c = st.columns(2)
-        values_text = c[0].text_input("Values (comma separated)", even_values(spec), key=f"w.bias.values.{target}",
-                                      help=f"Valid range: {spec.low:g} to {spec.high:g}" if spec.low is not None
-                                      and spec.high is not None else None)
+        values_text = c[0].text_input("Values (comma separated)", ", ".join(f"{v:g}" for v in suggested),
+                                      key=f"w.bias.values.{target}",
+                                      help=f"Valid range: {spec.low:g} to {spec.high:g}"
+                                      if spec.low is not None and spec.high is not None else None)
         meta_cols = analysis.label_columns(cells.meta)
         column = c[1].selectbox("Classes from column", meta_cols or ["label"], key="w.bias.column")
         c = st.columns(4)
@@ -112,48 +95,49 @@ else:
         epochs = c[1].number_input("Epochs per run", 1, 200, 2, key="w.bias.epochs")
         max_cells = c[2].number_input("Cells per run", 50, max(50, len(cells)), min(1000, len(cells)), step=100,
                                       key="w.bias.max_cells")
-        backbones = list(getattr(optional("ssrl_core.models"), "BACKBONES", None) or ["resnet18"])
+        backbones = list(BACKBONES)
         backbone = c[3].selectbox("Backbone", backbones, index=backbones.index("resnet18") if "resnet18" in backbones
                                   else 0, key="w.bias.backbone")
         submitted = st.form_submit_button("Start the sweep", type="primary")
     if submitted:
         try:
-            values = [float(v) for v in values_text.replace(";", ",").split(",") if v.strip()]
-            values = [int(v) for v in values] if spec.kind == "int" else values
-            if len(values) < 2:
-                raise ValueError("give at least two values, separated by commas.")
-            step_name, param = target.split(" · ")
-            base = {"name": "sweep", "data": {"name": str(name), "max_cells": int(max_cells)},
-                    "recipes": [{"recipe": recipe.to_dict()}], "epochs": int(epochs), "backbone": backbone,
-                    "batch_size": int(min(64, max(8, int(max_cells) // 4))), "crop_size": int(min(64, cells.shape[0]))}
-            sweep = {"base": base, "parameter": {"recipe": 0, "step": step_name, "param": param},
-                     "values": values, "seeds": list(range(int(seeds))), "probe_column": column}
-            state.put(state.SWEEP_RUN, str(sweep_job.launch(sweep, f"{step_name}-{param}")))
+            values = ev.parse_values(values_text, integer=spec.kind == "int")
+            sweep = ev.recipe_sweep(name, recipe.to_dict(), step_name, param, values, seeds=int(seeds),
+                                    epochs=int(epochs), max_cells=int(max_cells), backbone=backbone,
+                                    probe_column=column, image_size=cells.shape[0])
+            state.put(state.SWEEP_RUN, str(sweep_jobs.launch(sweep, f"{step_name}-{param}")))
         except Exception as exc:  # bad values, bad config: plain words
             st.error(f"The sweep could not start: {message(exc)}")
 
-sweeps = sweep_job.list_sweeps()
+sweeps = sweep_jobs.list_sweeps()
 if sweeps:
     current = state.get(state.SWEEP_RUN) or str(sweeps[0])
     pick = st.selectbox("Sweep", [str(p) for p in sweeps], index=[str(p) for p in sweeps].index(current)
                         if current in [str(p) for p in sweeps] else 0, format_func=lambda p: p.rsplit("/", 1)[-1])
     state.put(state.SWEEP_RUN, pick)
-    sweep_mod = stats = factors
 
     def follow() -> None:
         """The sweep's progress and, once there are results, its curves."""
-        status = sweep_job.read_status(pick)
+        status = sweep_jobs.read_status(pick)
         prog = status.get("progress")
         st.progress(min(max(float(prog or 0.0), 0.0), 1.0), text=f"{status.get('state')}: {status.get('message', '')}")
         if status.get("error"):
             st.error(f"The sweep failed: {status['error']}")
-        if status.get("state") in ("running", "queued") and st.button("Stop the sweep"):
-            sweep_job.stop(pick)
-        results = sweep_mod.read_results(pick)
+        if status.get("state") in sweep_jobs.ACTIVE and st.button("Stop the sweep"):
+            sweep_jobs.stop(pick)
+            st.toast("Asked the sweep to stop after the current training step; finished points are kept.")
+        elif status.get("state") in ("stopped", "failed") and st.button("Resume the sweep"):
+            try:
+                sweep_jobs.resume(pick)
+            except (FileNotFoundError, RuntimeError) as exc:  # gone, or already running again
+                st.error(f"The sweep could not resume: {message(exc)}")
+            else:
+                st.rerun()
+        results = ev.read_results(pick)
         if results.empty or results["value"].nunique() < 2:
             st.caption("Curves appear once two values are done.")
             return
-        report = stats.bias_report(results)
+        report = ev.bias_report(results)
         st.metric("Classes with an opposite partner", f"{report['opposite_ratio']:.0%}",
                   help="Share of classes whose accuracy curve goes the opposite way to another class's "
                        "(correlation below -0.3, p < 0.05): the augmentation helps one at the other's expense.")
@@ -164,5 +148,5 @@ if sweeps:
             color=alt.Color("class:N")), width="stretch")
         st.dataframe(report["slopes"].round(3), hide_index=True)
 
-    running = sweep_job.read_status(pick).get("state") in ("running", "queued")
+    running = sweep_jobs.read_status(pick).get("state") in sweep_jobs.ACTIVE
     st.fragment(run_every=3 if running else None)(follow)()

@@ -10,22 +10,15 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ssrl_app import data_import, loaders, state
-from ssrl_app.core import plain_errors
+from ssrl_app import data_import, loaders, page, state
 from ssrl_app.images import channel_tiles, composite, enlarge
-from ssrl_app.entry import through_app
 
-through_app()
-
-st.title("Data: your cells")
-name = state.get(state.DATASET)
-if not name:
+page.open_page("Data: your cells")
+if not state.get(state.DATASET):
     st.info("No dataset yet: import one below, or run `ssrl setup` to prepare the demo cells.")
     data_import.render()
     st.stop()
-
-with plain_errors("Could not load the dataset", stop=True):
-    cells = loaders.cells(name)
+name, cells = page.current_cells()
 lo, hi = loaders.ranges(name)
 h, w, c = cells.shape
 m = st.columns(4)

@@ -14,24 +14,14 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ssrl_app import analysis, loaders, state
-from ssrl_app.core import message, need, optional, plain_errors
+from ssrl_app import analysis, loaders, page, state
+from ssrl_app.core import message, plain_errors
 from ssrl_app.images import composite, enlarge
-from ssrl_app.entry import through_app
+from ssrl_core import evaluate as ev
 
-through_app()
-
-ev = need("ssrl_core.evaluate", "Embedding and clustering")
-st.title("Explore: which cells does the representation group together?")
-name = state.get(state.DATASET)
-if not name:
-    st.info("Choose a dataset in the sidebar first.")
-    st.stop()
-with plain_errors("Could not load the dataset", stop=True):
-    cells = loaders.cells(name)
-jobs = optional("ssrl_core.train.jobs")
-runs = jobs.list_runs() if jobs is not None else []
-choices = analysis.encoder_choices(state.get(state.CHECKPOINT), runs)
+page.open_page("Explore: which cells does the representation group together?")
+name, cells = page.current_cells()
+choices = page.representations()
 
 c = st.columns([3, 2, 2, 1], vertical_alignment="bottom")
 enc_label = c[0].selectbox("Representation", list(choices), key="w.explore.encoder",
@@ -114,7 +104,7 @@ st.subheader("Cluster cards")
 st.caption("For each cluster: the cells nearest its centre (its typical cells) and what it is made of.")
 lo, hi = loaders.ranges(name)
 near = ev.nearest_to_centroid(feats, clusters, n=6)
-comp = pd.crosstab(clusters, labels)
+comp = ev.composition(clusters, labels)
 for cid in sorted(near)[:30]:
     with st.container(border=True):
         members = int((clusters == cid).sum())

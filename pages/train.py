@@ -13,28 +13,19 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from ssrl_app import checkpoints, loaders, state
-from ssrl_app.core import message, need, optional, plain_errors
+from ssrl_app import checkpoints, loaders, page, state
+from ssrl_app.core import message, plain_errors
 from ssrl_app.uploads import sanitise, save_uploads
-from ssrl_app.entry import through_app
+from ssrl_core.augment import PRESETS
+from ssrl_core.methods import METHODS
+from ssrl_core.models import BACKBONES
+from ssrl_core.train import jobs
+from ssrl_core.train.config import RunConfig
 
-through_app()
-
-jobs = need("ssrl_core.train.jobs", "Training")
-config_mod = need("ssrl_core.train.config", "Training")
-st.title("Train: teach a network what to ignore")
-name = state.get(state.DATASET)
-if not name:
-    st.info("Choose a dataset in the sidebar first.")
-    st.stop()
-
-methods_mod = optional("ssrl_core.methods")
-METHODS = sorted(getattr(methods_mod, "METHODS", {}) or ["moco_v2", "byol", "simclr", "vicreg", "barlow_twins"])
-models_mod = optional("ssrl_core.models")
-BACKBONES = list(getattr(models_mod, "BACKBONES", None) or ["resnet18", "vgg11", "vgg13", "resnet50", "convnext_tiny"])
-if "resnet18" in BACKBONES:  # the paper's default first
-    BACKBONES.insert(0, BACKBONES.pop(BACKBONES.index("resnet18")))
-micro = not str(name).lower().startswith("mnist")
+page.open_page("Train: teach a network what to ignore")
+name = page.current_dataset()
+METHOD_NAMES = sorted(METHODS)
+BACKBONE_NAMES = sorted(BACKBONES, key=lambda b: b != "resnet18")  # the paper's default first
 
 
 def cells_hw() -> int:
@@ -50,15 +41,14 @@ def recipe_sources() -> dict[str, dict]:
         r = state.get(key)
         if r is not None:
             out[f"{label}: {r.name}"] = {"recipe": r.to_dict()}
-    aug = optional("ssrl_core.augment")
-    for preset in getattr(aug, "PRESETS", {}) or {}:
+    for preset in PRESETS:
         out[f"preset: {preset}"] = {"preset": preset}
     return out
 
 
 sources = recipe_sources()
 default_recipe = next((k for k in sources if k.startswith("Recipe A")),
-                      f"preset: {'microscopy-set-b' if micro else 'mnist-set1'}")
+                      f"preset: {page.default_presets(name)[0]}")
 st.session_state.setdefault("w.train.recipes", [default_recipe] if default_recipe in sources else list(sources)[:1])
 chosen = st.multiselect("Augmentation recipe(s)", list(sources), key="w.train.recipes",
                         help="With two recipes, each gets its own loss and the run minimises their weighted "
@@ -66,7 +56,7 @@ chosen = st.multiselect("Augmentation recipe(s)", list(sources), key="w.train.re
 
 # Defaults live in session state (never as widget defaults), so values kept across pages
 # (state.KEEP) never clash with a default.
-for key, default in (("w.train.method", "moco_v2" if "moco_v2" in METHODS else METHODS[0]),
+for key, default in (("w.train.method", "moco_v2" if "moco_v2" in METHOD_NAMES else METHOD_NAMES[0]),
                      ("w.train.epochs", 5), ("w.train.batch", 64), ("w.train.crop", min(64, cells_hw())),
                      ("w.train.lr", 1e-3), ("w.train.seed", 0), ("w.train.subset", 0)):
     st.session_state.setdefault(key, default)
@@ -74,8 +64,8 @@ for key, default in (("w.train.method", "moco_v2" if "moco_v2" in METHODS else M
 with st.form("train_form"):
     st.caption(f"Training on **{Path(str(name)).name}**. Short runs are enough to see an effect.")
     c = st.columns(3)
-    method = c[0].selectbox("Method", METHODS, key="w.train.method")
-    backbone = c[1].selectbox("Backbone", BACKBONES, key="w.train.backbone")
+    method = c[0].selectbox("Method", METHOD_NAMES, key="w.train.method")
+    backbone = c[1].selectbox("Backbone", BACKBONE_NAMES, key="w.train.backbone")
     device = c[2].selectbox("Device", ["auto", "cpu", "cuda"], key="w.train.device",
                             help="auto uses the GPU when there is one")
     c = st.columns(4)
@@ -104,7 +94,7 @@ if start:
     with plain_errors("The run could not start"):
         if not raw["recipes"]:
             raise ValueError("choose at least one augmentation recipe.")
-        run_dir = jobs.launch(config_mod.RunConfig.from_dict(raw))
+        run_dir = jobs.launch(RunConfig.from_dict(raw))
         state.put(state.ACTIVE_RUN, str(run_dir))
         st.toast(f"Started {Path(run_dir).name}")
 

@@ -1,14 +1,13 @@
-"""Importing ssrl_core parts from a page, with a plain message when a part is missing.
+"""Plain-words errors for the pages: an expected problem is one sentence, never a traceback.
 
-The pages only read widgets, call `ssrl_core` and draw. If a part of the core is not installed
-(or fails to import), the page says so in words instead of showing a traceback.
+The pages only read widgets, call `ssrl_core` and draw. A problem the user can cause or fix (a bad
+file, bad YAML, no network, a checkpoint that does not fit) is shown with `plain_errors` or
+`message`; anything else is a bug and Streamlit shows it as such.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib
-from types import ModuleType
 from typing import Iterator
 
 import streamlit as st
@@ -17,24 +16,6 @@ import streamlit as st
 # fit): shown as a sentence, never as a traceback.
 EXPECTED = (ValueError, FileNotFoundError, KeyError, RuntimeError, PermissionError, OSError,
             TimeoutError, ConnectionError)
-
-
-def need(module: str, what: str) -> ModuleType:
-    """Import `module` or stop the page with "`what` is not available in this installation"."""
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        st.info(f"{what} is not available in this installation yet ({exc}).")
-        st.stop()
-        raise  # unreachable: st.stop() raises
-
-
-def optional(module: str) -> ModuleType | None:
-    """Import `module`, or None when it is missing."""
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        return None
 
 
 @contextlib.contextmanager

@@ -15,7 +15,7 @@ from pathlib import Path
 import streamlit as st
 
 from ssrl_app import state
-from ssrl_app.core import message, optional
+from ssrl_app.core import message
 from ssrl_app.uploads import IMAGE_SUFFIXES, save_uploads
 
 
@@ -80,9 +80,7 @@ def render() -> None:
 def known_bbbc021_plates() -> list[str]:
     """Plate names from BBBC021 metadata already on this computer (empty when there is none)."""
     from ssrl_core import paths
-    bb = optional("ssrl_core.data.bbbc021")
-    if bb is None:
-        return []
+    from ssrl_core.data import bbbc021 as bb
     shared = paths.shared_data_dir()
     for folder in [paths.data_dir() / "bbbc021_raw"] + ([shared / "bbbc021" / "metadata"] if shared else []):
         if (folder / bb.IMAGE_CSV).is_file():
@@ -96,10 +94,7 @@ def known_bbbc021_plates() -> list[str]:
 def _downloads() -> None:
     """MitoCheck / BBBC021 downloads where the network allows (offline: a plain message)."""
     from ssrl_core import paths
-    mito, bb = optional("ssrl_core.data.mitocheck"), optional("ssrl_core.data.bbbc021")
-    if mito is None or bb is None:
-        st.info("Downloading public data is not available in this installation.")
-        return
+    from ssrl_core.data import bbbc021 as bb, mitocheck as mito
     source = st.radio("Source", ["MitoCheck phenotype crops", "BBBC021 plates"], horizontal=True,
                       key="w.data.dl_source")
     plates: list[str] = []

@@ -3,7 +3,8 @@
 Streamlit's older multipage mode runs a file of a `pages/` folder on its own. A fresh server
 starts in that mode, so a first visit straight to e.g. /augment would show that page without
 the shared sidebar. The app calls `st.navigation`, which ends that mode; each page calls
-`through_app()` first, which ends it too and reruns through app.py if needed.
+`through_app()` first (through `ssrl_app.page.open_page`), which ends it too and reruns
+through app.py if needed.
 """
 
 from __future__ import annotations

@@ -58,11 +58,6 @@ def data_url(rgb: np.ndarray, size: int = 64) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def blank_fraction(view: np.ndarray, threshold: float = 0.05) -> float:
-    """Fraction of pixels where every channel is below `threshold` (near-black background)."""
-    return float((view.max(axis=-1) < threshold).mean())
-
-
 def row_montage(tiles: list[np.ndarray], pair_start: int = 1, scale: int = 2, gap: int = 3) -> np.ndarray:
     """One RGB strip: `tiles[0]` (the cell), then the views in pairs, with white gaps.
 

@@ -7,7 +7,6 @@ from pathlib import Path
 import streamlit as st
 
 from ssrl_app import loaders, state
-from ssrl_app.core import optional
 
 
 def dataset_picker() -> str | None:
@@ -40,10 +39,8 @@ def dataset_picker() -> str | None:
 
 @st.cache_data(ttl=3, show_spinner=False)
 def running_jobs() -> list[dict]:
-    """Runs whose state is running or queued (empty when the training module is missing)."""
-    jobs = optional("ssrl_core.train.jobs")
-    if jobs is None:
-        return []
+    """Runs whose state is running or queued (empty when the runs cannot be listed)."""
+    from ssrl_core.train import jobs
     try:
         return [r for r in jobs.list_runs() if str(r.get("state", "")) in ("running", "queued", "starting")]
     except Exception:

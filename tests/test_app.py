@@ -129,23 +129,6 @@ def test_augment_yaml_round_trip_import(tiny_env):
     assert not at.error
 
 
-def test_preview_function_shapes_seeds_and_warnings():
-    from ssrl_app.preview import judge, make_preview
-    from ssrl_core.augment import Recipe, get_preset
-    rng = np.random.default_rng(0)
-    images = rng.random((2, 32, 32, 3)).astype(np.float32)
-    a = make_preview(get_preset("microscopy-set-b"), images, 4, seed=1, lpips=None, size=24)
-    b = make_preview(get_preset("microscopy-set-b"), images, 4, seed=1, lpips=None, size=24)
-    assert len(a.views) == 2 and len(a.views[0]) == 4 and a.views[0][0].shape == (24, 24, 3)
-    assert all(np.array_equal(x, y) for r1, r2 in zip(a.views, b.views) for x, y in zip(r1, r2))
-    assert any("nearly identical" in w for w in judge(np.array([0.01, 0.02]), 1.0))
-    assert any("hardly look like" in w for w in judge(np.array([0.8, 0.9]), 1.0))
-    assert any("mostly blank" in w for w in judge(None, 0.1))
-    assert judge(np.array([0.2, 0.3]), 0.9) == []
-    identity = make_preview(Recipe("none", []), images, 2, 0, None, 32)
-    assert np.allclose(identity.views[0][0], identity.views[0][1])
-
-
 def test_recipe_editor_adds_every_catalog_step_with_valid_controls(tiny_env):
     """Every transform of the catalog gets controls within its ParamSpec and keeps the recipe valid."""
     from ssrl_core.augment import CATALOG

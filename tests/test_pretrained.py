@@ -73,10 +73,12 @@ def test_configs_validate_and_hold_out_the_documented_cells() -> None:
 
 
 def test_app_lists_the_shipped_checkpoints(index) -> None:
-    from ssrl_app.checkpoints import shipped
+    from ssrl_app.checkpoints import check, shipped
 
-    names = {s["name"] for s in shipped()}
-    assert names == {c["name"] for c in index["checkpoints"]}
+    listed = shipped()
+    assert {s["name"] for s in listed} == {c["name"] for c in index["checkpoints"]}
+    info = check(next(s["path"] for s in listed if s["name"] == "bbbc021_set_b"))
+    assert info["in_channels"] == 3 and info["backbone"] == "tiny_cnn"
 
 
 def _cells(group: str):
@@ -99,3 +101,26 @@ def test_each_checkpoint_embeds_real_cells(group, request) -> None:
         feats = embed(cells, str(PRETRAINED / e.file), use_cache=False, device="cpu")
         assert feats.shape == (len(cells), info["feat_dim"])
         assert np.isfinite(feats).all() and feats.std(axis=0).max() > 0
+
+
+def test_export_indexes_a_finished_run_and_refuses_an_unfinished_one(tmp_path) -> None:
+    from ssrl_core.train.loop import train
+
+    e = plan.entry("mnist_set2")
+    cfg = load_config(paths.PROJECT_ROOT / e.config, ["max_steps=2", "batch_size=16", "data.max_cells=64",
+                                                     "epochs=1", "device=cpu"])
+    run_dir = tmp_path / e.run_dir()
+    assert train(cfg, run_dir)["state"] == "finished"
+    logs: list[str] = []
+    index = shipping.export([e, plan.entry("mnist_set1")], tmp_path / "pre", log=logs.append, root=tmp_path)
+    [item] = index["checkpoints"]
+    assert item["name"] == e.name and item["steps"] == 2 and item["cells_trained"] == 64
+    assert item["sha256"] == shipping.sha256(tmp_path / "pre" / e.file)
+    assert any("mnist_set1" in line and "no trained run" in line for line in logs)
+    assert shipping.verify(tmp_path / "pre") == []
+    shipping.set_metrics(tmp_path / "pre", {e.name: {"ami": 0.123456}})
+    assert shipping.read_index(tmp_path / "pre")["checkpoints"][0]["metrics"] == {"ami": 0.1235}
+    (run_dir / "status.json").write_text('{"state": "running"}')
+    logs.clear()
+    shipping.export([e], tmp_path / "pre2", log=logs.append, root=tmp_path)
+    assert any("has not finished" in line for line in logs)

@@ -89,6 +89,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("sweep", help="vary one recipe parameter over values and seeds; bias statistics")
     p.add_argument("config", help="sweep YAML (see docs/evaluate.md)")
     p.add_argument("--out", help="sweep folder (default: <runs>/sweep-<config name>)")
+    p.add_argument("--background", action="store_true",
+                   help="start as a detached job (folder under <runs>/sweeps unless --out) and return at once")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=run_sweep_cmd)
 
@@ -292,6 +294,13 @@ def run_sweep_cmd(args: argparse.Namespace) -> int:
     from ssrl_core import paths
     from ssrl_core.evaluate.sweep_runner import load_sweep, run_sweep
 
+    if args.background:
+        from ssrl_core.evaluate import sweep_jobs
+
+        path = sweep_jobs.launch(args.config, name=Path(args.config).stem, sweep_dir=args.out)
+        emit({"sweep_dir": str(path), "state": "queued"}, args.json,
+             f"started in the background: {path} (progress in {path / sweep_jobs.STATUS})")
+        return 0
     cfg = load_sweep(args.config)
     out = Path(args.out) if args.out else paths.runs_dir() / f"sweep-{Path(args.config).stem}"
     show = (lambda f, msg: print(f"[{100 * f:5.1f}%] {msg}", file=sys.stderr)) if not args.json else None

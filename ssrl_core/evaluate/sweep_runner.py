@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -85,6 +86,42 @@ def sweep_from_dict(raw: dict[str, Any]) -> SweepConfig:
     return SweepConfig(base=raw["base"], parameter=raw["parameter"], values=list(values), seeds=list(seeds),
                        probe_column=str(raw.get("probe_column", "label")),
                        test_fraction=float(raw.get("test_fraction", 0.3)), probe_seed=int(raw.get("probe_seed", 0)))
+
+
+def recipe_sweep(dataset: str, recipe: dict[str, Any], step: str, param: str, values: list[Any], *,
+                 seeds: int = 2, epochs: int = 2, max_cells: int = 1000, backbone: str = "resnet18",
+                 probe_column: str = "label", image_size: int = 64) -> dict[str, Any]:
+    """A sweep mapping over one parameter of one step of `recipe` (a `Recipe.to_dict()`), with
+    short runs sized for a quick look: batch size a quarter of the cells (8 to 64), crops of at
+    most 64 px. Checked by `sweep_from_dict` (ValueError in plain words)."""
+    base = {"name": "sweep", "data": {"name": str(dataset), "max_cells": int(max_cells)},
+            "recipes": [{"recipe": recipe}], "epochs": int(epochs), "backbone": backbone,
+            "batch_size": int(min(64, max(8, int(max_cells) // 4))), "crop_size": int(min(64, image_size))}
+    raw = {"base": base, "parameter": {"recipe": 0, "step": step, "param": param}, "values": list(values),
+           "seeds": list(range(int(seeds))), "probe_column": probe_column}
+    sweep_from_dict(raw)
+    return raw
+
+
+def parse_values(text: str, integer: bool = False) -> list[float | int]:
+    """Parameter values typed as "0.1, 0.5; 0.9" (at least two; ValueError in plain words)."""
+    try:
+        values: list[Any] = [float(v) for v in str(text).replace(";", ",").split(",") if v.strip()]
+    except ValueError as exc:
+        raise ValueError(f"the values must be numbers separated by commas ({exc}).") from None
+    if len(values) < 2:
+        raise ValueError("give at least two values, separated by commas.")
+    return [int(round(v)) for v in values] if integer else values
+
+
+def even_values(low: float | None, high: float | None, default: float, integer: bool = False,
+                n: int = 4) -> list[float | int]:
+    """`n` evenly spaced values over [low, high]; without a range, 0.5x to 2x the default."""
+    if low is None or high is None:
+        vals = [float(default) * f for f in (0.5, 1.0, 1.5, 2.0)]
+    else:
+        vals = [float(v) for v in np.linspace(float(low), float(high), n)]
+    return [int(round(v)) for v in vals] if integer else [float(f"{v:.3g}") for v in vals]
 
 
 def _expand_recipe(entry: Any) -> dict[str, Any]:
@@ -200,7 +237,10 @@ def run_sweep(cfg: SweepConfig, sweep_dir: str | Path,
         run_dir = sweep_dir / f"v{i:02d}_s{seed}"
         status = read_json(run_dir / "status.json") if (run_dir / "status.json").is_file() else {}
         if status.get("state") != "finished":
-            train(run_cfg, run_dir, resume=(run_dir / "checkpoint.pt").is_file())
+            result = train(run_cfg, run_dir, resume=(run_dir / "checkpoint.pt").is_file())
+            if result.get("state") != "finished":  # stopped on request: never probe a half-trained run
+                raise RuntimeError(f"the run {run_dir.name} ended {result.get('state')} before finishing "
+                                   f"({result.get('error') or 'no reason given'}); run the sweep again to resume")
         data_key = json.dumps(run_cfg.to_dict()["data"], sort_keys=True, default=str)
         if data_key not in loaded:
             loaded[data_key] = load_cells(run_cfg.data, seed=0)

@@ -77,7 +77,8 @@ def run_state(run_dir: Path) -> str:
         return "unknown"
 
 
-def retrain(entries: list[Entry], seeds: tuple[int, ...] = (0,), log: Log = print, root: Path | None = None) -> list[Path]:
+def retrain(entries: list[Entry], seeds: tuple[int, ...] = (0,), log: Log = print,
+            root: Path | None = None) -> list[Path]:
     """Run `ssrl train` for each entry and seed, one after the other (skips finished runs)."""
     root = root or project_root()
     env = dict(os.environ)

@@ -88,14 +88,15 @@ def measured_factors(cells: CellSet) -> pd.DataFrame:
 
 def factor_metrics(features: np.ndarray, meta: pd.DataFrame, nuisance: pd.DataFrame, label_column: str,
                    seed: int = 0) -> dict[str, float]:
-    """AMI and probe score for the label, the number of nuclei and the total intensity.
+    """AMI and probe score for the label, the number and size of nuclei and the total intensity.
 
     Keys: `<factor> AMI` and `<factor> probe` where factor is phenotype / compound, n_nuclei,
-    intensity (the nuclear channel's total intensity); probe is accuracy (categorical) or R^2.
+    nucleus_area (the central nucleus) or intensity (the nuclear channel's total intensity); probe
+    is held-out accuracy (categorical factors) or cross-validated R^2 (continuous ones).
     """
     meta = meta.reset_index(drop=True)[[label_column]]
     intensity = [c for c in nuisance.columns if c.startswith("total_intensity_")][:1]
-    nuis = nuisance.reset_index(drop=True)[["n_nuclei", *intensity]]
+    nuis = nuisance.reset_index(drop=True)[["n_nuclei", "nucleus_area", *intensity]]
     table = factor_probe(features, meta, nuis, seed=seed)
     out: dict[str, float] = {}
     for _, row in table.iterrows():

@@ -1,9 +1,9 @@
-"""The Augment page's preview: N views of a few cells and the LPIPS distance of each view pair.
+"""Judging a recipe by its views: N views of a few cells, the LPIPS distance of each view pair,
+and plain-words warnings (near-identical views, destructive views, mostly blank views).
 
-Views come from `ssrl_core.augment.ViewMaker` (same seed -> same view); distances from
-`ssrl_core.perceptual.LPIPS` (Zhang et al. 2018), the measure the paper uses to compare how
-strongly two recipes change a cell (Bendidi et al. 2024). This module only orchestrates those
-calls and summarises them in plain words; it holds no augmentation or distance logic itself.
+Views come from `ViewMaker` (same seed -> same view); distances from an
+`ssrl_core.perceptual.LPIPS` passed in (Zhang et al. 2018), the measure the paper uses to compare
+how strongly two recipes change a cell (Bendidi et al. 2024). The app's Augment page draws these.
 """
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-
-from ssrl_app.images import blank_fraction
 
 NEAR_IDENTICAL = 0.05  # median LPIPS below this: the two views barely differ
 DESTRUCTIVE = 0.6      # median LPIPS above this: the views no longer look like the same cell
@@ -39,7 +37,7 @@ def make_preview(recipe, images: np.ndarray, n_views: int, seed: int, lpips=None
 
     `lpips` is an `ssrl_core.perceptual.LPIPS` (or None to skip distances).
     """
-    from ssrl_core.augment import ViewMaker
+    from ssrl_core.augment.views import ViewMaker
 
     maker = ViewMaker(recipe, out_size=size)
     views = [[maker(img, view_seed(seed, i, j, n_views)) for j in range(n_views)]
@@ -56,7 +54,7 @@ def make_preview(recipe, images: np.ndarray, n_views: int, seed: int, lpips=None
 
 def pair_distances(recipe, images: np.ndarray, seed: int, lpips, size: int = 64) -> np.ndarray:
     """LPIPS between two views of every image (one pair per cell): the recipe's distribution."""
-    from ssrl_core.augment import ViewMaker
+    from ssrl_core.augment.views import ViewMaker
 
     maker = ViewMaker(recipe, out_size=size)
     a = np.stack([maker(img, view_seed(seed, i, 0, 2)) for i, img in enumerate(images)])
@@ -79,6 +77,11 @@ def judge(dist: np.ndarray | None, signal_ratio: float) -> list[str]:
             out.append(f"The two views of a cell hardly look like the same cell (median LPIPS {med:.2f}). "
                        "This may destroy what you want the representation to keep: make it gentler.")
     return out
+
+
+def blank_fraction(view: np.ndarray, threshold: float = 0.05) -> float:
+    """Fraction of pixels where every channel is below `threshold` (near-black background)."""
+    return float((view.max(axis=-1) < threshold).mean())
 
 
 def _signal_ratio(images: np.ndarray, views: list[list[np.ndarray]]) -> float:
