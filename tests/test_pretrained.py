@@ -120,7 +120,11 @@ def test_export_indexes_a_finished_run_and_refuses_an_unfinished_one(tmp_path) -
     assert shipping.verify(tmp_path / "pre") == []
     shipping.set_metrics(tmp_path / "pre", {e.name: {"ami": 0.123456}})
     assert shipping.read_index(tmp_path / "pre")["checkpoints"][0]["metrics"] == {"ami": 0.1235}
+    assert shipping.retrain([e], (0,), log=logs.append, root=tmp_path) == [run_dir]  # finished: not retrained
+    assert "already trained" in logs[-1]
     (run_dir / "status.json").write_text('{"state": "running"}')
     logs.clear()
     shipping.export([e], tmp_path / "pre2", log=logs.append, root=tmp_path)
     assert any("has not finished" in line for line in logs)
+    with pytest.raises(ValueError, match="unfinished run"):
+        shipping.retrain([e], (0,), log=logs.append, root=tmp_path)

@@ -18,7 +18,7 @@ import numpy as np
 
 from ssrl_core.data.cellset import CellSet
 from ssrl_core.reproduce import tables
-from ssrl_core.reproduce.plan import ENTRIES, Entry, entries, heldout_cells, project_root
+from ssrl_core.reproduce.plan import ENTRIES, TRAIN_PLATE, Entry, entries, heldout_cells, project_root
 from ssrl_core.reproduce.shipping import run_state
 
 Log = Callable[[str], None]
@@ -124,48 +124,60 @@ def _embed(cells: CellSet, encoder: str, opts: Options) -> np.ndarray:
     return embed(cells, encoder, device=opts.device)
 
 
+def _factor_rows(group: str, cells: CellSet) -> np.ndarray | None:
+    """Which held-out cells the factor probe uses: all (MitoCheck), the treated plate (BBBC021:
+    the plate is its own row of the compound table), none (MNIST)."""
+    if group == "mnist":
+        return None
+    if group == "bbbc021":
+        return np.flatnonzero((cells.meta["plate"].astype(str) == TRAIN_PLATE).to_numpy())
+    return np.arange(len(cells))
+
+
+def _encoders(group: str, opts: Options) -> list[tuple[str, str, str, list[tuple[int, str]]]]:
+    """(label, kind, name, [(seed, encoder)]) for the SSL checkpoints and the baselines."""
+    out = []
+    found_all = []
+    for e in entries(group):
+        found = checkpoints_of(e, opts)
+        if not found:
+            opts.notes.append(f"{e.name}: no checkpoint found; retrain it with `{e.command()}`")
+        found_all += [p for _, p in found]
+        out.append((e.label, "ssl", e.name, [(s, str(p)) for s, p in found]))
+    for label, name in _baselines(group, _backbone(found_all), opts):
+        out.append((label, "baseline", name, [(0, name)]))
+    return out
+
+
 def evaluate_group(group: str, opts: Options, log: Log = print) -> dict[str, Any]:
     """Rows (one per encoder) of metric -> list of values (one per training seed)."""
     t0 = time.time()
     cells = load_group_cells(group, opts)
     log(f"{group}: {len(cells)} held-out cells")
-    nuisance = tables.measured_factors(cells) if group != "mnist" else None
+    frows = _factor_rows(group, cells)
+    if frows is not None:
+        fcells = cells.subset(frows)
+        fmeta = fcells.meta.reset_index(drop=True)
+        nuisance = tables.measured_factors(fcells)
     label_col = "compound" if group == "bbbc021" else "label"
-    factor_cells = cells
-    if group == "bbbc021":  # the factor probe on the treated plate only (the plate is its own row)
-        keep = np.flatnonzero((cells.meta["plate"].astype(str) == "Week4_27801").to_numpy())
-        factor_cells = cells.subset(keep)
-        factor_cells.meta = factor_cells.meta.reset_index(drop=True)
-        nuisance_f = nuisance.iloc[keep].reset_index(drop=True)
-    else:
-        nuisance_f = nuisance
-    ssl = [(e, checkpoints_of(e, opts)) for e in entries(group)]
-    encoders: list[tuple[str, str, str, list[tuple[int, str]]]] = []
-    for e, found in ssl:
-        if not found:
-            opts.notes.append(f"{e.name}: no checkpoint found; retrain it with `{e.command()}`")
-        encoders.append((e.label, "ssl", e.name, [(s, str(p)) for s, p in found]))
-    backbone = _backbone([p for _, f in ssl for _, p in f])
-    for label, name in _baselines(group, backbone, opts):
-        encoders.append((label, "baseline", name, [(0, name)]))
     rows = []
-    for label, kind, name, found in encoders:
+    for label, kind, name, found in _encoders(group, opts):
         values: dict[str, list[float]] = {}
-        for seed, enc in found:
+        for _seed, enc in found:
             try:
                 feats = _embed(cells, enc, opts)
             except (RuntimeError, ValueError, FileNotFoundError) as exc:
                 opts.notes.append(f"{label} ({group}) could not be evaluated: {exc}")
                 continue
-            for k, v in _metrics(group, feats, cells, opts.seed).items():
+            measured = _metrics(group, feats, cells, opts.seed)
+            if frows is not None:
+                measured.update(tables.factor_metrics(feats[frows], fmeta, nuisance, label_col, opts.seed))
+            for k, v in measured.items():
                 values.setdefault(k, []).append(v)
-            if nuisance_f is not None:
-                ff = feats if factor_cells is cells else feats[keep]
-                for k, v in tables.factor_metrics(ff, factor_cells.meta, nuisance_f, label_col, opts.seed).items():
-                    values.setdefault(k, []).append(v)
         rows.append({"encoder": label, "kind": kind, "name": name, "seeds": [s for s, _ in found],
                      "values": values})
-        log(f"{group}: {label}: " + ", ".join(f"{k}={tables.fmt(v)}" for k, v in values.items() if "AMI" not in k))
+        log(f"{group}: {label}: " + ", ".join(f"{k}={tables.fmt(v)}" for k, v in values.items()
+                                              if k in ("ami", "top1", "silhouette", "compound_ami", "plate_ami")))
     out = {"group": group, "cells": len(cells), "rows": rows, "seconds": round(time.time() - t0, 1)}
     if group == "mnist":
         out["lpips"] = {e.label: tables.view_lpips(cells, e.recipes[0], n=opts.lpips_pairs, seed=opts.seed)
