@@ -195,7 +195,13 @@ def _metrics(group: str, feats: np.ndarray, cells: CellSet, seed: int) -> dict[s
 
 def reproduce(opts: Options, log: Log = print) -> dict[str, Any]:
     """Evaluate every group; returns {"groups": {group: result}, "notes": [...], "options": {...}}."""
-    results = {g: evaluate_group(g, opts, log) for g in opts.groups}
+    results = {}
+    for g in opts.groups:
+        try:
+            results[g] = evaluate_group(g, opts, log)
+        except FileNotFoundError as exc:  # e.g. MitoCheck / BBBC021 not downloaded on this machine
+            opts.notes.append(f"{g} was skipped: {exc}. See docs/data.md to get this data set.")
+            log(f"{g}: skipped ({exc})")
     return {"groups": results, "notes": list(opts.notes),
             "options": {"quick": opts.quick, "max_cells": opts.max_cells, "lpips_pairs": opts.lpips_pairs,
                         "imagenet": opts.imagenet, "pretrained": str(opts.pretrained), "runs": str(opts.runs)}}
