@@ -7,37 +7,18 @@ file that is not a checkpoint, or does not fit, gets a plain message.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from ssrl_core import paths
+from ssrl_core.reproduce.shipping import shipped_checkpoints
 
 BASELINES = ("random-resnet18", "imagenet-vgg16", "hand-features")
 
 
 def shipped() -> list[dict[str, Any]]:
-    """Entries of `pretrained/index.json` whose file exists: {name, path, description}."""
-    index = paths.pretrained_dir() / "index.json"
-    if not index.is_file():
-        return []
-    try:
-        raw = json.loads(index.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []
-    items = raw.get("checkpoints", raw.get("models", [])) if isinstance(raw, dict) else raw
-    out = []
-    for item in items if isinstance(items, list) else []:
-        if not isinstance(item, dict):
-            continue
-        rel = item.get("file") or item.get("path")
-        if not rel:
-            continue
-        path = Path(rel) if Path(rel).is_absolute() else paths.pretrained_dir() / rel
-        if path.is_file():
-            out.append({"name": str(item.get("name") or path.stem), "path": str(path),
-                        "description": str(item.get("description", ""))})
-    return out
+    """Shipped checkpoints whose file exists: {name, path, description}."""
+    return [{"name": item["name"], "path": item["path"], "description": str(item.get("description", ""))}
+            for item in shipped_checkpoints()]
 
 
 def finished_runs(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:

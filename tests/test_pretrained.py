@@ -128,3 +128,17 @@ def test_export_indexes_a_finished_run_and_refuses_an_unfinished_one(tmp_path) -
     assert any("has not finished" in line for line in logs)
     with pytest.raises(ValueError, match="unfinished run"):
         shipping.retrain([e], (0,), log=logs.append, root=tmp_path)
+
+
+def test_shipped_checkpoints_ignores_missing_files_and_bad_index(tmp_path) -> None:
+    from ssrl_core.reproduce.shipping import shipped_checkpoints
+
+    (tmp_path / "index.json").write_text(
+        '{"format": "ssrl-pretrained-index", "version": 1, "checkpoints": ['
+        '{"name": "here", "file": "here.pt"}, {"name": "gone", "file": "gone.pt"}]}')
+    (tmp_path / "here.pt").write_bytes(b"x")
+    listed = shipped_checkpoints(tmp_path)
+    assert [c["name"] for c in listed] == ["here"]
+    assert listed[0]["path"] == str(tmp_path / "here.pt")
+    (tmp_path / "index.json").write_text("{not json")
+    assert shipped_checkpoints(tmp_path) == []

@@ -51,6 +51,27 @@ def read_index(folder: str | Path) -> dict[str, Any]:
     return raw
 
 
+def shipped_checkpoints(folder: str | Path | None = None) -> list[dict[str, Any]]:
+    """Index entries whose file exists, each with its absolute `path` (what the app lists).
+
+    An unreadable or malformed index gives an empty list: the app then simply offers no
+    shipped checkpoint instead of failing.
+    """
+    from ssrl_core import paths
+
+    root = Path(folder) if folder is not None else paths.pretrained_dir()
+    try:
+        index = read_index(root)
+    except (OSError, ValueError):
+        return []
+    out = []
+    for item in index["checkpoints"]:
+        if isinstance(item, dict) and item.get("file") and (root / str(item["file"])).is_file():
+            out.append({**item, "name": str(item.get("name") or Path(item["file"]).stem),
+                        "path": str(root / str(item["file"]))})
+    return out
+
+
 def write_index(folder: str | Path, index: dict[str, Any]) -> Path:
     return atomic_write_json(Path(folder) / INDEX, index)
 

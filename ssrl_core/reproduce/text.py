@@ -158,8 +158,9 @@ def _observations(result: dict[str, Any]) -> list[str]:
         ssl = _mean_of(g["bbbc021"], "plate_ami", "ssl")
         base = _mean_of(g["bbbc021"], "plate_ami", "baseline")
         if ssl and base and min(ssl.values()) > max(base.values()):
+            lo, hi = f"{min(ssl.values()):.2f}", f"{max(ssl.values()):.2f}"
             out.append(f"- bbbc021: on DMSO cells, every SSL encoder separates the two plates more (plate AMI "
-                       f"{min(ssl.values()):.2f}-{max(ssl.values()):.2f}) than any baseline "
+                       f"{lo if lo == hi else lo + '-' + hi}) than any baseline "
                        f"({max(base.values()):.2f} at most), although it was trained on one plate only: the "
                        "learned features pick up a batch (plate) factor. Check the plate before trusting a "
                        "treated-vs-control separation across plates.")
