@@ -55,7 +55,7 @@ def plain_rate(cells, device: str, batch: int) -> float:
     lo, hi = channel_ranges(cells.images)
     x = torch.from_numpy(to_unit_float(cells.images, lo, hi)).permute(0, 3, 1, 2).contiguous().to(device)
     with torch.inference_mode():
-        model(x[:8])  # warm-up
+        model(x[:batch])  # warm-up at the timed batch size (oneDNN builds kernels per shape)
         if device.startswith("cuda"):
             torch.cuda.synchronize()
         t0 = time.perf_counter()
