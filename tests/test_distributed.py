@@ -35,8 +35,7 @@ def test_torchrun_two_processes_step_together(tmp_path: Path) -> None:
                            "-m", "ssrl_core.train", str(run)], capture_output=True, text=True, env=env,
                           timeout=300, cwd=paths.PROJECT_ROOT)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    results = [json.loads(line)["ssrl_train_result"] for line in proc.stdout.splitlines()
-               if line.startswith('{"ssrl_train_result"')]
+    results = _train_results(proc.stdout)
     assert sorted(r["rank"] for r in results) == [0, 1]
     assert all(r["world_size"] == 2 and r["state"] == "finished" and r["step"] == 8 for r in results)
     assert results[0]["param_checksum"] == pytest.approx(results[1]["param_checksum"], rel=1e-6)  # synced
@@ -46,3 +45,14 @@ def test_torchrun_two_processes_step_together(tmp_path: Path) -> None:
     assert load_checkpoint(run / "checkpoint.pt")["step"] == 8
     losses = [r["loss"] for r in rd.read_metrics_records(run)]
     assert len(losses) == 8 and np.mean(losses[-3:]) < np.mean(losses[:3])
+
+
+def _train_results(stdout: str) -> list[dict]:
+    """Every `{"ssrl_train_result": ...}` object the ranks printed, wherever it stands."""
+    decoder, out, start = json.JSONDecoder(), [], 0
+    while (start := stdout.find('{"ssrl_train_result"', start)) >= 0:
+        obj, end = decoder.raw_decode(stdout, start)
+        out.append(obj["ssrl_train_result"])
+        start = end
+    return out
+

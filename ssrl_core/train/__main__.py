@@ -36,7 +36,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     summary = {k: result.get(k) for k in ("rank", "world_size", "state", "step", "param_checksum")}
-    print(json.dumps({"ssrl_train_result": summary}), flush=True)
+    # One write call per line: under torchrun every rank shares the same pipe, and a line written
+    # in one call (< PIPE_BUF bytes) is never interleaved with another rank's.
+    sys.stdout.write(json.dumps({"ssrl_train_result": summary}) + "\n")
+    sys.stdout.flush()
     return 0 if result["state"] in ("finished", "stopped") else 1
 
 
