@@ -12,6 +12,7 @@ from pathlib import Path
 import altair as alt
 import pandas as pd
 import streamlit as st
+import torch
 
 from ssrl_app import checkpoints, loaders, page, state
 from ssrl_app.core import message, plain_errors
@@ -26,6 +27,8 @@ page.open_page("Train: teach a network what to ignore")
 name = page.current_dataset()
 METHOD_NAMES = sorted(METHODS)
 BACKBONE_NAMES = sorted(BACKBONES, key=lambda b: b != "resnet18")  # the paper's default first
+# On a CPU, ResNet18 at 64 px trains at about one image pair per second: a demo would stall.
+DEFAULT_BACKBONE = "resnet18" if torch.cuda.is_available() else "tiny_cnn"
 
 
 def cells_hw() -> int:
@@ -57,6 +60,7 @@ chosen = st.multiselect("Augmentation recipe(s)", list(sources), key="w.train.re
 # Defaults live in session state (never as widget defaults), so values kept across pages
 # (state.KEEP) never clash with a default.
 for key, default in (("w.train.method", "moco_v2" if "moco_v2" in METHOD_NAMES else METHOD_NAMES[0]),
+                     ("w.train.backbone", DEFAULT_BACKBONE),
                      ("w.train.epochs", 5), ("w.train.batch", 64), ("w.train.crop", min(64, cells_hw())),
                      ("w.train.lr", 1e-3), ("w.train.seed", 0), ("w.train.subset", 0)):
     st.session_state.setdefault(key, default)
