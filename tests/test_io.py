@@ -37,3 +37,13 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def test_sha256_file_matches_hashlib_on_a_multi_block_file(tmp_path: Path) -> None:
+    import hashlib
+
+    from ssrl_core.io import sha256_file
+
+    data = os.urandom((1 << 20) + 12345)  # more than one 1 MiB block
+    (tmp_path / "blob.bin").write_bytes(data)
+    assert sha256_file(tmp_path / "blob.bin") == hashlib.sha256(data).hexdigest()

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import socket
 import urllib.error
@@ -18,7 +17,7 @@ import urllib.request
 from pathlib import Path
 from typing import Callable
 
-from ssrl_core.io import atomic_write_json
+from ssrl_core.io import atomic_write_json, sha256_file
 
 Progress = Callable[[int, "int | None", str], None]  # (bytes done, total bytes or None, file name)
 USER_AGENT = "ssrl-core/0.1 (microscopy self-supervised learning)"
@@ -28,13 +27,7 @@ class NoNetwork(RuntimeError):
     """The server could not be reached (no network, DNS failure, refused, timed out)."""
 
 
-def sha256_of(path: str | Path) -> str:
-    """Hex sha256 of a file."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+sha256_of = sha256_file
 
 
 def _open(url: str, headers: dict | None = None, timeout: float = 30.0):

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ssrl_core import paths
-from ssrl_core.io import atomic_write_json
+from ssrl_core.io import atomic_write_json, sha256_file
 
 BASELINES = ("random-<backbone>", "imagenet-vgg16", "hand-features")
 RANDOM_SEED = 0
@@ -54,11 +53,7 @@ def file_sha256(path: str | Path) -> str:
         index = {}
     if key in index:
         return index[key]
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    index[key] = h.hexdigest()
+    index[key] = sha256_file(path)
     atomic_write_json(index_path, index)
     return index[key]
 

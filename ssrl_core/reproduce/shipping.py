@@ -10,7 +10,6 @@ command that retrains it). Files are encoder-only fp16 copies made by
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -19,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from ssrl_core.io import atomic_write_json
+from ssrl_core.io import atomic_write_json, sha256_file
 from ssrl_core.reproduce.plan import ENTRIES, Entry, project_root
 
 INDEX = "index.json"
@@ -32,12 +31,7 @@ HELDOUT = {
 Log = Callable[[str], None]
 
 
-def sha256(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+sha256 = sha256_file
 
 
 def read_index(folder: str | Path) -> dict[str, Any]:
