@@ -94,7 +94,7 @@ colour_options = ["cluster"] + [c_ for c_ in columns if c_ != "cluster"]
 colour = st.selectbox("Colour by", colour_options, key="w.explore.color")
 tips = [alt.Tooltip("image"), alt.Tooltip("cell:Q"), alt.Tooltip("cluster:N")] + \
     [alt.Tooltip(f"{c_}:N") for c_ in columns[:3] if c_ != "cluster"]
-chart = alt.Chart(df).mark_circle(size=40, opacity=0.8).encode(
+chart = alt.Chart(df).mark_circle(size=70, opacity=0.8).encode(
     x=alt.X("x:Q", axis=None), y=alt.Y("y:Q", axis=None),
     color=alt.Color(f"{colour}:N", legend=alt.Legend(columns=2, symbolLimit=40)), tooltip=tips,
 ).properties(height=520).interactive()

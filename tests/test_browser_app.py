@@ -159,13 +159,15 @@ def test_every_page_renders_and_interacts(server, page):
     wait_idle(page)
     chart = page.locator('[data-testid="stVegaLiteChart"]').first
     chart.scroll_into_view_if_needed()
+    chart.locator("canvas, svg").first.wait_for()
+    page.wait_for_timeout(300)  # let Vega finish drawing before we look for the points
     box = chart.bounding_box()
     tip = page.locator("#vg-tooltip-element")
     found = False
-    for fy in [i / 24 for i in range(2, 23)]:
-        for fx in [i / 24 for i in range(2, 23)]:
-            page.mouse.move(box["x"] + fx * box["width"], box["y"] + fy * box["height"])
-            page.wait_for_timeout(15)
+    for x, y in point_positions(chart.screenshot(), box)[:60]:
+        page.mouse.move(x, y)
+        for _ in range(10):
+            page.wait_for_timeout(20)
             if tip.count() and tip.locator("img").count() and tip.is_visible():
                 found = True
                 break
@@ -186,3 +188,23 @@ def test_every_page_renders_and_interacts(server, page):
     page.screenshot(path=str(SHOTS / "bias.png"), full_page=True)
     log = Path(server["log"]).read_text(errors="replace")
     assert "Traceback" not in log, log[-3000:]
+
+
+def point_positions(png: bytes, box: dict) -> list[tuple[float, float]]:
+    """Page coordinates of the coloured scatter points in a screenshot of the chart.
+
+    Axes, grid and text are grey; the points are saturated colours. Hovering those pixels
+    (rather than a blind grid, which can miss 6-pixel points) makes the hover check reliable.
+    """
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    saturation = rgb.max(axis=-1) - rgb.min(axis=-1)
+    ys, xs = np.nonzero(saturation > 60)
+    scale = rgb.shape[1] / box["width"]
+    order = np.random.default_rng(0).permutation(len(xs))
+    return [(box["x"] + xs[i] / scale, box["y"] + ys[i] / scale) for i in order]
+
