@@ -27,3 +27,15 @@ def _isolated_outputs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyt
     base = tmp_path_factory.mktemp("ssrl_out")
     monkeypatch.setenv("SSRL_RUNS", str(base / "runs"))
     monkeypatch.setenv("SSRL_UPLOADS", str(base / "uploads"))
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Run a test's small forward passes on one torch thread (no oversubscription on 2 cores)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+

@@ -14,13 +14,7 @@ from ssrl_core.models.pretrained import adapt_first_conv, adapt_state_dict
 DIMS = {"tiny_cnn": 64, "vgg11": 512, "vgg13": 512, "resnet18": 512, "resnet50": 2048, "convnext_tiny": 768}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Small forward passes: one thread avoids oversubscribing a shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_registry_lists_contract_names_with_descriptions() -> None:

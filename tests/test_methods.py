@@ -16,13 +16,7 @@ from ssrl_core.models import build_backbone
 SMALL = {"hidden_dim": 32, "out_dim": 16}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny tensors: one thread avoids oversubscribing a shared CPU (10x faster here)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _method(name: str, channels: int = 2, **params) -> SSLMethod:

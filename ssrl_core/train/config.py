@@ -148,6 +148,16 @@ def _number(v: Any) -> Any:
     return v
 
 
+def _section(kw: dict, key: str, cls: type, known: str, shape: str, problems: list[str]):
+    """Build the nested config `cls` from `kw[key]`, noting unknown fields and a wrong shape."""
+    value = kw.get(key, {})
+    if not isinstance(value, dict):
+        problems.append(f"'{key}' must be {shape}")
+        return cls()
+    problems += [f"unknown field '{key}.{k}' (known: {known})" for k in set(value) - _known(cls)]
+    return cls(**{k: v for k, v in value.items() if k in _known(cls)})
+
+
 def _known(cls: type) -> set[str]:
     return {f.name for f in fields(cls)}
 
@@ -161,22 +171,10 @@ def _build(raw: Any) -> RunConfig:
         if key not in _known(RunConfig):
             problems.append(f"unknown field '{key}' (known fields: {', '.join(sorted(_known(RunConfig)))})")
     kw = {k: v for k, v in raw.items() if k in _known(RunConfig)}
-    data = kw.get("data", {})
-    if isinstance(data, dict):
-        bad = set(data) - _known(DataConfig)
-        problems += [f"unknown field 'data.{k}' (known: name, path, filter, exclude, max_cells)" for k in bad]
-        kw["data"] = DataConfig(**{k: v for k, v in data.items() if k in _known(DataConfig)})
-    else:
-        problems.append("'data' must be a dataset name or a mapping with 'name' (or 'path')")
-        kw["data"] = DataConfig()
-    method = kw.get("method", {})
-    if isinstance(method, dict):
-        bad = set(method) - _known(MethodConfig)
-        problems += [f"unknown field 'method.{k}' (known: name, params)" for k in bad]
-        kw["method"] = MethodConfig(**{k: v for k, v in method.items() if k in _known(MethodConfig)})
-    else:
-        problems.append("'method' must be a method name or a mapping with 'name' and 'params'")
-        kw["method"] = MethodConfig()
+    kw["data"] = _section(kw, "data", DataConfig, "name, path, filter, exclude, max_cells",
+                          "a dataset name or a mapping with 'name' (or 'path')", problems)
+    kw["method"] = _section(kw, "method", MethodConfig, "name, params",
+                            "a method name or a mapping with 'name' and 'params'", problems)
     recipes = []
     for i, r in enumerate(kw.get("recipes", [{"preset": "mnist-set1"}]) or []):
         if not isinstance(r, dict):
