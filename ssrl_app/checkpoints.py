@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ssrl_core.reproduce.shipping import shipped_checkpoints
+from ssrl_core.models.shipped import shipped_checkpoints
 
 BASELINES = ("random-resnet18", "imagenet-vgg16", "hand-features")
 

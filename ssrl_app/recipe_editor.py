@@ -136,7 +136,12 @@ def editor(slot: str, title: str, default_preset: str):
                           help="Remove this step", type="tertiary")
             params = dict(step.params)
             p = float(step.p)
+            draw = step.draw
             if on:
+                same = st.checkbox("Same for both views", value=step.draw == "pair", key=f"{base}.{i}.draw",
+                                   help="On: this step's random draw is made once per pair, so both views get "
+                                        "the same one (e.g. both inverted or neither). Off: a new draw per view.")
+                draw = "pair" if same else "view"
                 n_ctl = 1 + (len(spec.params) if spec is not None else 0)
                 cols = st.columns(min(3, n_ctl))
                 p = cols[0].slider("how often", 0.0, 1.0, float(step.p), 0.05, key=f"{base}.{i}.p",
@@ -145,7 +150,7 @@ def editor(slot: str, title: str, default_preset: str):
                     label = getattr(pspec, "label", "") or pname.replace("_", " ")
                     params[pname] = param_control(pspec, label, params.get(pname),
                                                   f"{base}.{i}.{pname}", cols[(j + 1) % len(cols)])
-            steps.append(Step(name=step.name, params=params, p=float(p), enabled=bool(on)))
+            steps.append(Step(name=step.name, params=params, p=float(p), enabled=bool(on), draw=draw))
     a1, a2 = st.columns([2, 1], vertical_alignment="bottom")
     a1.selectbox("Add a step", sorted(CATALOG), key=f"{base}.addpick",
                  format_func=lambda n: getattr(CATALOG[n], "title", "") or n)

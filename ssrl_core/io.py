@@ -1,4 +1,4 @@
-"""Small file helpers that must not lose data: atomic writes."""
+"""Small file helpers that must not lose data (atomic writes) or be fooled by input (YAML limits)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ import os
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
+
+import yaml
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
@@ -51,3 +53,73 @@ def sha256_file(path: str | Path) -> str:
             h.update(block)
     return h.hexdigest()
 
+
+
+YAML_MAX_BYTES = 1 << 20  # a run config, recipe or sweep is a few kB
+YAML_MAX_NODES = 100_000  # values once aliases are expanded (an alias bomb has billions)
+
+
+class YAMLLimitError(ValueError):
+    """A YAML document that is too large, too deeply nested, or expands too far through aliases."""
+
+
+def _expanded_size(node: Any, memo: dict[int, int], open_: set[int]) -> int:
+    """Values in `node` with every alias expanded (memoised, so shared nodes cost one visit)."""
+    key = id(node)
+    if key in memo:
+        return memo[key]
+    if key in open_:
+        raise YAMLLimitError("an alias refers to itself (a recursive structure)")
+    open_.add(key)
+    if isinstance(node, yaml.SequenceNode):
+        size = 1 + sum(_expanded_size(c, memo, open_) for c in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        size = 1 + sum(_expanded_size(k, memo, open_) + _expanded_size(v, memo, open_) for k, v in node.value)
+    else:
+        size = 1
+    open_.discard(key)
+    memo[key] = size
+    if size > YAML_MAX_NODES:
+        raise YAMLLimitError(f"it expands to more than {YAML_MAX_NODES:,} values through aliases (&/*)")
+    return size
+
+
+class _LimitedLoader(yaml.SafeLoader):
+    """The safe loader, refusing a document whose aliases expand past YAML_MAX_NODES values."""
+
+    def compose_document(self) -> Any:
+        node = super().compose_document()
+        _expanded_size(node, {}, set())
+        return node
+
+
+def parse_yaml(text: str, source: str = "the YAML text") -> Any:
+    """`yaml.safe_load` with limits: at most YAML_MAX_BYTES, YAML_MAX_NODES values after alias
+    expansion, no recursive aliases, no deep nesting. Every problem is a ValueError naming
+    `source` and the reason."""
+    if len(text) > YAML_MAX_BYTES:
+        raise YAMLLimitError(f"{source} is {len(text):,} characters; the limit is {YAML_MAX_BYTES:,}")
+    try:
+        return yaml.load(text, Loader=_LimitedLoader)  # noqa: S506 - a SafeLoader subclass
+    except YAMLLimitError as exc:
+        raise YAMLLimitError(f"{source} was refused: {exc}") from None
+    except RecursionError:
+        raise YAMLLimitError(f"{source} was refused: it is nested too deeply") from None
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{source} is not valid YAML: {exc}") from None
+
+
+def read_yaml(path: str | Path) -> Any:
+    """Read a YAML file with `parse_yaml`'s limits; size and encoding are checked first, and a
+    file that is not UTF-8 is refused with the position of the first bad byte."""
+    path = Path(path)
+    size = path.stat().st_size
+    if size > YAML_MAX_BYTES:
+        raise YAMLLimitError(f"{path} is {size:,} bytes; a YAML file here is at most {YAML_MAX_BYTES:,}")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path} is not UTF-8 text (byte 0x{raw[exc.start]:02x} at position {exc.start}); "
+                         "save it as UTF-8") from None
+    return parse_yaml(text, str(path))

@@ -1,7 +1,7 @@
 """Named recipes from Bendidi et al. 2024 and the usual SimCLR/BYOL defaults.
 
 - `mnist-set1` / `mnist-set2`: the two MNIST sets of section 3.2 (Table 2, Figure 4): set 1
-  keeps the digit (padding, inversion, slight rotation, random crop); set 2 destroys part of it
+  keeps the digit (padding, inversion drawn once per pair, slight rotation, random crop); set 2 destroys part of it
   (vertical flip, strong rotation, random crop, random erasing).
 - `microscopy-set-a` / `microscopy-set-b`: the two BBBC021 sets of sections 3.3-3.4 (Table 3,
   Figures 6-7): A = colour jitter, flips, rotation, affine, random crop; B = 360-degree rotation,
@@ -18,8 +18,8 @@ from .recipe import Recipe, Step
 from .spec import RecipeError
 
 
-def _s(name: str, p: float = 1.0, **params) -> Step:
-    return Step(name, params, float(p))
+def _s(name: str, p: float = 1.0, draw: str = "view", **params) -> Step:
+    return Step(name, params, float(p), True, draw)
 
 
 def _build() -> dict[str, Recipe]:
@@ -29,9 +29,10 @@ def _build() -> dict[str, Recipe]:
             _s("pad", fraction=0.15, border="constant"),
             _s("rotate", degrees=15.0, border="constant"),
             _s("random_crop", fraction=0.78),
-            _s("invert", p=0.5),
+            _s("invert", p=0.5, draw="pair"),
         ], None, "MNIST set 1 (Bendidi et al. 2024, section 3.2): padding, inversion, slight rotation and "
-                 "random crop; the digit stays whole, so the representation keeps the digit class."),
+                 "random crop; the digit stays whole, so the representation keeps the digit class. The "
+                 "inversion is drawn once per pair: both views share one polarity."),
         Recipe("mnist-set2", [
             _s("vertical_flip", p=0.5),
             _s("rotate", degrees=180.0, border="constant"),

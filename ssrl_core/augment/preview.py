@@ -40,8 +40,8 @@ def make_preview(recipe, images: np.ndarray, n_views: int, seed: int, lpips=None
     from ssrl_core.augment.views import ViewMaker
 
     maker = ViewMaker(recipe, out_size=size)
-    views = [[maker(img, view_seed(seed, i, j, n_views)) for j in range(n_views)]
-             for i, img in enumerate(images)]
+    views = [[maker(img, view_seed(seed, i, j, n_views), pair_seed=view_seed(seed, i, j - j % 2, n_views) + 7)
+              for j in range(n_views)] for i, img in enumerate(images)]
     dist = None
     pairs = n_views // 2
     if lpips is not None and pairs:
@@ -57,8 +57,8 @@ def pair_distances(recipe, images: np.ndarray, seed: int, lpips, size: int = 64)
     from ssrl_core.augment.views import ViewMaker
 
     maker = ViewMaker(recipe, out_size=size)
-    a = np.stack([maker(img, view_seed(seed, i, 0, 2)) for i, img in enumerate(images)])
-    b = np.stack([maker(img, view_seed(seed, i, 1, 2)) for i, img in enumerate(images)])
+    a = np.stack([maker(img, view_seed(seed, i, 0, 2), view_seed(seed, i, 0, 2) + 7) for i, img in enumerate(images)])
+    b = np.stack([maker(img, view_seed(seed, i, 1, 2), view_seed(seed, i, 0, 2) + 7) for i, img in enumerate(images)])
     return np.asarray(lpips.batch(a, b), dtype=np.float32).reshape(-1)
 
 

@@ -21,14 +21,23 @@ from .spec import RecipeError, canonical, check_value
 OUT_SIZE_RANGE = (4, 2048)
 
 
+DRAWS = ("view", "pair")  # a step's random draw: new for every view, or one per pair of views
+
+
 @dataclass
 class Step:
-    """One transform of a recipe. Missing parameters of a known transform get their defaults."""
+    """One transform of a recipe. Missing parameters of a known transform get their defaults.
+
+    `draw` says when the step's randomness (whether it applies, and its random parameters) is
+    drawn: `view` (default) anew for each view, `pair` once per pair, so both views of a cell
+    get the same draw (e.g. the same inversion, so the pair never has opposite polarities).
+    """
 
     name: str
     params: dict[str, Any] = field(default_factory=dict)
     p: float = 1.0
     enabled: bool = True
+    draw: str = "view"
 
     def __post_init__(self) -> None:
         spec = CATALOG.get(self.name)
@@ -41,7 +50,10 @@ class Step:
             self.p = float(self.p)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "p": self.p, "enabled": self.enabled, "params": _copy.deepcopy(self.params)}
+        d = {"name": self.name, "p": self.p, "enabled": self.enabled, "params": _copy.deepcopy(self.params)}
+        if self.draw != "view":
+            d["draw"] = self.draw
+        return d
 
 
 @dataclass
@@ -73,7 +85,7 @@ class Recipe:
         if problems:
             raise RecipeError(problems)
         steps = [Step(s["name"], dict(s.get("params") or {}), s.get("p", CATALOG[s["name"]].default_p),
-                      s.get("enabled", True)) for s in d.get("steps") or []]
+                      s.get("enabled", True), s.get("draw", "view")) for s in d.get("steps") or []]
         return cls(str(d["name"]), steps, d.get("out_size"), str(d.get("description") or ""))
 
     @classmethod
@@ -111,9 +123,12 @@ def step_problems(step: Step | dict[str, Any]) -> list[str]:
     """Plain-words problems of one step (empty list when valid); for the recipe editor."""
     d = step.to_dict() if isinstance(step, Step) else step
     if not isinstance(d, dict):
-        return [f"a step must be a mapping with 'name', 'params', 'p' and 'enabled', got {d!r}"]
-    problems = [f"unexpected key '{k}' (allowed: name, params, p, enabled)"
-                for k in d if k not in ("name", "params", "p", "enabled")]
+        return [f"a step must be a mapping with 'name', 'params', 'p', 'enabled' and 'draw', got {d!r}"]
+    problems = [f"unexpected key '{k}' (allowed: name, params, p, enabled, draw)"
+                for k in d if k not in ("name", "params", "p", "enabled", "draw")]
+    if d.get("draw", "view") not in DRAWS:
+        problems.append(f"'draw' must be 'view' (a new draw for each view) or 'pair' (one draw for both views "
+                        f"of a pair), got {d.get('draw')!r}")
     name = d.get("name")
     if name not in CATALOG:
         return [("a step has no transform 'name'" if name is None else _unknown(name))] + problems
@@ -186,6 +201,8 @@ def describe(recipe: Recipe) -> str:
         spec = CATALOG.get(s.name)
         what = spec.say(s.params) if spec else f"unknown transform '{s.name}'"
         when = "always" if s.p >= 1 else ("never" if s.p <= 0 else f"{s.p:.0%} of the time")
+        if s.draw == "pair":
+            when += ", the same for both views of a pair"
         lines.append(f"{i}. {what[0].upper()}{what[1:]} ({'turned off' if not s.enabled else when}).")
     size = f"{recipe.out_size}x{recipe.out_size} pixels" if recipe.out_size else "the input size"
     lines.append(f"Views are finally resized to {size}.")

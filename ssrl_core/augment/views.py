@@ -85,14 +85,15 @@ class ViewMaker:
         self.recipe, self.out_size = state["recipe"], state["out_size"]
         self._cache, self._lock = {}, threading.Lock()
 
-    def pipeline(self, height: int, width: int, channels: int) -> A.Compose:
-        """The albumentations Compose for inputs of this shape (built once, then cached)."""
+    def pipeline(self, height: int, width: int, channels: int) -> list[tuple[str, A.Compose]]:
+        """The albumentations pipeline for inputs of this shape (built once, then cached): one
+        `(draw, Compose)` segment per run of consecutive steps with the same `draw`."""
         key = (height, width, channels)
         if key not in self._cache:
             problems = channel_problems(self.recipe, channels)
             if problems:
                 raise RecipeError(problems)
-            transforms: list = []
+            segments: list[tuple[str, list]] = []
             h, w = height, width
             for step in self.recipe.steps:
                 if not step.enabled or step.p <= 0:
@@ -100,23 +101,36 @@ class ViewMaker:
                 built, (h, w) = CATALOG[step.name].build(step.params, h, w, channels)
                 if step.p < 1:
                     built = [A.Sequential(built, p=step.p)]
-                transforms += built
+                if not segments or segments[-1][0] != step.draw:
+                    segments.append((step.draw, []))
+                segments[-1][1].extend(built)
             size = self.out_size or _last_resize(self.recipe)
             oh, ow = (size, size) if size else (height, width)
             if (h, w) != (oh, ow):
                 small = oh * ow < h * w
-                transforms.append(A.Resize(oh, ow, interpolation=cv2.INTER_AREA if small else cv2.INTER_LINEAR, p=1.0))
-            self._cache[key] = A.Compose(transforms, p=1.0, is_check_shapes=False, strict=False)
+                if not segments:
+                    segments.append(("view", []))
+                segments[-1][1].append(A.Resize(oh, ow, interpolation=cv2.INTER_AREA if small else cv2.INTER_LINEAR,
+                                                p=1.0))
+            self._cache[key] = [(draw, A.Compose(t, p=1.0, is_check_shapes=False, strict=False))
+                                for draw, t in segments or [("view", [])]]
         return self._cache[key]
 
-    def __call__(self, image: np.ndarray, seed: int) -> np.ndarray:
+    def __call__(self, image: np.ndarray, seed: int, pair_seed: int | None = None) -> np.ndarray:
+        """One view; steps with `draw: pair` draw from `pair_seed` (the same for both views of a
+        pair), the others from `seed`. Without `pair_seed` every step draws from `seed`."""
         img = as_unit_float(image)
         h, w, c = img.shape
         with self._lock:
-            pipe = self.pipeline(h, w, c)
-            key = int(seed) & 0xFFFFFFFFFFFFFFFF  # any int, negative ones included
-            pipe.set_random_state(np.random.default_rng(key), random.Random(key))
-            out = pipe(image=img)["image"]
+            segments = self.pipeline(h, w, c)
+            out = img
+            for k, (draw, pipe) in enumerate(segments):
+                base = pair_seed if draw == "pair" and pair_seed is not None else seed
+                key = int(base) & 0xFFFFFFFFFFFFFFFF  # any int, negative ones included
+                if len(segments) > 1:  # independent streams per segment; one segment keeps the plain seed
+                    key = _seed_pair(key, 1000 + k)
+                pipe.set_random_state(np.random.default_rng(key), random.Random(key))
+                out = pipe(image=out)["image"]
         if out.ndim == 2:
             out = out[..., None]
         out = np.clip(out, 0.0, 1.0, out=np.array(out, dtype=np.float32, copy=True))
@@ -146,4 +160,5 @@ class TwoViews:
 
     def __call__(self, image: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
         img = as_unit_float(image)
-        return self.a(img, _seed_pair(seed, 0)), self.b(img, _seed_pair(seed, 1))
+        pair = _seed_pair(seed, 2)
+        return self.a(img, _seed_pair(seed, 0), pair), self.b(img, _seed_pair(seed, 1), pair)

@@ -49,6 +49,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_download)
 
+    from ssrl_core.cli import plate_cmds  # import-plate, import-cellprofiler
+
+    plate_cmds.register(dsub)
+
 
 def _row(d: dict) -> str:
     if "error" in d:

@@ -102,12 +102,14 @@ def build_module(spec: EncoderSpec, in_channels: int, image_size: int, device: s
     if spec.kind == "checkpoint":
         from ssrl_core.train.checkpoint import check_channels, load_encoder
 
-        module, info = load_encoder(spec.path, device=device)
+        module, info = load_encoder(spec.path, device=device, in_channels=in_channels)
         check_channels(info, in_channels)
         spec.info = {k: v for k, v in info.items() if k in ("method", "backbone", "in_channels", "crop_size",
-                                                             "feat_dim", "channels", "dataset")}
+                                                             "feat_dim", "channels", "dataset", "per_channel")}
         spec.crop_size = int(info.get("crop_size") or image_size)
         ranges = info.get("channel_ranges") or {}
+        if info.get("per_channel"):
+            ranges = {}  # a per-channel encoder sees each channel scaled by these cells' own range
         if ranges.get("lo") is not None and ranges.get("hi") is not None:
             spec.lo = np.asarray(ranges["lo"], dtype=np.float32)
             spec.hi = np.asarray(ranges["hi"], dtype=np.float32)

@@ -27,10 +27,9 @@ from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from ssrl_core.evaluate.bias_stats import bias_report
-from ssrl_core.io import atomic_write, atomic_write_json
+from ssrl_core.io import atomic_write, atomic_write_json, read_yaml
 
 RESULTS = "results.csv"
 RESULT_COLUMNS = ["value", "seed", "class", "accuracy", "n_test", "top1", "run"]
@@ -54,7 +53,7 @@ def load_sweep(path: str | Path) -> SweepConfig:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no sweep file at {path}")
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    raw = read_yaml(path) or {}
     if not isinstance(raw, dict):
         raise ValueError(f"{path.name} must hold a mapping (base, parameter, values, seeds, probe_column)")
     base = raw.get("base")
@@ -62,7 +61,7 @@ def load_sweep(path: str | Path) -> SweepConfig:
         bp = Path(base) if Path(base).is_absolute() else path.parent / base
         if not bp.is_file():
             raise FileNotFoundError(f"the sweep's base run config {base!r} was not found (looked at {bp})")
-        base = yaml.safe_load(bp.read_text(encoding="utf-8")) or {}
+        base = read_yaml(bp) or {}
     return sweep_from_dict(dict(raw, base=base))
 
 

@@ -19,10 +19,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ssrl_core.io import atomic_write_json, sha256_file
+from ssrl_core.models.shipped import INDEX, INDEX_FORMAT, read_index, shipped_checkpoints  # noqa: F401 (public)
 from ssrl_core.reproduce.plan import ENTRIES, Entry, project_root
 
-INDEX = "index.json"
-INDEX_FORMAT = "ssrl-pretrained-index"
 HELDOUT = {
     "mnist": "none: SSL never sees digit labels; all 5,000 digits are scored (probe: stratified 70/30 split)",
     "mitocheck": "25 whole plates (1,001 cells, ~30% of every class) never trained on",
@@ -32,38 +31,6 @@ Log = Callable[[str], None]
 
 
 sha256 = sha256_file
-
-
-def read_index(folder: str | Path) -> dict[str, Any]:
-    """The index (an empty one when the file is absent)."""
-    path = Path(folder) / INDEX
-    if not path.is_file():
-        return {"format": INDEX_FORMAT, "version": 1, "checkpoints": []}
-    raw = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(raw, dict) or not isinstance(raw.get("checkpoints"), list):
-        raise ValueError(f"{path} is not a checkpoint index (it needs a 'checkpoints' list)")
-    return raw
-
-
-def shipped_checkpoints(folder: str | Path | None = None) -> list[dict[str, Any]]:
-    """Index entries whose file exists, each with its absolute `path` (what the app lists).
-
-    An unreadable or malformed index gives an empty list: the app then simply offers no
-    shipped checkpoint instead of failing.
-    """
-    from ssrl_core import paths
-
-    root = Path(folder) if folder is not None else paths.pretrained_dir()
-    try:
-        index = read_index(root)
-    except (OSError, ValueError):
-        return []
-    out = []
-    for item in index["checkpoints"]:
-        if isinstance(item, dict) and item.get("file") and (root / str(item["file"])).is_file():
-            out.append({**item, "name": str(item.get("name") or Path(item["file"]).stem),
-                        "path": str(root / str(item["file"]))})
-    return out
 
 
 def write_index(folder: str | Path, index: dict[str, Any]) -> Path:

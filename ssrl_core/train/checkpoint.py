@@ -24,7 +24,7 @@ FORMAT = "ssrl-checkpoint"
 FORMAT_VERSION = 1
 INFO_KEYS = ("method", "backbone", "in_channels", "crop_size", "feat_dim", "channels", "channel_ranges",
              "recipes", "recipe_weights", "dataset", "config", "versions", "metrics", "epoch", "step",
-             "half", "format_version")
+             "half", "format_version", "per_channel", "parent", "freeze", "train_seconds")
 
 
 def package_versions() -> dict[str, str]:
@@ -123,6 +123,8 @@ def encoder_state(ckpt: dict[str, Any]) -> dict[str, torch.Tensor]:
 def check_channels(info: dict[str, Any], n_channels: int) -> None:
     """Raise a plain error when images have a different channel count from the checkpoint."""
     want = int(info["in_channels"])
+    if info.get("per_channel"):  # one grey-scale encoder applied to every channel: any count fits
+        return
     if int(n_channels) != want:
         names = info.get("channels") or []
         raise ValueError(f"This checkpoint was trained on {want}-channel images ({', '.join(map(str, names))}) "
@@ -130,18 +132,23 @@ def check_channels(info: dict[str, Any], n_channels: int) -> None:
                          "same channels, or choose matching data.")
 
 
-def load_encoder(path: str | Path, device: str | torch.device = "cpu") -> tuple[nn.Module, dict[str, Any]]:
+def load_encoder(path: str | Path, device: str | torch.device = "cpu",
+                 in_channels: int | None = None) -> tuple[nn.Module, dict[str, Any]]:
     """A ready encoder (backbone without projection heads, eval mode, float32) and its info.
 
     `info` holds method, backbone, in_channels, crop_size, feat_dim, channels and
-    channel_ranges {"lo": [...], "hi": [...]} for `to_unit_float`.
+    channel_ranges {"lo": [...], "hi": [...]} for `to_unit_float`. A per-channel encoder
+    (`per_channel: true`) is built for `in_channels` channels (default: those it was trained on);
+    its `feat_dim` is then `in_channels` times the grey encoder's width.
     """
     from ssrl_core.models import build_backbone
 
     ckpt = load_checkpoint(path)
     info = checkpoint_info(ckpt)
+    per_channel = bool(info.get("per_channel", False))
     try:
-        encoder, feat_dim = build_backbone(info["backbone"], int(info["in_channels"]), int(info["crop_size"]))
+        channels = int(in_channels) if per_channel and in_channels else int(info["in_channels"])
+        encoder, feat_dim = build_backbone(info["backbone"], channels, int(info["crop_size"]), per_channel=per_channel)
     except KeyError as exc:
         raise ValueError(f"{Path(path).name} does not say which backbone it holds ({exc})") from exc
     state = {k: v.float() if torch.is_floating_point(v) else v for k, v in encoder_state(ckpt).items()}
@@ -153,7 +160,7 @@ def load_encoder(path: str | Path, device: str | torch.device = "cpu") -> tuple[
             f"{Path(path).name} does not match a {info['backbone']} with {info['in_channels']} input "
             f"channel(s): the architecture or the channel count differs. Detail: {' '.join(first[:3])[:400]}"
         ) from exc
-    info["feat_dim"] = info.get("feat_dim") or feat_dim
+    info["feat_dim"] = feat_dim if per_channel else (info.get("feat_dim") or feat_dim)
     return encoder.to(device).eval(), info
 
 

@@ -6,15 +6,24 @@ Names (method, backbone, presets, method parameters) are checked against the reg
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ssrl_core.train.config import RecipeConfig, RunConfig
 
+from ssrl_core.devices import DEVICES, PRECISIONS
+
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("cosine", "constant")
-DEVICES = ("auto", "cpu", "cuda")
-PRECISIONS = ("auto", "fp32", "bf16")
+# Sane ranges (inclusive): a value outside would only fail later, deep inside training.
+INT_RANGES = {"crop_size": (16, 1024), "epochs": (1, 100_000), "batch_size": (2, 65_536), "log_every": (1, 10**6),
+              "num_workers": (0, 256), "cpu_threads": (0, 4096), "checkpoint_every": (0, 100_000),
+              "seed": (0, 2**32 - 1)}
+FLOAT_RANGES = {"weight_decay": (0.0, 10.0), "momentum": (0.0, 1.0), "warmup_epochs": (0.0, 100_000.0)}
+MAX_LR = 10.0
+MAX_WEIGHT = 1000.0
+MAX_STEPS = 10**9
 
 
 def _is_int(v: Any) -> bool:
@@ -23,6 +32,21 @@ def _is_int(v: Any) -> bool:
 
 def _is_num(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _is_finite(v: Any) -> bool:
+    return _is_num(v) and math.isfinite(v)
+
+
+def _not_finite(value: Any, where: str) -> list[str]:
+    """Dotted paths of every NaN or infinite number inside a nested value."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return [where]
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _not_finite(v, f"{where}.{k}")]
+    if isinstance(value, (list, tuple)):
+        return [p for i, v in enumerate(value) for p in _not_finite(v, f"{where}[{i}]")]
+    return []
 
 
 def validate(cfg: RunConfig) -> list[str]:
@@ -35,15 +59,19 @@ def validate(cfg: RunConfig) -> list[str]:
     for key in ("filter", "exclude"):
         if not isinstance(getattr(cfg.data, key), dict):
             p.append(f"'data.{key}' must map a metadata column to a value or a list of values")
-    if cfg.data.max_cells is not None and (not _is_int(cfg.data.max_cells) or cfg.data.max_cells < 2):
-        p.append(f"'data.max_cells' must be a whole number of at least 2 (or left out); got {cfg.data.max_cells!r}")
+    if cfg.data.max_cells is not None and (not _is_int(cfg.data.max_cells) or not 2 <= cfg.data.max_cells <= MAX_STEPS):
+        p.append(f"'data.max_cells' must be a whole number from 2 to {MAX_STEPS:,} (or left out); "
+                 f"got {cfg.data.max_cells!r}")
     if not cfg.recipes:
         p.append("'recipes' needs at least one recipe (a preset name or an inline recipe)")
     for i, r in enumerate(cfg.recipes):
         if (r.preset is None) == (r.recipe is None):
             p.append(f"recipes[{i}] must give exactly one of 'preset' (a name) or 'recipe' (an inline recipe)")
-        if not _is_num(r.weight) or r.weight < 0:
-            p.append(f"recipes[{i}].weight must be a number >= 0; got {r.weight!r}")
+        if not _is_finite(r.weight) or not 0 <= r.weight <= MAX_WEIGHT:
+            p.append(f"recipes[{i}].weight must be a number >= 0 and at most {MAX_WEIGHT:g}; got {r.weight!r}")
+        if isinstance(r.recipe, dict):
+            p += [f"{w} must be a finite number (not NaN or infinite)"
+                  for w in _not_finite(r.recipe, f"recipes[{i}].recipe")]
         p += _check_recipe(i, r)
     if cfg.recipes and all(_is_num(r.weight) and r.weight == 0 for r in cfg.recipes):
         p.append("at least one recipe weight must be above 0")
@@ -53,27 +81,33 @@ def validate(cfg: RunConfig) -> list[str]:
     else:
         p += _check_method_params(cfg.method.name, cfg.method.params)
     p += _check_backbone(cfg.backbone)
-    for key, low in (("crop_size", 8), ("epochs", 1), ("batch_size", 2), ("log_every", 1)):
+    for key, (low, high) in INT_RANGES.items():
         v = getattr(cfg, key)
-        if not _is_int(v) or v < low:
-            p.append(f"'{key}' must be a whole number of at least {low}; got {v!r}")
-    for key in ("num_workers", "cpu_threads", "checkpoint_every", "seed"):
+        if not _is_int(v) or not low <= v <= high:
+            p.append(f"'{key}' must be a whole number from {low} to {high:,}; got {v!r}")
+    if cfg.max_steps is not None and (not _is_int(cfg.max_steps) or not 1 <= cfg.max_steps <= MAX_STEPS):
+        p.append(f"'max_steps' must be a whole number from 1 to {MAX_STEPS:,} (or left out); got {cfg.max_steps!r}")
+    if not _is_finite(cfg.lr) or not 0 < cfg.lr <= MAX_LR:
+        p.append(f"'lr' (learning rate) must be a number above 0 and at most {MAX_LR:g}, e.g. 0.001; got {cfg.lr!r}")
+    for key, (low, high) in FLOAT_RANGES.items():
         v = getattr(cfg, key)
-        if not _is_int(v) or v < 0:
-            p.append(f"'{key}' must be a whole number >= 0; got {v!r}")
-    if cfg.max_steps is not None and (not _is_int(cfg.max_steps) or cfg.max_steps < 1):
-        p.append(f"'max_steps' must be a whole number of at least 1 (or left out); got {cfg.max_steps!r}")
-    if not _is_num(cfg.lr) or cfg.lr <= 0:
-        p.append(f"'lr' (learning rate) must be a number above 0, e.g. 0.001; got {cfg.lr!r}")
-    for key in ("weight_decay", "momentum", "warmup_epochs"):
-        v = getattr(cfg, key)
-        if not _is_num(v) or v < 0:
-            p.append(f"'{key}' must be a number >= 0; got {v!r}")
+        if not _is_finite(v) or not low <= v <= high:
+            p.append(f"'{key}' must be a number from {low:g} to {high:g}; got {v!r}")
     for key, allowed in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("device", DEVICES),
                          ("precision", PRECISIONS)):
         if getattr(cfg, key) not in allowed:
             p.append(f"'{key}' must be one of {', '.join(allowed)}; got {getattr(cfg, key)!r}")
-    for key in ("pretrained", "drop_last", "channels_last"):
+    if cfg.max_minutes is not None and (not _is_num(cfg.max_minutes) or not 0 < cfg.max_minutes <= 10080):
+        p.append(f"'max_minutes' must be a number of minutes above 0 (at most a week), or left out; "
+                 f"got {cfg.max_minutes!r}")
+    if not _is_int(cfg.freeze) or not 0 <= cfg.freeze <= 8:
+        p.append(f"'freeze' must be a whole number of the encoder's first stages to keep fixed, 0 to 8; "
+                 f"got {cfg.freeze!r}")
+    if cfg.init is not None and (not isinstance(cfg.init, str) or not cfg.init.strip()):
+        p.append("'init' must name a shipped encoder, a run folder or a checkpoint file (or be left out)")
+    if cfg.init is not None and cfg.pretrained is True:
+        p.append("'init' and 'pretrained: true' both choose the starting weights; keep one of them")
+    for key in ("pretrained", "per_channel", "drop_last", "channels_last"):
         if not isinstance(getattr(cfg, key), bool):
             p.append(f"'{key}' must be true or false; got {getattr(cfg, key)!r}")
     return p

@@ -6,9 +6,9 @@ weighted sum of these losses (Bendidi et al. 2024, section 3.4: "keep both [comp
 separated in two independent SSRL losses of the same SSRL approach [...] minimize the weighted
 sum of these two losses").
 
-`load_config(path, overrides)` reads YAML with `yaml.safe_load`, applies `--set key=value`
-overrides (dotted keys for nested fields, values parsed as YAML scalars) and validates: every
-problem is listed in one `ConfigError` in plain words.
+`load_config(path, overrides)` reads YAML with `ssrl_core.io.read_yaml` (safe loader, size and
+alias limits), applies `--set key=value` overrides (dotted keys for nested fields, values parsed
+as YAML scalars) and validates: every problem is listed in one `ConfigError` in plain words.
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ from typing import Any
 
 import yaml
 
+from ssrl_core.io import read_yaml
 from ssrl_core.train.checks import DEVICES, OPTIMIZERS, PRECISIONS, SCHEDULES, validate  # noqa: F401
 
-FLOAT_FIELDS = ("lr", "weight_decay", "momentum", "warmup_epochs")
+FLOAT_FIELDS = ("lr", "weight_decay", "momentum", "warmup_epochs", "max_minutes")
 
 
 class ConfigError(ValueError):
@@ -81,6 +82,9 @@ class RunConfig:
     method: MethodConfig = field(default_factory=MethodConfig)
     backbone: str = "resnet18"
     pretrained: bool = False
+    per_channel: bool = False
+    init: str | None = None
+    freeze: int = 0
     crop_size: int = 64
     epochs: int = 10
     batch_size: int = 64
@@ -98,6 +102,7 @@ class RunConfig:
     channels_last: bool = True
     checkpoint_every: int = 0
     max_steps: int | None = None
+    max_minutes: float | None = None
     log_every: int = 10
     drop_last: bool = True
 
@@ -210,9 +215,9 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None,
         if not path.is_file():
             raise FileNotFoundError(f"No run configuration at {path}")
         try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
-            raise ConfigError([f"{path} is not valid YAML: {exc}"]) from exc
+            raw = read_yaml(path)
+        except ValueError as exc:  # bad YAML, not UTF-8, too large, an alias bomb
+            raise ConfigError([str(exc)]) from None
         if raw is None:
             raw = {}
         if not isinstance(raw, dict):

@@ -20,6 +20,7 @@ from typing import Any, Callable
 import torch
 from torch.utils.data import DataLoader
 
+from ssrl_core.devices import resolve_device
 from ssrl_core.io import atomic_write, atomic_write_text
 from ssrl_core.train import checkpoint as ckpt_io
 from ssrl_core.train import distributed as dist_
@@ -27,24 +28,15 @@ from ssrl_core.train import rundir as rd
 from ssrl_core.train.config import RunConfig, load_config
 from ssrl_core.train.data import (EpochSampler, ViewPairs, check_channels, load_cells, prepare_images,
                                   prepare_images_with, resolve_recipes)
-from ssrl_core.train.model import build_model, build_optimizer, lr_at, rng_state, set_lr, set_rng_state
+from ssrl_core.train.model import (build_model, build_optimizer, lr_at, lr_at_share, rng_state, set_lr,
+                                   set_rng_state)
+from ssrl_core.train.start_from import keep_frozen_eval, parent_info
 
 Progress = Callable[[dict[str, Any]], None]
 
 
 class LossNotFinite(RuntimeError):
     """The loss became NaN or infinite."""
-
-
-def resolve_device(cfg: RunConfig) -> tuple[torch.device, bool]:
-    """(device, use_bf16): `auto` picks CUDA when present; bf16 autocast on CUDA unless fp32 asked."""
-    if cfg.device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device is 'cuda' but no CUDA GPU is available here; use device: auto or cpu")
-    kind = "cuda" if cfg.device == "cuda" or (cfg.device == "auto" and torch.cuda.is_available()) else "cpu"
-    bf16 = kind == "cuda" and cfg.precision in ("auto", "bf16")
-    if cfg.precision == "bf16" and kind == "cpu":
-        bf16 = True
-    return torch.device(kind), bf16
 
 
 def _logger(run_dir: Path, active: bool) -> logging.Logger:
@@ -82,7 +74,7 @@ def train(config: RunConfig | str | Path, run_dir: str | Path, progress: Progres
     cfg = config if isinstance(config, RunConfig) else load_config(config)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    device, bf16 = resolve_device(cfg)
+    device, bf16 = resolve_device(cfg.device, cfg.precision)
     info = dist_.setup(device.type)
     if info.enabled and device.type == "cuda":
         device = torch.device("cuda", info.local_rank)
@@ -153,7 +145,16 @@ class _Loop:
                              "cells each process has; lower batch_size or use more cells")
         full = cfg.epochs * self.steps_per_epoch
         self.total_steps = min(full, cfg.max_steps) if cfg.max_steps else full
-        self.model, self.feat_dim = build_model(cfg, cells.images.shape[-1])
+        if self.ckpt is not None:  # resumed: the weights come from the run's own checkpoint
+            self.parent = self.ckpt.get("parent")
+            self.model, self.feat_dim = build_model(cfg, cells.images.shape[-1])
+        else:
+            self.parent = parent_info(cfg.init) if cfg.init else None
+            self.model, self.feat_dim = build_model(cfg, cells.images.shape[-1], self.parent)
+            if self.parent:
+                self.log.info("starting from %s (%s)", cfg.init, self.parent["file"])
+        self.budget_s = cfg.max_minutes * 60.0 if cfg.max_minutes else None
+        self.seconds_before = float(self.ckpt.get("train_seconds", 0.0)) if self.ckpt is not None else 0.0
         self.fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
         self.model.to(self.device, memory_format=self.fmt)  # NHWC: faster convolutions (oneDNN, cuDNN)
         if self.info.enabled:
@@ -193,7 +194,9 @@ class _Loop:
                  "channel_ranges": {"lo": [float(x) for x in self.lo], "hi": [float(x) for x in self.hi]},
                  "recipes": [r.to_dict() for r in self.recipes], "recipe_weights": [r.weight for r in cfg.recipes],
                  "dataset": cfg.data.name, "cells": len(self.cells), "metrics": metrics, "epoch": self.epoch,
-                 "step": self.step, "batch_in_epoch": self.batch_in_epoch, "rng": rng_state(), "half": False}
+                 "step": self.step, "batch_in_epoch": self.batch_in_epoch, "rng": rng_state(), "half": False,
+                 "per_channel": bool(cfg.per_channel), "parent": self.parent, "freeze": int(cfg.freeze),
+                 "train_seconds": round(self.seconds_before + time.time() - self.t_start, 2)}
         return ckpt_io.save_checkpoint(self.run_dir / name, state)
 
     def _should_stop(self) -> bool:
@@ -203,6 +206,7 @@ class _Loop:
     def run(self, resume: bool) -> dict[str, Any]:
         self._setup(resume)
         cfg, t0 = self.cfg, time.time()
+        self.t_start = t0
         start_step = self.step
         last: dict[str, Any] = {}
         sums: dict[str, float] = {}
@@ -211,6 +215,7 @@ class _Loop:
         self.log.info("training %s on %d cells (%s), %d steps/epoch, device %s", cfg.name, len(self.cells),
                       cfg.data.name, self.steps_per_epoch, self.device)
         self.model.train()
+        keep_frozen_eval(self.model.frozen)
         while self.epoch < cfg.epochs and self.step < self.total_steps:
             self.sampler.set_epoch(self.epoch, self.batch_in_epoch)
             self.dataset.set_epoch(self.epoch)
@@ -221,7 +226,9 @@ class _Loop:
                 if self._should_stop():
                     return self._finish("stopped", last, f"stopped by {self.sig.reason or 'the stop file'}")
                 views = [v.to(self.device, non_blocking=True, memory_format=self.fmt) for v in views]
-                lr = lr_at(cfg, self.step, self.total_steps, self.steps_per_epoch)
+                share = self._time_share()
+                lr = lr_at(cfg, self.step, self.total_steps, self.steps_per_epoch) if share is None \
+                    else lr_at_share(cfg, share)
                 set_lr(self.opt, lr)
                 with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
                     terms = self.net(*views)
@@ -232,7 +239,7 @@ class _Loop:
                 self.opt.zero_grad(set_to_none=True)
                 loss.backward()
                 self.opt.step()
-                self.model.after_step((self.step + 1) / self.total_steps)
+                self.model.after_step((self.step + 1) / self.total_steps if share is None else self._time_share())
                 self.step += 1
                 self.batch_in_epoch += 1
                 for k, v in terms.items():
@@ -242,15 +249,20 @@ class _Loop:
                     self.progress({"step": self.step, "total_steps": self.total_steps, "epoch": self.epoch + 1,
                                    "loss": float(terms["loss"].detach().float()), "lr": lr})
                 end_epoch = self.batch_in_epoch >= self.steps_per_epoch
-                if self.step % cfg.log_every == 0 or end_epoch or self.step >= self.total_steps:
+                done = self.step >= self.total_steps or self._out_of_time()
+                if self.step % cfg.log_every == 0 or end_epoch or done:
                     dt = max(time.time() - t_int, 1e-9)
                     last = {"step": self.step, "epoch": self.epoch + 1, **{k: v / n_int for k, v in sums.items()},
                             "lr": lr, "pairs_per_s": round(pairs * n_int / dt, 2),
                             "elapsed_s": round(time.time() - t0, 2)}
                     self._report(last, t0, start_step)
                     sums, n_int, t_int = {}, 0, time.time()
-                if self.step >= self.total_steps:
+                if done:
                     break
+            if self._out_of_time():
+                if self.batch_in_epoch >= self.steps_per_epoch:
+                    self.epoch, self.batch_in_epoch = self.epoch + 1, 0
+                return self._finish("finished", last, None)
             if self.batch_in_epoch >= self.steps_per_epoch:
                 self.epoch, self.batch_in_epoch = self.epoch + 1, 0
                 self._save(rd.CHECKPOINT, last)
@@ -259,12 +271,26 @@ class _Loop:
                     atomic_write(self.run_dir / rd.epoch_checkpoint_name(self.epoch), lambda p: shutil.copyfile(src, p))
         return self._finish("finished", last, None)
 
+    def _time_share(self) -> float | None:
+        """The share of the `max_minutes` budget used so far (None without a budget)."""
+        if self.budget_s is None:
+            return None
+        return min(1.0, (self.seconds_before + time.time() - self.t_start) / self.budget_s)
+
+    def _out_of_time(self) -> bool:
+        share = self._time_share()
+        return share is not None and dist_.any_rank([share >= 1.0], self.info, self.device)[0]
+
     def _report(self, record: dict[str, Any], t0: float, start_step: int) -> None:
         if self.main:
             rd.append_metrics(self.run_dir, record)
             eta = rd.eta_seconds(time.time() - t0, self.step - start_step, self.total_steps - start_step)
+            done = self.step / self.total_steps
+            share = self._time_share()
+            if share is not None and share > done:  # a time budget ends the run first
+                done, eta = share, round(self.budget_s * (1.0 - share), 1)
             self._status(state="running", step=self.step, total_steps=self.total_steps, epoch=self.epoch + 1,
-                         epochs=self.cfg.epochs, progress=round(self.step / self.total_steps, 4),
+                         epochs=self.cfg.epochs, progress=round(done, 4),
                          eta_seconds=eta, loss=record.get("loss"))
             self.log.info("step %d epoch %d loss %.4f lr %.2e %.1f pairs/s", self.step, self.epoch + 1,
                           record.get("loss", float("nan")), record["lr"], record["pairs_per_s"])

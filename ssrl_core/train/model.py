@@ -71,12 +71,20 @@ def _unique(labels: Sequence[str]) -> list[str]:
     return out
 
 
-def build_model(cfg: RunConfig, in_channels: int) -> tuple[MultiRecipe, int]:
-    """Backbone + one method per recipe (shared backbone); returns (model, feat_dim)."""
+def build_model(cfg: RunConfig, in_channels: int,
+                parent: dict[str, Any] | None = None) -> tuple[MultiRecipe, int]:
+    """Backbone (from `parent`'s weights when fine-tuning, see `start_from`) + one method per
+    recipe (shared backbone); returns (model, feat_dim). `model.frozen` lists frozen modules."""
     from ssrl_core.methods import build_method
     from ssrl_core.models import build_backbone
+    from ssrl_core.train.start_from import check_parent, freeze_stages, load_parent
 
-    backbone, feat_dim = build_backbone(cfg.backbone, in_channels, cfg.crop_size, pretrained=cfg.pretrained)
+    backbone, feat_dim = build_backbone(cfg.backbone, in_channels, cfg.crop_size, pretrained=cfg.pretrained,
+                                        per_channel=cfg.per_channel)
+    if parent is not None:
+        check_parent(parent, cfg.backbone, cfg.per_channel, in_channels)
+        load_parent(backbone, parent)
+    frozen = freeze_stages(backbone, cfg.freeze) if cfg.freeze else []
     methods = []
     for _ in cfg.recipes:
         try:
@@ -86,7 +94,9 @@ def build_model(cfg: RunConfig, in_channels: int) -> tuple[MultiRecipe, int]:
     for m in methods[1:]:
         if m.backbone is not backbone:
             raise RuntimeError("build_method copied the backbone; recipes must share one encoder")
-    return MultiRecipe(methods, [r.weight for r in cfg.recipes], [r.label for r in cfg.recipes]), feat_dim
+    model = MultiRecipe(methods, [r.weight for r in cfg.recipes], [r.label for r in cfg.recipes])
+    model.frozen = frozen
+    return model, feat_dim
 
 
 def build_optimizer(cfg: RunConfig, model: nn.Module) -> torch.optim.Optimizer:
@@ -105,9 +115,13 @@ def build_optimizer(cfg: RunConfig, model: nn.Module) -> torch.optim.Optimizer:
     return torch.optim.AdamW(groups, lr=cfg.lr)
 
 
+MAX_WARMUP_SHARE = 0.25  # a warm-up never takes more than a quarter of the run
+
+
 def lr_at(cfg: RunConfig, step: int, total_steps: int, steps_per_epoch: int) -> float:
-    """Linear warmup over `warmup_epochs`, then cosine decay to 0 (or constant) over the run."""
-    warm = int(round(cfg.warmup_epochs * steps_per_epoch))
+    """Linear warm-up over `warmup_epochs` (capped at a quarter of the run, so that a run cut
+    short by `max_steps` still reaches its peak and decays), then cosine decay to 0 (or constant)."""
+    warm = min(int(round(cfg.warmup_epochs * steps_per_epoch)), int(total_steps * MAX_WARMUP_SHARE))
     if warm and step < warm:
         return cfg.lr * (step + 1) / warm
     if cfg.schedule == "constant":
@@ -115,6 +129,18 @@ def lr_at(cfg: RunConfig, step: int, total_steps: int, steps_per_epoch: int) -> 
     span = max(1, total_steps - warm)
     t = min(1.0, max(0.0, (step - warm) / span))
     return cfg.lr * 0.5 * (1.0 + math.cos(math.pi * t))
+
+
+def lr_at_share(cfg: RunConfig, share: float) -> float:
+    """The same schedule over a share of a time budget (`max_minutes`): warm-up over
+    `warmup_epochs / epochs` of the budget (at most a quarter), then cosine decay to 0."""
+    warm = min(cfg.warmup_epochs / max(cfg.epochs, 1), MAX_WARMUP_SHARE)
+    share = min(1.0, max(0.0, share))
+    if warm and share < warm:
+        return cfg.lr * max(share / warm, 0.01)
+    if cfg.schedule == "constant":
+        return cfg.lr
+    return cfg.lr * 0.5 * (1.0 + math.cos(math.pi * (share - warm) / max(1e-9, 1.0 - warm)))
 
 
 def set_lr(opt: torch.optim.Optimizer, lr: float) -> None:

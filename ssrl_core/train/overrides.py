@@ -10,8 +10,7 @@ from __future__ import annotations
 import copy
 from typing import Any, Callable
 
-import yaml
-
+from ssrl_core.io import YAMLLimitError, parse_yaml
 from ssrl_core.train.config import ConfigError
 
 
@@ -25,8 +24,10 @@ def set_values(raw: dict[str, Any], overrides: list[str] | None,
             raise ConfigError([f"--set needs key=value; got {item!r}"])
         key, text = item.split("=", 1)
         try:
-            value = yaml.safe_load(text) if text.strip() else None
-        except yaml.YAMLError:
+            value = parse_yaml(text, f"the value of --set {key.strip()}") if text.strip() else None
+        except YAMLLimitError as exc:
+            raise ConfigError([str(exc)]) from None
+        except ValueError:  # not YAML: the text itself
             value = text
         parts = [k for k in key.strip().split(".") if k]
         if not parts:

@@ -1,0 +1,249 @@
+"""A user's plate in: field files grouped into multi-channel sites, nuclei cropped, plate map joined.
+
+The flow of `ssrl data import-plate` and of the Data page's plate import:
+
+1. `scan_plate(folder, pattern)`: every image file under `folder` is matched against a file-name
+   pattern (`ssrl_core.data.patterns`: BBBC style, ImageXpress, Opera/Operetta or the user's);
+   files of one (plate, well, site) form a site, one file per channel. Files that match no
+   pattern and sites that lack a channel are listed, never silently dropped.
+2. `read_plate_map(path)`: a CSV with one row per well (`well`, optionally `plate`, and any other
+   column: `compound`, `concentration`, `moa`, ...). Column names are matched loosely
+   (`Metadata_Well`, `Well`, `dose` ...); wells are normalised to `A01`.
+3. `import_plate(scan, plate_map)`: each site's channels are stacked into `(H, W, C)` and cut
+   with the same nucleus detection and crops as BBBC021 (`ssrl_core.data.fields.nucleus_crops`:
+   Gaussian + Li threshold + LoG peaks + watershed; crops that would leave the field skipped).
+   Metadata per cell: `plate`, `well`, `site`, `field`, every plate-map column, `cell_index`
+   (within its site), `y`, `x`, `area`. Wells without a plate-map row are listed in the report.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+from ssrl_core.data.cellset import CellSet
+from ssrl_core.data.patterns import FilePattern, detect_pattern, get_pattern, normalise_well
+
+FIELD_SUFFIXES = (".tif", ".tiff", ".png")
+_MAP_ALIASES = {"well": ("well", "wells", "well_position", "wellname", "well_name", "position"),
+                "plate": ("plate", "plate_name", "barcode", "plate_barcode", "assay_plate_barcode"),
+                "compound": ("compound", "treatment", "pert_iname", "drug", "perturbation", "broad_sample"),
+                "concentration": ("concentration", "dose", "conc", "mmoles_per_liter", "concentration_um")}
+Progress = Callable[[int, int, str], None]
+
+
+@dataclass
+class PlateScan:
+    """Field files grouped into sites. `sites` has one row per site: plate, well, site, files."""
+
+    folder: Path
+    pattern: str
+    channels: list[str]
+    sites: list[dict] = field(default_factory=list)  # {plate, well, site, files: {channel: Path}}
+    unmatched: list[str] = field(default_factory=list)
+    incomplete: list[dict] = field(default_factory=list)  # {plate, well, site, missing: [channels]}
+
+    def table(self) -> pd.DataFrame:
+        """One row per complete site with the file of each channel (the preview the page shows)."""
+        rows = [{"plate": s["plate"], "well": s["well"], "site": s["site"],
+                 **{f"channel {c}": s["files"][c].name for c in self.channels}} for s in self.sites]
+        return pd.DataFrame(rows, columns=["plate", "well", "site"] + [f"channel {c}" for c in self.channels])
+
+    def wells(self) -> list[tuple[str, str]]:
+        """Distinct (plate, well) pairs with at least one complete site."""
+        return sorted({(s["plate"], s["well"]) for s in self.sites})
+
+
+def _natural(key: str) -> tuple:
+    return tuple(int(t) if t.isdigit() else t for t in re.split(r"(\d+)", str(key)))
+
+
+def scan_plate(folder: str | Path, pattern: str = "auto", plate: str | None = None) -> PlateScan:
+    """Group the image files under `folder` (recursively) into sites with `pattern`.
+
+    `pattern`: "auto" (the built-in that matches most files), a built-in name, a `{well}...`
+    template or a regex (see `ssrl_core.data.patterns`). `plate` names the plate when the file
+    names do not (default: the folder's name).
+    """
+    root = Path(folder).expanduser()
+    if not root.is_dir():
+        raise FileNotFoundError(f"there is no folder at {root}")
+    files = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
+    images = [p for p in files if p.suffix.lower() in FIELD_SUFFIXES]
+    if not images:
+        raise ValueError(f"no TIFF or PNG field images under {root}")
+    if pattern == "auto":
+        found = detect_pattern([p.name for p in images])
+        if found is None:
+            raise ValueError("no built-in file-name pattern (bbbc, imagexpress, operetta) matches these files; "
+                             "give your own, e.g. {well}_s{site}_w{channel}.tif")
+        pattern = found
+    pat: FilePattern = get_pattern(pattern)
+    groups: dict[tuple[str, str, str], dict[str, Path]] = {}
+    unmatched = [str(p.relative_to(root)) for p in files if p.suffix.lower() not in FIELD_SUFFIXES]
+    for p in images:
+        g = pat.match(p.name)
+        if g is None:
+            unmatched.append(str(p.relative_to(root)))
+            continue
+        key = (str(g.get("plate") or plate or root.name), g["well"], g["site"])
+        chans = groups.setdefault(key, {})
+        if g["channel"] in chans:  # e.g. two planes of one channel: keep the first, list the other
+            unmatched.append(str(p.relative_to(root)) + " (second file for this site and channel)")
+            continue
+        chans[g["channel"]] = p
+    channels = sorted({c for chans in groups.values() for c in chans}, key=_natural)
+    scan = PlateScan(root, pat.name if pat.name != "custom" else pattern, channels, unmatched=sorted(unmatched))
+    for (pl, well, site), chans in sorted(groups.items(), key=lambda kv: tuple(_natural(k) for k in kv[0])):
+        missing = [c for c in channels if c not in chans]
+        if missing:
+            scan.incomplete.append({"plate": pl, "well": well, "site": site, "missing": missing})
+        else:
+            scan.sites.append({"plate": pl, "well": well, "site": site, "files": dict(chans)})
+    return scan
+
+
+def _canonical(col: str) -> str:
+    c = re.sub(r"^(image_)?metadata_", "", str(col).strip(), flags=re.IGNORECASE).lower().replace(" ", "_")
+    for name, aliases in _MAP_ALIASES.items():
+        if c in aliases:
+            return name
+    return c
+
+
+def read_plate_map(source: str | Path | pd.DataFrame) -> pd.DataFrame:
+    """A plate map (CSV path or table) with canonical columns: `well` (A01), `plate`?, the rest."""
+    df = source.copy() if isinstance(source, pd.DataFrame) else None
+    if df is None:
+        path = Path(source).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"no plate map at {path}")
+        df = pd.read_csv(path, sep=None, engine="python")  # comma, semicolon or tab
+    df.columns = [_canonical(c) for c in df.columns]
+    if df.columns.duplicated().any():
+        raise ValueError(f"the plate map has two columns meaning the same thing: {list(df.columns)}")
+    if "well" not in df.columns:
+        raise ValueError(f"the plate map needs a well column (e.g. 'well' with A01, B02 ...); it has {list(df.columns)}")
+    df["well"] = df["well"].astype(str).map(normalise_well)
+    if "plate" in df.columns:
+        df["plate"] = df["plate"].astype(str)
+    keys = ["plate", "well"] if "plate" in df.columns else ["well"]
+    dup = df[df.duplicated(keys, keep=False)]
+    if len(dup):
+        raise ValueError(f"the plate map has more than one row for {', '.join(dup[keys].astype(str).agg('/'.join, axis=1).unique()[:5])}")
+    return df.reset_index(drop=True)
+
+
+def map_rows(scan: PlateScan, plate_map: pd.DataFrame | None) -> tuple[dict[tuple[str, str], dict], list[str]]:
+    """Plate-map row for each scanned (plate, well), and the wells that have none."""
+    if plate_map is None:
+        return {}, []
+    by_plate = "plate" in plate_map.columns and bool(set(plate_map["plate"]) & {p for p, _ in scan.wells()})
+    lookup = {((r["plate"] if by_plate else None), r["well"]): r for r in plate_map.to_dict("records")}
+    rows, unmapped = {}, []
+    for pl, well in scan.wells():
+        row = lookup.get(((pl if by_plate else None), well))
+        if row is None:
+            unmapped.append(f"{pl}/{well}")
+        else:
+            rows[(pl, well)] = {k: v for k, v in row.items() if k not in ("plate", "well")}
+    return rows, unmapped
+
+
+def channel_names(scan: PlateScan, names: list[str] | None = None) -> list[str]:
+    """Names for the stacked channels: given, else `w1`, `ch1`... from the file-name keys."""
+    if names is not None:
+        if len(names) != len(scan.channels):
+            raise ValueError(f"{len(names)} channel names for {len(scan.channels)} channels ({', '.join(scan.channels)})")
+        return list(names)
+    prefix = "ch" if scan.pattern == "operetta" else "w"
+    return [f"{prefix}{c}" if str(c).isdigit() else str(c) for c in scan.channels]
+
+
+def read_site(site: dict, channels: list[str]) -> tuple[np.ndarray, list[str] | None]:
+    """Stack a site's channel files into `(H, W, C)`; OME channel names when one file holds them all."""
+    from ssrl_core.data.ome import read_field
+
+    parts = [read_field(site["files"][c]) for c in channels]
+    shapes = {p.image.shape[:2] for p in parts}
+    if len(shapes) > 1:
+        raise ValueError(f"the channel files of this site differ in size: {sorted(shapes)}")
+    image = np.concatenate([p.image for p in parts], axis=2)
+    names = parts[0].channels if len(parts) == 1 else None
+    return image, names
+
+
+def import_plate(scan: PlateScan, plate_map: pd.DataFrame | None = None, crop: int = 196,
+                 nuclear_channel: int | str = 0, names: list[str] | None = None, border: str = "skip",
+                 drop_unmapped: bool = False, progress: Progress | None = None, name: str = "plate",
+                 ) -> tuple[CellSet, dict]:
+    """Nucleus crops of every complete site, with the plate map's metadata.
+
+    Returns `(cells, report)`; the report lists `sites`, `cells`, `cells_per_well`, `unmatched`
+    files, `incomplete` sites, `unmapped_wells` (no plate-map row), `failed` sites (unreadable)
+    and `map_wells_without_images`.
+    """
+    from ssrl_core.data.fields import nucleus_crops
+
+    if not scan.sites:
+        raise ValueError("no complete site to import: " + (f"{len(scan.incomplete)} site(s) lack a channel"
+                                                           if scan.incomplete else "no file matched the pattern"))
+    rows, unmapped = map_rows(scan, plate_map)
+    chan = channel_names(scan, names)
+    parts, failed = [], []
+    total = len(scan.sites)
+    for i, site in enumerate(scan.sites):
+        label = f"{site['plate']} {site['well']} site {site['site']}"
+        if progress:
+            progress(i, total, label)
+        key = (site["plate"], site["well"])
+        if drop_unmapped and plate_map is not None and key not in rows:
+            continue
+        try:
+            image, ome_names = read_site(site, scan.channels)
+            site_names = ome_names if (ome_names and names is None) else (chan if image.shape[2] == len(chan)
+                                                                          else [f"ch{k}" for k in range(image.shape[2])])
+            idx = _channel_index(nuclear_channel, site_names)
+            meta = {"plate": site["plate"], "well": site["well"], "site": site["site"],
+                    "field": site["files"][scan.channels[0]].name, **rows.get(key, {})}
+            parts.append(nucleus_crops(image, size=crop, nuclear_channel=idx, channels=site_names,
+                                       border=border, meta=meta, name=name))
+        except ValueError as exc:  # unreadable file, sizes that differ, bad channel
+            failed.append({"site": label, "reason": str(exc)})
+    if progress:
+        progress(total, total, "done")
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        raise ValueError(f"no nucleus crop of {crop} px could be cut from {total} site(s)"
+                         + (f"; {len(failed)} failed, e.g. {failed[0]['reason']}" if failed else ""))
+    if len({tuple(p.channels) for p in parts}) > 1:
+        raise ValueError("the sites do not share the same channels; import them separately")
+    meta = pd.concat([p.meta for p in parts], ignore_index=True)
+    cells = CellSet(np.concatenate([p.images for p in parts]), list(parts[0].channels), meta, name=name)
+    scanned = {w for _, w in scan.wells()}
+    missing = [] if plate_map is None else sorted(set(plate_map["well"]) - scanned)
+    report = {"pattern": scan.pattern, "sites": total, "cells": len(cells), "channels": cells.channels,
+              "crop": crop, "cells_per_well": {f"{p}/{w}": int(n) for (p, w), n in
+                                                 meta.groupby(["plate", "well"]).size().items()},
+              "unmatched": list(scan.unmatched), "incomplete": list(scan.incomplete),
+              "unmapped_wells": unmapped, "mapped_wells": len(rows), "failed": failed,
+              "map_wells_without_images": missing}
+    return cells, report
+
+
+def _channel_index(channel: int | str, names: list[str]) -> int:
+    """A channel given as an index or a name (case-insensitive) -> its index."""
+    if isinstance(channel, int) or str(channel).isdigit():
+        idx = int(channel)
+        if not 0 <= idx < len(names):
+            raise ValueError(f"nuclear channel {idx} does not exist: the channels are {', '.join(names)}")
+        return idx
+    low = [n.lower() for n in names]
+    if str(channel).lower() not in low:
+        raise ValueError(f"no channel named {channel!r}; the channels are {', '.join(names)}")
+    return low.index(str(channel).lower())
