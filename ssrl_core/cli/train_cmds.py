@@ -52,6 +52,7 @@ def _config_and_dir(args: argparse.Namespace):
     if args.resume is not None:
         if not (args.resume / rd.CONFIG).is_file():
             raise FileNotFoundError(f"{args.resume} is not a run directory (no config.yaml in it)")
+        rd.check_unlocked(args.resume)
         from ssrl_core.train.jobs import read_status
 
         if read_status(args.resume)["state"] in ("running", "queued"):
@@ -65,6 +66,9 @@ def _config_and_dir(args: argparse.Namespace):
     cfg = load_config(args.config, args.overrides)
     if args.out is None:
         return cfg, rd.new_run_dir(cfg.name), False
+    if args.out.exists() and not args.out.is_dir():
+        raise ValueError(f"--out {args.out} is a file; give a folder for the run")
+    rd.check_unlocked(args.out)
     if (args.out / rd.CHECKPOINT).exists():
         raise ValueError(f"{args.out} already holds a run with a checkpoint; continue it with --resume "
                          f"{args.out}, or choose another --out")

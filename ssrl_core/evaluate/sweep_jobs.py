@@ -56,7 +56,8 @@ def launch(sweep: Mapping[str, Any] | str | Path, name: str = "sweep", sweep_dir
     cfg = load_sweep(sweep) if isinstance(sweep, (str, Path)) else sweep_from_dict(dict(sweep))
     d = Path(sweep_dir) if sweep_dir is not None else rd.new_run_dir(name, base=sweeps_dir())
     d.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(d / CONFIG, yaml.safe_dump(dataclasses.asdict(cfg), sort_keys=False))
+    with rd.lock(d):  # RunLocked, and nothing written, when a sweep job is running in it
+        atomic_write_text(d / CONFIG, yaml.safe_dump(dataclasses.asdict(cfg), sort_keys=False))
     return _start(d, name)
 
 
@@ -71,9 +72,10 @@ def resume(sweep_dir: str | Path) -> Path:
 
 
 def _start(d: Path, name: str) -> Path:
-    rd.clear_stop(d)
-    atomic_write_json(d / STATUS, {"state": "queued", "name": name, "progress": 0.0, "message": "starting",
-                                   "error": None, "queued": rd.now_iso()})
+    with rd.lock(d):  # the job takes the lock itself once started
+        rd.clear_stop(d)
+        atomic_write_json(d / STATUS, {"state": "queued", "name": name, "progress": 0.0, "message": "starting",
+                                       "error": None, "queued": rd.now_iso()})
     cmd = [sys.executable, "-m", "ssrl_core.evaluate.sweep_jobs", str(d)]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(paths.PROJECT_ROOT)] + [p for p in [env.get("PYTHONPATH")] if p])
@@ -176,20 +178,25 @@ def main(argv: list[str] | None = None) -> int:
             raise _Stopped()
         rd.write_status(d, state="running", progress=float(done), message=text)
 
-    rd.write_status(d, state="running", progress=0.0, message="starting", error=None, pid=os.getpid(),
-                    pid_start=rd.proc_start(os.getpid()), started=rd.now_iso())
     try:
-        report = run_sweep(load_sweep(d / CONFIG), d, progress=progress)
-    except Exception as exc:  # recorded for the page and the CLI, in words
-        if stopping():
-            rd.write_status(d, state="stopped", progress=None, message="stopped; finished points are kept")
+        with rd.lock(d):  # one job per sweep folder; a second one leaves the first's files alone
+            rd.write_status(d, state="running", progress=0.0, message="starting", error=None, pid=os.getpid(),
+                            pid_start=rd.proc_start(os.getpid()), started=rd.now_iso())
+            try:
+                report = run_sweep(load_sweep(d / CONFIG), d, progress=progress)
+            except Exception as exc:  # recorded for the page and the CLI, in words
+                if stopping():
+                    rd.write_status(d, state="stopped", progress=None, message="stopped; finished points are kept")
+                    return 0
+                rd.write_status(d, state="failed", progress=None, error=f"{type(exc).__name__}: {exc}")
+                print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+                return 1
+            rd.write_status(d, state="finished", progress=1.0, message="done", ended=rd.now_iso(),
+                            opposite_ratio=report.get("opposite_ratio"))
             return 0
-        rd.write_status(d, state="failed", progress=None, error=f"{type(exc).__name__}: {exc}")
-        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+    except rd.RunLocked as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 1
-    rd.write_status(d, state="finished", progress=1.0, message="done", ended=rd.now_iso(),
-                    opposite_ratio=report.get("opposite_ratio"))
-    return 0
 
 
 if __name__ == "__main__":

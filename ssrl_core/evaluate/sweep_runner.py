@@ -209,8 +209,17 @@ def run_sweep(cfg: SweepConfig, sweep_dir: str | Path,
               progress: Callable[[float, str], None] | None = None) -> dict[str, Any]:
     """Train and probe every (value, seed) not yet in results.csv, then write the statistics.
 
-    Returns the `bias_report` (DataFrames) plus `results` and `sweep_dir`.
+    The process owns `sweep_dir` meanwhile (`rundir.lock`: another sweep into it raises
+    `RunLocked`). Returns the `bias_report` (DataFrames) plus `results` and `sweep_dir`.
     """
+    from ssrl_core.train.rundir import lock
+
+    Path(sweep_dir).mkdir(parents=True, exist_ok=True)
+    with lock(sweep_dir):
+        return _run_sweep(cfg, Path(sweep_dir), progress)
+
+
+def _run_sweep(cfg: SweepConfig, sweep_dir: Path, progress: Callable[[float, str], None] | None) -> dict[str, Any]:
     from ssrl_core.evaluate.embedding import embed
     from ssrl_core.evaluate.probe import linear_probe
     from ssrl_core.train import load_config, train

@@ -31,7 +31,8 @@ _CHILDREN: dict[int, subprocess.Popen] = {}  # launched here: polled so finished
 
 def launch(config: RunConfig | str | Path, run_dir: str | Path | None = None, gpus: int = 1,
            overrides: list[str] | None = None) -> Path:
-    """Write RUN_DIR/config.yaml, start the job detached, return RUN_DIR at once.
+    """Write RUN_DIR/config.yaml, start the job detached, return RUN_DIR at once (`RunLocked`,
+    and nothing written, when another process is training into RUN_DIR).
 
     `run_dir=None` makes a fresh unique directory under `paths.runs_dir()`; `gpus > 1` starts
     torchrun with that many processes.
@@ -41,10 +42,11 @@ def launch(config: RunConfig | str | Path, run_dir: str | Path | None = None, gp
         cfg.data.name = str(Path(cfg.data.name).expanduser().resolve())
     path = Path(run_dir) if run_dir is not None else rd.new_run_dir(cfg.name)
     path.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path / rd.CONFIG, cfg.to_yaml())
-    rd.clear_stop(path)
-    rd.write_status(path, state="queued", name=cfg.name, progress=0.0, error=None, queued=rd.now_iso(),
-                    epochs=cfg.epochs, method=cfg.method.name, backbone=cfg.backbone, dataset=cfg.data.name)
+    with rd.lock(path):  # RunLocked when a run is training into it; the job takes the lock itself
+        atomic_write_text(path / rd.CONFIG, cfg.to_yaml())
+        rd.clear_stop(path)
+        rd.write_status(path, state="queued", name=cfg.name, progress=0.0, error=None, queued=rd.now_iso(),
+                        epochs=cfg.epochs, method=cfg.method.name, backbone=cfg.backbone, dataset=cfg.data.name)
     cmd = [sys.executable, "-m", "ssrl_core.train", str(path)]
     if gpus > 1:
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={int(gpus)}",
@@ -116,7 +118,7 @@ def list_runs(base: str | Path | None = None) -> list[dict[str, Any]]:
 
 
 def read_metrics(run_dir: str | Path) -> pd.DataFrame:
-    """metrics.jsonl as a table (one row per logging interval; empty before the first)."""
+    """metrics.jsonl as a table (one row per logged step, in step order; empty before the first)."""
     return pd.DataFrame(rd.read_metrics_records(run_dir))
 
 

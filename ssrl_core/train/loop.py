@@ -70,10 +70,43 @@ class _Signals:
 
 def train(config: RunConfig | str | Path, run_dir: str | Path, progress: Progress | None = None,
           resume: bool = False) -> dict[str, Any]:
-    """Train one run into `run_dir`; returns the final status (state, step, checkpoint, metrics)."""
+    """Train one run into `run_dir`; returns the final status (state, step, checkpoint, metrics).
+
+    The process owns `run_dir` while it trains (`rundir.lock`: a second start raises `RunLocked`),
+    and a resume that does not fit the checkpoint is refused before any file is written."""
     cfg = config if isinstance(config, RunConfig) else load_config(config)
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    if int(os.environ.get("RANK", "0")) != 0:  # under torchrun, rank 0 owns (and writes) the directory
+        return _train(cfg, run_dir, progress, resume)
+    with rd.lock(run_dir):
+        start = check_resume(cfg, run_dir, resume)
+        rd.truncate_metrics(run_dir, start)  # records past the checkpoint belong to a lost future
+        return _train(cfg, run_dir, progress, resume)
+
+
+def check_resume(cfg: RunConfig, run_dir: Path, resume: bool) -> int:
+    """The step training starts from: the checkpoint's when resuming, else 0. Raises ValueError
+    when RUN_DIR/checkpoint.pt cannot be resumed with `cfg` (method, backbone, channels, crop)."""
+    last = run_dir / rd.CHECKPOINT
+    if not (resume and last.is_file()):
+        return 0
+    ck = ckpt_io.load_checkpoint(last)
+    missing = [k for k in ("optimizer", "step", "epoch", "channel_ranges") if k not in ck]
+    if missing:
+        raise ValueError(f"Cannot resume from {last}: it lacks {', '.join(missing)} (an encoder-only export "
+                         "cannot continue training); start a new run, e.g. with --set init=" + str(last))
+    channels = load_cells(cfg.data, cfg.seed).images.shape[-1]
+    problems = [f"{k}: checkpoint has {ck.get(k)!r}, config has {v!r}" for k, v in
+                (("method", cfg.method.name), ("backbone", cfg.backbone),
+                 ("in_channels", channels), ("crop_size", cfg.crop_size)) if ck.get(k) != v]
+    if problems:
+        raise ValueError(f"Cannot resume {run_dir}: the checkpoint does not match this config ("
+                         + "; ".join(problems) + "); nothing was changed")
+    return int(ck["step"])
+
+
+def _train(cfg: RunConfig, run_dir: Path, progress: Progress | None, resume: bool) -> dict[str, Any]:
     device, bf16 = resolve_device(cfg.device, cfg.precision)
     info = dist_.setup(device.type)
     if info.enabled and device.type == "cuda":
@@ -132,7 +165,6 @@ class _Loop:
         last = self.run_dir / rd.CHECKPOINT
         if resume and last.is_file():
             self.ckpt = ckpt_io.load_checkpoint(last)
-            self._check_resume(self.ckpt, cells.images.shape[-1])
             r = self.ckpt["channel_ranges"]
             images01, lo, hi = prepare_images_with(cells, r["lo"], r["hi"])
         self.lo, self.hi = lo, hi
@@ -175,13 +207,6 @@ class _Loop:
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.net = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids, broadcast_buffers=False)
         self.prefix = next(n for n, m in self.model.named_modules() if m is self.model.backbone) + "."
-
-    def _check_resume(self, ck: dict, channels: int) -> None:
-        problems = [f"{k}: checkpoint has {ck.get(k)!r}, config has {v!r}" for k, v in
-                    (("method", self.cfg.method.name), ("backbone", self.cfg.backbone),
-                     ("in_channels", channels), ("crop_size", self.cfg.crop_size)) if ck.get(k) != v]
-        if problems:
-            raise ValueError("Cannot resume: the checkpoint does not match this config (" + "; ".join(problems) + ")")
 
     def _save(self, name: str, metrics: dict[str, Any]) -> Path | None:
         if not self.main:

@@ -8,20 +8,28 @@ Layout (stable names, documented in docs/training.md):
   checkpoint_epoch{N}.pt   kept every `checkpoint_every` epochs
   train.log                the log (and stdout/stderr of a launched job)
   stop                     create this file to stop the run cleanly at the next step
+  .lock                    held (fcntl.flock) by the one process training into the directory
+
+One process owns a run directory at a time: `lock(run_dir)` takes an exclusive `flock` on
+`.lock` (the OS releases it when the process dies, even on `kill -9`) and a second start is
+refused with `RunLocked`, naming the directory and the pid that holds it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import re
 import secrets
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
-from ssrl_core.io import atomic_write_json
+from ssrl_core.io import atomic_write_json, atomic_write_text
 
 CONFIG = "config.yaml"
 STATUS = "status.json"
@@ -29,6 +37,7 @@ METRICS = "metrics.jsonl"
 CHECKPOINT = "checkpoint.pt"
 LOG = "train.log"
 STOP = "stop"
+LOCK = ".lock"
 STATES = ("queued", "running", "finished", "stopped", "failed")
 
 
@@ -95,18 +104,97 @@ def append_metrics(run_dir: str | Path, record: dict[str, Any]) -> None:
         os.close(fd)
 
 
-def read_metrics_records(run_dir: str | Path) -> list[dict[str, Any]]:
-    """All complete lines of metrics.jsonl (a half-written last line is skipped)."""
-    path = Path(run_dir) / METRICS
-    if not path.is_file():
-        return []
+def _metric_lines(path: Path) -> list[dict[str, Any]]:
     out = []
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
-            out.append(json.loads(line))
-        except json.JSONDecodeError:
+            rec = json.loads(line)
+        except json.JSONDecodeError:  # a half-written last line
             continue
+        if isinstance(rec, dict):
+            out.append(rec)
     return out
+
+
+def _one_per_step(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    by_step: dict[int, dict[str, Any]] = {}
+    for rec in records:  # the last one written wins: it belongs to the run that went on
+        if isinstance(rec.get("step"), int):
+            by_step[rec["step"]] = rec
+    return [by_step[k] for k in sorted(by_step)]
+
+
+def read_metrics_records(run_dir: str | Path) -> list[dict[str, Any]]:
+    """One record per step from metrics.jsonl, in step order (a step logged twice, by a run
+    resumed from an earlier checkpoint, shows its last record)."""
+    path = Path(run_dir) / METRICS
+    return _one_per_step(_metric_lines(path)) if path.is_file() else []
+
+
+def truncate_metrics(run_dir: str | Path, step: int) -> None:
+    """Keep one record per step up to `step` (where a resume restarts), rewriting atomically."""
+    path = Path(run_dir) / METRICS
+    if not path.is_file():
+        return
+    records = _metric_lines(path)
+    keep = [r for r in _one_per_step(records) if r["step"] <= step]
+    if keep != records:
+        atomic_write_text(path, "".join(json.dumps(r, default=float) + "\n" for r in keep))
+
+
+class RunLocked(RuntimeError):
+    """Another process is training (or sweeping) into this directory."""
+
+
+_HELD: dict[str, list] = {}  # resolved dir -> [open lock file, depth]: re-entrant within a process
+_HELD_GUARD = threading.Lock()
+
+
+def _locked_message(run_dir: Path, fh: Any) -> str:
+    fh.seek(0)
+    pid = fh.read().strip()
+    who = f"process {pid}" if pid.isdigit() else "another process"
+    return (f"{run_dir} is in use: {who} is training into it (it holds {run_dir / LOCK}). Wait for it to end, "
+            f"stop it (ssrl stop {run_dir}), or choose another directory.")
+
+
+@contextlib.contextmanager
+def lock(run_dir: str | Path) -> Iterator[None]:
+    """Own `run_dir` for the duration: an exclusive, non-blocking `flock` on RUN_DIR/.lock holding
+    our pid. Raises `RunLocked` at once when another process holds it. Re-entrant in one process
+    (a sweep job holds its folder while `run_sweep` takes it again)."""
+    run_dir = Path(run_dir)
+    key = str(run_dir.resolve())
+    with _HELD_GUARD:
+        if key in _HELD:
+            _HELD[key][1] += 1
+            fh = None
+        else:
+            fh = open(run_dir / LOCK, "a+", encoding="utf-8")
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                message = _locked_message(run_dir, fh)
+                fh.close()
+                raise RunLocked(message) from None
+            fh.truncate(0)
+            fh.write(str(os.getpid()))
+            fh.flush()
+            _HELD[key] = [fh, 1]
+    try:
+        yield
+    finally:
+        with _HELD_GUARD:
+            _HELD[key][1] -= 1
+            if _HELD[key][1] == 0:
+                _HELD.pop(key)[0].close()  # closing the file releases the flock
+
+
+def check_unlocked(run_dir: str | Path) -> None:
+    """Raise `RunLocked` when another process owns `run_dir` (for launchers, before they write)."""
+    if (Path(run_dir) / LOCK).is_file():
+        with lock(run_dir):
+            pass
 
 
 def stop_requested(run_dir: str | Path) -> bool:
