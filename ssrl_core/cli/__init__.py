@@ -11,7 +11,8 @@ import importlib
 import sys
 
 # Sub-modules that each define `register(subparsers)`; a handler returns an exit code.
-_COMMAND_MODULES = ("setup_cmd", "data_cmds", "lpips_cmd", "train_cmds", "eval_cmds", "reproduce_cmd")
+_COMMAND_MODULES = ("setup_cmd", "data_cmds", "lpips_cmd", "train_cmds", "eval_cmds", "profile_cmds",
+                    "reproduce_cmd")
 
 
 def build_parser() -> argparse.ArgumentParser:

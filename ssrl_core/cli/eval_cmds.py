@@ -64,6 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dose", type=float, default=None)
     p.add_argument("--control", default="DMSO")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--map", action="store_true", help="add copairs mAP (p, q values) at cell and well level")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=run_check_compound)
 
@@ -226,7 +227,8 @@ def run_check_compound(args: argparse.Namespace) -> int:
     from ssrl_core.evaluate.export import read_embeddings
 
     feats, meta = read_embeddings(args.embeddings)
-    r = check_compound(feats, meta, args.compound, control=args.control, dose=args.dose, seed=args.seed)
+    r = check_compound(feats, meta, args.compound, control=args.control, dose=args.dose, seed=args.seed,
+                       with_map=args.map)
     text = (f"{args.compound}{'' if args.dose is None else f' at {args.dose:g}'} ({r['n_treated']} cells) vs "
             f"{args.control} ({r['n_control']} cells), K-Means k=2:\n"
             f"  treatment: AMI {_fmt(r['compound_ami'])}, silhouette {_fmt(r['compound_silhouette'])}\n"

@@ -4,6 +4,11 @@ Take the cells treated with one compound (optionally one dose) and the control c
 K-Means with k = 2 on their embeddings, and measure how well the two clusters follow the
 treatment (AMI) and how separated the treated and control groups are (silhouette). The same
 numbers for the plate tell whether the clusters follow the plate instead: a batch effect.
+
+With `with_map=True` the result also holds the field's current standard next to the paper's
+k=2 AMI: the mean average precision of the treated profiles against the controls (copairs'
+phenotypic activity, with p- and q-values) at cell and well level, and the plates and wells
+involved (`ssrl_core.evaluate.map_copairs`).
 """
 
 from __future__ import annotations
@@ -26,13 +31,15 @@ def _pick(meta: pd.DataFrame, column: str, value: str) -> np.ndarray:
 def check_compound(features: np.ndarray, meta: pd.DataFrame, compound: str, control: str = "DMSO",
                    dose: float | None = None, compound_column: str = "compound",
                    dose_column: str = "concentration", plate_column: str = "plate",
-                   k: int = 2, seed: int = 0) -> dict:
+                   k: int = 2, seed: int = 0, with_map: bool = False,
+                   map_levels: tuple[str, ...] = ("cell", "well"), null_size: int = 10000) -> dict:
     """Treated vs control separation, next to the plate separation, on the same cells.
 
     Returns a dict with: n_treated, n_control, k, compound_ami, compound_silhouette (of the
     treated/control grouping), cluster_silhouette (of the K-Means clusters), plate_ami and
     plate_silhouette (NaN when all cells share one plate), plates, cluster composition
-    (treated/control cells per cluster) and a plain-words `verdict`.
+    (treated/control cells per cluster) and a plain-words `verdict`; with `with_map`, `map`
+    (see `map_copairs.compound_map`).
     """
     x = np.asarray(features, dtype=np.float32)
     if len(x) != len(meta):
@@ -71,7 +78,19 @@ def check_compound(features: np.ndarray, meta: pd.DataFrame, compound: str, cont
     comp = pd.crosstab(pd.Series(clusters, name="cluster"), pd.Series(group, name="group"))
     out["composition"] = {int(c): {str(g): int(v) for g, v in row.items()} for c, row in comp.iterrows()}
     out["verdict"] = _verdict(out)
+    if with_map:
+        from ssrl_core.evaluate.map_copairs import compound_map
+
+        out["map"] = compound_map(x, meta, treated, control_mask, levels=map_levels, null_size=null_size, seed=seed)
+        out["verdict"] += " " + _map_verdict(out["map"])
     return out
+
+
+def _map_verdict(m: dict) -> str:
+    parts = [f"{level} mAP {e['mean_average_precision']:.2f} (p {e['p_value']:.2g})"
+             for level, e in m["levels"].items() if e]
+    text = ("Phenotypic activity: " + ", ".join(parts) + ".") if parts else "mAP could not be computed."
+    return text + (f" {m['plate_flag']}" if m.get("plate_flag") else "")
 
 
 def _verdict(r: dict) -> str:

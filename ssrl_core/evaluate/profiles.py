@@ -1,0 +1,107 @@
+"""Per-cell and per-well profiles in the pycytominer convention (Serrano et al., JOSS 2025).
+
+A profile table has `Metadata_*` columns (`Metadata_Plate`, `Metadata_Well`, `Metadata_Site`,
+then every other metadata column as `Metadata_<name>`) and feature columns. The embedding
+dimensions are named `Cells_SSRL_emb_<i>`, so pycytominer's default feature inference
+(`infer_cp_features`: the `Cells_` / `Nuclei_` / `Cytoplasm_` prefixes) finds them and
+`pycytominer.aggregate`, `normalize` and `feature_select` work with their defaults.
+
+- `cell_profiles(features, meta)`: one row per cell (level 2 in the Cytomining data levels).
+- `well_profiles(cells)`: the median of each feature per plate and well (`pycytominer.aggregate`,
+  operation "median", as in Caicedo et al., Nature Methods 2017), with the well's constant
+  metadata and `Metadata_Object_Count`.
+- `normalize_profiles(profiles, control="DMSO")`: z-score each feature against the control wells
+  of its plate (`pycytominer.normalize`, method "standardize", `samples` = the control rows).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+FEATURE_PREFIX = "Cells_SSRL_emb_"
+_STANDARD = {"plate": "Metadata_Plate", "well": "Metadata_Well", "site": "Metadata_Site"}
+_SKIP = ("x", "y")  # 2-D map coordinates of an embedding table are not metadata of the cell
+
+
+def metadata_name(column: str) -> str:
+    """`plate` -> `Metadata_Plate`, `compound` -> `Metadata_compound`, `Metadata_X` unchanged."""
+    c = str(column)
+    return c if c.startswith("Metadata_") else _STANDARD.get(c.lower(), f"Metadata_{c}")
+
+
+def feature_columns(df: pd.DataFrame) -> list[str]:
+    """The feature columns of a profile table (ours, or any CellProfiler compartment)."""
+    return [c for c in df.columns if str(c).startswith(("Cells_", "Nuclei_", "Cytoplasm_"))]
+
+
+def cell_profiles(features: np.ndarray, meta: pd.DataFrame, prefix: str = FEATURE_PREFIX) -> pd.DataFrame:
+    """One row per cell: `Metadata_*` columns then `<prefix><i>` features (float32)."""
+    x = np.asarray(features, dtype=np.float32)
+    if len(x) != len(meta):
+        raise ValueError(f"{len(x)} embeddings but {len(meta)} metadata rows")
+    m = meta.reset_index(drop=True).drop(columns=[c for c in _SKIP if c in meta.columns])
+    m.columns = [metadata_name(c) for c in m.columns]
+    m = m.loc[:, ~pd.Index(m.columns).duplicated()]
+    feats = pd.DataFrame(x, columns=[f"{prefix}{i}" for i in range(x.shape[1])])
+    return pd.concat([m, feats], axis=1)
+
+
+def _strata(df: pd.DataFrame) -> list[str]:
+    if "Metadata_Well" not in df.columns:
+        raise ValueError("per-well profiles need a well column; these cells have none "
+                         f"(metadata: {[c for c in df.columns if str(c).startswith('Metadata_')]})")
+    return (["Metadata_Plate"] if "Metadata_Plate" in df.columns else []) + ["Metadata_Well"]
+
+
+def well_profiles(cells: pd.DataFrame, operation: str = "median") -> pd.DataFrame:
+    """Aggregate per-cell profiles to one row per plate and well with `pycytominer.aggregate`."""
+    from pycytominer import aggregate
+
+    strata = _strata(cells)
+    feats = feature_columns(cells)
+    if not feats:
+        raise ValueError("no feature columns (Cells_*, Nuclei_*, Cytoplasm_*) to aggregate")
+    df = cells.copy()
+    for s in strata:
+        df[s] = df[s].astype(str)
+    wells = aggregate(df, strata=strata, features=feats, operation=operation)
+    meta_cols = [c for c in df.columns if str(c).startswith("Metadata_") and c not in strata]
+    grouped = df.groupby(strata, sort=False)
+    constant = [c for c in meta_cols if (grouped[c].nunique(dropna=False) <= 1).all()]
+    extra = grouped[constant].first().reset_index() if constant else df[strata].drop_duplicates()
+    extra["Metadata_Object_Count"] = grouped.size().to_numpy()
+    out = extra.merge(wells, on=strata, how="right")
+    return out[strata + [c for c in out.columns if c not in strata and c not in feats] + feats]
+
+
+def normalize_profiles(profiles: pd.DataFrame, control: str = "DMSO", column: str = "Metadata_compound",
+                       method: str = "standardize") -> tuple[pd.DataFrame, str]:
+    """Normalise features to the control rows, per plate when every plate has controls.
+
+    Returns `(profiles, note)`; the note says whether it was per plate or over all plates.
+    """
+    from pycytominer import normalize
+
+    if column not in profiles.columns:
+        raise ValueError(f"no {column!r} column to find the {control} controls in")
+    feats = feature_columns(profiles)
+    meta = [c for c in profiles.columns if c not in feats]
+    is_ctrl = profiles[column].astype(str).str.lower() == str(control).lower()
+    if not is_ctrl.any():
+        raise ValueError(f"no {control} rows to normalise to (values of {column}: "
+                         f"{sorted(profiles[column].astype(str).unique())[:10]})")
+    df = profiles.assign(_ssrl_ctrl=is_ctrl.astype(int))
+
+    def run(part: pd.DataFrame) -> pd.DataFrame:
+        return normalize(part, features=feats, meta_features=meta + ["_ssrl_ctrl"],
+                         samples="_ssrl_ctrl == 1", method=method)
+
+    plates = df["Metadata_Plate"].astype(str) if "Metadata_Plate" in df.columns else None
+    if plates is not None and plates.nunique() > 1 and df.groupby(plates)["_ssrl_ctrl"].max().all():
+        out = pd.concat([run(part) for _, part in df.groupby(plates, sort=False)]).loc[df.index]
+        note = f"{method} to the {control} rows of each plate"
+    else:
+        out = run(df)
+        note = f"{method} to the {control} rows of all plates together"
+    return out.drop(columns="_ssrl_ctrl").reset_index(drop=True), note
