@@ -165,8 +165,9 @@ def channel_names(scan: PlateScan, names: list[str] | None = None) -> list[str]:
     return [f"{prefix}{c}" if str(c).isdigit() else str(c) for c in scan.channels]
 
 
-def read_site(site: dict, channels: list[str]) -> tuple[np.ndarray, list[str] | None]:
-    """Stack a site's channel files into `(H, W, C)`; OME channel names when one file holds them all."""
+def read_site(site: dict, channels: list[str]) -> tuple[np.ndarray, list[str] | None, dict]:
+    """Stack a site's channel files into `(H, W, C)`; OME channel names when one file holds them
+    all, and the OME physical pixel size (`pixel_size`, `pixel_size_unit`) when the files give it."""
     from ssrl_core.data.ome import read_field
 
     parts = [read_field(site["files"][c]) for c in channels]
@@ -175,7 +176,10 @@ def read_site(site: dict, channels: list[str]) -> tuple[np.ndarray, list[str] | 
         raise ValueError(f"the channel files of this site differ in size: {sorted(shapes)}")
     image = np.concatenate([p.image for p in parts], axis=2)
     names = parts[0].channels if len(parts) == 1 else None
-    return image, names
+    phys = parts[0].physical
+    physical = {"pixel_size": phys["physical_size_x"], "pixel_size_unit": phys.get("physical_size_unit", "")} \
+        if "physical_size_x" in phys else {}
+    return image, names, physical
 
 
 def import_plate(scan: PlateScan, plate_map: pd.DataFrame | None = None, crop: int = 196,
@@ -205,12 +209,12 @@ def import_plate(scan: PlateScan, plate_map: pd.DataFrame | None = None, crop: i
         if drop_unmapped and plate_map is not None and key not in rows:
             continue
         try:
-            image, ome_names = read_site(site, scan.channels)
+            image, ome_names, physical = read_site(site, scan.channels)
             site_names = ome_names if (ome_names and names is None) else (chan if image.shape[2] == len(chan)
                                                                           else [f"ch{k}" for k in range(image.shape[2])])
             idx = _channel_index(nuclear_channel, site_names)
             meta = {"plate": site["plate"], "well": site["well"], "site": site["site"],
-                    "field": site["files"][scan.channels[0]].name, **rows.get(key, {})}
+                    "field": site["files"][scan.channels[0]].name, **physical, **rows.get(key, {})}
             parts.append(nucleus_crops(image, size=crop, nuclear_channel=idx, channels=site_names,
                                        border=border, meta=meta, name=name))
         except ValueError as exc:  # unreadable file, sizes that differ, bad channel
