@@ -14,7 +14,7 @@ import hashlib
 import altair as alt
 import streamlit as st
 
-from ssrl_app import analysis, loaders, page, state
+from ssrl_app import analysis, figures, loaders, page, state
 from ssrl_app.core import message
 from ssrl_core import augment, evaluate as ev
 from ssrl_core.evaluate import sweep_jobs
@@ -44,7 +44,8 @@ if go:
         nuisance = ev.nuisance_factors(sub, lo=lo, hi=hi)
         bar.progress(0.85, text="Probing each factor…")
         table = ev.factor_probe(feats, sub.meta, nuisance)
-        state.put("ssrl.bias_result", {"key": key, "dataset": name, "label": enc_label, "table": table})
+        state.put("ssrl.bias_result", {"key": key, "dataset": name, "label": enc_label, "table": table,
+                                       "encoder": choices[enc_label]})
     except Exception as exc:  # a checkpoint that does not fit, too few cells: say it plainly
         st.error(f"The factor probe could not run: {message(exc)}")
     bar.empty()
@@ -64,6 +65,11 @@ if res and res["dataset"] == name:
     ticks = alt.Chart(show).mark_tick(color="black", thickness=2, size=14).encode(
         x="chance:Q", y=alt.Y("factor:N", sort="-x"))
     st.altair_chart(chart + ticks, width="stretch")
+    if st.toggle("Figure for slides", key="w.bias.figs", help="PNG and SVG of this chart, titled with the "
+                 "dataset, representation and recipe"):
+        figures.download_buttons(st, lambda: figures.factor_figure(show, figures.title_for(
+            "Factor probe: what the representation encodes", str(name), res["label"],
+            figures.recipe_of(str(res.get("encoder", ""))))), "factor-probe", "w.bias.fig_factors")
     st.caption("Black ticks: chance level. A batch factor (plate, well) far above chance means the "
                "representation sees the batch effect.")
 else:
@@ -146,6 +152,9 @@ if sweeps:
         st.altair_chart(alt.Chart(curves).mark_line(point=True).encode(
             x=alt.X("value:Q", title="parameter value"), y=alt.Y(f"{ycol}:Q", title="probe accuracy"),
             color=alt.Color("class:N")), width="stretch")
+        sweep_name = pick.rsplit("/", 1)[-1]
+        figures.download_buttons(st, lambda: figures.curves_figure(curves, ycol, figures.sweep_title(pick)),
+                                 f"sweep-{sweep_name}", f"w.bias.fig_sweep.{sweep_name}")
         st.dataframe(report["slopes"].round(3), hide_index=True)
 
     running = sweep_jobs.read_status(pick).get("state") in sweep_jobs.ACTIVE

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ssrl_app import analysis, loaders, page, state
+from ssrl_app import analysis, figures, loaders, page, state
 from ssrl_app.core import message, plain_errors
 from ssrl_app.images import composite, enlarge
 from ssrl_core import evaluate as ev
@@ -63,6 +63,15 @@ if not result or result["dataset"] != name:
 if result["key"] != key:
     st.caption(f"Showing **{result['label']}**; press Embed to use the new choice.")
 feats, index, rkey = result["features"], result["index"], result["key"]
+slides = st.toggle("Figures for slides", key="w.explore.figs",
+                   help="PNG and SVG downloads under each chart and gallery, titled with the dataset, "
+                        "representation and recipe")
+
+
+def fig_title(chart: str) -> str:
+    """Dataset, representation and recipe under the chart's name (read when a figure is drawn)."""
+    return figures.title_for(chart, str(name), result["label"], figures.recipe_of(result["encoder"]))
+
 meta = cells.meta.iloc[index].reset_index(drop=True)
 columns = analysis.label_columns(meta)
 
@@ -99,12 +108,23 @@ chart = alt.Chart(df).mark_circle(size=70, opacity=0.8).encode(
     color=alt.Color(f"{colour}:N", legend=alt.Legend(columns=2, symbolLimit=40)), tooltip=tips,
 ).properties(height=520).interactive()
 st.altair_chart(chart, width="stretch")
+if slides:
+    figures.download_buttons(st, lambda: figures.map_figure(df, colour, fig_title(
+        f"{method.upper()} map of {len(df)} cells, coloured by {colour}"), method.upper()), f"map-{method}-{colour}",
+        "w.explore.fig_map")
 
 st.subheader("Cluster cards")
 st.caption("For each cluster: the cells nearest its centre (its typical cells) and what it is made of.")
 lo, hi = loaders.ranges(name)
 near = ev.nearest_to_centroid(feats, clusters, n=6)
 comp = ev.composition(clusters, labels)
+if slides:
+    def gallery() -> "figures.Figure":
+        rows = [(f"cluster {cid} ({int((clusters == cid).sum())} cells)",
+                 [composite(cells.images[index[i]], lo, hi, cells.channels) for i in near[cid]["nearest"]])
+                for cid in sorted(near)[:30]]
+        return figures.gallery_figure(rows, fig_title(f"Typical cells of the {len(near)} clusters (k={k})"))
+    figures.download_buttons(st, gallery, f"clusters-k{k}", "w.explore.fig_gallery")
 for cid in sorted(near)[:30]:
     with st.container(border=True):
         members = int((clusters == cid).sum())

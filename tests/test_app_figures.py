@@ -1,0 +1,61 @@
+"""Slide figures (ssrl_app.figures): PNG/SVG of the Explore and Bias charts, titled with their context."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ssrl_app import figures
+from test_app_support import app_on, problems, tiny_env  # noqa: F401  (fixture)
+
+PRETRAINED = Path(__file__).resolve().parent.parent / "pretrained"
+
+
+def _check(fig, title_bit: str) -> None:
+    png = figures.to_bytes(fig, "png")
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 2000
+    return png
+
+
+def test_every_figure_renders_png_and_svg_with_its_title():
+    rng = np.random.default_rng(0)
+    title = figures.title_for("Map", "bbbc021_week4", "baseline: hand-made features", "no augmentation recipe (baseline)")
+    df = pd.DataFrame({"x": rng.normal(size=50), "y": rng.normal(size=50), "compound": ["DMSO", "taxol"] * 25})
+    _check(figures.map_figure(df, "compound", title), title)
+    svg = figures.to_bytes(figures.map_figure(df, "compound", title), "svg").decode()
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg
+    assert "bbbc021_week4" in svg and "hand-made features" in svg and "taxol" in svg
+    table = pd.DataFrame({"factor": ["compound", "plate", "area"], "kind": ["metadata", "metadata", "image"],
+                          "probe_score": [0.9, 0.6, 0.4], "chance": [0.5, 0.5, 0.0]})
+    assert "plate" in figures.to_bytes(figures.factor_figure(table, title), "svg").decode()
+    curves = pd.DataFrame({"class": ["a", "a", "b", "b"], "value": [0, 1, 0, 1], "mean": [0.2, 0.6, 0.7, 0.3]})
+    _check(figures.curves_figure(curves, "mean", title), title)
+    tiles = [np.full((16, 16, 3), v, np.uint8) for v in (0, 128, 255)]
+    _check(figures.gallery_figure([("cluster 0 (10 cells)", tiles), ("cluster 1 (5 cells)", tiles[:2])], title), title)
+    with pytest.raises(ValueError, match="format"):
+        figures.to_bytes(figures.curves_figure(curves, "mean", title), "jpg")
+
+
+def test_recipe_of_reads_the_checkpoint():
+    assert "baseline" in figures.recipe_of("hand-features")
+    ckpt = PRETRAINED / "mnist_set1.pt"
+    if not ckpt.is_file():
+        pytest.skip("no shipped checkpoint")
+    label = figures.recipe_of(str(ckpt))
+    assert label.startswith("recipe ") and "unknown" not in label
+    assert figures.recipe_of(str(PRETRAINED / "missing.pt")) == "recipe unknown"
+
+
+def test_explore_offers_figure_downloads(tiny_env):
+    at = app_on("pages/explore.py")
+    at.selectbox(key="w.explore.encoder").select("baseline: hand-made features")
+    at.radio(key="w.explore.proj").set_value("pca")
+    next(b for b in at.button if b.label == "Embed").click().run()
+    at.toggle(key="w.explore.figs").set_value(True).run()
+    assert not problems(at), problems(at)
+    labels = [d.label for d in at.get("download_button")]
+    assert labels.count("Download PNG") == 2 and labels.count("Download SVG") == 2  # map + cluster gallery
+    assert "Download CSV" in labels
