@@ -7,15 +7,14 @@ outside its folder or overwrite another batch.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Iterable, Protocol
 
 from ssrl_core import paths
+from ssrl_core.data.folder import safe_filename
 from ssrl_core.io import atomic_write
 
 IMAGE_SUFFIXES = (".tif", ".tiff", ".png")
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 class Uploaded(Protocol):
@@ -26,14 +25,9 @@ class Uploaded(Protocol):
 
 
 def sanitise(name: str) -> str:
-    """A safe file name: no folders, no leading dots, only `[A-Za-z0-9._-]`, at most 120 chars."""
-    base = re.split(r"[\\/]", name)[-1]
-    base = _UNSAFE.sub("_", base).lstrip(".")
-    stem, dot, suffix = base.rpartition(".")
-    if not dot:
-        stem, suffix = base, ""
-    stem = stem[:100] or "file"
-    return f"{stem}.{suffix[:10]}" if suffix else stem
+    """A safe file name (the one policy, `ssrl_core.data.folder.safe_filename`): no folders, no
+    leading dots, only `[A-Za-z0-9._-]`, at most 120 characters with the suffix kept."""
+    return safe_filename(name)
 
 
 def session_folder(session: str) -> Path:

@@ -24,7 +24,7 @@ def data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("SSRL_DATA", str(tmp_path / "data"))
     monkeypatch.setenv("SSRL_SHARED_DATA", str(tmp_path / "no_shared"))
     registry.clear_cache()
-    images = np.random.default_rng(0).integers(0, 4000, (6, 12, 12, 3), dtype=np.uint16)
+    images = np.random.default_rng(0).integers(0, 4000, (6, 16, 16, 3), dtype=np.uint16)
     import pandas as pd
 
     meta = pd.DataFrame({"compound": ["DMSO"] * 4 + ["taxol"] * 2, "value": np.linspace(0, 1, 6)})

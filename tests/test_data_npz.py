@@ -13,7 +13,7 @@ from ssrl_core.data.npz import load_npz, npz_header, save_npz
 @pytest.mark.parametrize("dtype,channels", [(np.uint8, 1), (np.uint16, 3), (np.float32, 5)])
 def test_round_trip_keeps_dtype_channels_and_metadata(tmp_path, dtype, channels):
     rng = np.random.default_rng(1)
-    images = (rng.random((6, 10, 12, channels)) * 200).astype(dtype)
+    images = (rng.random((6, 16, 18, channels)) * 200).astype(dtype)
     names = [f"stain{i}" for i in range(channels)]
     meta = pd.DataFrame({"label": list("aabbcc"), "concentration": np.linspace(0, 1, 6), "site": np.arange(6)})
     path = save_npz(CellSet(images, names, meta, name="x"), tmp_path / "set.npz")
@@ -23,13 +23,13 @@ def test_round_trip_keeps_dtype_channels_and_metadata(tmp_path, dtype, channels)
     assert list(back.meta["label"]) == list("aabbcc")
     assert np.allclose(back.meta["concentration"], meta["concentration"])
     head = npz_header(path)
-    assert (head["cells"], head["height"], head["width"], head["channels"]) == (6, 10, 12, channels)
+    assert (head["cells"], head["height"], head["width"], head["channels"]) == (6, 16, 18, channels)
     assert head["dtype"] == np.dtype(dtype).name and head["channel_names"] == names
     assert not list(tmp_path.glob(".*tmp"))  # atomic write left no temporary file
 
 
 def test_nan_crops_are_skipped_and_counted(tmp_path):
-    images = np.ones((4, 8, 8, 1), np.float32)
+    images = np.ones((4, 16, 16, 1), np.float32)
     images[2, 3, 3, 0] = np.nan
     np.savez(tmp_path / "f.npz", images=images, label=np.array(["a", "b", "c", "d"]))
     cells = load_npz(tmp_path / "f.npz")

@@ -16,9 +16,9 @@ def data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("SSRL_DATA", str(tmp_path / "data"))
     monkeypatch.setenv("SSRL_SHARED_DATA", str(tmp_path / "no_shared"))
     registry.clear_cache()
-    save_npz(CellSet(np.zeros((7, 9, 9, 2), np.uint16), ["DAPI", "GFP"], name="mine"), tmp_path / "data" / "mine.npz")
+    save_npz(CellSet(np.zeros((7, 16, 16, 2), np.uint16), ["DAPI", "GFP"], name="mine"), tmp_path / "data" / "mine.npz")
     (tmp_path / "data" / "sub").mkdir()
-    save_npz(CellSet(np.zeros((3, 5, 5, 1), np.uint8), ["DNA"]), tmp_path / "data" / "sub" / "nested.npz")
+    save_npz(CellSet(np.zeros((3, 16, 16, 1), np.uint8), ["DNA"]), tmp_path / "data" / "sub" / "nested.npz")
     (tmp_path / "data" / "broken.npz").write_bytes(b"not a zip")
     return tmp_path / "data"
 
@@ -27,7 +27,7 @@ def test_list_reads_headers_and_always_offers_mnist(data_dir):
     sets = {d["name"]: d for d in registry.list_datasets()}
     assert set(sets) == {"mine", "nested", "mnist-5k"}
     mine = sets["mine"]
-    assert (mine["cells"], mine["height"], mine["width"], mine["channels"]) == (7, 9, 9, 2)
+    assert (mine["cells"], mine["height"], mine["width"], mine["channels"]) == (7, 16, 16, 2)
     assert mine["channel_names"] == ["DAPI", "GFP"] and mine["dtype"] == "uint16" and mine["kind"] == "npz"
     broken = [d for d in registry.list_datasets(include_broken=True) if d["name"] == "broken"]
     assert broken and "not a readable" in broken[0]["error"]
@@ -41,7 +41,7 @@ def test_load_by_name_path_and_folder_with_cache(data_dir, tmp_path):
     folder = tmp_path / "crops"
     folder.mkdir()
     for i in range(2):
-        tifffile.imwrite(folder / f"{i}.tif", np.full((6, 6), i, np.uint8))
+        tifffile.imwrite(folder / f"{i}.tif", np.full((16, 16), i, np.uint8))
     assert len(registry.load_dataset(folder)) == 2
     with pytest.raises(FileNotFoundError, match="no dataset named 'nope'.*mine"):
         registry.load_dataset("nope")

@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ssrl_core.cli._common import emit
+
+if TYPE_CHECKING:
+    import numpy as np
 
 SMALL_CATEGORICAL = 30  # columns with at most this many distinct values get value counts
 
@@ -33,6 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--border", choices=("skip", "pad"), default="skip",
                    help="nuclei too close to the edge: skip them (default) or pad the crop")
     p.add_argument("--out", required=True, metavar="CROPS.npz")
+    p.add_argument("--max-pixels", type=int, default=None, metavar="N",
+                   help="largest field read, in pixels per plane (default 8192x8192 = 67,108,864; detection "
+                        "needs about 40 bytes per pixel, so raise it only with the memory for it)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_nuclei)
 
@@ -98,23 +105,28 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_field(path: Path) -> "tuple":
-    from ssrl_core.data.imagefile import BadImage, read_image
+def _read_field(path: Path, max_pixels: int | None) -> np.ndarray:
+    from ssrl_core.data.imagefile import FIELD_PIXELS, BadImage, read_field_image
 
     if not path.is_file():
         raise FileNotFoundError(f"no such field image: {path}")
     try:
-        return read_image(path, max_pixels=1 << 28)  # whole fields are large by nature
+        return read_field_image(path, max_pixels or FIELD_PIXELS)
     except BadImage as exc:
-        raise ValueError(f"{path.name}: {exc}") from exc
+        hint = "; raise the limit with --max-pixels if this machine has the memory" if "limit" in str(exc) else ""
+        raise ValueError(f"{path.name}: {exc}{hint}") from None
 
 
 def cmd_nuclei(args: argparse.Namespace) -> int:
     from ssrl_core.data.fields import nucleus_crops
     from ssrl_core.data.npz import save_npz
 
-    path = Path(args.field)
-    field = _read_field(path)
+    path, out = Path(args.field), Path(args.out)
+    if out.is_dir():
+        raise ValueError(f"--out {out} is a folder; give the crops file to write, e.g. {out / (path.stem + '.npz')}")
+    if args.max_pixels is not None and args.max_pixels < 1:
+        raise ValueError(f"--max-pixels must be a positive number of pixels; got {args.max_pixels}")
+    field = _read_field(path, args.max_pixels)
     c = field.shape[2]
     names = [s.strip() for s in args.channels.split(",")] if args.channels else None
     if names is not None and len(names) != c:
@@ -131,7 +143,7 @@ def cmd_nuclei(args: argparse.Namespace) -> int:
     if len(cells) == 0:
         raise ValueError(f"no nucleus crops of {args.crop} px could be cut from {path.name} "
                          "(no nuclei found, or all too close to the edge: try a smaller --crop or --border pad)")
-    out = save_npz(cells, args.out)
+    out = save_npz(cells, out)
     result = {"out": str(out), "cells": len(cells), "crop": args.crop, "nuclear_channel": names[idx],
               "channels": names, "dtype": str(cells.images.dtype)}
     emit(result, args.json, f"{len(cells)} nucleus crops of {args.crop} px saved to {out}")

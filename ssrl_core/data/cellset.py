@@ -14,6 +14,7 @@ import pandas as pd
 
 STANDARD_COLUMNS = ("label", "compound", "concentration", "moa", "plate", "well", "site", "source")
 SUPPORTED_DTYPES = (np.uint8, np.uint16, np.float32)
+MIN_SIDE = 16  # the smallest crop side any backbone takes (ssrl_core.models.backbones.MIN_IMAGE)
 
 
 @dataclass

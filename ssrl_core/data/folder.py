@@ -26,21 +26,28 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from ssrl_core.data.cellset import CellSet
+from ssrl_core.data.cellset import MIN_SIDE, CellSet
 from ssrl_core.data.imagefile import IMAGE_SUFFIXES, BadImage, fit_to, read_image
 
 KEY_COLUMNS = ("file", "filename", "file_name", "image", "name", "path")
 
 
+MAX_NAME = 120  # characters of a sanitised file name, suffix included
+
+
 def safe_filename(name: str, default: str = "file") -> str:
-    """A file name safe to write anywhere: no folders, no `..`, only letters, digits, `._-`."""
+    """A file name safe to write anywhere: no folders, no `..`, only letters, digits, `._-`, at
+    most MAX_NAME characters; a long name is cut in its stem, so its suffix (`.tif`) is kept."""
     base = re.split(r"[\\/]", str(name))[-1]
     base = unicodedata.normalize("NFKD", base).encode("ascii", "ignore").decode("ascii")
     base = re.sub(r"[^A-Za-z0-9._-]+", "_", base).strip("._-")
     base = re.sub(r"\.{2,}", ".", base)
     if not base:
         base = default
-    return base[:120]
+    stem, dot, suffix = base.rpartition(".")
+    if not dot or not stem or len(suffix) > 10:
+        return base[:MAX_NAME]
+    return f"{stem[:MAX_NAME - len(suffix) - 1]}.{suffix}"
 
 
 def read_metadata_csv(csv: str | Path) -> pd.DataFrame:
@@ -88,9 +95,15 @@ def load_files(files: Iterable[Path], root: Path, csv: str | Path | None = None,
             skipped.append((rel, f"not an image file type we read ({', '.join(IMAGE_SUFFIXES)})"))
             continue
         try:
-            read.append((rel, read_image(f)))
+            a = read_image(f)
         except BadImage as exc:
             skipped.append((rel, str(exc)))
+            continue
+        if min(a.shape[:2]) < MIN_SIDE:
+            skipped.append((rel, f"is {a.shape[0]}x{a.shape[1]} pixels, smaller than the {MIN_SIDE}x{MIN_SIDE} "
+                                 "that the smallest backbone takes"))
+            continue
+        read.append((rel, a))
     if not read:
         detail = "; ".join(f"{f}: {r}" for f, r in skipped[:5])
         raise ValueError(f"no usable images in {root}" + (f" ({len(skipped)} skipped: {detail})" if skipped else ""))
@@ -129,19 +142,51 @@ def load_folder(folder: str | Path, csv: str | Path | None = None, name: str | N
                 channels: list[str] | None = None) -> CellSet:
     """Load every image under `folder` (see the module docstring for layout, CSV and checks).
 
-    A `metadata.csv` (or the only CSV) in the folder is used when `csv` is not given.
+    When `csv` is not given, the folder's `metadata.csv` is used, else its only CSV, else the
+    only CSV whose file column lists these images; CSVs left unused are reported in `skipped`.
     """
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"no such folder: {folder}")
-    if csv is None:
-        found = sorted(folder.glob("*.csv"))
-        pick = [p for p in found if p.name.lower() == "metadata.csv"] or (found if len(found) == 1 else [])
-        csv = pick[0] if pick else None
     files = image_files(folder)
     if not files:
         raise ValueError(f"the folder {folder} holds no image files ({', '.join(IMAGE_SUFFIXES)})")
-    return load_files(files, folder, csv, name or folder.name, channels)
+    note = None
+    if csv is None:
+        csv, note = _pick_csv(folder, files)
+    cells = load_files(files, folder, csv, name or folder.name, channels)
+    if note is not None:
+        cells.skipped.append(note)
+    return cells
+
+
+def _lists_files(table: pd.DataFrame, rels: list[str]) -> bool:
+    """Whether a metadata table names at least one of these files (path, name or sanitised name)."""
+    names = set(table["file"]) | {s.rsplit("/", 1)[-1] for s in table["file"]}
+    names |= {safe_filename(s) for s in names}
+    return any(r in names or r.rsplit("/", 1)[-1] in names for r in rels)
+
+
+def _pick_csv(folder: Path, files: list[Path]) -> tuple[Path | None, tuple[str, str] | None]:
+    """The metadata CSV of a folder and, when CSVs are left unused, a (files, reason) note."""
+    found = sorted(folder.glob("*.csv"))
+    named = [p for p in found if p.name.lower() == "metadata.csv"]
+    if named or len(found) <= 1:
+        return (named or found or [None])[0], None
+    rels = [f.relative_to(folder).as_posix() for f in files]
+    listing = []
+    for p in found:
+        try:
+            if _lists_files(read_metadata_csv(p), rels):
+                listing.append(p)
+        except ValueError:  # not a metadata table (no file column, not CSV)
+            continue
+    if len(listing) == 1:
+        return listing[0], None
+    names = ", ".join(p.name for p in found)
+    why = "none of them names these image files" if not listing else f"{len(listing)} of them name these image files"
+    return None, (names, f"{len(found)} CSV files and none is called metadata.csv; {why}, so none was read: "
+                         "name the right one metadata.csv")
 
 
 def import_uploads(files: Iterable[tuple[str, bytes]] | Iterable[Path] | str | Path,

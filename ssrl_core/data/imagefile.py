@@ -1,7 +1,9 @@
 """Reading one single-cell image file (TIFF, PNG, JPG) into `(H, W, C)` with checks.
 
 Every failure is a `BadImage` whose message names the reason in plain words, so a folder
-loader can skip the file, carry on, and report it.
+loader can skip the file, carry on, and report it. The size is read from the file's header
+(`image_header`: shape and pixel type, nothing decoded) and an image over the pixel budget is
+refused before decoding, so a small compressed file can never expand to gigabytes in memory.
 """
 
 from __future__ import annotations
@@ -12,38 +14,73 @@ import numpy as np
 
 IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
 MAX_PIXELS = 4096 * 4096  # a single-cell crop far larger than this is refused before decoding
+MAX_BYTES = 32 << 20  # decoded size of one crop (shape x dtype); 2048x2048 float32 fits
+# A whole field for nucleus detection, which needs about 40 bytes of work per pixel (2.7 GB here);
+# decoded, a field may hold up to 16 bytes per pixel (e.g. 4 float32 or 8 uint16 channels).
+FIELD_PIXELS = 8192 * 8192
+FIELD_BYTES_PER_PIXEL = 16
+# PIL modes: bytes per pixel once read (P, LA, RGBA, CMYK, YCbCr become RGB or L)
+_PIL_BYTES = {"1": 1, "L": 1, "P": 3, "LA": 1, "RGB": 3, "RGBA": 3, "CMYK": 3, "YCbCr": 3, "I": 4, "F": 4,
+              "I;16": 2, "I;16B": 2, "I;16L": 2}
 
 
 class BadImage(ValueError):
     """A file that cannot be used as a single-cell image; the message says why."""
 
 
-def _tiff_shape(path: Path) -> tuple[int, ...]:
-    import tifffile
+def image_header(path: str | Path) -> tuple[tuple[int, ...], int]:
+    """`(shape, decoded bytes)` of an image from its header alone (no pixel is decoded).
 
-    with tifffile.TiffFile(path) as tf:
-        return tuple(tf.series[0].shape)
+    TIFF: the first series' shape and dtype; PNG/JPG: (height, width, bands) and the bytes per
+    pixel of the array `read_image` makes. Raises BadImage when the header cannot be read."""
+    path = Path(path)
+    try:
+        if path.suffix.lower() in (".tif", ".tiff"):
+            import tifffile
+
+            with tifffile.TiffFile(path) as tf:
+                series = tf.series[0]
+                shape = tuple(int(x) for x in series.shape)
+                return shape, int(np.prod(shape, dtype=object)) * np.dtype(series.dtype).itemsize
+        from PIL import Image
+
+        with Image.open(path) as im:
+            bands = len(im.getbands())
+            return (im.height, im.width, bands), im.width * im.height * _PIL_BYTES.get(im.mode, 4 * bands)
+    except Exception as exc:  # not an image, truncated header, a decompression bomb PIL refuses
+        raise BadImage(f"cannot be read as an image; it may be corrupt or truncated ({type(exc).__name__})") from exc
 
 
-def _read_tiff(path: Path, max_pixels: int) -> np.ndarray:
-    import tifffile
-
-    shape = _tiff_shape(path)
+def check_budget(path: str | Path, max_pixels: int = MAX_PIXELS, max_bytes: int | None = MAX_BYTES,
+                 what: str = "a single-cell crop") -> tuple[int, ...]:
+    """The header's shape, or BadImage when the image has more than `max_pixels` pixels per
+    plane or decodes to more than `max_bytes` bytes (size and limit in the message)."""
+    shape, nbytes = image_header(path)
     plane = sorted(shape)[-2:] if len(shape) >= 2 else shape  # height x width, channels aside
-    if int(np.prod(plane)) > max_pixels or int(np.prod(shape)) > max_pixels * 16:
-        raise BadImage(f"image is {'x'.join(map(str, shape))}, far larger than a single-cell crop")
+    pixels = int(np.prod(plane, dtype=object))
+    dims = "x".join(map(str, shape))
+    if pixels > max_pixels:
+        raise BadImage(f"image is {dims} ({pixels:,} pixels per plane), larger than the limit of {max_pixels:,} "
+                       f"for {what}; it was not decoded")
+    if max_bytes is not None and nbytes > max_bytes:
+        raise BadImage(f"image is {dims} and would take {nbytes / 2**20:,.0f} MiB decoded, larger than the limit of "
+                       f"{max_bytes / 2**20:,.0f} MiB for {what}; it was not decoded")
+    return shape
+
+
+def _read_tiff(path: Path) -> np.ndarray:
+    import tifffile
+
     a = tifffile.imread(path)
     if a.ndim == 3 and a.shape[0] <= 8 and a.shape[-1] > 8:  # (C, H, W) -> (H, W, C)
         a = np.moveaxis(a, 0, -1)
     return a
 
 
-def _read_pil(path: Path, max_pixels: int) -> np.ndarray:
+def _read_pil(path: Path) -> np.ndarray:
     from PIL import Image
 
     with Image.open(path) as im:
-        if im.width * im.height > max_pixels:
-            raise BadImage(f"image is {im.width}x{im.height}, far larger than a single-cell crop")
         if im.mode in ("I;16", "I;16B", "I;16L"):
             a = np.array(im, dtype=np.uint16)
         elif im.mode == "I":
@@ -62,17 +99,20 @@ def _read_pil(path: Path, max_pixels: int) -> np.ndarray:
     return a
 
 
-def read_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+def read_image(path: str | Path, max_pixels: int = MAX_PIXELS, max_bytes: int | None = MAX_BYTES,
+               what: str = "a single-cell crop") -> np.ndarray:
     """Read one image as `(H, W, C)` uint8 / uint16 / float32; raise BadImage with the reason.
 
-    Images with more than `max_pixels` pixels are refused before decoding (memory guard)."""
+    Images with more than `max_pixels` pixels per plane, or more than `max_bytes` once decoded,
+    are refused from their header, before decoding (`check_budget`)."""
     path = Path(path)
     if path.suffix.lower() not in IMAGE_SUFFIXES:
         raise BadImage(f"not an image file type we read ({', '.join(IMAGE_SUFFIXES)})")
     if path.stat().st_size == 0:
         raise BadImage("the file is empty (0 bytes)")
+    check_budget(path, max_pixels, max_bytes, what)
     try:
-        a = _read_tiff(path, max_pixels) if path.suffix.lower() in (".tif", ".tiff") else _read_pil(path, max_pixels)
+        a = _read_tiff(path) if path.suffix.lower() in (".tif", ".tiff") else _read_pil(path)
     except BadImage:
         raise
     except Exception as exc:  # truncated, corrupt, or not an image at all
@@ -93,6 +133,11 @@ def read_image(path: str | Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
         else:
             a = a.astype(np.uint16)
     return a
+
+
+def read_field_image(path: str | Path, max_pixels: int = FIELD_PIXELS) -> np.ndarray:
+    """`read_image` with the budget of a whole field (`max_pixels` per plane)."""
+    return read_image(path, max_pixels, max_pixels * FIELD_BYTES_PER_PIXEL, "a whole field")
 
 
 def fit_to(image: np.ndarray, h: int, w: int) -> np.ndarray:

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ssrl_core.data.cellset import CellSet
+from ssrl_core.data.cellset import MIN_SIDE, CellSet
 from ssrl_core.io import atomic_write
 
 # Channel names of known datasets, chosen by looking at the images (see docs/data.md).
@@ -41,6 +41,9 @@ def default_channels(stem: str, n_channels: int, columns: list[str]) -> list[str
 def _check_images(images: np.ndarray, path: Path) -> np.ndarray:
     if images.ndim not in (3, 4):
         raise ValueError(f"{path.name}: 'images' must be (N, H, W) or (N, H, W, C), not shape {images.shape}")
+    if min(images.shape[1:3]) < MIN_SIDE:
+        raise ValueError(f"{path.name}: the crops are {images.shape[1]}x{images.shape[2]} pixels; crops must be at "
+                         f"least {MIN_SIDE}x{MIN_SIDE}, the smallest any backbone takes")
     if images.dtype == np.float64 or images.dtype == np.float16:
         images = images.astype(np.float32)
     elif images.dtype in (np.int8, np.int16, np.int32, np.int64, np.uint32, np.uint64, np.bool_):
@@ -52,9 +55,21 @@ def _check_images(images: np.ndarray, path: Path) -> np.ndarray:
     return images
 
 
+def _member(data: np.lib.npyio.NpzFile, key: str, path: Path) -> np.ndarray:
+    """One array of an open npz; a pickled object array is refused with the file and array named."""
+    try:
+        return data[key]
+    except ValueError as exc:
+        if "allow_pickle" not in str(exc):
+            raise
+        raise ValueError(f"{path.name}: the array '{key}' holds pickled Python objects, which are refused "
+                         "(loading them could run code); save numbers or text instead") from None
+
+
 def load_npz(path: str | Path, name: str | None = None) -> CellSet:
     """Load crops saved as npz (see the module docstring). Crops with NaN or infinite pixels are
-    skipped and reported in `CellSet.skipped`."""
+    skipped and reported in `CellSet.skipped`, as are metadata arrays that are not one value per
+    crop; crops smaller than MIN_SIDE and pickled arrays are refused with the file named."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such dataset file: {path}")
@@ -67,31 +82,36 @@ def load_npz(path: str | Path, name: str | None = None) -> CellSet:
         if "images" not in keys:
             raise ValueError(f"{path.name} has no 'images' array (it has: {', '.join(keys) or 'nothing'})")
         try:
-            images = _check_images(data["images"], path)
+            images = _check_images(_member(data, "images", path), path)
             n = images.shape[0]
             cols: dict[str, np.ndarray] = {}
+            skipped: list[tuple[str, str]] = []
             for k in keys:
                 if k in ("images", "channels"):
                     continue
-                arr = data[k]
+                arr = _member(data, k, path)
                 if arr.ndim == 1 and len(arr) == n:
                     cols[k] = arr
-            stored = [str(c) for c in data["channels"]] if "channels" in keys else None
+                else:
+                    skipped.append((f"{path.name}:{k}", f"metadata column '{k}' has shape {arr.shape}, not one value "
+                                                        f"per crop ({n}); it was left out"))
+            stored = [str(c) for c in _member(data, "channels", path)] if "channels" in keys else None
         except ValueError:
             raise
         except Exception as exc:
             raise ValueError(f"{path.name} is damaged or truncated ({type(exc).__name__}: {exc})") from exc
-    meta = pd.DataFrame(cols)
+    meta = pd.DataFrame(cols, index=range(n))
     for c in meta.columns:
         if meta[c].dtype.kind == "U":
             meta[c] = meta[c].astype(object)
     c_count = 1 if images.ndim == 3 else images.shape[3]
     channels = stored if stored and len(stored) == c_count else default_channels(path.stem, c_count, list(cols))
-    skipped: list[tuple[str, str]] = []
     if images.dtype == np.float32 and n:
         finite = np.isfinite(images.reshape(n, -1)).all(axis=1)
         for i in np.flatnonzero(~finite):
             skipped.append((f"{path.name}[{i}]", "contains NaN or infinite pixels"))
+        if not finite.any():
+            raise ValueError(f"{path.name}: all {n} crops contain NaN or infinite pixels")
         if not finite.all():
             images, meta = images[finite], meta[finite]
     cells = CellSet(images, channels, meta, name=name or path.stem, skipped=skipped)
@@ -163,11 +183,13 @@ def npz_header(path: str | Path) -> dict:
         raise ValueError(f"{path.name} is not a readable .npz file ({exc})") from exc
     if len(shape) not in (3, 4):
         raise ValueError(f"{path.name}: 'images' has shape {shape}, expected (N, H, W[, C])")
+    if dtype.hasobject:
+        raise ValueError(f"{path.name}: the array 'images' holds pickled Python objects, which are refused")
     c = 1 if len(shape) == 3 else shape[3]
     channels = None
     if "channels.npy" in names:
         with np.load(path, allow_pickle=False) as data:
-            channels = [str(x) for x in data["channels"]]
+            channels = [str(x) for x in _member(data, "channels", path)]
     if not channels or len(channels) != c:
         channels = default_channels(path.stem, c, cols)
     return {"cells": int(shape[0]), "height": int(shape[1]), "width": int(shape[2]), "channels": int(c),

@@ -70,12 +70,13 @@ def read_field(path: str | Path) -> Field:
 
     Raises `ssrl_core.data.imagefile.BadImage` with the reason for a file that cannot be read.
     """
-    from ssrl_core.data.imagefile import BadImage, read_image
+    from ssrl_core.data.imagefile import FIELD_BYTES_PER_PIXEL, FIELD_PIXELS, BadImage, check_budget, read_field_image
 
     path = Path(path)
     if path.suffix.lower() in (".tif", ".tiff"):
         import tifffile
 
+        check_budget(path, FIELD_PIXELS, FIELD_PIXELS * FIELD_BYTES_PER_PIXEL, "a whole field")  # before decoding
         try:
             with tifffile.TiffFile(path) as tf:
                 if tf.is_ome and tf.ome_metadata:
@@ -88,7 +89,7 @@ def read_field(path: str | Path) -> Field:
                     return Field(image, names, info)
         except (OSError, ValueError, ET.ParseError, KeyError, IndexError) as exc:
             raise BadImage(f"cannot be read as an OME-TIFF ({type(exc).__name__}: {exc})") from exc
-    return Field(read_image(path, max_pixels=1 << 28))
+    return Field(read_field_image(path))
 
 
 def write_ome_tiff(path: str | Path, image: np.ndarray, channels: list[str],

@@ -103,6 +103,11 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     if int(ckpt.get("format_version", 0)) > FORMAT_VERSION:
         raise ValueError(f"{path.name} was written by a newer version of ssrl (format "
                          f"{ckpt.get('format_version')}); update ssrl to read it")
+    if not isinstance(ckpt.get("model"), dict):
+        seems = ", ".join(f"{k} {ckpt[k]}" for k in ("method", "backbone", "dataset", "step") if k in ckpt)
+        raise ValueError(f"{path.name} is an ssrl checkpoint ({seems or 'with no description'}) but its model "
+                         "weights ('model') are missing, so it can neither embed cells nor resume training; "
+                         "use the run's complete checkpoint.pt")
     return ckpt
 
 
