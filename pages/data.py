@@ -10,13 +10,14 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ssrl_app import data_import, loaders, page, state
+from ssrl_app import data_import, loaders, page, plate_import, state
 from ssrl_app.images import channel_tiles, composite, enlarge
 
 page.open_page("Data: your cells")
 if not state.get(state.DATASET):
     st.info("No dataset yet: import one below, or run `ssrl setup` to prepare the demo cells.")
     data_import.render()
+    plate_import.render()
     st.stop()
 name, cells = page.current_cells()
 lo, hi = loaders.ranges(name)
@@ -27,7 +28,7 @@ m[1].metric("Crop size", f"{h} × {w} px")
 m[2].metric("Channels", c, help=", ".join(cells.channels))
 m[3].metric("Pixel type", str(cells.images.dtype))
 if cells.skipped:
-    with st.expander(f"{len(cells.skipped)} files were skipped while loading"):
+    with st.expander(f"{len(cells.skipped)} inputs (files, crops or columns) were skipped while loading"):
         st.dataframe(pd.DataFrame(cells.skipped, columns=["file", "reason"]), hide_index=True)
 
 meta = cells.meta
@@ -90,3 +91,4 @@ with st.expander("Metadata table"):
 
 st.divider()
 data_import.render()
+plate_import.render()

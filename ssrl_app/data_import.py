@@ -32,12 +32,41 @@ def use_dataset(path: str | Path) -> None:
                                            + (f" ({len(cells.skipped)} files skipped)." if cells.skipped else "."))
 
 
+LOCAL_ADDRESSES = ("127.0.0.1", "localhost", "::1")
+
+
+def open_to_network() -> bool:
+    """True when the server listens beyond this computer (`server.address` not a loopback one;
+    unset means every interface)."""
+    return str(st.get_option("server.address") or "") not in LOCAL_ADDRESSES
+
+
+def importable_roots() -> list[Path]:
+    """Where the folder box may read when the app is open to the network: the data folders and
+    the uploads."""
+    from ssrl_core import paths
+
+    shared = paths.shared_data_dir()
+    roots = [paths.data_dir(), paths.uploads_dir()] + ([shared] if shared else [])
+    return [Path(r).resolve() for r in roots]
+
+
+def check_folder(folder: str) -> Path:
+    """The folder typed in the box, resolved; plain errors when it does not exist or, with the app
+    open to the network, lies outside `importable_roots()`."""
+    path = Path(folder).expanduser().resolve() if folder else None
+    if path is None or not path.is_dir():
+        raise FileNotFoundError(f"There is no folder at '{folder}'.")
+    if open_to_network() and not any(path.is_relative_to(root) for root in importable_roots()):
+        raise PermissionError(f"this app is open to the network, so it only imports folders inside the data folder "
+                              f"({importable_roots()[0]}) or the uploads; copy the folder there, or upload the files.")
+    return path
+
+
 def _import_folder() -> None:
     folder = st.session_state.get("w.data.folder", "").strip()
     try:
-        if not folder or not Path(folder).expanduser().is_dir():
-            raise FileNotFoundError(f"There is no folder at '{folder}'.")
-        use_dataset(Path(folder).expanduser().resolve())
+        use_dataset(check_folder(folder))
     except Exception as exc:  # a bad folder is an expected problem: say it in words
         st.session_state["data.import_err"] = f"Could not import this folder: {message(exc)}"
 
@@ -72,6 +101,8 @@ def render() -> None:
     with t2:
         st.text_input("Folder with TIFF/PNG crops (and a CSV)", key="w.data.folder",
                       placeholder="/path/to/my/crops")
+        if open_to_network():
+            st.caption(f"The app is open to the network: only folders inside {importable_roots()[0]} are read.")
         st.button("Import this folder", on_click=_import_folder)
     with t3:
         _downloads()
