@@ -1,0 +1,127 @@
+"""The Data page's plate import: a folder of field images + a plate map -> nucleus crops.
+
+Two steps, as `ssrl data import-plate --preview` then without it: first the files are matched
+against the chosen file-name pattern and the page shows the sites found, the files that match
+nothing, the sites missing a channel and the wells without a plate-map row (nothing is dropped
+silently); then the long part (reading every site, nucleus detection, crops) runs with a
+progress bar and the crops are saved as `<data dir>/<name>.npz` (`ssrl_core.data.plate`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from ssrl_app.core import message
+
+SCAN = "ssrl.plate_scan"
+PATTERNS = ["auto", "bbbc", "imagexpress", "operetta", "my own pattern"]
+
+
+def _scan() -> None:
+    """Form callback: match the files and read the plate map; keep the result for the preview."""
+    from ssrl_core.data.folder import safe_filename
+    from ssrl_core.data.plate import map_rows, read_plate_map, scan_plate
+
+    ss = st.session_state
+    choice = ss.get("w.plate.pattern", "auto")
+    pattern = ss.get("w.plate.custom", "").strip() if choice == "my own pattern" else choice
+    try:
+        scan = scan_plate(ss.get("w.plate.folder", "").strip(), pattern or "auto",
+                          plate=ss.get("w.plate.plate", "").strip() or None)
+        upload = ss.get("w.plate.map_upload")
+        typed = ss.get("w.plate.map_path", "").strip()
+        plate_map = read_plate_map(pd.read_csv(upload, sep=None, engine="python")) if upload is not None else (
+            read_plate_map(typed) if typed else None)
+        _, unmapped = map_rows(scan, plate_map)
+        ss[SCAN] = {"scan": scan, "map": plate_map, "unmapped": unmapped,
+                    "name": safe_filename(ss.get("w.plate.name", "") or scan.folder.name, "plate").removesuffix(".npz")}
+    except Exception as exc:  # a bad folder, pattern or plate map: plain words
+        ss.pop(SCAN, None)
+        ss["plate.err"] = f"Could not read this plate: {message(exc)}"
+
+
+def _listing(title: str, items: list[str]) -> None:
+    if items:
+        with st.expander(f"{title} ({len(items)})"):
+            st.code("\n".join(items[:500]) + (f"\n... and {len(items) - 500} more" if len(items) > 500 else ""),
+                    language=None)
+
+
+def render() -> None:
+    """Draw the plate-import panel."""
+    from ssrl_core.data.patterns import DESCRIPTIONS
+
+    st.subheader("Import a plate (whole fields)")
+    st.caption("One image per channel per site, named by the microscope; the nuclei are found on each "
+               "field and cut out, and the plate map (one row per well: well, compound, concentration, ...) "
+               "gives every cell its metadata.")
+    err = st.session_state.pop("plate.err", None)
+    if err:
+        st.error(err)
+    with st.form("plate_form"):
+        st.text_input("Plate folder", key="w.plate.folder", placeholder="/path/to/plate")
+        c = st.columns([2, 3])
+        c[0].selectbox("File names", PATTERNS, key="w.plate.pattern",
+                       help="\n\n".join(f"**{k}**: {v}" for k, v in DESCRIPTIONS.items()))
+        c[1].text_input("My own pattern", key="w.plate.custom", placeholder="{plate}_{well}_s{site}_w{channel}.tif")
+        c = st.columns(2)
+        c[0].text_input("Plate map CSV (path)", key="w.plate.map_path", placeholder="/path/to/platemap.csv")
+        c[1].file_uploader("or upload it", type=["csv", "tsv", "txt"], key="w.plate.map_upload")
+        c = st.columns(4)
+        c[0].number_input("Crop size (px)", 16, 512, 196, key="w.plate.crop")
+        c[1].text_input("Nuclear channel", "0", key="w.plate.nuclear", help="index (0 = first) or name")
+        c[2].text_input("Channel names", key="w.plate.names", placeholder="DAPI, Tubulin, Actin")
+        c[3].text_input("Plate name", key="w.plate.plate", placeholder="from the file names")
+        st.text_input("Save as", key="w.plate.name", placeholder="my_plate")
+        st.form_submit_button("Preview the matched files", on_click=_scan)
+    found = st.session_state.get(SCAN)
+    if not found:
+        return
+    scan = found["scan"]
+    m = st.columns(4)
+    m[0].metric("Sites", len(scan.sites))
+    m[1].metric("Wells", len(scan.wells()))
+    m[2].metric("Channels", len(scan.channels), help=", ".join(scan.channels))
+    m[3].metric("Unmatched files", len(scan.unmatched))
+    st.caption(f"Pattern: **{scan.pattern}**" + ("" if found["map"] is not None else " · no plate map: "
+                                                 "cells get plate, well and site only"))
+    st.dataframe(scan.table().head(200), hide_index=True, height=220)
+    _listing("Files that match no pattern", scan.unmatched)
+    _listing("Sites missing a channel (left out)",
+             [f"{s['plate']}/{s['well']} site {s['site']}: no {', '.join(s['missing'])}" for s in scan.incomplete])
+    _listing("Wells without a plate-map row (imported without metadata)", found["unmapped"])
+    if scan.sites and st.button(f"Import {len(scan.sites)} sites as {found['name']}", type="primary"):
+        _run(found)
+
+
+def _run(found: dict) -> None:
+    """Read every site, detect nuclei, crop, save, and make the result the current dataset."""
+    from ssrl_app import data_import
+    from ssrl_core import paths
+    from ssrl_core.data.npz import save_npz
+    from ssrl_core.data.plate import import_plate
+
+    ss = st.session_state
+    bar = st.progress(0.0, text="Reading the first site…")
+    names = [s.strip() for s in ss.get("w.plate.names", "").split(",") if s.strip()] or None
+    nuclear = ss.get("w.plate.nuclear", "0").strip() or "0"
+    try:
+        cells, report = import_plate(
+            found["scan"], found["map"], crop=int(ss.get("w.plate.crop", 196)),
+            nuclear_channel=int(nuclear) if nuclear.isdigit() else nuclear, names=names, name=found["name"],
+            progress=lambda done, total, label: bar.progress(done / max(total, 1), text=f"{done}/{total}: {label}"))
+        path = save_npz(cells, Path(paths.data_dir()) / f"{found['name']}.npz")
+    except Exception as exc:  # unreadable sites, no nuclei, bad channel: plain words
+        bar.empty()
+        st.error(f"The plate import did not work: {message(exc)}")
+        return
+    bar.progress(1.0, text=f"{report['cells']} cells from {report['sites']} sites")
+    if report["failed"]:
+        st.warning(f"{len(report['failed'])} site(s) could not be read: " +
+                   "; ".join(f"{f['site']}: {f['reason']}" for f in report["failed"][:5]))
+    ss.pop(SCAN, None)
+    data_import.use_dataset(path)
+    st.rerun()

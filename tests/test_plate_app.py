@@ -1,0 +1,46 @@
+"""The Data page's plate import (AppTest): preview of the matched files, then the import."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import tifffile
+
+from ssrl_core.data.npz import load_npz
+from test_app_support import app_on, problems, tiny_env  # noqa: F401  (fixture)
+
+
+def test_data_page_previews_and_imports_a_plate(tiny_env, shared_data, tmp_path):
+    fields = sorted(p for p in (shared_data / "fields" / "bbbc007").glob("A9__*.tif") if "_labels" not in p.name)[:2]
+    plate = tmp_path / "plateX"
+    plate.mkdir()
+    for f, well in zip(fields, ("B02", "C03")):
+        dna = tifffile.imread(f)
+        tifffile.imwrite(plate / f"{well}_s1_w1.tif", dna)
+        tifffile.imwrite(plate / f"{well}_s1_w2.tif", (255 - dna).astype(np.uint8))
+    (plate / "readme.txt").write_text("x")
+    pd.DataFrame({"well": ["B02"], "compound": ["DMSO"]}).to_csv(tmp_path / "map.csv", index=False)
+
+    at = app_on("pages/data.py")
+    assert not problems(at), problems(at)
+    at.text_input(key="w.plate.folder").input(str(plate))
+    at.text_input(key="w.plate.map_path").input(str(tmp_path / "map.csv"))
+    at.number_input(key="w.plate.crop").set_value(32)
+    at.text_input(key="w.plate.names").input("DNA, Actin")
+    at.text_input(key="w.plate.name").input("my plate")
+    next(b for b in at.button if b.label == "Preview the matched files").click().run()
+    assert not problems(at), problems(at)
+    assert not at.error, [e.value for e in at.error]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Sites"] == "2" and metrics["Wells"] == "2" and metrics["Unmatched files"] == "1"
+    assert any("Wells without a plate-map row" in e.label and e.label.endswith("(1)") for e in at.expander)
+    preview = next(d.value for d in at.dataframe if "channel 1" in d.value.columns)
+    assert list(preview["channel 1"]) == ["B02_s1_w1.tif", "C03_s1_w1.tif"]
+    next(b for b in at.button if b.label.startswith("Import 2 sites")).click().run()
+    assert not problems(at), problems(at)
+    assert not at.error, [e.value for e in at.error]
+    saved = tiny_env / "my_plate.npz"
+    cells = load_npz(saved)
+    assert cells.channels == ["DNA", "Actin"] and cells.images.shape[1:] == (32, 32, 2)
+    assert set(cells.meta["compound"]) == {"DMSO", ""}
+    assert any("Imported" in s.value and "my_plate" in s.value for s in at.success)
