@@ -25,14 +25,19 @@ def _scan() -> None:
     from ssrl_core.data.folder import safe_filename
     from ssrl_core.data.plate import map_rows, read_plate_map, scan_plate
 
+    from ssrl_app.data_import import check_folder
+
     ss = st.session_state
     choice = ss.get("w.plate.pattern", "auto")
     pattern = ss.get("w.plate.custom", "").strip() if choice == "my own pattern" else choice
     try:
-        scan = scan_plate(ss.get("w.plate.folder", "").strip(), pattern or "auto",
-                          plate=ss.get("w.plate.plate", "").strip() or None)
+        # the same folder policy as the crop-folder box (data folder and uploads when open to a network)
+        folder = check_folder(ss.get("w.plate.folder", "").strip())
+        scan = scan_plate(folder, pattern or "auto", plate=ss.get("w.plate.plate", "").strip() or None)
         upload = ss.get("w.plate.map_upload")
         typed = ss.get("w.plate.map_path", "").strip()
+        if typed and upload is None:
+            typed = str(check_folder(str(Path(typed).expanduser().parent)) / Path(typed).name)
         plate_map = read_plate_map(pd.read_csv(upload, sep=None, engine="python")) if upload is not None else (
             read_plate_map(typed) if typed else None)
         _, unmapped = map_rows(scan, plate_map)
