@@ -145,6 +145,20 @@ if "compound" in meta.columns:
             st.dataframe(pd.DataFrame([{k_: r.get(k_) for k_ in ("n_treated", "n_control", "compound_ami",
                                         "compound_silhouette", "plate_ami", "plate_silhouette")}]).round(3),
                          hide_index=True)
+        if st.toggle("Mean average precision (copairs)", key="w.explore.map",
+                     help="The profiling field's phenotypic-activity score: how well the treated cells (and "
+                          "wells) retrieve each other before the DMSO controls, with p- and q-values"):
+            with plain_errors("The mAP could not be computed"), st.spinner("Computing mAP…"):
+                mp = ev.check_compound(feats, meta, comp_pick, with_map=True, null_size=2000)["map"]
+                rows = [{"level": lv, **(e or {"note": mp.get("notes", {}).get(lv, "")})}
+                        for lv, e in mp["levels"].items()]
+                st.dataframe(pd.DataFrame(rows).round(4), hide_index=True)
+                st.caption("Treated: " + ", ".join(f"{k_} {v}" for k_, v in mp["treated"].get("plates", {}).items())
+                           + " · controls: " + ", ".join(f"{k_} {v}" for k_, v in mp["control"].get("plates", {}).items())
+                           + f" · wells {', '.join(mp['treated'].get('wells', {}))} vs "
+                             f"{', '.join(list(mp['control'].get('wells', {}))[:12])}")
+                if mp.get("plate_flag"):
+                    st.warning(mp["plate_flag"])
 
 st.subheader("Compare with another representation")
 other = st.selectbox("Second representation", [x for x in choices if x != result["label"]], key="w.explore.other")

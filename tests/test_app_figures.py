@@ -59,3 +59,15 @@ def test_explore_offers_figure_downloads(tiny_env):
     labels = [d.label for d in at.get("download_button")]
     assert labels.count("Download PNG") == 2 and labels.count("Download SVG") == 2  # map + cluster gallery
     assert "Download CSV" in labels
+
+
+def test_explore_per_compound_map(tiny_env):
+    at = app_on("pages/explore.py")
+    at.selectbox(key="w.explore.encoder").select("baseline: hand-made features")
+    at.radio(key="w.explore.proj").set_value("pca")
+    next(b for b in at.button if b.label == "Embed").click().run()
+    at.toggle(key="w.explore.map").set_value(True).run()
+    assert not problems(at), problems(at)
+    assert not at.error, [e.value for e in at.error]
+    table = next(d.value for d in at.dataframe if "level" in d.value.columns)
+    assert list(table["level"]) == ["cell", "well"] and 0 <= float(table["mean_average_precision"][0]) <= 1
