@@ -181,10 +181,10 @@ def npz_header(path: str | Path) -> dict:
             cols = [n[:-4] for n in names if n.endswith(".npy") and n not in ("images.npy", "channels.npy")]
     except zipfile.BadZipFile as exc:
         raise ValueError(f"{path.name} is not a readable .npz file ({exc})") from exc
-    if len(shape) not in (3, 4):
-        raise ValueError(f"{path.name}: 'images' has shape {shape}, expected (N, H, W[, C])")
     if dtype.hasobject:
         raise ValueError(f"{path.name}: the array 'images' holds pickled Python objects, which are refused")
+    if len(shape) not in (3, 4):
+        raise ValueError(f"{path.name}: 'images' has shape {shape}, expected (N, H, W[, C])")
     c = 1 if len(shape) == 3 else shape[3]
     channels = None
     if "channels.npy" in names:
