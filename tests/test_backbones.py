@@ -11,7 +11,8 @@ from torchvision import models as tvm
 from ssrl_core.models import BACKBONES, build_backbone
 from ssrl_core.models.pretrained import adapt_first_conv, adapt_state_dict
 
-DIMS = {"tiny_cnn": 64, "vgg11": 512, "vgg13": 512, "resnet18": 512, "resnet50": 2048, "convnext_tiny": 768}
+DIMS = {"tiny_cnn": 64, "small_cnn": 256, "resnet18_half": 256, "resnet18_s2": 512, "vgg11": 512, "vgg13": 512,
+        "resnet18": 512, "resnet50": 2048, "convnext_tiny": 768}
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -25,7 +26,7 @@ def test_registry_lists_contract_names_with_descriptions() -> None:
 @pytest.mark.parametrize("name", sorted(DIMS))
 @pytest.mark.parametrize("size", [28, 64])
 def test_output_shape_for_1_3_5_channels(name: str, size: int) -> None:
-    batch = 2 if name in ("tiny_cnn", "resnet18", "vgg11", "vgg13") else 1
+    batch = 2 if name in ("tiny_cnn", "small_cnn", "resnet18_half", "resnet18", "vgg11", "vgg13") else 1
     for channels in (1, 3, 5):
         net, dim = build_backbone(name, channels, size)
         assert dim == DIMS[name]
@@ -114,3 +115,39 @@ def test_pretrained_loads_real_weights_or_says_why() -> None:
     else:
         with pytest.raises(weights.WeightsUnavailable, match="resnet18"):
             build_backbone("resnet18", 2, 96, pretrained=True)
+
+
+def test_cpu_variants_cost_less_than_the_stride_1_resnet18() -> None:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    def macs(name: str) -> float:
+        net, _ = build_backbone(name, 1, 64)
+        with FlopCounterMode(display=False) as counter, torch.no_grad():
+            net.eval()(torch.zeros(1, 1, 64, 64))
+        return counter.get_total_flops() / 2
+
+    full, s2, half, small = macs("resnet18"), macs("resnet18_s2"), macs("resnet18_half"), macs("small_cnn")
+    assert 3.5 < full / s2 < 4.5  # the stride-2 stem quarters every later activation
+    assert 3.0 < s2 / half < 5.0  # half width: about a quarter of the multiply-adds
+    assert small < s2 / 2
+
+
+def test_resnet18_s2_stem_and_imagenet_weights_fit_every_layer_but_the_stem() -> None:
+    net, _ = build_backbone("resnet18_s2", 3, 64)
+    assert net.conv1.stride == (2, 2) and isinstance(net.maxpool, nn.Identity)
+    report = adapt_state_dict(net, tvm.resnet18(weights=None).state_dict(), 3)
+    assert [k for k in report["skipped"] if not k.startswith("fc.")] == ["conv1.weight (shape (64, 3, 7, 7) vs (64, 3, 3, 3))"]
+
+
+def test_per_channel_encoder_embeds_any_channel_count_with_one_set_of_weights() -> None:
+    torch.manual_seed(0)
+    net3, dim3 = build_backbone("small_cnn", 3, 32, per_channel=True)
+    net1, dim1 = build_backbone("small_cnn", 1, 32, per_channel=True)
+    assert dim3 == 3 * dim1 and set(net3.state_dict()) == set(net1.state_dict())
+    net1.load_state_dict(net3.state_dict())
+    x = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        out = net3.eval()(x)
+        per = [net1.eval()(x[:, c:c + 1]) for c in range(3)]
+    assert out.shape == (2, dim3)
+    assert torch.allclose(out, torch.cat(per, dim=1), atol=1e-5)  # channel c -> features [c*D, (c+1)*D)

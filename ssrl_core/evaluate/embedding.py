@@ -29,15 +29,15 @@ from ssrl_core.io import atomic_write, atomic_write_json
 Progress = Callable[[float], None]
 
 
-def pick_device(device: str = "auto") -> str:
-    """"auto" -> "cuda" when a GPU is present, else "cpu"; other values are kept."""
-    import torch
+def pick_device(device: str = "auto", precision: str = "auto") -> tuple[str, bool]:
+    """(device, use_bf16) by `ssrl_core.devices.resolve_device` (one resolver for the whole product)."""
+    from ssrl_core.devices import resolve_device
 
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError("a GPU (cuda) was asked for but none is available; use device 'cpu' or 'auto'")
-    return device
+    try:
+        dev, bf16 = resolve_device("cuda" if str(device).startswith("cuda") else device, precision)
+    except ValueError as exc:
+        raise RuntimeError(str(exc)) from exc
+    return (str(device) if dev.type == "cuda" and str(device).startswith("cuda") else dev.type), bf16
 
 
 def data_fingerprint(cells: CellSet) -> str:
@@ -67,7 +67,8 @@ def _save_npy(path, arr: np.ndarray) -> None:
 
 
 def embed_with_info(cells: CellSet, encoder: str, progress: Progress | None = None, device: str = "auto",
-                    batch_size: int = 256, use_cache: bool = True, nuclear_channel: int = 0) -> tuple[np.ndarray, dict]:
+                    batch_size: int = 256, use_cache: bool = True, nuclear_channel: int = 0,
+                    precision: str = "auto") -> tuple[np.ndarray, dict]:
     """Embeddings `(N, D)` float32 and a description (encoder, dims, cache hit, key, ...).
 
     Args:
@@ -79,11 +80,14 @@ def embed_with_info(cells: CellSet, encoder: str, progress: Progress | None = No
         batch_size: crops per forward pass.
         use_cache: read and write the on-disk cache.
         nuclear_channel: the nuclei channel for `hand-features`.
+        precision: "auto" (bf16 autocast on CUDA and on CPUs with native bf16), "fp32" or "bf16".
     """
     if len(cells) == 0:
         raise ValueError("there are no cells to embed")
     spec = resolve(encoder)
-    settings = {"nuclear_channel": nuclear_channel} if spec.kind == "hand" else {"pre": "unit-float+resize"}
+    dev, bf16 = pick_device(device, precision)
+    settings = ({"nuclear_channel": nuclear_channel} if spec.kind == "hand"
+                else {"pre": "unit-float+resize", **({"bf16": True} if bf16 else {})})
     key = cache_key(spec.identity, data_fingerprint(cells), settings)
     npy, meta_json = _cache_paths(key)
     if use_cache and npy.is_file() and meta_json.is_file():
@@ -96,7 +100,7 @@ def embed_with_info(cells: CellSet, encoder: str, progress: Progress | None = No
                 return feats, dict(info, cached=True)
         except (OSError, ValueError):
             pass  # a damaged cache entry is recomputed
-    feats, info = _compute(cells, spec, progress, pick_device(device), batch_size, nuclear_channel)
+    feats, info = _compute(cells, spec, progress, dev, batch_size, nuclear_channel, bf16)
     info.update(encoder=str(encoder), kind=spec.kind, identity=spec.identity, key=key, dim=int(feats.shape[1]),
                 cells=len(cells), dataset=cells.name)
     if use_cache:
@@ -110,7 +114,8 @@ def embed(cells: CellSet, encoder: str, progress: Progress | None = None, **kwar
     return embed_with_info(cells, encoder, progress, **kwargs)[0]
 
 
-def _compute(cells: CellSet, spec, progress, device: str, batch_size: int, nuclear_channel: int):
+def _compute(cells: CellSet, spec, progress, device: str, batch_size: int, nuclear_channel: int,
+             bf16: bool = False):
     h, w, c = cells.shape
     module = build_module(spec, c, int(h), device)
     lo, hi = (spec.lo, spec.hi) if spec.lo is not None else channel_ranges(cells.images)
@@ -128,14 +133,15 @@ def _compute(cells: CellSet, spec, progress, device: str, batch_size: int, nucle
         feats = ((raw - raw.mean(axis=0)) / np.where(std > 0, std, 1.0)).astype(np.float32)
         info["standardised"] = True
         return feats, info
-    feats = run_module(module, cells.images, lo, hi, spec.crop_size or int(h), device, batch_size, progress)
-    info["crop_size"] = spec.crop_size
+    feats = run_module(module, cells.images, lo, hi, spec.crop_size or int(h), device, batch_size, progress, bf16)
+    info["crop_size"], info["precision"] = spec.crop_size, "bf16" if bf16 else "fp32"
     return feats, info
 
 
 def run_module(module, images: np.ndarray, lo, hi, crop_size: int, device: str, batch_size: int = 256,
-               progress: Progress | None = None) -> np.ndarray:
-    """Batched, gradient-free forward pass of `(N, H, W, C)` images through `module`."""
+               progress: Progress | None = None, bf16: bool = False) -> np.ndarray:
+    """Batched, gradient-free forward pass of `(N, H, W, C)` images through `module`
+    (bf16 autocast when `bf16`; the features come back as float32)."""
     import torch
     import torch.nn.functional as F
 
@@ -150,7 +156,8 @@ def run_module(module, images: np.ndarray, lo, hi, crop_size: int, device: str, 
             if t.shape[-2:] != (crop_size, crop_size):
                 t = F.interpolate(t, size=(crop_size, crop_size), mode="bilinear", align_corners=False,
                                   antialias=t.shape[-1] > crop_size)
-            y = module(t)
+            with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=bf16):
+                y = module(t)
             out.append(y.reshape(len(y), -1).float().cpu().numpy())
             if progress is not None:
                 progress(min(1.0, (start + len(x)) / n))

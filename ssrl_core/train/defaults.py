@@ -1,0 +1,35 @@
+"""Short-run defaults: what a run uses when the user does not say, chosen by measurement.
+
+The values come from `benchmarks/train_quality.md` (held-out quality per CPU-minute, against
+random weights of the same backbone and a lightly reference loop at equal wall time) and
+`benchmarks/backbone_cost.md` (multiply-adds and pairs/s per backbone). `docs/methods.md` has
+the tables. On a CPU the cost of a backbone decides what a few minutes can learn: ResNet18 with
+the stride-1 small-image stem costs 2.2 GMACs per 64 px image (about 6 pairs/s here), `small_cnn`
+0.21 (100-180 pairs/s), so the CPU default is the small encoder; a GPU has the headroom for the
+paper's ResNet18.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+MOCO_SHORT = {"temperature": 0.2, "queue_size": 4096, "momentum": 0.99, "symmetric": True}
+
+CPU: dict[str, Any] = {
+    "backbone": "small_cnn", "batch_size": 128, "optimizer": "adamw", "lr": 2e-3, "weight_decay": 1e-4,
+    "warmup_epochs": 1.0, "precision": "auto", "method": {"name": "moco_v2", "params": dict(MOCO_SHORT)},
+}
+GPU: dict[str, Any] = {
+    "backbone": "resnet18", "batch_size": 256, "optimizer": "adamw", "lr": 2e-3, "weight_decay": 1e-4,
+    "warmup_epochs": 1.0, "precision": "auto", "method": {"name": "moco_v2", "params": dict(MOCO_SHORT)},
+}
+
+
+def short_run_defaults(device: str = "auto") -> dict[str, Any]:
+    """A copy of the defaults for `device` (`auto`: the GPU set when CUDA is present)."""
+    import copy
+
+    import torch
+
+    gpu = device == "cuda" or (device == "auto" and torch.cuda.is_available())
+    return copy.deepcopy(GPU if gpu else CPU)
