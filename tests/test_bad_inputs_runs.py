@@ -70,6 +70,12 @@ def test_second_training_into_a_busy_directory_is_refused_and_the_first_run_is_i
         rd.request_stop(run)
         first.wait(timeout=120)
     assert first.returncode == 0
+    launched = jobs.launch(config, tmp_path / "job", overrides=[*SETS[1::2], "epochs=100000"])
+    try:  # a second launch while the first job is still starting (before it takes the lock)
+        with pytest.raises(rd.RunLocked, match="is in use: a job is already (queued|running) in it"):
+            jobs.launch(config, launched, overrides=SETS[1::2])
+    finally:
+        jobs.stop(launched, wait=True)
     assert rd.read_json(run / rd.STATUS)["state"] == "stopped" and (run / rd.CHECKPOINT).is_file()
     steps = [r["step"] for r in rd.read_metrics_records(run)]
     assert steps == sorted(set(steps))

@@ -43,6 +43,10 @@ def launch(config: RunConfig | str | Path, run_dir: str | Path | None = None, gp
     path = Path(run_dir) if run_dir is not None else rd.new_run_dir(cfg.name)
     path.mkdir(parents=True, exist_ok=True)
     with rd.lock(path):  # RunLocked when a run is training into it; the job takes the lock itself
+        if (path / rd.STATUS).is_file() and (now := read_status(path))["state"] in ("queued", "running"):
+            pid = now.get("pid") or now.get("launcher_pid")
+            raise rd.RunLocked(f"{path} is in use: a job is already {now['state']} in it (pid {pid}); "
+                               f"wait for it or stop it (ssrl stop {path})")
         atomic_write_text(path / rd.CONFIG, cfg.to_yaml())
         rd.clear_stop(path)
         rd.write_status(path, state="queued", name=cfg.name, progress=0.0, error=None, queued=rd.now_iso(),
