@@ -105,6 +105,7 @@ def append_metrics(run_dir: str | Path, record: dict[str, Any]) -> None:
 
 
 def _metric_lines(path: Path) -> list[dict[str, Any]]:
+    """Every complete JSON record of metrics.jsonl, in file order."""
     out = []
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
@@ -117,8 +118,9 @@ def _metric_lines(path: Path) -> list[dict[str, Any]]:
 
 
 def _one_per_step(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The last record written for each step, in step order."""
     by_step: dict[int, dict[str, Any]] = {}
-    for rec in records:  # the last one written wins: it belongs to the run that went on
+    for rec in records:  # the last one belongs to the run that went on
         if isinstance(rec.get("step"), int):
             by_step[rec["step"]] = rec
     return [by_step[k] for k in sorted(by_step)]
@@ -151,6 +153,7 @@ _HELD_GUARD = threading.Lock()
 
 
 def _locked_message(run_dir: Path, fh: Any) -> str:
+    """The refusal, naming the directory and the pid written in its lock file."""
     fh.seek(0)
     pid = fh.read().strip()
     who = f"process {pid}" if pid.isdigit() else "another process"
