@@ -177,3 +177,20 @@ e1, e2 = st.columns(2)
 e1.download_button("Download CSV", table.to_csv(index=False), file_name="embeddings.csv", mime="text/csv")
 e2.download_button("Download Parquet", table.to_parquet(index=False), file_name="embeddings.parquet",
                    mime="application/octet-stream")
+if st.toggle("Profiling formats (pycytominer, AnnData)", key="w.explore.formats",
+             help="Per-cell and per-well profiles in the pycytominer convention, and an .h5ad for scanpy"):
+    from ssrl_core.evaluate import anndata_export, profiles
+
+    f1, f2, f3 = st.columns(3)
+    f1.download_button("Cell profiles (CSV)", lambda: profiles.cell_profiles(feats, meta).to_csv(index=False),
+                       file_name="cell_profiles.csv", mime="text/csv", on_click="ignore")
+    if "well" in meta.columns:
+        f2.download_button("Well profiles, median (CSV)",
+                           lambda: profiles.well_profiles(profiles.cell_profiles(feats, meta)).to_csv(index=False),
+                           file_name="well_profiles.csv", mime="text/csv", on_click="ignore")
+    else:
+        f2.caption("No `well` column: no per-well profiles.")
+    f3.download_button("AnnData (.h5ad)", lambda: anndata_export.h5ad_bytes(
+        feats, meta.assign(cell_index=index), clusters=clusters, maps={method: xy},
+        info={"dataset": name, "encoder": result["label"]}), file_name="cells.h5ad",
+        mime="application/octet-stream", on_click="ignore")

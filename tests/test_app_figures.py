@@ -71,3 +71,23 @@ def test_explore_per_compound_map(tiny_env):
     assert not at.error, [e.value for e in at.error]
     table = next(d.value for d in at.dataframe if "level" in d.value.columns)
     assert list(table["level"]) == ["cell", "well"] and 0 <= float(table["mean_average_precision"][0]) <= 1
+
+
+def test_explore_offers_profiling_formats(tiny_env, tmp_path):
+    import anndata
+
+    from ssrl_core.evaluate.anndata_export import h5ad_bytes
+
+    at = app_on("pages/explore.py")
+    at.selectbox(key="w.explore.encoder").select("baseline: hand-made features")
+    at.radio(key="w.explore.proj").set_value("pca")
+    next(b for b in at.button if b.label == "Embed").click().run()
+    at.toggle(key="w.explore.formats").set_value(True).run()
+    assert not problems(at), problems(at)
+    labels = [d.label for d in at.get("download_button")]
+    assert "Cell profiles (CSV)" in labels and "AnnData (.h5ad)" in labels
+    meta = pd.DataFrame({"compound": ["DMSO", "x", "x"], "dose": [0.0, 1.0, 1.0]})
+    (tmp_path / "a.h5ad").write_bytes(h5ad_bytes(np.eye(3), meta, clusters=np.array([0, 1, 1]),
+                                                 maps={"pca": np.zeros((3, 2))}))
+    ad = anndata.read_h5ad(tmp_path / "a.h5ad")
+    assert ad.obsm["X_pca"].shape == (3, 2) and list(ad.obs["cluster"].astype(str)) == ["0", "1", "1"]

@@ -98,3 +98,13 @@ def embedding_to_h5ad(table: pd.DataFrame, path: str | Path, info: dict | None =
         maps[(info or {}).get("map", "umap")] = meta[["x", "y"]].to_numpy()
         meta = meta.drop(columns=["x", "y"])
     return write_h5ad(path, feats, meta, clusters=clusters, maps=maps, info=info)
+
+
+def h5ad_bytes(features: np.ndarray, meta: pd.DataFrame, clusters: np.ndarray | None = None,
+               maps: dict[str, np.ndarray] | None = None, info: dict | None = None) -> bytes:
+    """The `.h5ad` file of `write_h5ad` as bytes (for a download button)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write_h5ad(Path(tmp) / "cells.h5ad", features, meta, clusters, maps, info)
+        return path.read_bytes()
