@@ -116,6 +116,11 @@ def test_preview_lists_sites_and_drop_unmapped(fields, tmp_path, capsys):
     scan = scan_plate(folder)
     cells, report = import_plate(scan, read_plate_map(plate_map), crop=CROP, drop_unmapped=True)
     assert set(cells.meta["well"]) == {"B02"} and report["unmapped_wells"] == ["plate1/C03"]
+    two_plates = pd.DataFrame({"plate": ["A", "B"], "well": ["B02", "B02"], "compound": ["DMSO", "taxol"]})
+    with pytest.raises(ValueError, match="--plate"):
+        import_plate(scan, read_plate_map(two_plates), crop=CROP)
+    cells, _ = import_plate(scan_plate(folder, plate="B"), read_plate_map(two_plates), crop=CROP)
+    assert set(cells.meta.loc[cells.meta["well"] == "B02", "compound"]) == {"taxol"}
 
 
 def test_patterns_and_plate_map_errors(tmp_path):
@@ -124,6 +129,7 @@ def test_patterns_and_plate_map_errors(tmp_path):
     assert get_pattern("bbbc").match("Week1_22123_B02_s3_w1.tif")["plate"] == "Week1_22123"
     assert get_pattern("imagexpress").match(f"P1_A01_w2{GUID}.tif")["site"] == "1"
     assert get_pattern("(?P<well>[A-H]\\d+)--(?P<channel>\\w+)\\.png").match("H12--gfp.png")["channel"] == "gfp"
+    assert get_pattern("imagexpress").match(f"P1_A01_s1_w1_thumb{GUID}.tif") is None  # thumbnails are not fields
     assert normalise_well("a1") == "A01"
     with pytest.raises(PatternError, match="well"):
         get_pattern("{site}_{channel}.tif")

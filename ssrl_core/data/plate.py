@@ -144,6 +144,9 @@ def map_rows(scan: PlateScan, plate_map: pd.DataFrame | None) -> tuple[dict[tupl
     if plate_map is None:
         return {}, []
     by_plate = "plate" in plate_map.columns and bool(set(plate_map["plate"]) & {p for p, _ in scan.wells()})
+    if not by_plate and plate_map["well"].duplicated().any():
+        raise ValueError(f"the plate map names plates {sorted(set(plate_map['plate']))[:5]} but the images' plates are "
+                         f"{sorted({p for p, _ in scan.wells()})[:5]}; name the plate (--plate) as in the map")
     lookup = {((r["plate"] if by_plate else None), r["well"]): r for r in plate_map.to_dict("records")}
     rows, unmapped = {}, []
     for pl, well in scan.wells():
