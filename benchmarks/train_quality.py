@@ -19,6 +19,7 @@ Usage: .venv/bin/python benchmarks/train_quality.py [--groups mitocheck bbbc021 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import subprocess
@@ -48,7 +49,7 @@ METRICS = {"mitocheck": ("top1", "knn_top1", "ami"), "bbbc021": ("ami", "top1"),
 
 
 def run_config(group: str, minutes: float, overrides: dict, seed: int = 0) -> dict:
-    cfg = {"name": f"quality-{group}", **GROUPS[group], **{k: v for k, v in CPU.items()}, "seed": seed,
+    cfg = {"name": f"quality-{group}", **copy.deepcopy(GROUPS[group]), **copy.deepcopy(CPU), "seed": seed,
            "epochs": 100000, "max_minutes": float(minutes), "cpu_threads": 1, "log_every": 20, "num_workers": 0}
     for key, value in overrides.items():
         node = cfg

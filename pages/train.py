@@ -22,13 +22,14 @@ from ssrl_core.methods import METHODS
 from ssrl_core.models import BACKBONES
 from ssrl_core.train import jobs
 from ssrl_core.train.config import RunConfig
+from ssrl_core.train.defaults import short_run_defaults
 
 page.open_page("Train: teach a network what to ignore")
 name = page.current_dataset()
 METHOD_NAMES = sorted(METHODS)
 BACKBONE_NAMES = sorted(BACKBONES, key=lambda b: b != "resnet18")  # the paper's default first
-# On a CPU, ResNet18 at 64 px trains at about one image pair per second: a demo would stall.
-DEFAULT_BACKBONE = "resnet18" if torch.cuda.is_available() else "tiny_cnn"
+# Measured defaults (benchmarks/train_quality.md): on a CPU a small encoder, on a GPU ResNet18.
+DEFAULTS = short_run_defaults("cuda" if torch.cuda.is_available() else "cpu")
 
 
 def cells_hw() -> int:
@@ -60,20 +61,40 @@ chosen = st.multiselect("Augmentation recipe(s)", list(sources), key="w.train.re
 # Defaults live in session state (never as widget defaults), so values kept across pages
 # (state.KEEP) never clash with a default.
 for key, default in (("w.train.method", "moco_v2" if "moco_v2" in METHOD_NAMES else METHOD_NAMES[0]),
-                     ("w.train.backbone", DEFAULT_BACKBONE),
-                     ("w.train.epochs", 5), ("w.train.batch", 64), ("w.train.crop", min(64, cells_hw())),
-                     ("w.train.lr", 1e-3), ("w.train.seed", 0), ("w.train.subset", 0)):
+                     ("w.train.backbone", DEFAULTS["backbone"]), ("w.train.minutes", 3.0), ("w.train.freeze", 0),
+                     ("w.train.epochs", 50), ("w.train.batch", DEFAULTS["batch_size"]),
+                     ("w.train.crop", min(64, cells_hw())), ("w.train.lr", DEFAULTS["lr"]), ("w.train.seed", 0),
+                     ("w.train.subset", 0)):
     st.session_state.setdefault(key, default)
+
+starts = checkpoints.start_options(jobs.list_runs())
+start_from = st.selectbox("Start from", list(starts), key="w.train.start",
+                          help="Random weights learn everything from these cells. A shipped encoder or one of "
+                               "your runs is fine-tuned: a few CPU-minutes then shift what it encodes.")
+parent = starts.get(start_from, {})
 
 with st.form("train_form"):
     st.caption(f"Training on **{Path(str(name)).name}**. Short runs are enough to see an effect.")
     c = st.columns(3)
     method = c[0].selectbox("Method", METHOD_NAMES, key="w.train.method")
-    backbone = c[1].selectbox("Backbone", BACKBONE_NAMES, key="w.train.backbone")
+    if parent.get("init"):
+        backbone = parent["backbone"]
+        c[1].text_input("Backbone (from the starting encoder)", value=f"{backbone}"
+                        + (" per channel" if parent.get("per_channel") else ""), disabled=True)
+    else:
+        backbone = c[1].selectbox("Backbone", BACKBONE_NAMES, key="w.train.backbone")
     device = c[2].selectbox("Device", ["auto", "cpu", "cuda"], key="w.train.device",
                             help="auto uses the GPU when there is one")
+    c = st.columns(3)
+    minutes = c[0].number_input("Time budget (minutes, 0 = no limit)", 0.0, 10080.0, step=1.0, key="w.train.minutes",
+                                help="The run ends after this many minutes of training (the learning rate decays "
+                                     "over the budget), or after the epochs below, whichever comes first.")
+    freeze = c[1].number_input("Keep the first stages fixed", 0, 8, key="w.train.freeze",
+                               disabled=not parent.get("init"),
+                               help="When fine-tuning: the first N stages of the encoder keep their weights, so "
+                                    "a CPU run trains only the later ones (faster, keeps low-level features).")
     c = st.columns(4)
-    epochs = c[0].number_input("Epochs", 1, 1000, key="w.train.epochs")
+    epochs = c[0].number_input("Epochs", 1, 100000, key="w.train.epochs")
     batch = c[1].number_input("Batch size", 4, 4096, step=16, key="w.train.batch")
     crop = c[2].number_input("Crop size (px)", 16, 512, step=8, key="w.train.crop")
     lr = c[3].number_input("Learning rate", 1e-6, 1.0, format="%.5f", key="w.train.lr")
@@ -93,8 +114,14 @@ with st.form("train_form"):
 if start:
     raw = {"name": run_name or "run", "data": {"name": str(name), "max_cells": int(max_cells) or None},
            "recipes": [dict(sources[k], weight=float(weights.get(k, 1.0))) for k in chosen if k in sources],
-           "method": {"name": method}, "backbone": backbone, "crop_size": int(crop), "epochs": int(epochs),
-           "batch_size": int(batch), "lr": float(lr), "seed": int(seed), "device": device}
+           "method": {"name": method, "params": DEFAULTS["method"]["params"] if method == DEFAULTS["method"]["name"]
+                      else {}},
+           "backbone": backbone, "crop_size": int(parent.get("crop_size") or crop), "epochs": int(epochs),
+           "batch_size": int(batch), "lr": float(lr), "seed": int(seed), "device": device,
+           "weight_decay": DEFAULTS["weight_decay"], "warmup_epochs": DEFAULTS["warmup_epochs"],
+           "max_minutes": float(minutes) or None, **{k: v for k, v in parent.items() if k != "crop_size"}}
+    if parent.get("init"):
+        raw["freeze"] = int(freeze)
     with plain_errors("The run could not start"):
         if not raw["recipes"]:
             raise ValueError("choose at least one augmentation recipe.")

@@ -48,3 +48,35 @@ def describe(info: dict[str, Any]) -> str:
     """One line: method, backbone, channels, crop size."""
     return (f"{info.get('method', '?')} on {info.get('backbone', '?')}, "
             f"{info.get('in_channels', '?')} channel(s), {info.get('crop_size', '?')} px crops")
+
+
+RANDOM_START = "Random weights (train from scratch)"
+IMAGENET_START = "ImageNet weights (where the backbone has them)"
+
+
+def start_options(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """What a new run can start from, label -> config fields: random weights, ImageNet, every
+    shipped encoder, every run with a checkpoint. An encoder fixes the backbone, the per-channel
+    mode and the crop size (its weights only fit those)."""
+    from ssrl_core.io import read_yaml
+
+    out: dict[str, dict[str, Any]] = {RANDOM_START: {}, IMAGENET_START: {"pretrained": True}}
+    for item in shipped():
+        full = next((c for c in shipped_checkpoints() if c["name"] == item["name"]), {})
+        if full.get("backbone"):
+            out[f"Shipped encoder: {item['name']}"] = {
+                "init": item["name"], "backbone": full["backbone"], "per_channel": bool(full.get("per_channel")),
+                "crop_size": int(full.get("crop_size") or 64)}
+    for r in runs:
+        run_dir = Path(str(r.get("run_dir") or r.get("path") or ""))
+        cfg_path = run_dir / "config.yaml"
+        if not (run_dir / "checkpoint.pt").is_file() or not cfg_path.is_file():
+            continue
+        try:
+            cfg = read_yaml(cfg_path) or {}
+        except (OSError, ValueError):
+            continue
+        out[f"My run: {run_dir.name}"] = {"init": str(run_dir), "backbone": cfg.get("backbone"),
+                                           "per_channel": bool(cfg.get("per_channel")),
+                                           "crop_size": int(cfg.get("crop_size") or 64)}
+    return out

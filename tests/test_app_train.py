@@ -13,8 +13,10 @@ from test_app_support import app_on, problems, tiny_env  # noqa: F401  (fixture)
 def _submit_tiny_run(at) -> None:
     import torch
 
-    # A CPU-only machine defaults to the small backbone, so a demo run finishes in minutes.
-    assert at.selectbox(key="w.train.backbone").value == ("resnet18" if torch.cuda.is_available() else "tiny_cnn")
+    from ssrl_core.train.defaults import CPU, GPU
+
+    # A CPU-only machine defaults to the measured small backbone, so a demo run finishes in minutes.
+    assert at.selectbox(key="w.train.backbone").value == (GPU if torch.cuda.is_available() else CPU)["backbone"]
     at.selectbox(key="w.train.backbone").select("tiny_cnn")
     at.selectbox(key="w.train.device").select("cpu")
     at.number_input(key="w.train.epochs").set_value(1)
