@@ -1,7 +1,7 @@
 """Finding datasets by name: the data directory, the shared development data, and built-ins.
 
-Names are npz file stems in `paths.data_dir()` and `paths.shared_data_dir()` (both searched
-recursively), plus `mnist-5k` (always) and `demo_nuclei` (built by `ssrl setup`). Listing reads
+Names are npz file stems in `paths.data_dir()`, the package's samples (`ssrl_core/data/samples`,
+kind `sample`: `mitocheck_demo`) and `paths.shared_data_dir()` (searched recursively), plus `mnist-5k` (always) and `demo_nuclei` (built by `ssrl setup`). Listing reads
 only npz headers, so it stays quick however large the files are. Loaded sets are cached (a few,
 keyed by path, size and modification time); treat a returned CellSet's arrays as read-only.
 """
@@ -30,7 +30,9 @@ def _key(path: Path) -> tuple:
 
 
 def _roots() -> list[tuple[Path, str]]:
-    roots = [(paths.data_dir(), "npz")]
+    from ssrl_core.data.samples import samples_dir
+
+    roots = [(paths.data_dir(), "npz"), (samples_dir(), "sample")]  # samples ship inside the package
     shared = paths.shared_data_dir()
     if shared is not None:
         roots.append((shared, "shared"))
