@@ -73,9 +73,11 @@ def stepper(name: str, size: int, bf16: bool):
 
 
 def measure(name: str, size: int, steps: int) -> tuple[float, float]:
-    """(fp32 pairs/s, bf16 pairs/s): one warm-up step each, then `steps` steps in turns."""
+    """(fp32 pairs/s, bf16 pairs/s): three warm-up steps each (oneDNN picks its kernels over the
+    first calls), then `steps` steps in turns."""
     f32, b16 = stepper(name, size, False), stepper(name, size, True)
-    f32(), b16()
+    for _ in range(3):
+        f32(), b16()
     t32, t16 = [], []
     for _ in range(steps):
         t32.append(f32())
@@ -107,7 +109,7 @@ def main() -> None:
         f"`benchmarks/backbone_cost.py`, {time.strftime('%Y-%m-%d')}, {platform.machine()} CPU, "
         f"{torch.get_num_threads()} threads, torch {torch.__version__}, native bf16: {cpu_has_native_bf16()}, "
         f"load average {os.getloadavg()[0]:.1f} at the end. Training pairs/s of our MoCo v2 step (symmetric, "
-        f"batch {BATCH}, 1 channel, channels-last; median of {args.steps} steps after a warm-up, fp32 and bf16 "
+        f"batch {BATCH}, 1 channel, channels-last; median of {args.steps} steps after 3 warm-up steps, fp32 and bf16 "
         "in turns). GMACs: multiply-adds per image, forward pass. '-' = not timed (over "
         f"{args.skip_slow:g} GMACs per image: minutes per step here).", "",
         "| backbone | px | GMACs / image | params (M) | pairs/s fp32 | pairs/s bf16 | bf16 / fp32 |",

@@ -36,14 +36,14 @@ def test_checkpoint_embedding_uses_stored_ranges_and_crop(tmp_path) -> None:
     hi = np.asarray(info["channel_ranges"]["hi"], np.float32)
     rng = np.random.default_rng(0)
     cells = CellSet((rng.random((7, 28, 28, 1)) * 300).astype(np.uint16), ["grey"])  # other dtype, own range
-    feats, meta = embed_with_info(cells, str(run_dir))  # a run folder works too
+    feats, meta = embed_with_info(cells, str(run_dir), precision="fp32")  # a run folder works too
     with torch.inference_mode():
         ref = encoder(torch.from_numpy(to_unit_float(cells.images, lo, hi)).permute(0, 3, 1, 2)).numpy()
     assert np.allclose(feats, ref, atol=1e-5)
     assert meta["kind"] == "checkpoint" and meta["crop_size"] == 28 and meta["lo"] == lo.tolist()
     big = CellSet(np.repeat(np.repeat(cells.images, 2, axis=1), 2, axis=2), ["grey"])  # 56 px -> resized to 28
     assert embed_with_info(big, str(run_dir / "checkpoint.pt"))[0].shape == feats.shape
-    assert embed_with_info(cells, str(run_dir / "checkpoint.pt"))[1]["cached"]
+    assert embed_with_info(cells, str(run_dir / "checkpoint.pt"), precision="fp32")[1]["cached"]
     with pytest.raises(ValueError, match="channel"):
         embed_with_info(CellSet(np.zeros((2, 28, 28, 2), np.uint8), ["a", "b"]), str(run_dir))
 

@@ -3,7 +3,7 @@
 After Bendidi et al. 2024 (sections 3.2-3.4), the composition of transformations decides which
 features a self-supervised representation keeps, so a recipe is data a user can read, edit,
 save as YAML and share. Loading checks everything at once and raises a single `RecipeError`
-that lists every problem in plain words. Only `yaml.safe_load` is used.
+that lists every problem in plain words. Only the safe loader is used, with size and alias-expansion limits (`ssrl_core.io.parse_yaml`).
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
+
+from ssrl_core.io import parse_yaml
 
 from .catalog import CATALOG
 from .spec import RecipeError, canonical, check_value
@@ -91,11 +93,9 @@ class Recipe:
     @classmethod
     def from_yaml(cls, text: str) -> "Recipe":
         try:
-            d = yaml.safe_load(text)
-        except yaml.YAMLError as err:
-            where = getattr(err, "problem_mark", None)
-            at = f" (line {where.line + 1}, column {where.column + 1})" if where is not None else ""
-            raise RecipeError(f"the text is not valid YAML{at}: {getattr(err, 'problem', None) or err}") from None
+            d = parse_yaml(text, "the recipe")  # safe loader with size and alias-expansion limits
+        except ValueError as err:
+            raise RecipeError(str(err)) from None
         return cls.from_dict(d)
 
     def validate(self) -> None:
