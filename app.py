@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ssrl_app import loaders, sidebar, state
+from ssrl_app import loaders, session, sidebar, state
 
 
 def home() -> None:
@@ -40,6 +40,7 @@ def main() -> None:
     """Configure the page, keep state across pages, draw the sidebar and run the chosen page."""
     st.set_page_config(page_title="SSRL for microscopy", page_icon="🔬", layout="wide")
     state.keep_widget_state()
+    session.restore()  # after a browser refresh: the dataset, cells, checkpoint and recipes come back
     pages = [
         st.Page(home, title="Home", icon=":material/home:", default=True),
         st.Page("pages/data.py", title="Data", icon=":material/photo_library:"),
@@ -54,6 +55,8 @@ def main() -> None:
         page.run()
     finally:  # also after a page stops early (st.stop) with a plain message
         sidebar.render_status()
+        session.sidebar_box()
+        session.save()
     loaders.warm_up()
 
 

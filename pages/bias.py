@@ -14,23 +14,31 @@ import hashlib
 import altair as alt
 import streamlit as st
 
-from ssrl_app import analysis, figures, loaders, page, state
+from ssrl_app import analysis, charts, checkpoints, estimate, figures, labels as plain, loaders, page, selection, state
 from ssrl_app.core import message
 from ssrl_core import augment, evaluate as ev
 from ssrl_core.evaluate import sweep_jobs
 from ssrl_core.models import BACKBONES
+from ssrl_core.train.defaults import short_run_defaults
 
 page.open_page("Bias: what has the representation learned to see?")
+# A sweep that fits a demo on this machine: the measured short-run backbone, 500 cells, 1 seed.
+DEMO = {"backbone": short_run_defaults()["backbone"], "cells": 500}
 name, cells = page.current_cells()
-choices = page.representations()
+within = page.selected(name)
+st.caption(f"Cells in use: {selection.summary(name)} (choose them on the Data page).")
+choices = page.representations(cells)
 
 st.subheader("Factor probe")
 c = st.columns([3, 2, 1], vertical_alignment="bottom")
 enc_label = c[0].selectbox("Representation", list(choices), key="w.bias.encoder")
-st.session_state.setdefault("w.bias.cells", min(1000, len(cells)))
-n_cells = c[1].number_input("Cells", 20, len(cells), step=100, key="w.bias.cells")
+with c[1]:
+    n_cells = page.cells_input("Cells", "w.bias.cells", len(within), low=20, step=100)
 go = c[2].button("Measure", type="primary")
-index = analysis.subset_index(name, int(n_cells))
+index = analysis.subset_index(name, int(n_cells), within=within)
+shipped_item = next((i for i in checkpoints.shipped() if i["path"] == choices[enc_label]), None)
+if shipped_item is not None:
+    selection.scored_button(shipped_item, st, "bias.scored")
 key = hashlib.sha1(f"{name}|{choices[enc_label]}|{index.tobytes().hex()}".encode()).hexdigest()[:16]
 
 if go:
@@ -44,25 +52,29 @@ if go:
         nuisance = ev.nuisance_factors(sub, lo=lo, hi=hi)
         bar.progress(0.85, text="Probing each factor…")
         table = ev.factor_probe(feats, sub.meta, nuisance)
-        state.put("ssrl.bias_result", {"key": key, "dataset": name, "label": enc_label, "table": table,
+        state.put(state.BIAS_RESULT, {"key": key, "dataset": name, "label": enc_label, "table": table,
                                        "encoder": choices[enc_label]})
     except Exception as exc:  # a checkpoint that does not fit, too few cells: say it plainly
         st.error(f"The factor probe could not run: {message(exc)}")
     bar.empty()
 
-res = state.get("ssrl.bias_result")
+res = state.get(state.BIAS_RESULT)
 if res and res["dataset"] == name:
     table = res["table"]
-    st.caption(f"Representation: **{res['label']}**. Probe score: accuracy for categories, R² for "
-               "measurements. Chance: always guessing the commonest value.")
+    st.success(plain.bias_verdict(table))
+    st.caption(f"Representation: **{res['label']}**. Score: accuracy for categories, R² (share of the "
+               "variation explained) for measurements. Chance: always guessing the commonest value.")
     show = table.copy()
-    st.dataframe(show.round(3), hide_index=True)
-    chart = alt.Chart(show).mark_bar().encode(
+    st.dataframe(plain.table(show).round(3), hide_index=True)
+    named = show.assign(factor=show["factor"].map(plain.factor_name),
+                        kind=show["kind"].map(lambda v: plain.VALUES.get(str(v), v)))
+    chart = alt.Chart(named).mark_bar().encode(
         x=alt.X("probe_score:Q", title="how well the representation predicts it"),
-        y=alt.Y("factor:N", sort="-x", title=None), color=alt.Color("kind:N", title="factor kind"),
+        y=alt.Y("factor:N", sort="-x", title=None, axis=alt.Axis(labelLimit=260)),
+        color=alt.Color("kind:N", title="factor kind", scale=charts.category_scale()),
         tooltip=["factor", "kind", "probe_metric", alt.Tooltip("probe_score:Q", format=".3f"),
                  alt.Tooltip("chance:Q", format=".3f"), alt.Tooltip("ami:Q", format=".3f")])
-    ticks = alt.Chart(show).mark_tick(color="black", thickness=2, size=14).encode(
+    ticks = alt.Chart(named).mark_tick(color="black", thickness=2, size=14).encode(
         x="chance:Q", y=alt.Y("factor:N", sort="-x"))
     st.altair_chart(chart + ticks, width="stretch")
     if st.toggle("Figure for slides", key="w.bias.figs", help="PNG and SVG of this chart, titled with the "
@@ -97,23 +109,42 @@ else:
         meta_cols = analysis.label_columns(cells.meta)
         column = c[1].selectbox("Classes from column", meta_cols or ["label"], key="w.bias.column")
         c = st.columns(4)
-        seeds = c[0].number_input("Seeds per value", 1, 10, 2, key="w.bias.seeds")
-        epochs = c[1].number_input("Epochs per run", 1, 200, 2, key="w.bias.epochs")
-        max_cells = c[2].number_input("Cells per run", 50, max(50, len(cells)), min(1000, len(cells)), step=100,
-                                      key="w.bias.max_cells")
+        seeds = c[0].number_input("Repeats per value (seeds)", 1, 10, 1, key="w.bias.seeds",
+                                  help="Each repeat trains again with another random seed: more repeats, "
+                                       "surer curves, longer sweep")
+        epochs = c[1].number_input("Passes per run (epochs)", 1, 200, 2, key="w.bias.epochs")
+        n_sel = len(within)
+        max_cells = c[2].number_input("Cells per run", min(50, n_sel), max(50, n_sel), min(DEMO["cells"], n_sel),
+                                      step=100, key="w.bias.max_cells", help="Drawn from the cells in use")
         backbones = list(BACKBONES)
-        backbone = c[3].selectbox("Backbone", backbones, index=backbones.index("resnet18") if "resnet18" in backbones
-                                  else 0, key="w.bias.backbone")
-        submitted = st.form_submit_button("Start the sweep", type="primary")
-    if submitted:
-        try:
-            values = ev.parse_values(values_text, integer=spec.kind == "int")
-            sweep = ev.recipe_sweep(name, recipe.to_dict(), step_name, param, values, seeds=int(seeds),
-                                    epochs=int(epochs), max_cells=int(max_cells), backbone=backbone,
-                                    probe_column=column, image_size=cells.shape[0])
+        backbone = c[3].selectbox("Network (backbone)", backbones, index=backbones.index(DEMO["backbone"])
+                                  if DEMO["backbone"] in backbones else 0, key="w.bias.backbone",
+                                  format_func=lambda b: plain.BACKBONE.get(b, b), help=plain.HELP["backbone"])
+        b = st.columns([1, 1, 3])
+        submitted = b[0].form_submit_button("Start the sweep", type="primary")
+        check_time = b[1].form_submit_button("Estimate the time")
+    try:
+        values = ev.parse_values(values_text, integer=spec.kind == "int")
+        sweep = ev.recipe_sweep(name, recipe.to_dict(), step_name, param, values, seeds=int(seeds),
+                                epochs=int(epochs), max_cells=int(max_cells), backbone=backbone,
+                                probe_column=column, image_size=cells.shape[0])
+        sweep["base"]["data"]["filter"] = selection.train_filter(name)
+        base = {**sweep["base"], "device": "auto"}
+        rate = estimate.known_rate(base, page.runs())
+        if rate is None and check_time:
+            with st.spinner("Measuring this machine's training speed (4 steps)…"):
+                rate = estimate.measure(base)
+        if rate is not None:
+            one = estimate.run_seconds(min(int(max_cells), len(within)), int(epochs), base["batch_size"], rate)
+            n_runs = len(values) * int(seeds)
+            st.info(f"Estimated time on this machine: **{estimate.words(n_runs * (one + estimate.PROBE_S))}** "
+                    f"({n_runs} short runs of {estimate.words(one)}, at a measured {rate:.0f} cell pairs per second).")
+        else:
+            st.caption("Press *Estimate the time* for a measured estimate before starting.")
+        if submitted:
             state.put(state.SWEEP_RUN, str(sweep_jobs.launch(sweep, f"{step_name}-{param}")))
-        except Exception as exc:  # bad values, bad config: plain words
-            st.error(f"The sweep could not start: {message(exc)}")
+    except Exception as exc:  # bad values, bad config, held-out cells: plain words
+        st.error(f"The sweep {'could not start' if submitted else 'is not ready'}: {message(exc)}")
 
 sweeps = sweep_jobs.list_sweeps()
 if sweeps:

@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ssrl_app import data_import, loaders, page, plate_import, state
+from ssrl_app import charts, data_import, loaders, page, plate_import, selection, state
+from ssrl_core.data.samples import ATTRIBUTION, MITOCHECK_DEMO
 from ssrl_app.images import channel_tiles, composite, enlarge
 
 page.open_page("Data: your cells")
@@ -27,32 +28,49 @@ m[0].metric("Cells", f"{len(cells):,}")
 m[1].metric("Crop size", f"{h} × {w} px")
 m[2].metric("Channels", c, help=", ".join(cells.channels))
 m[3].metric("Pixel type", str(cells.images.dtype))
+if name == MITOCHECK_DEMO:
+    st.caption("The labelled sample shipped with the tool: " + ATTRIBUTION + " Column `split` marks the 25 "
+               "plates the shipped MitoCheck checkpoints never trained on (`held-out`).")
 if cells.skipped:
     with st.expander(f"{len(cells.skipped)} inputs (files, crops or columns) were skipped while loading"):
         st.dataframe(pd.DataFrame(cells.skipped, columns=["file", "reason"]), hide_index=True)
 
 meta = cells.meta
 categorical = [col for col in meta.columns if 1 < meta[col].nunique() <= 60]
-mask = np.ones(len(cells), dtype=bool)
+rules = selection.filters(name)
 if categorical:
-    with st.expander("Filter by metadata", expanded=False):
+    with st.expander("Choose the cells (filters used by every page)", expanded=bool(rules)):
+        st.caption("The cells you keep here are the ones Train trains on, Explore embeds and Bias probes; "
+                   "the sidebar shows the choice.")
         cols = st.columns(min(3, len(categorical)))
+        chosen_rules = {k: v for k, v in rules.items() if k not in categorical}
         for i, col in enumerate(categorical):
-            values = sorted(meta[col].dropna().unique().tolist(), key=str)
-            chosen = cols[i % len(cols)].multiselect(str(col), values, key=f"w.data.f.{name}.{col}",
-                                                     placeholder="all")
+            values = sorted({str(v) for v in meta[col].dropna().unique()}, key=selection.value_key)
+            wkey = f"w.data.f.{name}.{col}"
+            if wkey not in st.session_state:
+                st.session_state[wkey] = [v for v in rules.get(col, []) if v in values]
+            chosen = cols[i % len(cols)].multiselect(str(col), values, key=wkey, placeholder="all")
             if chosen:
-                mask &= meta[col].isin(chosen).to_numpy()
-index = np.flatnonzero(mask)
+                chosen_rules[col] = chosen
+        if chosen_rules != rules:
+            selection.set_filters(name, chosen_rules)
+            st.rerun()  # the sidebar, drawn before this page, shows the new choice
+        if selection.HELDOUT in rules:
+            st.info(f"In use: {selection.describe({selection.HELDOUT: rules[selection.HELDOUT]})}.")
+        if rules and st.button("Use all cells", key="data.clear_filters"):
+            selection.use(name, {})
+            st.rerun()
+index = selection.index(name)
+mask = np.zeros(len(cells), dtype=bool)
+mask[index] = True
 st.caption(f"{len(index):,} of {len(cells):,} cells match the filters.")
 
-count_cols = [col for col in ("label", "compound", "concentration", "moa", "plate") if col in categorical]
+count_cols = [col for col in ("label", "compound", "concentration", "moa", "plate", "split") if col in categorical]
 if count_cols:
     with st.expander("Counts", expanded=True):
         tabs = st.tabs([str(col) for col in count_cols])
         for tab, col in zip(tabs, count_cols):
-            counts = meta.loc[mask, col].astype(str).value_counts().rename_axis(col).reset_index(name="cells")
-            tab.bar_chart(counts, x=col, y="cells", height=180)
+            tab.altair_chart(charts.count_chart(selection.counts_frame(meta.loc[mask], col), col), width="stretch")
 
 st.subheader("Gallery")
 g = st.columns([2, 2, 1], vertical_alignment="bottom")

@@ -14,25 +14,30 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ssrl_app import analysis, figures, loaders, page, state
+from ssrl_app import analysis, charts, checkpoints, figures, labels as plain, loaders, page, selection, state
 from ssrl_app.core import message, plain_errors
 from ssrl_app.images import composite, enlarge
 from ssrl_core import evaluate as ev
 
 page.open_page("Explore: which cells does the representation group together?")
 name, cells = page.current_cells()
-choices = page.representations()
+within = page.selected(name)
+choices = page.representations(cells)
 
 c = st.columns([3, 2, 2, 1], vertical_alignment="bottom")
 enc_label = c[0].selectbox("Representation", list(choices), key="w.explore.encoder",
                            help="A trained checkpoint, or a baseline to compare with")
-st.session_state.setdefault("w.explore.cells", min(1000, len(cells)))
-n_cells = c[1].number_input("Cells to embed", 10, len(cells), step=100, key="w.explore.cells")
+with c[1]:
+    n_cells = page.cells_input("Cells to embed", "w.explore.cells", len(within), step=100,
+                               help="A fixed random sample of the cells in use (see the sidebar)")
 method = c[2].radio("Map", ["umap", "tsne", "pca"], horizontal=True, key="w.explore.proj",
                     format_func={"umap": "UMAP", "tsne": "t-SNE", "pca": "PCA"}.get,
                     help="UMAP and t-SNE keep neighbours together (slower); PCA is instant")
 go = c[3].button("Embed", type="primary")
-index = analysis.subset_index(name, int(n_cells))
+index = analysis.subset_index(name, int(n_cells), within=within)
+shipped_item = next((i for i in checkpoints.shipped() if i["path"] == choices[enc_label]), None)
+if shipped_item is not None:
+    selection.scored_button(shipped_item, st, "explore.scored")
 key = hashlib.sha1(f"{name}|{choices[enc_label]}|{index.tobytes().hex()}".encode()).hexdigest()[:16]
 
 
@@ -84,11 +89,11 @@ k = int(c[1].number_input("Number of clusters (K-Means k)", 2, 100, key="w.explo
 with st.spinner("Clustering…"):
     cm = analysis.metrics(feats, rkey, tuple(labels), k)
 clusters = np.asarray(cm["clusters"])
-st.dataframe(pd.DataFrame([{"representation": result["label"], "compared with": col, "k": cm["k"],
-                            "AMI": cm["ami"], "ARI": cm["ari"], "silhouette": cm["silhouette"]}]).round(3),
+st.dataframe(plain.table(pd.DataFrame([{"representation": result["label"], "compared with": col, "k": cm["k"],
+                                        "ami": cm["ami"], "ari": cm["ari"], "silhouette": cm["silhouette"]}])).round(3),
              hide_index=True)
-st.caption("AMI and ARI: 1 = the clusters follow the column exactly, 0 = no better than chance. "
-           "Silhouette: how well separated the clusters are (-1 to 1).")
+st.caption(plain.cluster_verdict(cm["ami"], col) + " Agreement scores: 1 = the clusters follow the column "
+           "exactly, 0 = no better than chance. Separation (silhouette): -1 to 1.")
 
 st.subheader("Map of the cells")
 with st.spinner(f"Drawing the {method.upper()} map of {len(feats)} cells…"):
@@ -102,10 +107,12 @@ df["image"] = thumbs
 colour_options = ["cluster"] + [c_ for c_ in columns if c_ != "cluster"]
 colour = st.selectbox("Colour by", colour_options, key="w.explore.color")
 tips = [alt.Tooltip("image"), alt.Tooltip("cell:Q"), alt.Tooltip("cluster:N")] + \
-    [alt.Tooltip(f"{c_}:N") for c_ in columns[:3] if c_ != "cluster"]
+    [alt.Tooltip(f"{c_}:N") for c_ in dict.fromkeys(columns[:3] + [x for x in ("plate", "well", "concentration")
+                                                                      if x in df.columns]) if c_ != "cluster"]
 chart = alt.Chart(df).mark_circle(size=70, opacity=0.8).encode(
     x=alt.X("x:Q", axis=None), y=alt.Y("y:Q", axis=None),
-    color=alt.Color(f"{colour}:N", legend=alt.Legend(columns=2, symbolLimit=40)), tooltip=tips,
+    color=alt.Color(f"{colour}:N", scale=charts.category_scale(), legend=alt.Legend(columns=2, symbolLimit=40)),
+    tooltip=tips,
 ).properties(height=520).interactive()
 st.altair_chart(chart, width="stretch")
 if slides:
@@ -161,15 +168,29 @@ if "compound" in meta.columns:
                     st.warning(mp["plate_flag"])
 
 st.subheader("Compare with another representation")
-other = st.selectbox("Second representation", [x for x in choices if x != result["label"]], key="w.explore.other")
+others = [x for x in choices if x != result["label"]]
+other = st.selectbox("Second representation", others, key="w.explore.other")
+ckey = f"{rkey}|{choices.get(other)}|{col}|{k}"
 if st.button("Compare"):
     feats_b = run_embed(choices[other])
     if feats_b is not None:
         with plain_errors("The comparison could not run"), st.spinner("Comparing…"):
             res = ev.compare(feats, feats_b, labels, k=k, names=("A", "B"))
-            st.caption(f"A = {result['label']}; B = {other}; compared with **{col}**.")
-            st.dataframe(res["metrics"].round(3), hide_index=True)
-            st.dataframe(res["per_class"].round(3), hide_index=True, height=240)
+            xy_b = analysis.projection(feats_b, f"{ckey}|b", method)
+            state.put(state.COMPARE_RESULT, {"key": ckey, "other": other, "res": res, "xy_b": xy_b})
+comp_res = state.get(state.COMPARE_RESULT)
+if comp_res and comp_res["key"] == ckey:
+    res = comp_res["res"]
+    st.caption(f"A = {result['label']}; B = {other}; compared with **{col}**.")
+    m1, m2 = st.columns(2)
+    for where, title, pts in ((m1, f"A: {result['label']}", xy), (m2, f"B: {other}", comp_res["xy_b"])):
+        side = df[["cell", col]].assign(x=pts[:, 0], y=pts[:, 1]).rename(columns={col: "group"})
+        where.altair_chart(alt.Chart(side, title=title).mark_circle(size=40, opacity=0.8).encode(
+            x=alt.X("x:Q", axis=None), y=alt.Y("y:Q", axis=None),
+            color=alt.Color("group:N", title=col, scale=charts.category_scale()),
+            tooltip=["cell", "group"]).properties(height=320), width="stretch")
+    st.dataframe(plain.table(res["metrics"]).round(3), hide_index=True)
+    st.dataframe(plain.table(res["per_class"]).round(3), hide_index=True, height=240)
 
 st.subheader("Export")
 table = ev.embedding_frame(meta, feats, dataset=str(name), cell_index=index, clusters=clusters, coords=xy)

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import altair as alt
-import pandas as pd
 import streamlit as st
 import torch
 
-from ssrl_app import checkpoints, loaders, page, state
+from ssrl_app import checkpoints, estimate, labels as plain, loaders, page, run_view, selection, sidebar, state
 from ssrl_app.core import message, plain_errors
 from ssrl_app.uploads import sanitise, save_uploads
 from ssrl_core.augment import PRESETS
@@ -25,7 +23,8 @@ from ssrl_core.train.config import RunConfig
 from ssrl_core.train.defaults import short_run_defaults
 
 page.open_page("Train: teach a network what to ignore")
-name = page.current_dataset()
+name, cells = page.current_cells()
+within = page.selected(name)
 METHOD_NAMES = sorted(METHODS)
 BACKBONE_NAMES = sorted(BACKBONES, key=lambda b: b != "resnet18")  # the paper's default first
 # Measured defaults (benchmarks/train_quality.md): on a CPU a small encoder, on a GPU ResNet18.
@@ -68,21 +67,31 @@ for key, default in (("w.train.method", "moco_v2" if "moco_v2" in METHOD_NAMES e
     st.session_state.setdefault(key, default)
 
 starts = checkpoints.start_options(jobs.list_runs())
+misfits = {k: why for k, v in starts.items() if (why := checkpoints.start_misfit(v, cells.shape[2], cells.shape[0]))}
+starts = {k: v for k, v in starts.items() if k not in misfits}
+if st.session_state.get("w.train.start") not in starts:
+    st.session_state.pop("w.train.start", None)
 start_from = st.selectbox("Start from", list(starts), key="w.train.start",
                           help="Random weights learn everything from these cells. A shipped encoder or one of "
                                "your runs is fine-tuned: a few CPU-minutes then shift what it encodes.")
 parent = starts.get(start_from, {})
+if misfits:
+    with st.expander(f"{len(misfits)} encoder(s) cannot start a run on these cells"):
+        st.markdown("\n".join(f"- **{k}**: {why}" for k, why in misfits.items()))
 
 with st.form("train_form"):
-    st.caption(f"Training on **{Path(str(name)).name}**. Short runs are enough to see an effect.")
+    st.caption(f"Training on **{Path(str(name)).name}**: {selection.summary(name)} (choose them on the Data "
+               "page). Short runs are enough to see an effect.")
     c = st.columns(3)
-    method = c[0].selectbox("Method", METHOD_NAMES, key="w.train.method")
+    method = c[0].selectbox("Method", METHOD_NAMES, key="w.train.method", help=plain.HELP["method"],
+                            format_func=lambda m: plain.METHOD.get(m, m))
     if parent.get("init"):
         backbone = parent["backbone"]
         c[1].text_input("Backbone (from the starting encoder)", value=f"{backbone}"
                         + (" per channel" if parent.get("per_channel") else ""), disabled=True)
     else:
-        backbone = c[1].selectbox("Backbone", BACKBONE_NAMES, key="w.train.backbone")
+        backbone = c[1].selectbox("Network (backbone)", BACKBONE_NAMES, key="w.train.backbone",
+                                  help=plain.HELP["backbone"], format_func=lambda b: plain.BACKBONE.get(b, b))
     device = c[2].selectbox("Device", ["auto", "cpu", "cuda"], key="w.train.device",
                             help="auto uses the GPU when there is one")
     c = st.columns(3)
@@ -94,12 +103,13 @@ with st.form("train_form"):
                                help="When fine-tuning: the first N stages of the encoder keep their weights, so "
                                     "a CPU run trains only the later ones (faster, keeps low-level features).")
     c = st.columns(4)
-    epochs = c[0].number_input("Epochs", 1, 100000, key="w.train.epochs")
-    batch = c[1].number_input("Batch size", 4, 4096, step=16, key="w.train.batch")
-    crop = c[2].number_input("Crop size (px)", 16, 512, step=8, key="w.train.crop")
-    lr = c[3].number_input("Learning rate", 1e-6, 1.0, format="%.5f", key="w.train.lr")
+    epochs = c[0].number_input("Passes over the cells (epochs)", 1, 100000, key="w.train.epochs",
+                               help=plain.HELP["epochs"])
+    batch = c[1].number_input("Cells per step (batch)", 4, 4096, step=16, key="w.train.batch", help=plain.HELP["batch"])
+    crop = c[2].number_input("Image size (px)", 16, 512, step=8, key="w.train.crop", help=plain.HELP["crop"])
+    lr = c[3].number_input("Learning rate", 1e-6, 1.0, format="%.5f", key="w.train.lr", help=plain.HELP["lr"])
     c = st.columns(3)
-    seed = c[0].number_input("Seed", 0, 10**6, key="w.train.seed")
+    seed = c[0].number_input("Random seed", 0, 10**6, key="w.train.seed", help=plain.HELP["seed"])
     max_cells = c[1].number_input("Use at most this many cells (0 = all)", 0, 10**7, step=500,
                                   key="w.train.subset")
     run_name = c[2].text_input("Run name", value=f"{method}-{Path(str(name)).stem}", key="w.train.name")
@@ -109,10 +119,16 @@ with st.form("train_form"):
         for col, label in zip(wc, chosen):
             weights[label] = col.number_input(f"Weight of {label.split(': ')[-1]}", 0.0, 10.0, 1.0, 0.1,
                                               key=f"w.train.weight.{label}")
-    start = st.form_submit_button("Start training", type="primary")
+    b = st.columns([1, 1, 3])
+    start = b[0].form_submit_button("Start training", type="primary")
+    check_time = b[1].form_submit_button("Estimate the time", help="Trains 4 steps of this set-up in the "
+                                         "background (10-20 s) to measure this machine's speed")
 
-if start:
-    raw = {"name": run_name or "run", "data": {"name": str(name), "max_cells": int(max_cells) or None},
+
+def run_config() -> dict:
+    """The run configuration the form describes (the cells in use, the chosen settings)."""
+    raw = {"name": run_name or "run", "data": {"name": str(name), "max_cells": int(max_cells) or None,
+                                               "filter": selection.train_filter(name)},
            "recipes": [dict(sources[k], weight=float(weights.get(k, 1.0))) for k in chosen if k in sources],
            "method": {"name": method, "params": DEFAULTS["method"]["params"] if method == DEFAULTS["method"]["name"]
                       else {}},
@@ -122,61 +138,52 @@ if start:
            "max_minutes": float(minutes) or None, **{k: v for k, v in parent.items() if k != "crop_size"}}
     if parent.get("init"):
         raw["freeze"] = int(freeze)
+    if not raw["recipes"]:
+        raise ValueError("choose at least one augmentation recipe.")
+    return raw
+
+
+def time_line(raw: dict, measure: bool) -> None:
+    """The estimated time of this run on this machine (measuring the speed when asked)."""
+    rate = estimate.known_rate(raw, jobs.list_runs())
+    if rate is None and measure:
+        with st.spinner("Measuring this machine's training speed (4 steps)…"):
+            rate = estimate.measure(raw)
+    if rate is None:
+        st.caption(f"Time: at most {minutes:g} min (the budget). Press *Estimate the time* for a measured "
+                   "estimate." if minutes else "Press *Estimate the time* for a measured estimate.")
+        return
+    n = min(len(within), int(max_cells) or len(within))
+    secs = estimate.run_seconds(n, int(epochs), int(batch), rate, float(minutes) or None)
+    st.info(f"Estimated time on this machine: **{estimate.words(secs)}** ({n:,} cells × {int(epochs)} passes at "
+            f"a measured {rate:.0f} cell pairs per second" + (f"; the {minutes:g}-minute budget ends it first"
+                                                               if minutes and secs - estimate.STARTUP_S >= minutes * 60
+                                                               else "") + ").")
+
+
+if selection.HELDOUT in selection.filters(name):
+    st.warning("The cells in use are the held-out cells a shipped checkpoint was scored on: training on them "
+               "would spoil that check. Choose other cells on the Data page (or *Use all cells* in the sidebar).")
+else:
+    with plain_errors("The time could not be estimated"):
+        time_line(run_config(), check_time)
+if start:
     with plain_errors("The run could not start"):
-        if not raw["recipes"]:
-            raise ValueError("choose at least one augmentation recipe.")
-        run_dir = jobs.launch(RunConfig.from_dict(raw))
+        run_dir = jobs.launch(RunConfig.from_dict(run_config()))
         state.put(state.ACTIVE_RUN, str(run_dir))
+        sidebar.running_jobs.clear()
         st.toast(f"Started {Path(run_dir).name}")
 
 
-def follow() -> None:
-    """Progress, ETA, live loss chart and a stop button for the followed run."""
-    run = state.get(state.ACTIVE_RUN)
-    if not run:
-        st.caption("No run followed yet: start one above, or pick one in the list below.")
-        return
-    status = jobs.read_status(run) or {}
-    st.markdown(f"**{Path(run).name}**: {status.get('state', 'starting')}")
-    done = float(status.get("progress") or 0.0)
-    eta = status.get("eta") or status.get("eta_seconds")
-    text = f"epoch {status.get('epoch', 0)} of {status.get('epochs', '?')}"
-    if eta is not None and status.get("state") == "running":
-        text += f" · about {int(float(eta)) // 60} min {int(float(eta)) % 60} s left"
-    st.progress(min(max(done, 0.0), 1.0), text=text)
-    if status.get("error"):
-        st.error(f"The run failed: {status['error']}")
-    metrics = jobs.read_metrics(run)
-    if isinstance(metrics, pd.DataFrame) and not metrics.empty and "loss" in metrics.columns:
-        x = "step" if "step" in metrics.columns else metrics.index.name or "index"
-        df = metrics.reset_index() if x not in metrics.columns else metrics
-        st.altair_chart(alt.Chart(df).mark_line().encode(x=alt.X(f"{x}:Q"), y=alt.Y("loss:Q", title="loss")),
-                        width="stretch")
-    c1, c2 = st.columns(2)
-    if status.get("state") in ("running", "queued"):
-        if c1.button("Stop this run", key="train.stop"):
-            jobs.stop(run)
-            st.toast("Asked the run to stop after the current step.")
-    elif (Path(run) / "checkpoint.pt").is_file():
-        if c1.button("Use this checkpoint", key="train.use"):
-            state.put(state.CHECKPOINT, str(Path(run) / "checkpoint.pt"))
-            st.rerun()
-
-
-def _running() -> bool:
-    run = state.get(state.ACTIVE_RUN)
-    return bool(run) and (jobs.read_status(run) or {}).get("state") in ("running", "queued", None)
-
-
 st.subheader("Progress")
-st.fragment(run_every=2 if _running() else None)(follow)()
+st.fragment(run_every=2 if run_view.running() else None)(run_view.follow)()
 
 st.subheader("Runs")
 runs = jobs.list_runs()
+
+
 if runs:
-    cols = ("name", "state", "epoch", "epochs", "loss", "method", "backbone", "dataset", "started")
-    table = pd.DataFrame([{k: r.get(k) for k in cols} for r in runs])
-    st.dataframe(table, hide_index=True, height=min(300, 40 + 35 * len(table)))
+    st.fragment(run_every=2 if any(r.get("state") in ("queued", "running") for r in runs) else None)(run_view.runs_table)()
     pick = st.selectbox("Follow a run", [str(r.get("path") or r.get("run_dir")) for r in runs],
                         format_func=lambda p: Path(p).name, key="train.pick")
     if st.button("Follow this run"):
@@ -191,12 +198,16 @@ with t1:
     items = checkpoints.shipped()
     if not items:
         st.caption("No checkpoint ships with this installation yet (pretrained/index.json is empty).")
-    for item in items:
-        c1, c2 = st.columns([4, 1])
-        c1.write(f"**{item['name']}**: {item['description']}")
-        if c2.button("Use", key=f"train.ship.{item['path']}"):
+    fit = {i["path"]: checkpoints.misfit(checkpoints.facts(i["path"]), cells.shape[2], cells.shape[0]) for i in items}
+    for item in sorted(items, key=lambda i: fit[i["path"]] is not None):
+        c1, c2, c3 = st.columns([4, 1, 2], vertical_alignment="center")
+        why = fit[item["path"]]
+        c1.write(f"**{item['name']}**: {item['description']}" + (f"  \n:orange[Does not fit these cells: {why}.]"
+                                                                  if why else ""))
+        if c2.button("Use", key=f"train.ship.{item['path']}", disabled=why is not None):
             state.put(state.CHECKPOINT, item["path"])
             st.rerun()
+        selection.scored_button(item, c3, f"train.scored.{item['name']}")
 with t2:
     done_runs = checkpoints.finished_runs(runs)
     if done_runs:

@@ -19,12 +19,13 @@ from ssrl_app.checkpoints import BASELINES, finished_runs, shipped
 from ssrl_app.images import composite, data_url
 
 
-def subset_index(dataset: str, max_cells: int, seed: int = 0) -> np.ndarray:
-    """A fixed random subset of at most `max_cells` cells (sorted positions)."""
-    n = len(loaders.cells(dataset))
-    if max_cells <= 0 or max_cells >= n:
-        return np.arange(n)
-    return np.sort(np.random.default_rng(seed).choice(n, max_cells, replace=False))
+def subset_index(dataset: str, max_cells: int, seed: int = 0, within: np.ndarray | None = None) -> np.ndarray:
+    """A fixed random subset of at most `max_cells` cells (sorted positions in the dataset),
+    drawn from the positions `within` (the cell selection) or from all cells."""
+    pool = np.arange(len(loaders.cells(dataset))) if within is None else np.asarray(within, dtype=int)
+    if max_cells <= 0 or max_cells >= len(pool):
+        return pool
+    return np.sort(np.random.default_rng(seed).choice(pool, max_cells, replace=False))
 
 
 def encoder_choices(checkpoint: str | None, runs: list[dict]) -> dict[str, str]:
@@ -41,6 +42,20 @@ def encoder_choices(checkpoint: str | None, runs: list[dict]) -> dict[str, str]:
     for b in BASELINES:
         out[names[b]] = b
     return out
+
+
+def split_by_fit(choices: dict[str, str], n_channels: int, side: int) -> tuple[dict[str, str], dict[str, str]]:
+    """(label -> encoder that fits these cells, label -> why it does not). Baselines always fit."""
+    from ssrl_app.checkpoints import facts, misfit
+    good: dict[str, str] = {}
+    bad: dict[str, str] = {}
+    for label, enc in choices.items():
+        why = misfit(facts(enc), n_channels, side) if str(enc).endswith(".pt") else None
+        if why:
+            bad[label] = why
+        else:
+            good[label] = enc
+    return good, bad
 
 
 def embed(dataset: str, index: np.ndarray, encoder: str, progress: Callable[[float], None] | None = None) -> np.ndarray:

@@ -7,6 +7,7 @@ file that is not a checkpoint, or does not fit, gets a plain message.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,22 @@ BASELINES = ("random-resnet18", "imagenet-vgg16", "hand-features")
 
 
 def shipped() -> list[dict[str, Any]]:
-    """Shipped checkpoints whose file exists: {name, path, description}."""
-    return [{"name": item["name"], "path": item["path"], "description": str(item.get("description", ""))}
-            for item in shipped_checkpoints()]
+    """Shipped checkpoints whose file exists: {name, path, description, dataset}."""
+    return [{"name": item["name"], "path": item["path"], "description": str(item.get("description", "")),
+             "dataset": str(item.get("dataset", ""))} for item in shipped_checkpoints()]
+
+
+def start_misfit(fields: dict[str, Any], n_channels: int, side: int) -> str | None:
+    """Why a "Start from" option (`start_options` value) cannot fine-tune on these cells, or None."""
+    init = fields.get("init")
+    if not init:
+        return None
+    entry = next((c for c in shipped_checkpoints() if c["name"] == init), None)
+    if entry is not None:
+        info = {k: entry.get(k) for k in ("in_channels", "per_channel", "channels")}
+    else:
+        info = {k: v for k, v in facts(Path(str(init)) / "checkpoint.pt").items() if k != "crop_size"}
+    return misfit(info, n_channels, side)
 
 
 def finished_runs(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -48,6 +62,42 @@ def describe(info: dict[str, Any]) -> str:
     """One line: method, backbone, channels, crop size."""
     return (f"{info.get('method', '?')} on {info.get('backbone', '?')}, "
             f"{info.get('in_channels', '?')} channel(s), {info.get('crop_size', '?')} px crops")
+
+
+@functools.lru_cache(maxsize=64)
+def _file_facts(path: str, mtime_ns: int) -> dict[str, Any]:
+    from ssrl_core.train.checkpoint import checkpoint_info, load_checkpoint
+    info = checkpoint_info(load_checkpoint(path))
+    return {k: info.get(k) for k in ("in_channels", "crop_size", "per_channel", "channels", "backbone")}
+
+
+def facts(path: str | Path) -> dict[str, Any]:
+    """in_channels, crop_size, per_channel of a checkpoint file (shipped: from the index, else
+    read once per file version); empty when unreadable."""
+    p = str(path)
+    entry = next((c for c in shipped_checkpoints() if c["path"] == p), None)
+    if entry is not None and entry.get("in_channels") is not None:
+        return {k: entry.get(k) for k in ("in_channels", "crop_size", "per_channel", "channels", "backbone")}
+    try:
+        return _file_facts(p, Path(p).stat().st_mtime_ns)
+    except Exception:  # unreadable: the embedding says why when it is tried
+        return {}
+
+
+def misfit(info: dict[str, Any], n_channels: int, side: int) -> str | None:
+    """Why a checkpoint does not fit cells of `n_channels` channels and `side` px, or None.
+    A per-channel encoder fits any channel count; crops are resized, up to 2x either way."""
+    if not info:
+        return None
+    want = info.get("in_channels")
+    if want is not None and not info.get("per_channel") and int(want) != int(n_channels):
+        names = ", ".join(map(str, info.get("channels") or []))
+        return (f"trained on {want}-channel images{f' ({names})' if names else ''}; these cells have "
+                f"{n_channels} channel(s)")
+    crop = info.get("crop_size")
+    if crop and side and not 0.5 <= float(side) / float(crop) <= 2.0:
+        return f"trained on {crop} px crops; these cells are {side} px (more than 2x apart)"
+    return None
 
 
 RANDOM_START = "Random weights (train from scratch)"

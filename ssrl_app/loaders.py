@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
-PREFERRED_DATASETS = ("demo_nuclei", "mnist-5k")
+PREFERRED_DATASETS = ("mitocheck_demo", "demo_nuclei", "mnist-5k")  # the labelled sample first
 
 
 @st.cache_data(ttl=30, show_spinner=False)
@@ -22,7 +22,7 @@ def dataset_list() -> list[dict[str, Any]]:
 
 
 def default_dataset(names: list[str]) -> str | None:
-    """`demo_nuclei` if present, else `mnist-5k`, else the first dataset."""
+    """The shipped labelled sample `mitocheck_demo`, else `demo_nuclei`, else `mnist-5k`, else the first."""
     for name in PREFERRED_DATASETS:
         if name in names:
             return name
@@ -81,16 +81,23 @@ def warm_up() -> bool:
     """Compile UMAP's numba code once per server, in a background thread (about 20 s on a CPU).
 
     The first UMAP map of a session would otherwise wait for it. No Streamlit call is made from
-    the thread. Set `SSRL_APP_WARM=0` to skip (the tests do).
+    the thread, and every module it needs is imported here, in the script's thread, first: two
+    threads importing the same modules at once can deadlock (`_ModuleLock` "deadlock detected",
+    seen once in four AppTest runs). Set `SSRL_APP_WARM=0` to skip (the tests do).
     """
     import os
     import threading
     if os.environ.get("SSRL_APP_WARM", "1") == "0":
         return False
+    try:
+        import umap  # noqa: F401  (with numba, pynndescent, sklearn, narwhals through its deps)
+
+        from ssrl_core.evaluate import project
+    except Exception:  # no UMAP: nothing to warm
+        return False
 
     def work() -> None:
         try:
-            from ssrl_core.evaluate import project
             project(np.random.default_rng(0).normal(size=(40, 8)).astype(np.float32), method="umap")
         except Exception:  # warming is best effort
             pass

@@ -8,9 +8,10 @@ and the baselines.
 
 from __future__ import annotations
 
+import numpy as np
 import streamlit as st
 
-from ssrl_app import analysis, loaders, state
+from ssrl_app import analysis, loaders, selection, state
 from ssrl_app.core import plain_errors
 from ssrl_app.entry import through_app
 
@@ -41,15 +42,45 @@ def current_cells(missing: str = NO_DATASET):
     return name, cells
 
 
+def selected(name: str) -> np.ndarray:
+    """Positions of the cells in use (the Data page's filters); stops the page when none match."""
+    index = selection.index(name)
+    if len(index) == 0:
+        st.info("No cell matches the filters chosen on the Data page: change them there, or press "
+                "*Use all cells* in the sidebar.")
+        st.stop()
+    return index
+
+
+def cells_input(label: str, key: str, n: int, low: int = 10, default: int = 1000, **kw) -> int:
+    """A number box for how many of the `n` selected cells to use (its kept value clamped to n)."""
+    low = min(low, n)
+    if key in st.session_state:
+        st.session_state[key] = int(min(max(int(st.session_state[key]), low), n))
+    else:
+        st.session_state[key] = min(default, n)
+    return int(st.number_input(label, low, n, key=key, **kw))
+
+
 def runs() -> list[dict]:
     """Every training run (`ssrl_core.train.jobs.list_runs`), newest first."""
     from ssrl_core.train import jobs
     return jobs.list_runs()
 
 
-def representations() -> dict[str, str]:
-    """Label -> encoder: the checkpoint in use, shipped ones, finished runs, then the baselines."""
-    return analysis.encoder_choices(state.get(state.CHECKPOINT), runs())
+def representations(cells=None) -> dict[str, str]:
+    """Label -> encoder: the checkpoint in use, shipped ones, finished runs, then the baselines.
+    With `cells`, only those that fit them (channels, crop size); the others are listed apart,
+    each with the reason, in a collapsed box."""
+    choices = analysis.encoder_choices(state.get(state.CHECKPOINT), runs())
+    if cells is None:
+        return choices
+    h, _, c = cells.shape
+    good, bad = analysis.split_by_fit(choices, c, h)
+    if bad:
+        with st.expander(f"{len(bad)} checkpoint(s) do not fit these cells"):
+            st.markdown("\n".join(f"- **{label}**: {why}" for label, why in bad.items()))
+    return good
 
 
 def default_presets(name: str) -> tuple[str, str]:

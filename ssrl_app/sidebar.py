@@ -6,11 +6,12 @@ from pathlib import Path
 
 import streamlit as st
 
-from ssrl_app import loaders, state
+from ssrl_app import loaders, selection, state
 
 
 def dataset_picker() -> str | None:
-    """The dataset selectbox (default `demo_nuclei`, else `mnist-5k`); returns the chosen name."""
+    """The dataset selectbox (default: the shipped labelled sample `mitocheck_demo`), then the
+    cells in use (the Data page's filters); returns the chosen name."""
     try:
         items = loaders.dataset_list()
     except Exception as exc:  # the registry is broken or missing: say so, keep the app usable
@@ -28,16 +29,25 @@ def dataset_picker() -> str | None:
     info = {d["name"]: d for d in items}
 
     def label(name: str) -> str:
-        if name not in info:
-            return f"{Path(name).name}  (imported)"
-        d = info[name]
-        return f"{name}  ({d.get('cells', '?')} cells, {d.get('channels', '?')} ch)"
+        return f"{Path(name).name} (imported)" if name not in info else name
 
-    return st.sidebar.selectbox("Dataset", names, key=state.DATASET, format_func=label,
-                                help="The cells every page works on.")
+    chosen = st.sidebar.selectbox("Dataset", names, key=state.DATASET, format_func=label,
+                                  help="The cells every page works on; choose which of them on the Data page.")
+    d = info.get(chosen, {})
+    facts = f"{d.get('height', '?')}×{d.get('width', '?')} px, {d.get('channels', '?')} channel(s)" if d else ""
+    try:
+        text = selection.summary(chosen)
+    except Exception:  # an unreadable dataset: the page says why
+        text = ""
+    if text:
+        st.sidebar.caption(f"Cells in use: {text}" + (f" · {facts}" if facts else ""))
+        if selection.filters(chosen) and st.sidebar.button("Use all cells", key="sidebar.all_cells"):
+            selection.use(chosen, {})
+            st.rerun()
+    return chosen
 
 
-@st.cache_data(ttl=3, show_spinner=False)
+@st.cache_data(ttl=2, show_spinner=False)
 def running_jobs() -> list[dict]:
     """Runs whose state is running or queued (empty when the runs cannot be listed)."""
     from ssrl_core.train import jobs

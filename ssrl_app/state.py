@@ -16,6 +16,13 @@ Plain keys (not widgets):
     SWEEP_RUN        folder of the last bias sweep job (str | None)
     EXTRA_DATASETS   folders imported in this session (list[str]), shown in the sidebar
     PENDING_DATASET  a dataset to select at the next run (set by imports)
+    FILTERS          the cell selection: {dataset: {column: [values]}} (ssrl_app/selection.py)
+    BIAS_RESULT      last factor-probe result of the Bias page (dict)
+    COMPARE_RESULT   last "compare two representations" result of Explore (dict), kept until
+                     the choice changes
+    RUN_SEEN         {run folder: last state seen by the Train page's progress fragment}
+    STEP_RATE        {(backbone, crop, channels, batch): measured training pairs per second}
+    RESTORED         True once this browser session was restored from its session file
 """
 
 from __future__ import annotations
@@ -37,6 +44,12 @@ EMBED_RESULT = "ssrl.embed_result"
 SWEEP_RUN = "ssrl.sweep_run"
 EXTRA_DATASETS = "ssrl.extra_datasets"
 PENDING_DATASET = "ssrl.pending_dataset"
+FILTERS = "ssrl.filters"
+BIAS_RESULT = "ssrl.bias_result"
+COMPARE_RESULT = "ssrl.compare_result"
+RUN_SEEN = "ssrl.run_seen"
+STEP_RATE = "ssrl.step_rate"
+RESTORED = "ssrl.restored"
 
 # Widget keys whose values must survive page changes (never buttons or file uploaders).
 KEEP = (

@@ -25,15 +25,15 @@ def test_explore_embeds_clusters_and_shows_metrics_map_and_export(tiny_env):
     assert not problems(at), problems(at)
     assert not at.error, [e.value for e in at.error]
     table = at.dataframe[0].value
-    assert {"AMI", "ARI", "silhouette"} <= set(table.columns)
-    assert -0.5 <= float(table["AMI"][0]) <= 1.0
+    assert {"agreement (AMI)", "agreement (ARI)", "separation (silhouette)"} <= set(table.columns)  # plain names
+    assert -0.5 <= float(table["agreement (AMI)"][0]) <= 1.0
     charts = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
     tooltip_fields = [t.get("field") for spec in charts for t in spec.get("encoding", {}).get("tooltip", [])
                       if isinstance(spec.get("encoding", {}).get("tooltip"), list)]
     assert "image" in tooltip_fields
     subheads = [s.value for s in at.subheader]
     assert "Cluster cards" in subheads and "Per-compound check" in subheads
-    assert [d.label for d in at.get("download_button")] == ["Download CSV", "Download Parquet"]
+    assert [d.label for d in at.main.get("download_button")] == ["Download CSV", "Download Parquet"]
     # k changes the clustering; coming back later is instant (session state + caches)
     at.number_input(key="w.explore.k").set_value(3).run()
     assert int(at.dataframe[0].value["k"][0]) == 3
@@ -49,7 +49,7 @@ def test_explore_compare_two_representations(tiny_env):
     next(b for b in at.button if b.label == "Compare").click().run()
     assert not problems(at), problems(at)
     frames = [d.value for d in at.dataframe]
-    assert any(isinstance(f, pd.DataFrame) and "difference" in f.columns and "metric" in f.columns for f in frames)
+    assert any(isinstance(f, pd.DataFrame) and "B minus A" in f.columns and "measure" in f.columns for f in frames)
 
 
 def test_bias_factor_probe_table(tiny_env):
@@ -60,8 +60,11 @@ def test_bias_factor_probe_table(tiny_env):
     assert not problems(at), problems(at)
     assert not at.error, [e.value for e in at.error]
     table = at.dataframe[0].value
-    assert {"factor", "kind", "probe_score", "chance"} <= set(table.columns)
-    assert {"label", "plate"} <= set(table["factor"])
+    assert {"factor", "kind", "how well it is predicted", "chance level"} <= set(table.columns)
+    assert {"label (class)", "plate"} <= set(table["factor"])
+    assert "brightness of DNA" in set(table["factor"])  # total_intensity_DNA in words
+    verdict = " ".join(s.value for s in at.success)
+    assert " is encoded " in verdict, verdict  # one plain sentence on what it encodes most
 
 
 def test_bias_sweep_with_too_few_values_says_so(tiny_env):
