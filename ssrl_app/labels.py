@@ -110,10 +110,11 @@ def bias_verdict(factors: pd.DataFrame) -> str:
         rows.append((gain, words, str(r["factor"]), str(r["kind"])))
     rows.sort(reverse=True)
     top = rows[0]
-    text = f"{factor_name(top[2]).capitalize()} is encoded {top[1]}"
+    first = factor_name(top[2])
+    text = f"{first[:1].upper()}{first[1:]} is encoded {top[1]}"
     labels = [r for r in rows if r[3] == "label"]
     if labels and labels[0] is not top:
-        text += f"; the {factor_name(labels[0][2])} {labels[0][1]}"
+        text += f"; the {factor_name(labels[0][2])} is encoded {labels[0][1]}"
     text += "."
     batches = [r for r in rows if r[3] == "batch" and r[0] >= 0.2]
     if batches:
