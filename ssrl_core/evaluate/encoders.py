@@ -3,7 +3,8 @@
 - a checkpoint path (`.pt`, or a run directory holding `checkpoint.pt`): the trained backbone
   (output before the projection head), with the checkpoint's crop size and channel ranges;
 - `random-<backbone>` (e.g. `random-resnet18`): a randomly initialised backbone (seed 0), the
-  floor any training must beat;
+  floor any training must beat; `random-<backbone>-per-channel` is the same backbone applied to
+  each channel (the floor of a per-channel encoder such as `cells_base`);
 - `imagenet-vgg16`: VGG16 conv features with ImageNet weights (the paper's pretrained
   baseline) through the documented channel adapter and ImageNet normalisation;
 - `hand-features`: classical intensity, texture and nucleus-shape measurements.
@@ -22,7 +23,8 @@ import numpy as np
 from ssrl_core import paths
 from ssrl_core.io import atomic_write_json, sha256_file
 
-BASELINES = ("random-<backbone>", "imagenet-vgg16", "hand-features")
+BASELINES = ("random-<backbone>", "random-<backbone>-per-channel", "imagenet-vgg16", "hand-features")
+PER_CHANNEL = "-per-channel"
 RANDOM_SEED = 0
 RECIPE_VERSION = "1"  # bump when the preprocessing or a baseline changes, to refresh caches
 
@@ -80,7 +82,7 @@ def resolve(encoder: str) -> EncoderSpec:
     if name.startswith("random-"):
         from ssrl_core.models import BACKBONES
 
-        backbone = name[len("random-"):]
+        backbone = name[len("random-"):].removesuffix(PER_CHANNEL)
         if backbone not in BACKBONES:
             raise ValueError(f"unknown backbone in {name!r}; use random-<backbone> with one of {', '.join(BACKBONES)}")
         return EncoderSpec("random", name, f"{name}:seed{RANDOM_SEED}:v{RECIPE_VERSION}")
@@ -118,8 +120,10 @@ def build_module(spec: EncoderSpec, in_channels: int, image_size: int, device: s
         from ssrl_core.models import build_backbone
 
         torch.manual_seed(RANDOM_SEED)
-        module, dim = build_backbone(spec.name[len("random-"):], in_channels, image_size)
-        spec.crop_size, spec.info = image_size, {"backbone": spec.name[len("random-"):], "feat_dim": dim}
+        backbone = spec.name[len("random-"):].removesuffix(PER_CHANNEL)
+        per_channel = spec.name.endswith(PER_CHANNEL)
+        module, dim = build_backbone(backbone, in_channels, image_size, per_channel=per_channel)
+        spec.crop_size, spec.info = image_size, {"backbone": backbone, "feat_dim": dim, "per_channel": per_channel}
         return module.to(device).eval()
     from ssrl_core.weights import WeightsUnavailable, imagenet_encoder
 

@@ -26,6 +26,7 @@ HELDOUT = {
     "mnist": "none: SSL never sees digit labels; all 5,000 digits are scored (probe: stratified 70/30 split)",
     "mitocheck": "25 whole plates (1,001 cells, ~30% of every class) never trained on",
     "bbbc021": "sites 3-4 of plate Week4_27801 (trained on sites 1-2) + DMSO plate Week4_27481",
+    "base": "MitoCheck's 25 held-out plates and sites 3-4 of BBBC021 plate Week4_27801 (never trained on)",
 }
 Log = Callable[[str], None]
 

@@ -1,0 +1,64 @@
+"""The shipped base encoder `cells_base`: score it on every held-out set and index it with its card.
+
+Trained by `ssrl train configs/pretrained/cells_base.yaml` on the grey-scale set that
+`reproduce/base_data.py` builds. Its bar (issue "Encoders worth exploring"): on the held-out
+cells of every dataset it beats random initialisation of the same architecture (the same
+per-channel `small_cnn`, `random-small_cnn-per-channel`) and the hand features, on AMI and on
+the linear probe. The card in `pretrained/index.json` holds those numbers next to the baselines.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from ssrl_core.reproduce import shipping
+from ssrl_core.reproduce.plan import entry
+
+GROUPS = ("mitocheck", "bbbc021", "mnist")
+Log = Callable[[str], None]
+
+
+def scores(encoder: str, backbone: str, groups: tuple[str, ...] = GROUPS) -> dict[str, dict[str, Any]]:
+    """{group: {encoder | random | hand: scores}} on each group's held-out cells."""
+    from ssrl_core.reproduce.quality import score
+
+    out: dict[str, dict[str, Any]] = {}
+    for group in groups:
+        rows = {"encoder": score(encoder, group), "random": score(f"random-{backbone}-per-channel", group)}
+        if group != "mnist":
+            rows["hand"] = score("hand-features", group)
+        out[group] = {k: {m: v[m] for m in ("top1", "knn_top1", "ami", "cells")} for k, v in rows.items()}
+        out[group]["split"] = rows["encoder"]["split"]
+    return out
+
+
+def bar_problems(card: dict[str, dict[str, Any]]) -> list[str]:
+    """Where the encoder does not beat random init and hand features on AMI and probe top-1."""
+    problems = []
+    for group, rows in card.items():
+        for base in ("random", "hand"):
+            for metric in ("ami", "top1"):
+                if base in rows and rows["encoder"][metric] <= rows[base][metric]:
+                    problems.append(f"{group}: {metric} {rows['encoder'][metric]:.3f} <= {base} {rows[base][metric]:.3f}")
+    return problems
+
+
+def ship(folder: str | Path | None = None, log: Log = print) -> dict[str, Any]:
+    """Export the finished run of `cells_base` (fp16), score it, and write its card in the index."""
+    from ssrl_core import paths
+
+    folder = Path(folder or paths.pretrained_dir())
+    e = entry("cells_base")
+    index = shipping.export([e], folder, log)
+    item = next(c for c in index["checkpoints"] if c["name"] == e.name)
+    card = scores(str(folder / e.file), str(item["backbone"]))
+    item.update(per_channel=True, metrics=card, bar_problems=bar_problems(card))
+    shipping.write_index(folder, index)
+    log(f"{e.name}: " + ("beats random init and hand features everywhere" if not item["bar_problems"]
+                         else "; ".join(item["bar_problems"])))
+    return item
+
+
+if __name__ == "__main__":
+    ship()
