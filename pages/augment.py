@@ -49,10 +49,10 @@ def lpips_or_none():
 def yaml_box(slot: str) -> None:
     """Download the recipe as YAML, or load one (a bad file shows the RecipeError text)."""
     recipe = st.session_state[slot]
-    c1, c2 = st.columns(2)
-    c1.download_button("Download recipe (YAML)", recipe.to_yaml(), file_name=f"{recipe.name}.yaml",
-                       mime="text/yaml", key=f"w.aug.{slot}.dl", width="stretch")
-    with c2.popover("Load a recipe (YAML)", width="stretch"):
+    row = st.container(horizontal=True, gap="small")  # wraps onto two lines when the column is narrow
+    row.download_button("Download recipe (YAML)", recipe.to_yaml(), file_name=f"{recipe.name}.yaml",
+                        mime="text/yaml", key=f"w.aug.{slot}.dl")
+    with row.popover("Load a recipe (YAML)"):
         up = st.file_uploader("YAML file", type=["yaml", "yml"], key=f"w.aug.{slot}.up")
         text = st.text_area("…or paste YAML", key=f"w.aug.{slot}.text", height=120)
         if st.button("Load", key=f"w.aug.{slot}.load"):
@@ -77,7 +77,7 @@ else:  # one recipe: the editor on the left, its preview beside it (no scrolling
 recipes = {}
 for col, (slot, title, preset) in zip(editor_cols, slots):
     with col:
-        recipes[title] = recipe_editor.editor(slot, title, preset)
+        recipes[title] = recipe_editor.editor(slot, title, preset, per_row=1 if compare else 2)
         yaml_box(slot)
 
 with preview_area:
@@ -91,9 +91,9 @@ with preview_area:
     c = st.columns(2)
     n_cells = c[0].slider("Cells", 1, 8, key="w.aug.n_cells")
     n_views = c[1].slider("Views per cell", 2, 8, step=2, key="w.aug.n_views")
-    c = st.columns([3, 1], vertical_alignment="bottom")
-    mode = c[0].radio("Which cells", ["random cells", "chosen cells"], horizontal=True, key="w.aug.sample")
-    if c[1].button("Reshuffle", help="New random cells and new random views"):
+    c = st.container(horizontal=True, vertical_alignment="bottom", horizontal_alignment="distribute")
+    mode = c.radio("Which cells", ["random cells", "chosen cells"], horizontal=True, key="w.aug.sample")
+    if c.button("Reshuffle", help="New random cells and new random views"):
         st.session_state[state.PREVIEW_SEED] += 1
     seed = int(st.session_state[state.PREVIEW_SEED])
     if mode == "chosen cells":
@@ -121,8 +121,7 @@ with preview_area:
                     if prev.lpips is not None:
                         cap += " · LPIPS " + ", ".join(f"views {2 * k + 1}–{2 * k + 2}: {d:.2f}"
                                                        for k, d in enumerate(prev.lpips[i]))
-                    st.image(row_montage(tiles), caption=cap, width=min(120 * len(tiles), 1200) if compare
-                             else "stretch", output_format="PNG")
+                    st.image(row_montage(tiles), caption=cap, width="stretch", output_format="PNG")  # fits its column
                 st.caption("Each row: the cell, then its views in pairs (1–2, 3–4…). LPIPS says how "
                            "different the two views of a pair look (0 = the same).")
 

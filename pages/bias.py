@@ -119,10 +119,10 @@ else:
         backbones = list(BACKBONES)
         backbone = c[3].selectbox("Network (backbone)", backbones, index=backbones.index(DEMO["backbone"])
                                   if DEMO["backbone"] in backbones else 0, key="w.bias.backbone",
-                                  format_func=lambda b: plain.BACKBONE.get(b, b), help=plain.HELP["backbone"])
-        b = st.columns([1, 1, 3])
-        submitted = b[0].form_submit_button("Start the sweep", type="primary")
-        check_time = b[1].form_submit_button("Estimate the time")
+                                  format_func=plain.short_backbone, help=plain.help_for("backbone", backbones))
+        b = st.container(horizontal=True, gap="small")
+        submitted = b.form_submit_button("Start the sweep", type="primary")
+        check_time = b.form_submit_button("Estimate the time")
     try:
         values = ev.parse_values(values_text, integer=spec.kind == "int")
         sweep = ev.recipe_sweep(name, recipe.to_dict(), step_name, param, values, seeds=int(seeds),

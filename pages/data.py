@@ -25,7 +25,7 @@ lo, hi = loaders.ranges(name)
 h, w, c = cells.shape
 m = st.columns(4)
 m[0].metric("Cells", f"{len(cells):,}")
-m[1].metric("Crop size", f"{h} × {w} px")
+m[1].metric("Crop size (px)", f"{h}×{w}")
 m[2].metric("Channels", c, help=", ".join(cells.channels))
 m[3].metric("Pixel type", str(cells.images.dtype))
 if name == MITOCHECK_DEMO:

@@ -83,15 +83,15 @@ with st.form("train_form"):
     st.caption(f"Training on **{Path(str(name)).name}**: {selection.summary(name)} (choose them on the Data "
                "page). Short runs are enough to see an effect.")
     c = st.columns(3)
-    method = c[0].selectbox("Method", METHOD_NAMES, key="w.train.method", help=plain.HELP["method"],
-                            format_func=lambda m: plain.METHOD.get(m, m))
+    method = c[0].selectbox("Method", METHOD_NAMES, key="w.train.method", help=plain.help_for("method", METHOD_NAMES),
+                            format_func=plain.short_method)
     if parent.get("init"):
         backbone = parent["backbone"]
         c[1].text_input("Backbone (from the starting encoder)", value=f"{backbone}"
                         + (" per channel" if parent.get("per_channel") else ""), disabled=True)
     else:
         backbone = c[1].selectbox("Network (backbone)", BACKBONE_NAMES, key="w.train.backbone",
-                                  help=plain.HELP["backbone"], format_func=lambda b: plain.BACKBONE.get(b, b))
+                                  help=plain.help_for("backbone", BACKBONE_NAMES), format_func=plain.short_backbone)
     device = c[2].selectbox("Device", ["auto", "cpu", "cuda"], key="w.train.device",
                             help="auto uses the GPU when there is one")
     c = st.columns(3)
@@ -119,9 +119,9 @@ with st.form("train_form"):
         for col, label in zip(wc, chosen):
             weights[label] = col.number_input(f"Weight of {label.split(': ')[-1]}", 0.0, 10.0, 1.0, 0.1,
                                               key=f"w.train.weight.{label}")
-    b = st.columns([1, 1, 3])
-    start = b[0].form_submit_button("Start training", type="primary")
-    check_time = b[1].form_submit_button("Estimate the time", help="Trains 4 steps of this set-up in the "
+    b = st.container(horizontal=True, gap="small")
+    start = b.form_submit_button("Start training", type="primary")
+    check_time = b.form_submit_button("Estimate the time", help="Trains 4 steps of this set-up in the "
                                          "background (10-20 s) to measure this machine's speed")
 
 
@@ -200,14 +200,14 @@ with t1:
         st.caption("No checkpoint ships with this installation yet (pretrained/index.json is empty).")
     fit = {i["path"]: checkpoints.misfit(checkpoints.facts(i["path"]), cells.shape[2], cells.shape[0]) for i in items}
     for item in sorted(items, key=lambda i: fit[i["path"]] is not None):
-        c1, c2, c3 = st.columns([4, 1, 2], vertical_alignment="center")
         why = fit[item["path"]]
-        c1.write(f"**{item['name']}**: {item['description']}" + (f"  \n:orange[Does not fit these cells: {why}.]"
+        st.write(f"**{item['name']}**: {item['description']}" + (f"  \n:orange[Does not fit these cells: {why}.]"
                                                                   if why else ""))
-        if c2.button("Use", key=f"train.ship.{item['path']}", disabled=why is not None):
+        row = st.container(horizontal=True, gap="small")
+        if row.button("Use", key=f"train.ship.{item['path']}", disabled=why is not None):
             state.put(state.CHECKPOINT, item["path"])
             st.rerun()
-        selection.scored_button(item, c3, f"train.scored.{item['name']}")
+        selection.scored_button(item, row, f"train.scored.{item['name']}")
 with t2:
     done_runs = checkpoints.finished_runs(runs)
     if done_runs:

@@ -24,11 +24,12 @@ def category_scale(values: list | None = None) -> alt.Scale:
 
 def count_chart(counts: pd.DataFrame, col: str, limit: int = 60) -> alt.Chart:
     """Horizontal bars of `counts` (columns `col`, `cells`), in the frame's order."""
-    counts = counts.head(limit)
-    order = counts[col].astype(str).tolist()
-    height = max(60, 18 * len(counts) + 30)
-    bars = alt.Chart(counts).mark_bar(color=PAIR[0]).encode(
-        y=alt.Y(f"{col}:N", sort=order, title=None, axis=alt.Axis(labelLimit=220)),
-        x=alt.X("cells:Q", title="cells"), tooltip=[col, "cells"])
-    text = bars.mark_text(align="left", dx=3, fontSize=11).encode(text="cells:Q")
-    return (bars + text).properties(height=height)
+    counts = counts.head(limit).rename(columns={col: "group"})
+    order = counts["group"].astype(str).tolist()
+    height = max(60, 24 * len(counts))
+    base = alt.Chart(counts).encode(
+        y=alt.Y("group:N", sort=order, title=None, axis=alt.Axis(labelLimit=220, labelAngle=0)),
+        x=alt.X("cells:Q", title="cells"), tooltip=[alt.Tooltip("group:N", title=col), "cells"])
+    bars = base.mark_bar(color=PAIR[0], height={"band": 0.8})
+    text = base.mark_text(align="left", dx=3, fontSize=11).encode(text="cells:Q")
+    return alt.layer(bars, text).properties(height=height)

@@ -51,6 +51,24 @@ VALUES = {
 }
 
 
+def short_method(name: str) -> str:
+    """"MoCo v2" (the part before the explanation)."""
+    return METHOD.get(name, name).split(" (")[0]
+
+
+def short_backbone(name: str) -> str:
+    """"small CNN" (the part before the explanation)."""
+    return BACKBONE.get(name, name).split(" (")[0]
+
+
+def help_for(what: str, names: list[str]) -> str:
+    """The field's help, then one line per choice (Markdown list)."""
+    table = METHOD if what == "method" else BACKBONE
+    lines = [f"- **{short_method(n) if what == 'method' else short_backbone(n)}**"
+             + (f": {table[n].split(' (', 1)[1].rstrip(')')}" if " (" in table.get(n, "") else "") for n in names]
+    return HELP[what] + "\n\n" + "\n".join(lines)
+
+
 def factor_name(name: str) -> str:
     """`total_intensity_DAPI` -> "brightness of DAPI", `n_nuclei` -> "number of nuclei in the crop"."""
     s = str(name)

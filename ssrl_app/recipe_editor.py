@@ -15,6 +15,16 @@ import streamlit as st
 
 from ssrl_app import state
 
+# One line on each preset of the paper (Bendidi et al. 2024), shown under the preset box.
+PRESET_NOTES = {
+    "microscopy-set-a": "Set A: jitter, flips, rotation, affine, random crop.",
+    "microscopy-set-b": "Set B: any rotation, 50% centre crop, jitter, flips.",
+    "mnist-set1": "MNIST set 1: mild changes that keep the digit.",
+    "mnist-set2": "MNIST set 2: flips, strong rotation, erasing (loses the digit, keeps the style).",
+    "simclr": "SimCLR's standard recipe (natural images).",
+    "byol": "BYOL's standard recipe (natural images).",
+}
+
 
 def recipe_in(slot: str, default_preset: str):
     """The recipe stored in `slot`, starting from `default_preset` the first time."""
@@ -102,54 +112,73 @@ def _step(lo: float, hi: float) -> float:
     return span / 100
 
 
-def editor(slot: str, title: str, default_preset: str):
-    """Draw the editor for the recipe in `slot`; return the recipe the widgets describe now."""
+def _differs(a, b) -> bool:
+    """Whether two recipes differ in anything but their name."""
+    da, db = a.to_dict(), b.to_dict()
+    da.pop("name", None)
+    db.pop("name", None)
+    return da != db
+
+
+def editor(slot: str, title: str, default_preset: str, per_row: int = 2):
+    """Draw the editor for the recipe in `slot`; return the recipe the widgets describe now.
+
+    `per_row` controls side by side (1 in Compare mode: the editor is then a quarter of a 1024-px
+    screen). Step titles and buttons sit on their own rows so no label is ever cut."""
     from ssrl_core.augment import CATALOG, PRESETS, Step, get_preset
 
     recipe = recipe_in(slot, default_preset)
     v = st.session_state.get(state.RECIPE_VERSION, 0)
     base = f"w.aug.{slot}.{v}"
     st.subheader(title)
-    c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
-    preset = c1.selectbox("Start from one of the paper's presets", list(PRESETS),
+    preset = st.selectbox("Start from a preset of the paper", list(PRESETS),
                           index=list(PRESETS).index(default_preset) if default_preset in PRESETS else 0,
                           key=f"w.aug.{slot}.preset")
-    c2.button("Apply preset", key=f"{base}.apply",
-              on_click=lambda: replace(slot, get_preset(st.session_state[f"w.aug.{slot}.preset"])))
+    about = getattr(PRESETS.get(preset), "description", "") or PRESET_NOTES.get(preset, "")
+    with st.container(horizontal=True, vertical_alignment="center"):
+        st.button("Apply preset", key=f"{base}.apply",
+                  on_click=lambda: replace(slot, get_preset(st.session_state[f"w.aug.{slot}.preset"])))
+        if about:
+            st.caption(about)
     st.caption(f"Recipe **{recipe.name}**: {sum(s.enabled for s in recipe.steps)} of "
                f"{len(recipe.steps)} steps on. Steps run from top to bottom.")
     steps = []
     for i, step in enumerate(recipe.steps):
         spec = CATALOG.get(step.name)
         with st.container(border=True):
-            h = st.columns([1, 1], vertical_alignment="center")
             title = getattr(spec, "title", "") or step.name
-            on = h[0].toggle(f"**{i + 1}. {title}**", value=bool(step.enabled), key=f"{base}.{i}.on",
-                             help=getattr(spec, "description", None) or None)
-            with h[1].container(horizontal=True, horizontal_alignment="right", gap="small"):
-                st.button(":material/arrow_upward:", key=f"{base}.{i}.up", on_click=_move, args=(slot, i, -1),
-                          disabled=i == 0, help="Move this step up", type="tertiary")
-                st.button(":material/arrow_downward:", key=f"{base}.{i}.down", on_click=_move,
-                          args=(slot, i, 1), disabled=i == len(recipe.steps) - 1, help="Move this step down",
-                          type="tertiary")
-                st.button(":material/delete:", key=f"{base}.{i}.rm", on_click=_remove, args=(slot, i),
-                          help="Remove this step", type="tertiary")
+            on = st.toggle(f"**{i + 1}. {title}**", value=bool(step.enabled), key=f"{base}.{i}.on",
+                           help=getattr(spec, "description", None) or None)
             params = dict(step.params)
             p = float(step.p)
             draw = step.draw
+            with st.container(horizontal=True, horizontal_alignment="distribute", vertical_alignment="center",
+                              gap="small"):
+                if on:
+                    same = st.checkbox("Same for both views", value=step.draw == "pair", key=f"{base}.{i}.draw",
+                                       help="On: this step's random draw is made once per pair, so both views get "
+                                            "the same one (e.g. both inverted or neither). Off: a new draw per view.")
+                    draw = "pair" if same else "view"
+                with st.container(horizontal=True, horizontal_alignment="right", gap="small", width="content"):
+                    st.button(":material/arrow_upward:", key=f"{base}.{i}.up", on_click=_move,
+                              args=(slot, i, -1), disabled=i == 0, help="Move this step up", type="tertiary")
+                    st.button(":material/arrow_downward:", key=f"{base}.{i}.down", on_click=_move,
+                              args=(slot, i, 1), disabled=i == len(recipe.steps) - 1, help="Move this step down",
+                              type="tertiary")
+                    st.button(":material/delete:", key=f"{base}.{i}.rm", on_click=_remove, args=(slot, i),
+                              help="Remove this step", type="tertiary")
             if on:
-                same = st.checkbox("Same for both views", value=step.draw == "pair", key=f"{base}.{i}.draw",
-                                   help="On: this step's random draw is made once per pair, so both views get "
-                                        "the same one (e.g. both inverted or neither). Off: a new draw per view.")
-                draw = "pair" if same else "view"
                 n_ctl = 1 + (len(spec.params) if spec is not None else 0)
-                cols = st.columns(min(3, n_ctl))
+                cols = st.columns(min(per_row, n_ctl))
                 p = cols[0].slider("how often", 0.0, 1.0, float(step.p), 0.05, key=f"{base}.{i}.p",
                                    help="The share of views this step is applied to")
-                for j, (pname, pspec) in enumerate((spec.params if spec is not None else {}).items()):
+                items = list((spec.params if spec is not None else {}).items())
+                grid = [(n, ps) for n, ps in items if getattr(ps, "kind", "") != "bool"]
+                ticks = [(n, ps) for n, ps in items if getattr(ps, "kind", "") == "bool"]
+                for j, (pname, pspec) in enumerate(grid + ticks):  # check boxes on full rows: never cut
                     label = getattr(pspec, "label", "") or pname.replace("_", " ")
-                    params[pname] = param_control(pspec, label, params.get(pname),
-                                                  f"{base}.{i}.{pname}", cols[(j + 1) % len(cols)])
+                    where = cols[(j + 1) % len(cols)] if j < len(grid) else st
+                    params[pname] = param_control(pspec, label, params.get(pname), f"{base}.{i}.{pname}", where)
             steps.append(Step(name=step.name, params=params, p=float(p), enabled=bool(on), draw=draw))
     a1, a2 = st.columns([2, 1], vertical_alignment="bottom")
     a1.selectbox("Add a step", sorted(CATALOG), key=f"{base}.addpick",
@@ -157,5 +186,7 @@ def editor(slot: str, title: str, default_preset: str):
     a2.button("Add", key=f"{base}.add", on_click=_add, args=(slot, f"{base}.addpick"))
     current = recipe.copy()
     current.steps = steps
+    if current.name in PRESETS and _differs(current, get_preset(current.name)):
+        current.name = f"{current.name} (edited)"  # an edited preset is no longer the paper's recipe
     st.session_state[slot] = current
     return current
