@@ -32,7 +32,7 @@ def test_index_lists_every_planned_checkpoint_with_its_fields(index) -> None:
         assert not missing, f"{e.name} lacks {missing}"
         assert c["file"] == e.file and c["dataset"] == e.dataset and c["recipes"] == list(e.recipes)
         assert c["command"] == f"ssrl train {e.config} --out {e.run_dir()}"
-        assert c["method"] == "moco_v2" and c["half"] is True
+        assert c["method"] == ("simclr" if e.group == "base" else "moco_v2") and c["half"] is True
         assert len(c["sha256"]) == 64
     mnist = [items[e.name] for e in plan.entries("mnist")]
     assert all(c["backbone"] == "vgg11" and c["crop_size"] == 28 for c in mnist)  # as in the paper's Table 2

@@ -87,7 +87,7 @@ ENTRIES: tuple[Entry, ...] = (
           "BBBC021 MCF-7 cells (DAPI/actin/tubulin), cycloheximide vs DMSO, microscopy set B; MoCo v2."),
     Entry("bbbc021_a_plus_b", "bbbc021", BBBC021, ("microscopy-set-a", "microscopy-set-b"), "A+B",
           "BBBC021 MCF-7 cells, cycloheximide vs DMSO, two MoCo v2 losses (set A + set B, paper Table 4)."),
-    Entry("cells_base", "base", "cells_base_train", ("microscopy-set-a",), "base",
+    Entry("cells_base", "base", "data/cells_base_train.npz", ("microscopy-set-a",), "base",
           "Base encoder for cells of any channel count: one grey-scale small_cnn applied to each channel "
           "(features concatenated), SimCLR on every training crop (MitoCheck, BBBC021, demo nuclei). "
           "Start fine-tunes from it."),

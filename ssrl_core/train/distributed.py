@@ -79,6 +79,16 @@ def any_rank(flags: list[bool], info: DistInfo, device: torch.device) -> list[bo
     return [bool(x > 0) for x in t.tolist()]
 
 
+def max_over_ranks(value: float, info: DistInfo, device: torch.device) -> float:
+    """The largest of one number across ranks (e.g. the share of a time budget used), so every
+    rank uses the same learning rate and stops at the same step."""
+    if not info.enabled:
+        return float(value)
+    t = torch.tensor([float(value)], device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return float(t.item())
+
+
 def barrier(info: DistInfo) -> None:
     if info.enabled:
         dist.barrier()

@@ -100,6 +100,8 @@ def check_resume(cfg: RunConfig, run_dir: Path, resume: bool) -> int:
     problems = [f"{k}: checkpoint has {ck.get(k)!r}, config has {v!r}" for k, v in
                 (("method", cfg.method.name), ("backbone", cfg.backbone),
                  ("in_channels", channels), ("crop_size", cfg.crop_size)) if ck.get(k) != v]
+    if bool(ck.get("per_channel", False)) != bool(cfg.per_channel):
+        problems.append(f"per_channel: checkpoint has {bool(ck.get('per_channel', False))}, config has {cfg.per_channel}")
     if problems:
         raise ValueError(f"Cannot resume {run_dir}: the checkpoint does not match this config ("
                          + "; ".join(problems) + "); nothing was changed")
@@ -296,22 +298,24 @@ class _Loop:
                     atomic_write(self.run_dir / rd.epoch_checkpoint_name(self.epoch), lambda p: shutil.copyfile(src, p))
         return self._finish("finished", last, None)
 
-    def _time_share(self) -> float | None:
-        """The share of the `max_minutes` budget used so far (None without a budget)."""
+    def _time_share(self, sync: bool = True) -> float | None:
+        """The share of the `max_minutes` budget used so far (None without a budget); with `sync`
+        (a collective: every rank must call it) the same value on every rank."""
         if self.budget_s is None:
             return None
-        return min(1.0, (self.seconds_before + time.time() - self.t_start) / self.budget_s)
+        share = min(1.0, (self.seconds_before + time.time() - self.t_start) / self.budget_s)
+        return dist_.max_over_ranks(share, self.info, self.device) if sync else share
 
     def _out_of_time(self) -> bool:
         share = self._time_share()
-        return share is not None and dist_.any_rank([share >= 1.0], self.info, self.device)[0]
+        return share is not None and share >= 1.0
 
     def _report(self, record: dict[str, Any], t0: float, start_step: int) -> None:
         if self.main:
             rd.append_metrics(self.run_dir, record)
             eta = rd.eta_seconds(time.time() - t0, self.step - start_step, self.total_steps - start_step)
             done = self.step / self.total_steps
-            share = self._time_share()
+            share = self._time_share(sync=False)  # rank 0 only: no collective here
             if share is not None and share > done:  # a time budget ends the run first
                 done, eta = share, round(self.budget_s * (1.0 - share), 1)
             self._status(state="running", step=self.step, total_steps=self.total_steps, epoch=self.epoch + 1,

@@ -1,0 +1,63 @@
+"""The base encoder's training set keeps every held-out cell out; its card checks the bar honestly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import requires_shared
+
+
+@requires_shared
+def test_base_training_set_has_every_training_crop_and_no_held_out_cell(tmp_path: Path) -> None:
+    from ssrl_core.reproduce.base_data import build
+    from ssrl_core.reproduce.plan import MITOCHECK_HELDOUT_PLATES
+
+    counts = build(tmp_path / "base.npz")
+    assert counts["mitocheck"] == 3277 - 1001  # minus the 25 held-out plates
+    assert counts["bbbc021"] == 3 * (579 + 547 + 842)  # sites 1-2 of Week4_27801 + Week4_27481, 3 channels each
+    data = np.load(tmp_path / "base.npz", allow_pickle=False)
+    assert data["images"].shape[1:] == (64, 64, 1) and data["images"].dtype == np.uint16
+    plates = set(data["plate"][data["source"] == "mitocheck"])
+    assert not plates & set(MITOCHECK_HELDOUT_PLATES)
+    grey = data["images"][data["source"] == "bbbc021"][..., 0]
+    assert 0.05 < grey.mean() / 65535 < 0.6 and grey.max() > 60000  # scaled per source and channel
+
+
+def test_bar_problems_names_each_metric_that_does_not_beat_a_baseline() -> None:
+    from ssrl_core.reproduce.base_encoder import bar_problems
+
+    card = {"mitocheck": {"encoder": {"ami": 0.5, "top1": 0.7}, "random": {"ami": 0.3, "top1": 0.72},
+                          "hand": {"ami": 0.34, "top1": 0.67}},
+            "mnist": {"encoder": {"ami": 0.4, "top1": 0.9}, "random": {"ami": 0.41, "top1": 0.9}}}
+    assert bar_problems(card) == ["mitocheck: top1 0.700 <= random 0.720", "mnist: ami 0.400 <= random 0.410",
+                                  "mnist: top1 0.900 <= random 0.900"]
+
+
+def test_score_features_separates_real_groups_from_noise() -> None:
+    from ssrl_core.reproduce.quality import score_features
+
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.array(["a", "b", "c"]), 60)
+    signal = rng.normal(size=(180, 8)) + np.eye(3, 8)[np.repeat([0, 1, 2], 60)] * 4
+    good, noise = score_features(signal, labels, "x"), score_features(rng.normal(size=(180, 8)), labels, "x")
+    assert good["top1"] > 0.9 and good["knn_top1"] > 0.9 and good["ami"] > 0.6
+    assert noise["top1"] < 0.6 and noise["ami"] < 0.1
+
+
+@requires_shared
+def test_shipped_base_encoder_embeds_one_and_three_channel_cells() -> None:
+    from ssrl_core.data.registry import load_dataset
+    from ssrl_core.evaluate.embedding import embed
+    from ssrl_core.models.shipped import shipped_checkpoints
+
+    card = next((c for c in shipped_checkpoints() if c["name"] == "cells_base"), None)
+    if card is None:
+        pytest.fail("cells_base is not in pretrained/index.json")
+    assert card["per_channel"] is True and card["bytes"] <= 50e6
+    one = load_dataset("mitocheck_phenotype_crops").subset(np.arange(8))
+    three = load_dataset("bbbc021_week4_dmso_cycloheximide").subset(np.arange(8))
+    f1, f3 = embed(one, card["path"], use_cache=False), embed(three, card["path"], use_cache=False)
+    assert f1.shape == (8, 256) and f3.shape == (8, 768) and np.isfinite(f3).all()
