@@ -153,6 +153,8 @@ def test_layouts_hold(server, browser, width, height):
     page.screenshot(path=str(SHOTS / f"layout_augment_compare_{width}.png"), full_page=True)
     bad = strips_inside_columns(page)
     assert not bad, bad
+    page.get_by_role("heading", name="Preview").first.scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / f"layout_augment_compare_preview_{width}.png"))
     main = page.locator('[data-testid="stMain"]')
     cut = clipped(main)
     assert not cut, cut  # e.g. "1. Rot…", "Apply p…"
@@ -185,8 +187,7 @@ def test_refresh_keeps_the_selection_and_a_stop_is_a_normal_end(server, browser)
     choose_dataset(page, "demo_nuclei")
     go(page, server, "Data", "Data: your cells")
     page.get_by_text("Choose the cells", exact=False).first.click()
-    box = page.locator('[data-testid="stMultiSelect"]', has_text="plate").first
-    box.click()
+    page.get_by_role("combobox", name="plate").first.click()
     page.get_by_role("option", name="P1").first.click()
     page.keyboard.press("Escape")
     wait_idle(page)
