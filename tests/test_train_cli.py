@@ -75,3 +75,16 @@ def test_ctrl_c_stops_cleanly_and_resume_finishes(config: Path, tmp_path: Path,
     assert main(["train", "--resume", str(run), "--json", "--set", f"max_steps={stopped_at + 3}", *SETS]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["state"] == "finished" and result["step"] == stopped_at + 3
+
+
+def test_init_flag_takes_the_parents_architecture(config: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    parent = tmp_path / "parent"
+    assert main(["train", str(config), "--out", str(parent), "--json", "--set", "max_steps=1", *SETS,
+                 "--set", "per_channel=true", "--set", "backbone=small_cnn"]) == 0
+    capsys.readouterr()
+    # the child's config names another backbone and crop: --init replaces them by the parent's
+    assert main(["train", str(config), "--out", str(tmp_path / "child"), "--json", "--init", str(parent),
+                 "--set", "max_steps=1", "--set", "cpu_threads=1", "--set", "batch_size=8"]) == 0
+    assert json.loads(capsys.readouterr().out)["state"] == "finished"
+    child = (tmp_path / "child" / "config.yaml").read_text()
+    assert "backbone: small_cnn" in child and "per_channel: true" in child and "crop_size: 28" in child

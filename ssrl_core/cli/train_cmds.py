@@ -21,6 +21,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue the run in RUN_DIR from checkpoint.pt")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config field, dotted for nested ones (e.g. --set epochs=2 --set data.name=x)")
+    p.add_argument("--init", metavar="ENCODER",
+                   help="fine-tune: start from a shipped encoder (e.g. cells_base), a run folder or a checkpoint; "
+                        "its backbone, per-channel mode and crop size are used (before any --set)")
     p.add_argument("--background", action="store_true", help="start as a detached job and return at once")
     p.add_argument("--gpus", type=int, default=1, help="with --background: processes for torchrun (GPUs)")
     p.add_argument("--json", action="store_true", help="print one JSON object (no progress bar)")
@@ -63,7 +66,14 @@ def _config_and_dir(args: argparse.Namespace):
         return cfg, args.resume, True
     if args.config is None:
         raise ValueError("give a run config (YAML file), or --resume RUN_DIR")
-    cfg = load_config(args.config, args.overrides)
+    overrides = list(args.overrides)
+    if getattr(args, "init", None):
+        from ssrl_core.train.start_from import parent_info
+
+        parent = parent_info(args.init)
+        overrides = [f"init={args.init}", f"backbone={parent['backbone']}",
+                     f"per_channel={str(parent['per_channel']).lower()}", f"crop_size={parent['crop_size']}", *overrides]
+    cfg = load_config(args.config, overrides)
     if args.out is None:
         return cfg, rd.new_run_dir(cfg.name), False
     if args.out.exists() and not args.out.is_dir():
