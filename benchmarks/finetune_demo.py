@@ -66,7 +66,6 @@ def main() -> None:
     ap.add_argument("--freeze", type=int, default=0)
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "finetune_demo.md")
     args = ap.parse_args()
-    from ssrl_core.data.registry import load_dataset
     from ssrl_core.evaluate.embedding import embed
     from ssrl_core.evaluate.factors import factor_probe, nuisance_factors
     from ssrl_core.models.shipped import shipped_path

@@ -8,6 +8,7 @@ import torch
 import yaml
 
 from ssrl_core import paths
+from ssrl_core.models import shipped
 from ssrl_core.reproduce import plan, shipping
 from ssrl_core.train.checkpoint import load_checkpoint, load_encoder
 from ssrl_core.train.config import load_config
@@ -24,7 +25,7 @@ def index() -> dict:
 
 def test_index_lists_every_planned_checkpoint_with_its_fields(index) -> None:
     items = {c["name"]: c for c in index["checkpoints"]}
-    assert index["format"] == shipping.INDEX_FORMAT
+    assert index["format"] == shipped.INDEX_FORMAT
     assert set(items) == {e.name for e in plan.ENTRIES}
     for e in plan.ENTRIES:
         c = items[e.name]
@@ -131,7 +132,7 @@ def test_export_indexes_a_finished_run_and_refuses_an_unfinished_one(tmp_path) -
 
 
 def test_shipped_checkpoints_ignores_missing_files_and_bad_index(tmp_path) -> None:
-    from ssrl_core.reproduce.shipping import shipped_checkpoints
+    from ssrl_core.models.shipped import shipped_checkpoints
 
     (tmp_path / "index.json").write_text(
         '{"format": "ssrl-pretrained-index", "version": 1, "checkpoints": ['

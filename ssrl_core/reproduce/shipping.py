@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ssrl_core.io import atomic_write_json, sha256_file
-from ssrl_core.models.shipped import INDEX, INDEX_FORMAT, read_index, shipped_checkpoints  # noqa: F401 (public)
+from ssrl_core.models.shipped import INDEX, read_index
 from ssrl_core.reproduce.plan import ENTRIES, Entry, project_root
 
 HELDOUT = {

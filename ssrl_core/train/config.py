@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from ssrl_core.io import read_yaml
-from ssrl_core.train.checks import DEVICES, OPTIMIZERS, PRECISIONS, SCHEDULES, validate  # noqa: F401
+from ssrl_core.train.checks import validate
 
 FLOAT_FIELDS = ("lr", "weight_decay", "momentum", "warmup_epochs", "max_minutes")
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import signal
-import threading
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -25,6 +23,8 @@ from ssrl_core.io import atomic_write, atomic_write_text
 from ssrl_core.train import checkpoint as ckpt_io
 from ssrl_core.train import distributed as dist_
 from ssrl_core.train import rundir as rd
+from ssrl_core.train.budget import Clock
+from ssrl_core.train.guards import StopSignals, check_resume
 from ssrl_core.train.config import RunConfig, load_config
 from ssrl_core.train.data import (EpochSampler, ViewPairs, check_channels, load_cells, prepare_images,
                                   prepare_images_with, resolve_recipes)
@@ -50,24 +50,6 @@ def _logger(run_dir: Path, active: bool) -> logging.Logger:
     return log
 
 
-class _Signals:
-    """SIGINT/SIGTERM set a flag (the loop saves and stops) instead of killing mid-write."""
-
-    def __init__(self) -> None:
-        self.reason: str | None = None
-        self._old: dict[int, Any] = {}
-
-    def __enter__(self) -> "_Signals":
-        if threading.current_thread() is threading.main_thread():
-            for sig, name in ((signal.SIGINT, "Ctrl-C (SIGINT)"), (signal.SIGTERM, "SIGTERM")):
-                self._old[sig] = signal.signal(sig, lambda *_a, n=name: setattr(self, "reason", n))
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        for sig, old in self._old.items():
-            signal.signal(sig, old)
-
-
 def train(config: RunConfig | str | Path, run_dir: str | Path, progress: Progress | None = None,
           resume: bool = False) -> dict[str, Any]:
     """Train one run into `run_dir`; returns the final status (state, step, checkpoint, metrics).
@@ -83,29 +65,6 @@ def train(config: RunConfig | str | Path, run_dir: str | Path, progress: Progres
         start = check_resume(cfg, run_dir, resume)
         rd.truncate_metrics(run_dir, start)  # records past the checkpoint belong to a lost future
         return _train(cfg, run_dir, progress, resume)
-
-
-def check_resume(cfg: RunConfig, run_dir: Path, resume: bool) -> int:
-    """The step training starts from: the checkpoint's when resuming, else 0. Raises ValueError
-    when RUN_DIR/checkpoint.pt cannot be resumed with `cfg` (method, backbone, channels, crop)."""
-    last = run_dir / rd.CHECKPOINT
-    if not (resume and last.is_file()):
-        return 0
-    ck = ckpt_io.load_checkpoint(last)
-    missing = [k for k in ("optimizer", "step", "epoch", "channel_ranges") if k not in ck]
-    if missing:
-        raise ValueError(f"Cannot resume from {last}: it lacks {', '.join(missing)} (an encoder-only export "
-                         "cannot continue training); start a new run, e.g. with --set init=" + str(last))
-    channels = load_cells(cfg.data, cfg.seed).images.shape[-1]
-    problems = [f"{k}: checkpoint has {ck.get(k)!r}, config has {v!r}" for k, v in
-                (("method", cfg.method.name), ("backbone", cfg.backbone),
-                 ("in_channels", channels), ("crop_size", cfg.crop_size)) if ck.get(k) != v]
-    if bool(ck.get("per_channel", False)) != bool(cfg.per_channel):
-        problems.append(f"per_channel: checkpoint has {bool(ck.get('per_channel', False))}, config has {cfg.per_channel}")
-    if problems:
-        raise ValueError(f"Cannot resume {run_dir}: the checkpoint does not match this config ("
-                         + "; ".join(problems) + "); nothing was changed")
-    return int(ck["step"])
 
 
 def _train(cfg: RunConfig, run_dir: Path, progress: Progress | None, resume: bool) -> dict[str, Any]:
@@ -127,7 +86,7 @@ def _train(cfg: RunConfig, run_dir: Path, progress: Progress | None, resume: boo
     if cfg.cpu_threads and device.type == "cpu":
         torch.set_num_threads(cfg.cpu_threads)
     try:
-        with _Signals() as sig:
+        with StopSignals() as sig:
             return _Loop(cfg, run_dir, device, bf16, info, log, progress, sig).run(resume)
     except BaseException as exc:
         if main and not isinstance(exc, LossNotFinite):
@@ -187,8 +146,8 @@ class _Loop:
             self.model, self.feat_dim = build_model(cfg, cells.images.shape[-1], self.parent)
             if self.parent:
                 self.log.info("starting from %s (%s)", cfg.init, self.parent["file"])
-        self.budget_s = cfg.max_minutes * 60.0 if cfg.max_minutes else None
-        self.seconds_before = float(self.ckpt.get("train_seconds", 0.0)) if self.ckpt is not None else 0.0
+        self.clock = Clock(cfg.max_minutes, float(self.ckpt.get("train_seconds", 0.0)) if self.ckpt is not None else 0.0,
+                           self.info, self.device)
         self.fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
         self.model.to(self.device, memory_format=self.fmt)  # NHWC: faster convolutions (oneDNN, cuDNN)
         if self.info.enabled:
@@ -223,7 +182,7 @@ class _Loop:
                  "dataset": cfg.data.name, "cells": len(self.cells), "metrics": metrics, "epoch": self.epoch,
                  "step": self.step, "batch_in_epoch": self.batch_in_epoch, "rng": rng_state(), "half": False,
                  "per_channel": bool(cfg.per_channel), "parent": self.parent, "freeze": int(cfg.freeze),
-                 "train_seconds": round(self.seconds_before + time.time() - self.t_start, 2)}
+                 "train_seconds": round(self.clock.seconds(), 2)}
         return ckpt_io.save_checkpoint(self.run_dir / name, state)
 
     def _should_stop(self) -> bool:
@@ -233,7 +192,7 @@ class _Loop:
     def run(self, resume: bool) -> dict[str, Any]:
         self._setup(resume)
         cfg, t0 = self.cfg, time.time()
-        self.t_start = t0
+        self.clock.restart()
         start_step = self.step
         last: dict[str, Any] = {}
         sums: dict[str, float] = {}
@@ -253,7 +212,7 @@ class _Loop:
                 if self._should_stop():
                     return self._finish("stopped", last, f"stopped by {self.sig.reason or 'the stop file'}")
                 views = [v.to(self.device, non_blocking=True, memory_format=self.fmt) for v in views]
-                share = self._time_share()
+                share = self.clock.share()
                 lr = lr_at(cfg, self.step, self.total_steps, self.steps_per_epoch) if share is None \
                     else lr_at_share(cfg, share)
                 set_lr(self.opt, lr)
@@ -266,7 +225,7 @@ class _Loop:
                 self.opt.zero_grad(set_to_none=True)
                 loss.backward()
                 self.opt.step()
-                self.model.after_step((self.step + 1) / self.total_steps if share is None else self._time_share())
+                self.model.after_step((self.step + 1) / self.total_steps if share is None else self.clock.share())
                 self.step += 1
                 self.batch_in_epoch += 1
                 for k, v in terms.items():
@@ -276,7 +235,7 @@ class _Loop:
                     self.progress({"step": self.step, "total_steps": self.total_steps, "epoch": self.epoch + 1,
                                    "loss": float(terms["loss"].detach().float()), "lr": lr})
                 end_epoch = self.batch_in_epoch >= self.steps_per_epoch
-                done = self.step >= self.total_steps or self._out_of_time()
+                done = self.step >= self.total_steps or self.clock.out_of_time()
                 if self.step % cfg.log_every == 0 or end_epoch or done:
                     dt = max(time.time() - t_int, 1e-9)
                     last = {"step": self.step, "epoch": self.epoch + 1, **{k: v / n_int for k, v in sums.items()},
@@ -286,7 +245,7 @@ class _Loop:
                     sums, n_int, t_int = {}, 0, time.time()
                 if done:
                     break
-            if self._out_of_time():
+            if self.clock.out_of_time():
                 if self.batch_in_epoch >= self.steps_per_epoch:
                     self.epoch, self.batch_in_epoch = self.epoch + 1, 0
                 return self._finish("finished", last, None)
@@ -298,26 +257,14 @@ class _Loop:
                     atomic_write(self.run_dir / rd.epoch_checkpoint_name(self.epoch), lambda p: shutil.copyfile(src, p))
         return self._finish("finished", last, None)
 
-    def _time_share(self, sync: bool = True) -> float | None:
-        """The share of the `max_minutes` budget used so far (None without a budget); with `sync`
-        (a collective: every rank must call it) the same value on every rank."""
-        if self.budget_s is None:
-            return None
-        share = min(1.0, (self.seconds_before + time.time() - self.t_start) / self.budget_s)
-        return dist_.max_over_ranks(share, self.info, self.device) if sync else share
-
-    def _out_of_time(self) -> bool:
-        share = self._time_share()
-        return share is not None and share >= 1.0
-
     def _report(self, record: dict[str, Any], t0: float, start_step: int) -> None:
         if self.main:
             rd.append_metrics(self.run_dir, record)
             eta = rd.eta_seconds(time.time() - t0, self.step - start_step, self.total_steps - start_step)
             done = self.step / self.total_steps
-            share = self._time_share(sync=False)  # rank 0 only: no collective here
+            share = self.clock.share(sync=False)  # rank 0 only: no collective here
             if share is not None and share > done:  # a time budget ends the run first
-                done, eta = share, round(self.budget_s * (1.0 - share), 1)
+                done, eta = share, self.clock.left(share)
             self._status(state="running", step=self.step, total_steps=self.total_steps, epoch=self.epoch + 1,
                          epochs=self.cfg.epochs, progress=round(done, 4),
                          eta_seconds=eta, loss=record.get("loss"))

@@ -1,0 +1,61 @@
+"""What guards a run: resume compatibility checked before anything is written, and stop signals.
+
+`check_resume` refuses, with every mismatch listed, a `--resume` whose checkpoint does not fit
+the config (method, backbone, channels, crop size, per-channel mode) or cannot continue training
+(an encoder-only export). `StopSignals` turns Ctrl-C / SIGTERM into a flag the loop reads, so a
+run saves its checkpoint and stops instead of dying mid-write.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+from ssrl_core.train import checkpoint as ckpt_io
+from ssrl_core.train import rundir as rd
+from ssrl_core.train.config import RunConfig
+from ssrl_core.train.data import load_cells
+
+
+def check_resume(cfg: RunConfig, run_dir: Path, resume: bool) -> int:
+    """The step training starts from: the checkpoint's when resuming, else 0. Raises ValueError
+    when RUN_DIR/checkpoint.pt cannot be resumed with `cfg` (method, backbone, channels, crop)."""
+    last = run_dir / rd.CHECKPOINT
+    if not (resume and last.is_file()):
+        return 0
+    ck = ckpt_io.load_checkpoint(last)
+    missing = [k for k in ("optimizer", "step", "epoch", "channel_ranges") if k not in ck]
+    if missing:
+        raise ValueError(f"Cannot resume from {last}: it lacks {', '.join(missing)} (an encoder-only export "
+                         "cannot continue training); start a new run, e.g. with --set init=" + str(last))
+    channels = load_cells(cfg.data, cfg.seed).images.shape[-1]
+    problems = [f"{k}: checkpoint has {ck.get(k)!r}, config has {v!r}" for k, v in
+                (("method", cfg.method.name), ("backbone", cfg.backbone),
+                 ("in_channels", channels), ("crop_size", cfg.crop_size)) if ck.get(k) != v]
+    if bool(ck.get("per_channel", False)) != bool(cfg.per_channel):
+        problems.append(f"per_channel: checkpoint has {bool(ck.get('per_channel', False))}, config has {cfg.per_channel}")
+    if problems:
+        raise ValueError(f"Cannot resume {run_dir}: the checkpoint does not match this config ("
+                         + "; ".join(problems) + "); nothing was changed")
+    return int(ck["step"])
+
+
+
+class StopSignals:
+    """SIGINT/SIGTERM set a flag (the loop saves and stops) instead of killing mid-write."""
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+        self._old: dict[int, Any] = {}
+
+    def __enter__(self) -> "StopSignals":
+        if threading.current_thread() is threading.main_thread():
+            for sig, name in ((signal.SIGINT, "Ctrl-C (SIGINT)"), (signal.SIGTERM, "SIGTERM")):
+                self._old[sig] = signal.signal(sig, lambda *_a, n=name: setattr(self, "reason", n))
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
