@@ -134,7 +134,15 @@ def report() -> None:
     lines = ["# Training quality per CPU-minute", "",
              "`benchmarks/train_quality.py`. Each trained row: one run of the given wall budget, pinned to one of the "
              "two cores with one thread, next to its peer on the other core (so both saw the same machine). Scores on "
-             "held-out cells only (`ssrl_core/reproduce/quality.py`); minutes 0 = no training.", ""]
+             "held-out cells only (`ssrl_core/reproduce/quality.py`); minutes 0 = no training. `ours` = the product's "
+             "CPU defaults (`ssrl_core/train/defaults.py`: small_cnn, SimCLR T 0.2, batch 64, AdamW 2e-3, bf16); "
+             "`lightly` = the same method written with lightly 1.6 at its published settings "
+             "(`benchmarks/lightly_reference.py`); other names are candidates (their overrides are in "
+             "`train_quality/results.jsonl`).", "",
+             "The 3-minute rows are the pilots that chose the defaults. They ran while other processes competed for "
+             "the two cores (the kernel's autogroup scheduling made `nice` ineffective until it was turned off), so "
+             "their step counts vary 2-5x between pairs: read them as a ranking of methods, not of backbones. The 2- "
+             "and 10-minute rows ran with nothing else on the machine.", ""]
     for group, metrics in METRICS.items():
         g = [r for r in rows if r["group"] == group]
         if not g:
