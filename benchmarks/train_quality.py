@@ -142,7 +142,7 @@ def report() -> None:
              "The 3-minute rows are the pilots that chose the defaults. They ran while other processes competed for "
              "the two cores (the kernel's autogroup scheduling made `nice` ineffective until it was turned off), so "
              "their step counts vary 2-5x between pairs: read them as a ranking of methods, not of backbones. The 2- "
-             "and 10-minute rows ran with nothing else on the machine.", ""]
+             "and 10-minute rows ran with any other work at the lowest priority (nice 19, autogroup off).", ""]
     for group, metrics in METRICS.items():
         g = [r for r in rows if r["group"] == group]
         if not g:
