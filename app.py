@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ssrl_app import loaders, session, sidebar, state
+from ssrl_app import demo, loaders, session, sidebar, state
 
 
 def home() -> None:
@@ -34,6 +34,7 @@ def home() -> None:
         c2.write(text)
     st.caption("Everything stays on this computer. Runs are saved in the runs folder; uploads in a "
                "per-session folder.")
+    demo.render()
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import pandas as pd
 
 from test_app_support import TINY, app_on, problems, tiny_env  # noqa: F401  (fixture)
@@ -185,3 +186,25 @@ def test_refresh_restores_dataset_filters_and_recipe(tiny_env, monkeypatch):
     assert fresh.session_state["ssrl.filters"][TINY] == {"plate": ["P1"]}
     assert fresh.session_state["ssrl.recipe_a"].name == "simclr"
     assert "32 of 64 cells" in " ".join(c.value for c in fresh.sidebar.caption)
+
+
+@pytest.mark.slow
+def test_home_one_click_demo_on_the_shipped_sample(tmp_path, monkeypatch):
+    """Set A vs set B on the held-out cells of the shipped sample, offline (about 30-60 s on 2 cores)."""
+    monkeypatch.setenv("SSRL_DATA", str(tmp_path / "empty"))
+    monkeypatch.setenv("SSRL_SHARED_DATA", str(tmp_path / "no-shared"))
+    monkeypatch.setenv("SSRL_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("SSRL_APP_WARM", "0")
+    from streamlit.testing.v1 import AppTest
+
+    from ssrl_app import loaders
+    from test_app_support import APP
+    loaders.dataset_list.clear()
+    at = AppTest.from_file(APP, default_timeout=240)
+    at.run()
+    assert at.session_state["ssrl.dataset"] == "mitocheck_demo"  # the labelled sample is the default
+    next(b for b in at.button if b.label == "Run the demo").click().run()
+    assert not problems(at), problems(at)
+    text = " ".join(s.value for s in at.success)
+    assert "mitocheck_set_a" in text and "AMI" in text, text
+    assert len(at.get("vega_lite_chart")) == 4  # set A and set B, by phenotype and by number of nuclei
