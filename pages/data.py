@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ssrl_app import charts, data_import, loaders, page, plate_import, selection, state
+from ssrl_app import charts, data_import, import_checks, loaders, page, plate_import, selection, state
 from ssrl_core.data.samples import ATTRIBUTION, MITOCHECK_DEMO
 from ssrl_app.images import channel_tiles, composite, enlarge
 
@@ -31,6 +31,7 @@ m[3].metric("Pixel type", str(cells.images.dtype))
 if name == MITOCHECK_DEMO:
     st.caption("The labelled sample shipped with the tool: " + ATTRIBUTION + " Column `split` marks the 25 "
                "plates the shipped MitoCheck checkpoints never trained on (`held-out`).")
+import_checks.render(name, cells)  # an imported set: full fields to crop, or keep it in the data folder
 if cells.skipped:
     with st.expander(f"{len(cells.skipped)} inputs (files, crops or columns) were skipped while loading"):
         st.dataframe(pd.DataFrame(cells.skipped, columns=["file", "reason"]), hide_index=True)

@@ -208,3 +208,28 @@ def test_home_one_click_demo_on_the_shipped_sample(tmp_path, monkeypatch):
     text = " ".join(s.value for s in at.success)
     assert "mitocheck_set_a" in text and "AMI" in text, text
     assert len(at.get("vega_lite_chart")) == 4  # set A and set B, by phenotype and by number of nuclei
+
+
+FIELDS = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "fields" / "stardist_dsb2018"
+
+
+@pytest.mark.skipif(not (FIELDS / "img2d.tif").is_file(), reason="../shared/data/fields is absent")
+def test_a_folder_of_full_fields_offers_nucleus_crops_and_skips_masks(tiny_env, tmp_path):
+    import shutil
+    folder = tmp_path / "fields"
+    folder.mkdir()
+    for name in ("img2d.tif", "mask2d.tif"):
+        shutil.copy(FIELDS / name, folder / name)
+    at = app_on("pages/data.py")
+    at.text_input(key="w.data.folder").input(str(folder))
+    next(b for b in at.button if b.label == "Import this folder").click().run()
+    at.run()
+    assert not problems(at), problems(at)
+    warning = " ".join(w.value for w in at.warning)
+    assert "full fields" in warning and "1 label masks" in warning, warning
+    next(b for b in at.button if b.label == "Find nuclei and crop").click().run()
+    at.run()
+    assert not problems(at), problems(at)
+    assert at.session_state["ssrl.dataset"] == "fields_nuclei"
+    assert int(at.metric[0].value.replace(",", "")) > 10  # many nuclei, one crop each
+    assert (Path(tiny_env) / "fields_nuclei.npz").is_file()  # kept in the data folder

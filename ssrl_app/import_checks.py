@@ -1,0 +1,124 @@
+"""After an import: keep the set in the data folder, and turn full fields into single-cell crops.
+
+A folder of full microscope fields (images far larger than a cell) is not a set of cells: the
+Data page says so and offers nucleus detection and cropping right there
+(`ssrl_core.data.fields.nucleus_crops`, as `ssrl data nuclei` does). Label masks (`*_labels*`,
+`*_mask*`) are skipped, and each field is scaled by its own intensity range (0.5-99.8th
+percentile) before cutting, so 8- and 16-bit fields mix without one kind turning black.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from ssrl_app import loaders, state
+from ssrl_app.core import message
+
+FIELD_SIDE = 300  # crops are 28-196 px; an image at least this large is taken for a full field
+MASK = re.compile(r"(label|mask|_seg)", re.IGNORECASE)  # img_labels.tif, mask2d.tif, x_seg.png
+
+
+def is_imported(name: str) -> bool:
+    """Whether `name` is a folder imported in this session (not a dataset of the data folder)."""
+    return str(name) in (state.get(state.EXTRA_DATASETS) or [])
+
+
+def looks_like_fields(cells) -> bool:
+    """Images far larger than a cell."""
+    h, w, _ = cells.shape
+    return min(h, w) >= FIELD_SIDE
+
+
+def field_files(folder: Path) -> tuple[list[Path], list[Path]]:
+    """(image files, label masks skipped) of an imported folder."""
+    from ssrl_core.data.imagefile import IMAGE_SUFFIXES
+    files = sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    masks = [p for p in files if MASK.search(p.stem)]
+    return [p for p in files if p not in masks], masks
+
+
+def own_range(image: np.ndarray) -> np.ndarray:
+    """`image` (H, W, C) scaled per channel by its own 0.5-99.8th percentiles into uint16."""
+    x = image.astype(np.float32)
+    lo = np.percentile(x, 0.5, axis=(0, 1), keepdims=True)
+    hi = np.percentile(x, 99.8, axis=(0, 1), keepdims=True)
+    return (np.clip((x - lo) / np.maximum(hi - lo, 1e-6), 0, 1) * 65535).astype(np.uint16)
+
+
+def crop_fields(folder: Path, size: int, nuclear_channel: int = 0):
+    """One CellSet of nucleus-centred crops from every field of `folder` (masks skipped)."""
+    import pandas as pd
+
+    from ssrl_core.data.cellset import CellSet
+    from ssrl_core.data.fields import nucleus_crops
+    from ssrl_core.data.imagefile import read_image
+
+    files, masks = field_files(folder)
+    parts, skipped = [], [(p.name, "a label mask, not an image") for p in masks]
+    for path in files:
+        try:
+            field = own_range(read_image(path, what="a field"))
+            parts.append(nucleus_crops(field, size=size, nuclear_channel=nuclear_channel,
+                                       meta={"field": path.name}, name=path.stem))
+        except Exception as exc:  # an unreadable file or no nucleus: listed, the others go on
+            skipped.append((path.name, message(exc)))
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        raise ValueError("no nucleus was found on these images")
+    channels = parts[0].channels
+    parts = [p for p in parts if p.channels == channels]
+    return CellSet(np.concatenate([p.images for p in parts]), list(channels),
+                   pd.concat([p.meta for p in parts], ignore_index=True), name=Path(folder).name, skipped=skipped)
+
+
+def keep(cells, name: str) -> str:
+    """Save `cells` as `<data folder>/<name>.npz`; returns the dataset name."""
+    from ssrl_app.uploads import sanitise
+    from ssrl_core import paths
+    from ssrl_core.data.npz import save_npz
+
+    stem = Path(sanitise(name or "my_cells")).stem or "my_cells"
+    save_npz(cells, paths.data_dir() / f"{stem}.npz")
+    loaders.dataset_list.clear()
+    state.put(state.PENDING_DATASET, stem)
+    return stem
+
+
+def render(name: str, cells) -> None:
+    """The boxes the Data page shows for an imported set: fields to crop, and keep it."""
+    if not is_imported(name):
+        return
+    folder = Path(name)
+    if looks_like_fields(cells):
+        files, masks = field_files(folder)
+        st.warning(f"These {len(files)} images are {cells.shape[0]}×{cells.shape[1]} px: full fields, not single "
+                   "cells" + (f" ({len(masks)} label masks among them are skipped)" if masks else "") +
+                   ". Find the nuclei and cut one crop per cell:")
+        with st.form("fields_form"):
+            c = st.columns(3)
+            size = c[0].number_input("Crop size (px)", 16, 512, 64, step=8)
+            nuc = c[1].selectbox("Nuclear channel", list(range(cells.shape[2])),
+                                 format_func=lambda i: cells.channels[i])
+            out = c[2].text_input("Save as", value=f"{folder.name}_nuclei")
+            if st.form_submit_button("Find nuclei and crop", type="primary"):
+                try:
+                    with st.spinner("Finding nuclei on every field…"):
+                        crops = crop_fields(folder, int(size), int(nuc))
+                    stem = keep(crops, out)
+                    st.session_state["data.import_msg"] = (f"Cut {len(crops)} single-cell crops from {len(files)} "
+                                                           f"fields into {stem}.")
+                    st.rerun()
+                except ValueError as exc:
+                    st.error(f"The nuclei could not be cut: {message(exc)}")
+        return
+    with st.form("keep_form"):
+        c = st.columns([3, 1], vertical_alignment="bottom")
+        out = c[0].text_input("Keep this imported set in the data folder as", value=folder.name,
+                              help="Saved as an .npz in the data folder: listed after a refresh or a restart")
+        if c[1].form_submit_button("Keep it"):
+            st.session_state["data.import_msg"] = f"Kept as {keep(cells, out)} in the data folder."
+            st.rerun()
