@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ssrl_app import loaders, page, recipe_editor, state
+from ssrl_app import charts, loaders, page, recipe_editor, state
 from ssrl_app.core import message, plain_errors
 from ssrl_app.images import composite, row_montage
 from ssrl_core import augment
@@ -147,7 +147,8 @@ if lpips is not None:
         df = pd.concat(frames)
         chart = alt.Chart(df).mark_bar(opacity=0.6).encode(
             alt.X("LPIPS:Q", bin=alt.Bin(maxbins=30), title="LPIPS between two views (0 = identical)"),
-            alt.Y("count():Q", stack=None, title="cells"), alt.Color("recipe:N"))
+            alt.Y("count():Q", stack=None, title="cells"),
+            alt.Color("recipe:N", scale=alt.Scale(range=charts.PAIR)))  # A blue, B orange
         st.altair_chart(chart, width="stretch")
         summary = df.groupby("recipe")["LPIPS"].describe()[["mean", "25%", "50%", "75%"]].round(3)
         st.dataframe(summary.rename(columns={"50%": "median"}))

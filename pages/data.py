@@ -69,7 +69,8 @@ st.caption(f"{len(index):,} of {len(cells):,} cells match the filters.")
 count_cols = [col for col in ("label", "compound", "concentration", "moa", "plate", "split") if col in categorical]
 if count_cols:
     with st.expander("Counts", expanded=True):
-        tabs = st.tabs([str(col) for col in count_cols])
+        units = {"concentration": " (µM)"} if {"compound", "moa"} <= set(meta.columns) else {}  # BBBC021's unit
+        tabs = st.tabs([str(col) + units.get(col, "") for col in count_cols])
         for tab, col in zip(tabs, count_cols):
             tab.altair_chart(charts.count_chart(selection.counts_frame(meta.loc[mask], col), col), width="stretch")
 

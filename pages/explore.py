@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ssrl_app import analysis, charts, checkpoints, figures, labels as plain, loaders, page, selection, state
+from ssrl_app import analysis, cards, charts, checkpoints, figures, labels as plain, loaders, page, selection, state
 from ssrl_app.core import message, plain_errors
 from ssrl_app.images import composite, enlarge
 from ssrl_core import evaluate as ev
@@ -113,8 +113,10 @@ chart = alt.Chart(df).mark_circle(size=70, opacity=0.8).encode(
     x=alt.X("x:Q", axis=None), y=alt.Y("y:Q", axis=None),
     color=alt.Color(f"{colour}:N", scale=charts.category_scale(), legend=alt.Legend(columns=2, symbolLimit=40)),
     tooltip=tips,
-).properties(height=520).interactive()
-st.altair_chart(chart, width="stretch")
+).properties(height=520).add_params(alt.selection_point(name="pin", fields=["cell"], on="click")).interactive()
+event = st.altair_chart(chart, width="stretch", on_select="rerun", selection_mode="pin", key="w.explore.map_pick")
+cards.pin_from_event(event, rkey)
+cards.pinned_card(name, cells, rkey)
 if slides:
     figures.download_buttons(st, lambda: figures.map_figure(df, colour, fig_title(
         f"{method.upper()} map of {len(df)} cells, coloured by {colour}"), method.upper()), f"map-{method}-{colour}",

@@ -22,6 +22,7 @@ Plain keys (not widgets):
                      the choice changes
     RUN_SEEN         {run folder: last state seen by the Train page's progress fragment}
     STEP_RATE        {(backbone, crop, channels, batch): measured training pairs per second}
+    PINNED           the cell pinned on the Explore map: {"key": embedding key, "cell": int}
     RESTORED         True once this browser session was restored from its session file
 """
 
@@ -50,6 +51,7 @@ COMPARE_RESULT = "ssrl.compare_result"
 RUN_SEEN = "ssrl.run_seen"
 STEP_RATE = "ssrl.step_rate"
 RESTORED = "ssrl.restored"
+PINNED = "ssrl.pinned"
 
 # Widget keys whose values must survive page changes (never buttons or file uploaders).
 KEEP = (

@@ -233,3 +233,19 @@ def test_a_folder_of_full_fields_offers_nucleus_crops_and_skips_masks(tiny_env, 
     assert at.session_state["ssrl.dataset"] == "fields_nuclei"
     assert int(at.metric[0].value.replace(",", "")) > 10  # many nuclei, one crop each
     assert (Path(tiny_env) / "fields_nuclei.npz").is_file()  # kept in the data folder
+
+
+def test_estimate_the_time_measures_four_steps_then_says_how_long(tiny_env, monkeypatch):
+    monkeypatch.setenv("SSRL_CACHE", str(Path(tiny_env).parent / "cache"))
+    monkeypatch.setenv("SSRL_RUNS", str(Path(tiny_env).parent / "runs"))
+    at = app_on("pages/train.py")
+    at.selectbox(key="w.train.backbone").select("tiny_cnn")
+    at.selectbox(key="w.train.device").select("cpu")
+    at.number_input(key="w.train.batch").set_value(8)
+    at.number_input(key="w.train.crop").set_value(16)
+    next(b for b in at.button if b.label == "Estimate the time").click().run(timeout=180)
+    assert not problems(at), problems(at)
+    infos = " ".join(i.value for i in at.info)
+    assert "Estimated time on this machine" in infos and "cell pairs per second" in infos, (
+        infos, [e.value for e in at.error])
+    assert not list((Path(tiny_env).parent / "runs").glob("*"))  # the speed check is not listed as a run

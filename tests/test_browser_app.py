@@ -157,7 +157,7 @@ def test_every_page_renders_and_interacts(server, page):
     page.get_by_role("option", name="baseline: hand-made features").click()
     page.locator('[data-testid="stRadio"] label', has_text="PCA").first.click()
     wait_idle(page)
-    page.get_by_role("button", name="Embed").click()
+    page.get_by_role("button", name="Embed", exact=True).click()
     page.get_by_role("heading", name="Map of the cells").wait_for()
     wait_idle(page)
     chart = page.locator('[data-testid="stVegaLiteChart"]').first
@@ -179,13 +179,18 @@ def test_every_page_renders_and_interacts(server, page):
     assert found, "no tooltip with a cell image appeared over the map"
     assert tip.locator("img").first.get_attribute("src").startswith("data:image/png;base64,")
     page.screenshot(path=str(SHOTS / "explore_hover.png"))
+    page.mouse.click(x, y)  # pin this cell: its channels and metadata stay on screen
+    page.get_by_text("Pinned: cell", exact=False).first.wait_for(timeout=60_000)
+    wait_idle(page)
+    page.get_by_text("Pinned: cell", exact=False).first.scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / "explore_pinned.png"))
     page.screenshot(path=str(SHOTS / "explore.png"), full_page=True)
 
     go(page, server, "Bias", "Bias: what has the representation")
     page.locator('[data-testid="stSelectbox"]', has_text="Representation").first.click()
     page.get_by_role("option", name="baseline: hand-made features").click()
     wait_idle(page)
-    page.get_by_role("button", name="Measure").click()
+    page.get_by_role("button", name="Measure", exact=True).click()
     page.get_by_text("Black ticks: chance level", exact=False).wait_for()
     wait_idle(page)
     page.screenshot(path=str(SHOTS / "bias.png"), full_page=True)
