@@ -61,3 +61,15 @@ def test_shipped_base_encoder_embeds_one_and_three_channel_cells() -> None:
     three = load_dataset("bbbc021_week4_dmso_cycloheximide").subset(np.arange(8))
     f1, f3 = embed(one, card["path"], use_cache=False), embed(three, card["path"], use_cache=False)
     assert f1.shape == (8, 256) and f3.shape == (8, 768) and np.isfinite(f3).all()
+
+
+@requires_shared
+def test_shipped_base_encoder_beats_random_weights_on_mitocheck_held_out_plates() -> None:
+    from ssrl_core.evaluate.embedding import embed
+    from ssrl_core.models.shipped import shipped_path
+    from ssrl_core.reproduce.quality import heldout, knn_top1
+
+    cells, labels = heldout("mitocheck")
+    base = knn_top1(embed(cells, str(shipped_path("cells_base"))), labels)
+    random = knn_top1(embed(cells, "random-small_cnn-per-channel"), labels)
+    assert base > random + 0.05, (base, random)
