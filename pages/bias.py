@@ -76,7 +76,7 @@ if res and res["dataset"] == name:
                  alt.Tooltip("chance:Q", format=".3f"), alt.Tooltip("ami:Q", format=".3f")])
     ticks = alt.Chart(named).mark_tick(color="black", thickness=2, size=14).encode(
         x="chance:Q", y=alt.Y("factor:N", sort="-x"))
-    st.altair_chart(chart + ticks, width="stretch")
+    st.altair_chart((chart + ticks).properties(height=26 * len(named) + 60), width="stretch")
     if st.toggle("Figure for slides", key="w.bias.figs", help="PNG and SVG of this chart, titled with the "
                  "dataset, representation and recipe"):
         figures.download_buttons(st, lambda: figures.factor_figure(show, figures.title_for(

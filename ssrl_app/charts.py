@@ -26,7 +26,8 @@ def count_chart(counts: pd.DataFrame, col: str, limit: int = 60) -> alt.Chart:
     """Horizontal bars of `counts` (columns `col`, `cells`), in the frame's order."""
     counts = counts.head(limit).rename(columns={col: "group"})
     order = counts["group"].astype(str).tolist()
-    height = max(60, 24 * len(counts))
+    # Streamlit fits the whole chart (axes and title included) into `height`: add their room.
+    height = 24 * len(counts) + 60
     base = alt.Chart(counts).encode(
         y=alt.Y("group:N", sort=order, title=None, axis=alt.Axis(labelLimit=220, labelAngle=0)),
         x=alt.X("cells:Q", title="cells"), tooltip=[alt.Tooltip("group:N", title=col), "cells"])

@@ -118,6 +118,16 @@ def _level(score: float, chance: float, metric: str) -> tuple[float, str]:
     return gain, "not at all (chance level)"
 
 
+def remedy(factor: str) -> str:
+    """The augmentation that varies a measured factor (so the representation learns to ignore it)."""
+    f = str(factor)
+    if f.startswith("total_intensity_"):
+        return "brightness/contrast jitter"
+    return {"nucleus_area": "zoom: random resized crop or affine scaling",
+            "nucleus_offset": "shifts: random crops or affine translation",
+            "n_nuclei": "a centre crop around one nucleus"}.get(f, "a step that varies it")
+
+
 def bias_verdict(factors: pd.DataFrame) -> str:
     """One or two sentences: what the representation encodes most, and a warning for batches."""
     if factors is None or factors.empty:
@@ -141,6 +151,6 @@ def bias_verdict(factors: pd.DataFrame) -> str:
                  "comparing compounds or classes.")
     nuis = [r for r in rows if r[3] == "nuisance" and r[0] >= 0.5]
     if nuis and labels and nuis[0][0] > labels[0][0]:
-        text += (f" It sees {factor_name(nuis[0][2])} better than the labels: an augmentation that changes "
-                 "it (intensity jitter, crops) would make it ignore that.")
+        text += (f" It sees {factor_name(nuis[0][2])} better than the labels: an augmentation that changes it "
+                 f"({remedy(nuis[0][2])}) would make it ignore that.")
     return text
