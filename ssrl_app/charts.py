@@ -29,7 +29,7 @@ def count_chart(counts: pd.DataFrame, col: str, limit: int = 60) -> alt.Chart:
     # Streamlit fits the whole chart (axes and title included) into `height`: add their room.
     height = 24 * len(counts) + 60
     base = alt.Chart(counts).encode(
-        y=alt.Y("group:N", sort=order, title=None, axis=alt.Axis(labelLimit=220, labelAngle=0)),
+        y=alt.Y("group:N", sort=order, title=None, axis=alt.Axis(labelLimit=220, labelAngle=0, labelOverlap=False)),
         x=alt.X("cells:Q", title="cells"), tooltip=[alt.Tooltip("group:N", title=col), "cells"])
     bars = base.mark_bar(color=PAIR[0], height={"band": 0.8})
     text = base.mark_text(align="left", dx=3, fontSize=11).encode(text="cells:Q")
