@@ -155,13 +155,13 @@ def report() -> None:
             lines.append(f"| {r['config']} | {r['minutes']:g} | {r.get('backbone', '-')} | {r.get('steps', '-')} | {vals} |")
         lines.append("")
     (ROOT / "benchmarks" / "train_quality.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    fig, axes = plt.subplots(1, len(METRICS), figsize=(5 * len(METRICS), 3.6))
+    fig, axes = plt.subplots(1, len(METRICS), figsize=(5.5 * len(METRICS), 4.0))
     for ax, (group, metrics) in zip(axes, METRICS.items()):
         m = metrics[0]
         g = [r for r in rows if r["group"] == group and isinstance(r.get(m), (int, float))]
-        for cfg in sorted({r["config"] for r in g if r["minutes"] > 0}):
+        for cfg in [c for c in ("ours", "lightly") if any(r["config"] == c for r in g)]:  # pilots: table only
             pts = sorted((r["minutes"], r[m]) for r in g if r["config"] == cfg)
-            ax.plot(*zip(*pts), marker="o", label=cfg)
+            ax.plot(*zip(*pts), marker="o", label={"ours": "ours (defaults)", "lightly": "lightly reference"}[cfg])
         for r in g:
             if r["minutes"] == 0:
                 ax.axhline(r[m], ls="--", lw=1, color="grey" if r["config"] == "hand-features" else "black")
