@@ -25,7 +25,8 @@ def data_dir(tmp_path, monkeypatch):
 
 def test_list_reads_headers_and_always_offers_mnist(data_dir):
     sets = {d["name"]: d for d in registry.list_datasets()}
-    assert set(sets) == {"mine", "nested", "mnist-5k"}
+    assert set(sets) == {"mine", "nested", "mnist-5k", "mitocheck_demo"}  # the shipped sample is always there
+    assert sets["mitocheck_demo"]["kind"] == "sample"
     mine = sets["mine"]
     assert (mine["cells"], mine["height"], mine["width"], mine["channels"]) == (7, 16, 16, 2)
     assert mine["channel_names"] == ["DAPI", "GFP"] and mine["dtype"] == "uint16" and mine["kind"] == "npz"
