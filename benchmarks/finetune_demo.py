@@ -81,7 +81,7 @@ def main() -> None:
     rows, factors = [], {}
     for label, enc in encoders.items():
         feats = embed(cells, enc)
-        rows.append((label, score_features(feats, labels, "bbbc021")))
+        rows.append((label, score_features(feats, labels)))
         if label.startswith("fine-tuned"):
             table = factor_probe(feats, cells.meta[["compound", "concentration", "well"]], nuisance)
             factors[label] = table.set_index("factor")[["kind", "ami", "probe_score", "probe_metric"]]

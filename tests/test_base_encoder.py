@@ -42,7 +42,7 @@ def test_score_features_separates_real_groups_from_noise() -> None:
     rng = np.random.default_rng(0)
     labels = np.repeat(np.array(["a", "b", "c"]), 60)
     signal = rng.normal(size=(180, 8)) + np.eye(3, 8)[np.repeat([0, 1, 2], 60)] * 4
-    good, noise = score_features(signal, labels, "x"), score_features(rng.normal(size=(180, 8)), labels, "x")
+    good, noise = score_features(signal, labels), score_features(rng.normal(size=(180, 8)), labels)
     assert good["top1"] > 0.9 and good["knn_top1"] > 0.9 and good["ami"] > 0.6
     assert noise["top1"] < 0.6 and noise["ami"] < 0.1
 

@@ -61,7 +61,7 @@ def knn_top1(features: np.ndarray, labels: np.ndarray, k: int = 20, seed: int = 
     return float((model.predict(xte) == yte).mean())
 
 
-def score_features(features: np.ndarray, labels: np.ndarray, group: str) -> dict[str, float]:
+def score_features(features: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     """Probe top-1, k-NN top-1 and K-Means AMI (k = number of labels) of one embedding."""
     from ssrl_core.evaluate.cluster import cluster_metrics
     from ssrl_core.evaluate.probe import linear_probe
@@ -81,4 +81,4 @@ def score(encoder: str, group: str, device: str = "auto") -> dict[str, Any]:
 
     cells, labels = heldout(group)
     feats = embed(cells, encoder, device=device)
-    return {"group": group, "encoder": str(encoder), "split": SPLIT[group], **score_features(feats, labels, group)}
+    return {"group": group, "encoder": str(encoder), "split": SPLIT[group], **score_features(feats, labels)}
