@@ -111,11 +111,10 @@ def start_options(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     from ssrl_core.io import read_yaml
 
     out: dict[str, dict[str, Any]] = {RANDOM_START: {}, IMAGENET_START: {"pretrained": True}}
-    for item in shipped():
-        full = next((c for c in shipped_checkpoints() if c["name"] == item["name"]), {})
+    for full in shipped_checkpoints():  # the index, read once
         if full.get("backbone"):
-            out[f"Shipped encoder: {item['name']}"] = {
-                "init": item["name"], "backbone": full["backbone"], "per_channel": bool(full.get("per_channel")),
+            out[f"Shipped encoder: {full['name']}"] = {
+                "init": full["name"], "backbone": full["backbone"], "per_channel": bool(full.get("per_channel")),
                 "crop_size": int(full.get("crop_size") or 64)}
     for r in runs:
         run_dir = Path(str(r.get("run_dir") or r.get("path") or ""))
