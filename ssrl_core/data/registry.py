@@ -1,7 +1,7 @@
 """Finding datasets by name: the data directory, the shared development data, and built-ins.
 
 Names are npz file stems in `paths.data_dir()`, the package's samples (`ssrl_core/data/samples`,
-kind `sample`: `mitocheck_demo`) and `paths.shared_data_dir()` (searched recursively), plus `mnist-5k` (always) and `demo_nuclei` (built by `ssrl setup`). Listing reads
+kind `sample`: `mitocheck_demo`) and `paths.shared_data_dir()` (searched recursively), plus `cifar10` (`ssrl_core.data.cifar10`), `mnist-5k` (always) and `demo_nuclei` (built by `ssrl setup`). Listing reads
 only npz headers, so it stays quick however large the files are. Loaded sets are cached (a few,
 keyed by path, size and modification time); treat a returned CellSet's arrays as read-only.
 """
@@ -13,6 +13,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 from ssrl_core import paths
+from ssrl_core.data import cifar10
 from ssrl_core.data.cellset import CellSet
 from ssrl_core.data.mnist import NAME as MNIST_NAME
 from ssrl_core.data.mnist import load_mnist5k, mnist_info
@@ -69,7 +70,12 @@ def list_datasets(include_broken: bool = False) -> list[dict]:
         if path.stem in seen:
             continue
         try:
-            info = dataset_info(path, kind)
+            if cifar10.is_cifar_file(path):  # listed once, as `cifar10` (RGB channel names)
+                if cifar10.NAME in seen or path != cifar10.find_npz():
+                    continue
+                info, path = cifar10.cifar10_info(path), Path(cifar10.NAME)
+            else:
+                info = dataset_info(path, kind)
         except (ValueError, OSError, EOFError) as exc:
             if include_broken:
                 out.append({"name": path.stem, "path": str(path), "kind": kind, "error": str(exc)})
@@ -89,6 +95,8 @@ def resolve(name_or_path: str | Path) -> Path | str:
     p = Path(text).expanduser()
     if p.exists():
         return p
+    if text == cifar10.NAME and cifar10.find_npz() is not None:
+        return cifar10.find_npz()  # type: ignore[return-value]
     for path, _ in _npz_files():
         if path.stem == text or path.name == text:
             return path
@@ -118,7 +126,7 @@ def load_dataset(name_or_path: str | Path) -> CellSet:
         cells = load_folder(target)
         return cells  # folders can change at any time: never cached
     elif str(target).lower().endswith(".npz"):
-        cells = load_npz(target)
+        cells = cifar10.load_cifar10(target) if cifar10.is_cifar_file(target) else load_npz(target)
     else:
         raise ValueError(f"{Path(target).name} is not a dataset: give an .npz file, an image folder or a dataset name")
     with _LOCK:
