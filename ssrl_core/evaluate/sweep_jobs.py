@@ -1,4 +1,5 @@
-"""Background parameter sweeps: launch, list, read, stop (like `ssrl_core.train.jobs` for runs).
+"""Background parameter sweeps: launch, list, read, stop (on the job layer `ssrl_core.jobs`, like
+`ssrl_core.train.jobs` for runs).
 
 A sweep job is `python -m ssrl_core.evaluate.sweep_jobs SWEEP_DIR`, started in its own session
 (`start_new_session=True`) so it outlives a Streamlit rerun; its output goes to SWEEP_DIR/sweep.log.
@@ -6,7 +7,7 @@ The folder is the source of truth:
 
   sweep.yaml     the sweep (self-contained: the base run config is inline)
   status.json    state (queued | running | finished | stopped | failed), progress, message, error,
-                 pid; rewritten atomically by the job (`rundir.write_status`)
+                 pid; rewritten atomically by the job (`jobs.write_status`)
   job.json       how the job was started (launcher pid, process group); written only by `launch`
   stop           created by `stop()`: the job ends cleanly and records `stopped`
   results.csv, curves.csv, ...   written by `sweep_runner.run_sweep` (resumable)
@@ -21,23 +22,21 @@ from __future__ import annotations
 import dataclasses
 import os
 import signal
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any, Mapping
 
 import yaml
 
+from ssrl_core import jobs
 from ssrl_core import paths
 from ssrl_core.io import atomic_write_json, atomic_write_text
-from ssrl_core.train import rundir as rd
 
 CONFIG = "sweep.yaml"
-STATUS = rd.STATUS
+STATUS = jobs.STATUS
 LOG = "sweep.log"
-JOB = "job.json"
-ACTIVE = ("queued", "running")
-_CHILDREN: dict[int, subprocess.Popen] = {}  # launched here: polled so finished ones are reaped
+JOB = jobs.JOB
+ACTIVE = jobs.ACTIVE
 
 
 def sweeps_dir() -> Path:
@@ -54,9 +53,9 @@ def launch(sweep: Mapping[str, Any] | str | Path, name: str = "sweep", sweep_dir
     from ssrl_core.evaluate.sweep_runner import load_sweep, sweep_from_dict
 
     cfg = load_sweep(sweep) if isinstance(sweep, (str, Path)) else sweep_from_dict(dict(sweep))
-    d = Path(sweep_dir) if sweep_dir is not None else rd.new_run_dir(name, base=sweeps_dir())
+    d = Path(sweep_dir) if sweep_dir is not None else jobs.new_run_dir(name, base=sweeps_dir())
     d.mkdir(parents=True, exist_ok=True)
-    with rd.lock(d):  # RunLocked, and nothing written, when a sweep job is running in it
+    with jobs.lock(d):  # RunLocked, and nothing written, when a sweep job is running in it
         atomic_write_text(d / CONFIG, yaml.safe_dump(dataclasses.asdict(cfg), sort_keys=False))
     return _start(d, name)
 
@@ -66,52 +65,32 @@ def resume(sweep_dir: str | Path) -> Path:
     d = Path(sweep_dir)
     if not (d / CONFIG).is_file():
         raise FileNotFoundError(f"No sweep at {d} (it has no {CONFIG}).")
-    if read_status(d).get("state") in ACTIVE:
+    if jobs.is_active(read_status(d)):
         raise RuntimeError(f"The sweep {d.name} is still running.")
     return _start(d, d.name)
 
 
 def _start(d: Path, name: str) -> Path:
-    with rd.lock(d):  # the job takes the lock itself once started
-        rd.clear_stop(d)
+    with jobs.lock(d):  # the job takes the lock itself once started
+        jobs.clear_stop(d)
         atomic_write_json(d / STATUS, {"state": "queued", "name": name, "progress": 0.0, "message": "starting",
-                                       "error": None, "queued": rd.now_iso()})
-    cmd = [sys.executable, "-m", "ssrl_core.evaluate.sweep_jobs", str(d)]
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(paths.PROJECT_ROOT)] + [p for p in [env.get("PYTHONPATH")] if p])
-    env.setdefault("PYTHONUNBUFFERED", "1")
-    with open(d / LOG, "ab") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                cwd=str(paths.PROJECT_ROOT), env=env, start_new_session=True)
-    _CHILDREN[proc.pid] = proc
-    atomic_write_json(d / JOB, {"launcher_pid": proc.pid, "launcher_start": rd.proc_start(proc.pid),
-                                "pgid": proc.pid, "command": cmd, "launched": rd.now_iso()})
+                                       "error": None, "queued": jobs.now_iso()})
+    jobs.start(d, "ssrl_core.evaluate.sweep_jobs", LOG)
     return d
-
-
-def _alive(status: dict[str, Any]) -> bool:
-    for pid, proc in list(_CHILDREN.items()):  # reap our own finished children (no zombies)
-        if proc.poll() is not None:
-            del _CHILDREN[pid]
-    return (rd.pid_alive(status.get("pid"), status.get("pid_start"))
-            or rd.pid_alive(status.get("launcher_pid"), status.get("launcher_start")))
 
 
 def read_status(sweep_dir: str | Path) -> dict[str, Any]:
     """status.json with the folder's name and path; a queued/running sweep whose process is gone
     reads as `failed` with a plain reason (the file itself is not changed)."""
     d = Path(sweep_dir)
-    status = {**rd.read_json(d / JOB), **rd.read_json(d / STATUS)}
+    status = jobs.read(d)
     status.setdefault("state", "unknown")
     status["sweep"], status["path"] = d.name, str(d)
-    if status["state"] in ACTIVE and not _alive(status):
-        fresh = rd.read_json(d / STATUS)  # the job may have just written its final status
-        if fresh.get("state") in ACTIVE and rd.stop_requested(d):
+    if jobs.gone(d, status):
+        if jobs.stop_requested(d):
             status.update(state="stopped", message="stopped; finished points are kept")
-        elif fresh.get("state") in ACTIVE:
-            status.update(state="failed", error="the sweep process stopped unexpectedly; see sweep.log")
         else:
-            status.update(fresh)
+            status.update(state="failed", error="the sweep process stopped unexpectedly; see sweep.log")
     return status
 
 
@@ -130,25 +109,18 @@ def stop(sweep_dir: str | Path, grace_s: float = 0.0) -> dict[str, Any]:
     `grace_s > 0` waits up to that long for the job to record its final state.
     """
     d = Path(sweep_dir)
-    rd.request_stop(d)
-    job = rd.read_json(d / JOB)
-    pgid = job.get("pgid")
+    jobs.request_stop(d)
     # a job still starting up (no `running` yet) has no SIGTERM handler: the stop file is enough
-    running = rd.read_json(d / STATUS).get("state") == "running"
-    if running and isinstance(pgid, int) and rd.pid_alive(job.get("launcher_pid"), job.get("launcher_start")):
-        try:
-            os.killpg(pgid, signal.SIGTERM)
-        except (ProcessLookupError, PermissionError):
-            pass
+    if jobs.read_json(d / STATUS).get("state") == "running":
+        jobs.signal_job(jobs.read_json(d / JOB), signal.SIGTERM)  # its process group, while ours
     if grace_s > 0:
-        rd.wait_for(lambda: read_status(d)["state"] not in ACTIVE, grace_s)
+        jobs.wait_for(lambda: not jobs.is_active(read_status(d)), grace_s)
     return read_status(d)
 
 
 def wait(sweep_dir: str | Path, timeout: float = 600.0, interval: float = 0.25) -> dict[str, Any]:
     """Poll until the sweep is no longer queued/running (or timeout); returns its status."""
-    rd.wait_for(lambda: read_status(sweep_dir)["state"] not in ACTIVE, timeout, interval)
-    return read_status(sweep_dir)
+    return jobs.wait_done(lambda: read_status(sweep_dir), timeout, interval)
 
 
 class _Stopped(Exception):
@@ -171,30 +143,30 @@ def main(argv: list[str] | None = None) -> int:
     from ssrl_core.evaluate.sweep_runner import load_sweep, run_sweep
 
     def stopping() -> bool:
-        return asked["stop"] or rd.stop_requested(d)
+        return asked["stop"] or jobs.stop_requested(d)
 
     def progress(done: float, text: str) -> None:
         if stopping():
             raise _Stopped()
-        rd.write_status(d, state="running", progress=float(done), message=text)
+        jobs.write_status(d, state="running", progress=float(done), message=text)
 
     try:
-        with rd.lock(d):  # one job per sweep folder; a second one leaves the first's files alone
-            rd.write_status(d, state="running", progress=0.0, message="starting", error=None, pid=os.getpid(),
-                            pid_start=rd.proc_start(os.getpid()), started=rd.now_iso())
+        with jobs.lock(d):  # one job per sweep folder; a second one leaves the first's files alone
+            jobs.write_status(d, state="running", progress=0.0, message="starting", error=None, pid=os.getpid(),
+                            pid_start=jobs.proc_start(os.getpid()), started=jobs.now_iso())
             try:
                 report = run_sweep(load_sweep(d / CONFIG), d, progress=progress)
             except Exception as exc:  # recorded for the page and the CLI, in words
                 if stopping():
-                    rd.write_status(d, state="stopped", progress=None, message="stopped; finished points are kept")
+                    jobs.write_status(d, state="stopped", progress=None, message="stopped; finished points are kept")
                     return 0
-                rd.write_status(d, state="failed", progress=None, error=f"{type(exc).__name__}: {exc}")
+                jobs.write_status(d, state="failed", progress=None, error=f"{type(exc).__name__}: {exc}")
                 print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
                 return 1
-            rd.write_status(d, state="finished", progress=1.0, message="done", ended=rd.now_iso(),
+            jobs.write_status(d, state="finished", progress=1.0, message="done", ended=jobs.now_iso(),
                             opposite_ratio=report.get("opposite_ratio"))
             return 0
-    except rd.RunLocked as exc:
+    except jobs.RunLocked as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

@@ -9,24 +9,20 @@ is reported as failed ("lost") with a plain reason.
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from ssrl_core import paths
-from ssrl_core.io import atomic_write_json, atomic_write_text
+from ssrl_core import jobs, paths
+from ssrl_core.io import atomic_write_text
 from ssrl_core.train import rundir as rd
 from ssrl_core.train.config import RunConfig, load_config
 
-JOB = "job.json"  # how the job was started: launcher pid, process group, command
-_CHILDREN: dict[int, subprocess.Popen] = {}  # launched here: polled so finished ones are reaped
+JOB = jobs.JOB  # how the job was started: launcher pid, process group, command
 
 
 def launch(config: RunConfig | str | Path, run_dir: str | Path | None = None, gpus: int = 1,
@@ -43,7 +39,7 @@ def launch(config: RunConfig | str | Path, run_dir: str | Path | None = None, gp
     path = Path(run_dir) if run_dir is not None else rd.new_run_dir(cfg.name)
     path.mkdir(parents=True, exist_ok=True)
     with rd.lock(path):  # RunLocked when a run is training into it; the job takes the lock itself
-        if (path / rd.STATUS).is_file() and (now := read_status(path))["state"] in ("queued", "running"):
+        if (path / rd.STATUS).is_file() and jobs.is_active(now := read_status(path)):
             pid = now.get("pid") or now.get("launcher_pid")
             raise rd.RunLocked(f"{path} is in use: a job is already {now['state']} in it (pid {pid}); "
                                f"wait for it or stop it (ssrl stop {path})")
@@ -51,34 +47,12 @@ def launch(config: RunConfig | str | Path, run_dir: str | Path | None = None, gp
         rd.clear_stop(path)
         rd.write_status(path, state="queued", name=cfg.name, progress=0.0, error=None, queued=rd.now_iso(),
                         epochs=cfg.epochs, method=cfg.method.name, backbone=cfg.backbone, dataset=cfg.data.name)
-    cmd = [sys.executable, "-m", "ssrl_core.train", str(path)]
+    cmd = None
     if gpus > 1:
         cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={int(gpus)}",
                "-m", "ssrl_core.train", str(path)]
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(paths.PROJECT_ROOT)] + [p for p in [env.get("PYTHONPATH")] if p])
-    env.setdefault("PYTHONUNBUFFERED", "1")
-    with open(path / rd.LOG, "ab") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                cwd=str(paths.PROJECT_ROOT), env=env, start_new_session=True)
-    _CHILDREN[proc.pid] = proc
-    # job.json is written only here (status.json only by the job): no two writers race on a file
-    atomic_write_json(path / JOB, {"launcher_pid": proc.pid, "launcher_start": rd.proc_start(proc.pid),
-                                   "pgid": proc.pid, "command": cmd,
-                                   "launched": rd.now_iso()})
+    jobs.start(path, "ssrl_core.train", rd.LOG, cmd)
     return path
-
-
-def _reap() -> None:
-    for pid, proc in list(_CHILDREN.items()):
-        if proc.poll() is not None:
-            del _CHILDREN[pid]
-
-
-def _alive(status: dict[str, Any]) -> bool:
-    _reap()
-    return (rd.pid_alive(status.get("pid"), status.get("pid_start"))
-            or rd.pid_alive(status.get("launcher_pid"), status.get("launcher_start")))
 
 
 def read_status(run_dir: str | Path) -> dict[str, Any]:
@@ -87,7 +61,7 @@ def read_status(run_dir: str | Path) -> dict[str, Any]:
     path = Path(run_dir)
     if not path.is_dir():
         raise FileNotFoundError(f"No run directory at {path}")
-    status = {**rd.read_json(path / JOB), **rd.read_json(path / rd.STATUS)}
+    status = jobs.read(path)
     status.setdefault("state", "queued" if (path / rd.CONFIG).exists() else "unknown")
     status["run"] = path.name
     status["path"] = str(path)
@@ -95,17 +69,12 @@ def read_status(run_dir: str | Path) -> dict[str, Any]:
     unknown_pid = not any(isinstance(status.get(k), int) for k in ("pid", "launcher_pid"))
     if status["state"] == "queued" and unknown_pid:  # being launched right now: nothing to check yet
         return status
-    if status["state"] in ("queued", "running") and not _alive(status):
-        time.sleep(0.05)  # the job may have just written its final status
-        fresh = rd.read_json(path / rd.STATUS)
-        if fresh.get("state") in ("queued", "running"):
-            ckpt = " The last checkpoint (checkpoint.pt) is intact; " if status["has_checkpoint"] else " "
-            status.update(state="failed", lost=True, error=(
-                f"The training process (pid {status.get('pid')}) is no longer running: it was killed or the "
-                f"machine restarted before it finished.{ckpt}resume with `ssrl train --resume {path}`. "
-                "See train.log for its last messages."))
-        else:
-            status.update(fresh)
+    if jobs.gone(path, status):
+        ckpt = f" The last checkpoint ({rd.CHECKPOINT}) is intact; " if status["has_checkpoint"] else " "
+        status.update(state="failed", lost=True, error=(
+            f"The training process (pid {status.get('pid')}) is no longer running: it was killed or the "
+            f"machine restarted before it finished.{ckpt}resume with `ssrl train --resume {path}`. "
+            "See train.log for its last messages."))
     return status
 
 
@@ -126,25 +95,6 @@ def read_metrics(run_dir: str | Path) -> pd.DataFrame:
     return pd.DataFrame(rd.read_metrics_records(run_dir))
 
 
-def _signal(status: dict[str, Any], sig: int) -> bool:
-    sent = False
-    pgid = status.get("pgid")
-    if isinstance(pgid, int) and rd.pid_alive(pgid):
-        try:
-            os.killpg(pgid, sig)
-            sent = True
-        except (ProcessLookupError, PermissionError):
-            pass
-    pid = status.get("pid")
-    if not sent and rd.pid_alive(pid):
-        try:
-            os.kill(pid, sig)
-            sent = True
-        except (ProcessLookupError, PermissionError):
-            pass
-    return sent
-
-
 def stop(run_dir: str | Path, grace_s: float = 15.0, wait: bool = False) -> dict[str, Any]:
     """Ask a run to stop: create the stop file (clean stop at the next step, checkpoint saved);
     if it is still running after `grace_s`, send SIGTERM (also a clean stop) to its process group.
@@ -155,9 +105,9 @@ def stop(run_dir: str | Path, grace_s: float = 15.0, wait: bool = False) -> dict
     rd.request_stop(path)
 
     def follow_up() -> None:
-        done = lambda: read_status(path)["state"] not in ("queued", "running")  # noqa: E731
+        done = lambda: not jobs.is_active(read_status(path))  # noqa: E731
         if not rd.wait_for(done, grace_s):
-            _signal({**rd.read_json(path / JOB), **rd.read_json(path / rd.STATUS)}, signal.SIGTERM)
+            jobs.signal_job(jobs.read(path), signal.SIGTERM)
             rd.wait_for(done, grace_s)
 
     if wait:
@@ -169,5 +119,4 @@ def stop(run_dir: str | Path, grace_s: float = 15.0, wait: bool = False) -> dict
 
 def wait(run_dir: str | Path, timeout: float = 600.0, interval: float = 0.25) -> dict[str, Any]:
     """Poll until the run is no longer queued/running (or timeout); returns its status."""
-    rd.wait_for(lambda: read_status(run_dir)["state"] not in ("queued", "running"), timeout, interval)
-    return read_status(run_dir)
+    return jobs.wait_done(lambda: read_status(run_dir), timeout, interval)
