@@ -3,11 +3,17 @@
 Images keep their own dtype (uint8, uint16, float32) as an `(N, H, W, C)` array; channel names
 and a pandas metadata table (one row per crop) travel with them. Standard metadata columns,
 where known: label, compound, concentration, moa, plate, well, site, source.
+
+`images` is either a NumPy array (sets that fit in memory) or a lazy
+`ssrl_core.data.store.StoreArray` over an on-disk cell store: the same `shape`, `dtype`, `len`,
+`images[i]`, `images[a:b]`, `images[index]`, but each read fetches only the crops asked for.
+`subset` / `where` on a lazy set stay lazy; `batches()` streams any set.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Iterator
 
 import numpy as np
 import pandas as pd
@@ -29,7 +35,7 @@ class CellSet:
         skipped: `(file, reason)` for every input that was refused while loading.
     """
 
-    images: np.ndarray
+    images: Any  # np.ndarray, or a lazy ssrl_core.data.store.StoreArray
     channels: list[str]
     meta: pd.DataFrame = field(default_factory=pd.DataFrame)
     name: str = ""
@@ -57,13 +63,35 @@ class CellSet:
         """(H, W, C) of one crop."""
         return tuple(self.images.shape[1:])  # type: ignore[return-value]
 
+    @property
+    def lazy(self) -> bool:
+        """True when the pixels stay on disk (a store) and are read batch by batch."""
+        return not isinstance(self.images, np.ndarray)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of all pixels (on disk for a lazy set)."""
+        return int(self.images.nbytes)
+
     def subset(self, index: np.ndarray | list[int] | pd.Series) -> "CellSet":
-        """A new CellSet with the rows picked by positions or a boolean mask."""
+        """A new CellSet with the rows picked by positions or a boolean mask (lazy stays lazy)."""
         idx = np.asarray(index)
         if idx.dtype == bool:
             idx = np.flatnonzero(idx)
-        return CellSet(self.images[idx], list(self.channels), self.meta.iloc[idx].reset_index(drop=True),
+        images = self.images.take(idx) if self.lazy else self.images[idx]
+        return CellSet(images, list(self.channels), self.meta.iloc[idx].reset_index(drop=True),
                        self.name, list(self.skipped))
+
+    def batches(self, batch_size: int = 256) -> Iterator[np.ndarray]:
+        """The crops in order, `batch_size` at a time (only one batch in memory for a lazy set)."""
+        for start in range(0, len(self), batch_size):
+            yield np.asarray(self.images[start:start + batch_size])
+
+    def in_memory(self) -> "CellSet":
+        """The same set with every pixel read into memory (a no-op for in-memory sets)."""
+        if not self.lazy:
+            return self
+        return CellSet(self.images[:], list(self.channels), self.meta, self.name, list(self.skipped))
 
     def where(self, **equals: object) -> "CellSet":
         """Rows whose metadata equals the given values, e.g. `cells.where(compound="DMSO")`.
@@ -94,7 +122,9 @@ def channel_ranges(images: np.ndarray, low: float = 0.5, high: float = 99.5,
     brightness differences between cells survive (a per-image scaling would erase them).
     """
     rng = np.random.default_rng(seed)
-    pick = images if len(images) <= sample else images[rng.choice(len(images), sample, replace=False)]
+    # sorted picks: percentiles do not depend on order, and a lazy store reads them in one pass
+    pick = images[:] if len(images) <= sample else images[np.sort(rng.choice(len(images), sample, replace=False))]
+    pick = np.asarray(pick)
     flat = pick.reshape(-1, pick.shape[-1]).astype(np.float32)
     flat = flat[np.isfinite(flat).all(axis=1)]
     lo = np.percentile(flat, low, axis=0).astype(np.float32)

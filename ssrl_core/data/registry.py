@@ -1,6 +1,6 @@
 """Finding datasets by name: the data directory, the shared development data, and built-ins.
 
-Names are npz file stems in `paths.data_dir()`, the package's samples (`ssrl_core/data/samples`,
+Names are npz file stems (and cell-store folders `<name>.cells`, `ssrl_core.data.store`) in `paths.data_dir()`, the package's samples (`ssrl_core/data/samples`,
 kind `sample`: `mitocheck_demo`) and `paths.shared_data_dir()` (searched recursively), plus `cifar10` (`ssrl_core.data.cifar10`), `mnist-5k` (always) and `demo_nuclei` (built by `ssrl setup`). Listing reads
 only npz headers, so it stays quick however large the files are. Loaded sets are cached (a few,
 keyed by path, size and modification time); treat a returned CellSet's arrays as read-only.
@@ -18,6 +18,7 @@ from ssrl_core.data.cellset import CellSet
 from ssrl_core.data.mnist import NAME as MNIST_NAME
 from ssrl_core.data.mnist import load_mnist5k, mnist_info
 from ssrl_core.data.npz import load_npz, npz_header
+from ssrl_core.data.store import MANIFEST, SUFFIX, is_store, open_store, store_header
 
 _CACHE: "OrderedDict[tuple, CellSet]" = OrderedDict()
 _CACHE_SIZE = 4
@@ -26,7 +27,7 @@ _LOCK = threading.Lock()  # Streamlit serves sessions from several threads
 
 
 def _key(path: Path) -> tuple:
-    st = path.stat()
+    st = (path / MANIFEST).stat() if is_store(path) else path.stat()  # a store changes with its manifest
     return (str(path.resolve()), st.st_size, st.st_mtime_ns)
 
 
@@ -45,6 +46,7 @@ def _npz_files() -> list[tuple[Path, str]]:
     for root, kind in _roots():
         if root.is_dir():
             found += [(p, kind) for p in sorted(root.rglob("*.npz")) if not p.name.startswith(".")]
+            found += [(p, kind) for p in sorted(root.rglob("*" + SUFFIX)) if not p.name.startswith(".") and is_store(p)]
     return found
 
 
@@ -53,7 +55,7 @@ def dataset_info(path: str | Path, kind: str = "npz") -> dict:
     path = Path(path)
     k = _key(path)
     if k not in _HEADERS:
-        _HEADERS[k] = npz_header(path)
+        _HEADERS[k] = store_header(path) if is_store(path) else npz_header(path)
     if path.stem == "demo_nuclei":
         kind = "demo"
     return {"name": path.stem, "path": str(path), "kind": kind, **_HEADERS[k]}
@@ -113,13 +115,15 @@ def load_dataset(name_or_path: str | Path) -> CellSet:
         key: tuple = (MNIST_NAME,)
     else:
         assert isinstance(target, Path)
-        key = _key(target) if target.is_file() else (str(target.resolve()), "folder")
+        key = _key(target) if target.is_file() or is_store(target) else (str(target.resolve()), "folder")
     with _LOCK:
         if key in _CACHE:
             _CACHE.move_to_end(key)
             return _CACHE[key]
     if target == MNIST_NAME:
         cells = load_mnist5k()
+    elif is_store(target):  # a cell store: metadata read, pixels read lazily when large
+        cells = open_store(target)
     elif target.is_dir():  # type: ignore[union-attr]
         from ssrl_core.data.folder import load_folder
 
