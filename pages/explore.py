@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ssrl_app import analysis, cards, charts, checkpoints, figures, labels as plain, loaders, page, selection, state
+from ssrl_app import (analysis, cards, charts, checkpoints, figures, group_diff_view, hand_labels, labels as plain,
+                      loaders, page, selection, state)
 from ssrl_app.core import message, plain_errors
 from ssrl_app.images import composite, enlarge
 from ssrl_core import evaluate as ev
@@ -109,14 +110,20 @@ colour = st.selectbox("Colour by", colour_options, key="w.explore.color")
 tips = [alt.Tooltip("image"), alt.Tooltip("cell:Q"), alt.Tooltip("cluster:N")] + \
     [alt.Tooltip(f"{c_}:N") for c_ in dict.fromkeys(columns[:3] + [x for x in ("plate", "well", "concentration")
                                                                       if x in df.columns]) if c_ != "cluster"]
+brushing = st.toggle("Select cells by dragging a box (to label them by hand)", key="w.explore.brush",
+                     help="Off: drag to pan and scroll to zoom. On: drag a box around points, then name the group "
+                          "below; the label is kept as a metadata column of this dataset.")
 chart = alt.Chart(df).mark_circle(size=70, opacity=0.8).encode(
     x=alt.X("x:Q", axis=None), y=alt.Y("y:Q", axis=None),
     color=alt.Color(f"{colour}:N", scale=charts.category_scale(), legend=alt.Legend(columns=2, symbolLimit=40)),
     tooltip=tips,
-).properties(height=520).add_params(alt.selection_point(name="pin", fields=["cell"], on="click")).interactive()
-event = st.altair_chart(chart, width="stretch", on_select="rerun", selection_mode="pin", key="w.explore.map_pick")
+).properties(height=520).add_params(alt.selection_point(name="pin", fields=["cell"], on="click"))
+chart = chart.add_params(alt.selection_interval(name=hand_labels.BRUSH)) if brushing else chart.interactive()
+event = st.altair_chart(chart, width="stretch", on_select="rerun", key="w.explore.map_pick" + (".b" if brushing else ""),
+                        selection_mode=["pin", hand_labels.BRUSH] if brushing else "pin")
 cards.pin_from_event(event, rkey)
 cards.pinned_card(name, cells, rkey)
+hand_labels.label_form(name, cells, hand_labels.brushed_cells(event, df) if brushing else np.zeros(0, dtype=int))
 if slides:
     figures.download_buttons(st, lambda: figures.map_figure(df, colour, fig_title(
         f"{method.upper()} map of {len(df)} cells, coloured by {colour}"), method.upper()), f"map-{method}-{colour}",
@@ -142,6 +149,12 @@ for cid in sorted(near)[:30]:
         st.markdown(f"**Cluster {cid}**: {members} cells · {parts}")
         st.image([enlarge(composite(cells.images[index[i]], lo, hi, cells.channels), 72) for i in near[cid]["nearest"]],
                  width=72, output_format="PNG")
+
+st.subheader("Why do two clusters differ?")
+st.caption("Measured features of the cells (intensity, texture, nucleus shape) compared between two clusters, "
+           "with the cells that show the largest difference best.")
+with plain_errors("The clusters could not be compared"):
+    group_diff_view.why_clusters_differ(name, cells, index, clusters, rkey)
 
 if "compound" in meta.columns:
     st.subheader("Per-compound check")

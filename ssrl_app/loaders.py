@@ -29,11 +29,23 @@ def default_dataset(names: list[str]) -> str | None:
     return names[0] if names else None
 
 
-@st.cache_resource(show_spinner="Loading the cells…", max_entries=4)
 def cells(name: str):
-    """The CellSet called `name` (shared, read-only: never modify it in a page)."""
+    """The CellSet called `name` with its hand-made label columns (shared, read-only: never
+    modify it in a page). A new hand label makes the next call read the labels again."""
+    from ssrl_core.data.annotations import annotations_file
+
+    path = annotations_file(name)
+    return _cells(name, path.stat().st_mtime_ns if path.is_file() else 0)
+
+
+@st.cache_resource(show_spinner="Loading the cells…", max_entries=4)
+def _cells(name: str, labels_stamp: int):
+    from ssrl_core.data.annotations import with_annotations
     from ssrl_core.data.registry import load_dataset
-    return load_dataset(name)
+    return with_annotations(name, load_dataset(name))
+
+
+cells.clear = _cells.clear  # type: ignore[attr-defined]  (forget every loaded set, as the tests do)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

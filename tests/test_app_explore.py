@@ -95,3 +95,28 @@ def test_bias_sweep_runs_in_the_background_and_shows_curves(tiny_env):
     assert not at.error, ([e.value for e in at.error], open(f"{sweep_dir}/sweep.log").read()[-2000:])
     assert any(m.label == "Classes with an opposite partner" for m in at.metric)
     assert at.get("vega_lite_chart")  # the per-class accuracy curves
+
+
+def test_explore_says_why_two_clusters_differ_and_shows_hand_labels(tiny_env):
+    from ssrl_app import loaders
+    from ssrl_core.data import annotations
+
+    at = _embed_hand_features(app_on("pages/explore.py"))
+    assert "Why do two clusters differ?" in [s.value for s in at.subheader]
+    diff = next(d.value for d in at.dataframe if "effect size (d)" in d.value.columns)
+    assert len(diff) >= 5 and {"measurement", "mean A", "mean B", "size", "p-value"} <= set(diff.columns)
+    d = diff["effect size (d)"].abs().to_numpy()
+    assert (d[:-1] >= d[1:] - 1e-12).all()  # largest difference first
+    assert any("differ" in m.value for m in at.markdown)  # the one-sentence summary
+    at.selectbox(key="w.explore.diff_b").select(at.selectbox(key="w.explore.diff_b").options[1]).run()
+    assert not problems(at), problems(at)
+    # a hand label kept for the dataset shows up as a column to compare with and colour by
+    name = at.session_state["ssrl.dataset"]
+    cells = loaders.cells(name)
+    annotations.label_cells(name, cells, [0, 1, 2], "my_label", "odd ones")
+    at.run()
+    assert "my_label" in at.selectbox(key="w.explore.column").options
+    assert "my_label" in at.selectbox(key="w.explore.color").options
+    at.toggle(key="w.explore.brush").set_value(True).run()
+    assert not problems(at), problems(at)
+    assert any("drag a box" in c.value for c in at.caption)

@@ -110,3 +110,38 @@ def test_quick_reproduce_writes_the_tables(tmp_path, shared_data) -> None:
     assert (docs / "results_headline.md").read_text().startswith("| Data (held-out cells) |")
     assert payload["cells"]["bbbc021"] <= 70 and len(payload["claims"]) >= 4
     assert sha256(index) == before  # quick mode never rewrites the shipped index
+
+
+def _floor_result(a: float, rnd: float, probe_a: float, probe_rnd: float) -> dict:
+    def row(label, kind, ami, probe):
+        return {"encoder": label, "kind": kind, "name": label, "seeds": [0, 1],
+                "values": {"compound_ami": [ami, ami], "compound probe": [probe, probe]}}
+    return {"groups": {"bbbc021": {"cells": 10, "rows": [row("set A", "ssl", a, probe_a),
+                                                          row("random init (vgg13)", "baseline", rnd, probe_rnd)]}},
+            "notes": [], "options": {"quick": True}}
+
+
+def test_versus_random_says_which_encoders_beat_their_own_random_weights() -> None:
+    from ssrl_core.reproduce import floors
+
+    t = floors.versus_random(_floor_result(0.6, 0.3, 0.99, 0.97))
+    assert list(t["beats random init"]) == ["yes"]
+    assert t.iloc[0]["treated vs DMSO AMI"] == "0.600 vs 0.300"
+    t = floors.versus_random(_floor_result(0.2, 0.3, 0.99, 0.97))
+    assert list(t["beats random init"]) == ["on treated vs DMSO probe only"]
+    assert floors.misses(t) and "bbbc021 set A" in floors.misses(t)[0]
+    t = floors.versus_random(_floor_result(0.2, 0.3, 0.90, 0.97))
+    assert list(t["beats random init"]) == ["**no**"]
+
+
+def test_base_section_reads_the_card_and_its_bar() -> None:
+    from ssrl_core.reproduce import floors
+
+    s = {"top1": 0.8, "knn_top1": 0.7, "ami": 0.5}
+    card = {"mitocheck": {"encoder": s, "random": {**s, "ami": 0.6}, "split": "held-out plates"}}
+    index = {"checkpoints": [{"name": "cells_base", "metrics": card, "steps": 10, "train_seconds": 120,
+                              "bar_problems": ["mitocheck: ami 0.500 <= random 0.600"]}]}
+    text = "\n".join(floors.base_section(index))
+    assert "## The base encoder `cells_base`" in text and "| mitocheck | held-out plates | cells_base |" in text
+    assert "mitocheck: ami 0.500 <= random 0.600" in text
+    assert floors.base_section({"checkpoints": []}) == []

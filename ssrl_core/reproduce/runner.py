@@ -17,6 +17,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ssrl_core.data.cellset import CellSet
+from ssrl_core.evaluate.encoders import PER_CHANNEL
 from ssrl_core.reproduce import tables
 from ssrl_core.reproduce.plan import ENTRIES, TRAIN_PLATE, Entry, entries, heldout_cells, project_root
 from ssrl_core.reproduce.shipping import run_state
@@ -99,22 +100,32 @@ def load_group_cells(group: str, opts: Options) -> CellSet:
     return _subsample(cells, opts.max_cells, opts.seed, column)
 
 
-def _baselines(group: str, backbone: str | None, opts: Options) -> list[tuple[str, str]]:
+def _baselines(group: str, found: list[Path], opts: Options) -> list[tuple[str, str]]:
+    """The paper's floors for a group: ImageNet VGG16, random init of the checkpoints' own
+    backbone (per-channel when they are), the hand features, and the encoder they were
+    fine-tuned from (so that a fine-tune shows what it adds to its parent)."""
+    info = _first_info(found)
     out = []
     if opts.imagenet and group != "mnist":
         out.append(("ImageNet VGG16", "imagenet-vgg16"))
-    if backbone:
-        out.append((f"random init ({backbone})", f"random-{backbone}"))
+    if info:
+        backbone = str(info.get("backbone"))
+        suffix = PER_CHANNEL if info.get("per_channel") else ""
+        out.append((f"random init ({backbone}{' per channel' if suffix else ''})", f"random-{backbone}{suffix}"))
     if group != "mnist":
         out.append(("hand features", "hand-features"))
+    parent = (info or {}).get("parent") or {}
+    asked = parent.get("init") if isinstance(parent, dict) else None
+    if asked and (opts.pretrained / f"{asked}.pt").is_file():
+        out.append((f"{asked} (no fine-tune)", str(opts.pretrained / f"{asked}.pt")))
     return out
 
 
-def _backbone(paths: list[Path]) -> str | None:
+def _first_info(paths: list[Path]) -> dict[str, Any] | None:
     from ssrl_core.train.checkpoint import load_checkpoint
 
     for p in paths:
-        return str(load_checkpoint(p).get("backbone"))
+        return load_checkpoint(p)
     return None
 
 
@@ -144,7 +155,7 @@ def _encoders(group: str, opts: Options) -> list[tuple[str, str, str, list[tuple
             opts.notes.append(f"{e.name}: no checkpoint found; retrain it with `{e.command()}`")
         found_all += [p for _, p in found]
         out.append((e.label, "ssl", e.name, [(s, str(p)) for s, p in found]))
-    for label, name in _baselines(group, _backbone(found_all), opts):
+    for label, name in _baselines(group, found_all, opts):
         out.append((label, "baseline", name, [(0, name)]))
     return out
 

@@ -114,7 +114,13 @@ def export(entries: list[Entry], folder: str | Path, log: Log = print, root: Pat
                     batch_size=cfg.get("batch_size"), seed=cfg.get("seed"), cells_trained=full.get("cells"),
                     final_loss=(full.get("metrics") or {}).get("loss"), train_seconds=train_seconds(run_dir),
                     half=True, bytes=out.stat().st_size, sha256=sha256(out), heldout=HELDOUT[e.group],
-                    config=e.config, command=e.command())
+                    config=e.config, command=e.command(), per_channel=bool(full.get("per_channel", False)))
+        parent = full.get("parent")
+        if isinstance(parent, dict):  # a fine-tune: what it started from
+            item["parent"] = {"init": parent.get("init"), "sha256": parent.get("sha256"),
+                              "backbone": parent.get("backbone")}
+        else:
+            item.pop("parent", None)
         item.setdefault("metrics", {})
         by_name[e.name] = item
         log(f"{e.name}: exported {out.name} ({out.stat().st_size / 1e6:.2f} MB)")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from ssrl_core.reproduce.floors import base_section, misses, versus_random
+
 INTRO = """\
 This page is written by `{command}` from the checkpoints in `pretrained/` (see
 [pretrained/index.json](../pretrained/index.json)); do not edit it by hand. It tests the claims of
@@ -27,23 +29,29 @@ Generated {stamp}.{quick}
 
 - Every checkpoint was trained by this project's own CLI: `ssrl train configs/pretrained/<name>.yaml
   --out runs/pretrained/<name>` (exact commands in the checkpoint table below and in the index),
-  MoCo v2 (asymmetric loss, temperature 0.2, key-encoder momentum 0.99), batch 32, AdamW
-  (lr 0.001), cosine schedule. The queue of negatives holds about a fifth of the training set
-  (MNIST 1,024; MitoCheck 512; BBBC021 256) so that a cell's own older key is rarely used as a
-  negative, which happens most of the time when the queue is as large as these small data sets.
-- Compute: a shared 2-core CPU, no GPU, a few minutes per checkpoint. The paper trains for
-  hundreds of epochs on GPUs. Here MNIST uses the paper's VGG11 for 6 epochs; the cell
-  checkpoints use `tiny_cnn` (4 conv layers, 64-d features) instead of VGG13/ResNet, 64 px
-  crops (MitoCheck 64 px; BBBC021 68 px resized to 64 px; the paper used 196 px) and 10-20
-  epochs. Absolute numbers are therefore lower than the paper's; the comparisons between
-  augmentation sets are what is tested.
+  AdamW, cosine schedule with a warm-up capped at a quarter of the run, bf16 autocast on this CPU
+  (`precision: auto`). What each data set uses, and why (measured in
+  `benchmarks/train_quality.md`):
+  - **MNIST**: the paper's VGG11 + MoCo v2 (asymmetric loss, temperature 0.2, key momentum 0.99,
+    a queue of 1,024, about a fifth of the data, so a digit's own older key is rarely a negative),
+    batch 32, 6 epochs. Set 1 draws its inversion once per pair (both views share one polarity).
+  - **MitoCheck**: fine-tuned from the shipped base encoder `cells_base` (one grey-scale
+    `small_cnn` applied to every channel, SimCLR, 55 CPU-minutes on every training crop; section
+    below): 300 SimCLR steps (temperature 0.2, batch 64, about 8 epochs) with the set's recipe.
+    The base encoder itself is a row of the table, so what the fine-tune adds is visible.
+  - **BBBC021**: the paper's VGG13 + MoCo v2 (queue 256), batch 32, 20 epochs (700 steps).
+- Compute: a shared 2-core CPU, no GPU, minutes per checkpoint (the training seconds are in the
+  checkpoint table; runs shared the CPU with other work, one thread each). The paper trains for
+  hundreds of epochs on GPUs at 196 px; here crops are 64 px (MitoCheck 64 px; BBBC021 68 px
+  resized to 64 px) and MNIST 28 px. Absolute numbers are therefore lower than the paper's; the
+  comparisons between augmentation sets and against random weights are what is tested.
 - Set A and set B are the presets `microscopy-set-a` / `microscopy-set-b` (docs/recipes.md): the
   compositions of the paper's Figure 6 (A: jitter, flips, rotation, affine, random crop; B: 360°
   rotation, centre crop keeping 50% around the central cell, jitter, flips). The paper's Table 3
   compares "with random crop" against "360° rotations without random crop"; our set B also has
   the centre crop, as in Figure 6b and the second loss of Table 4.
-- A+B is the paper's two-loss scheme (section 3.4): one MoCo v2 loss per recipe, weights 0.5/0.5,
-  same encoder.
+- A+B is the paper's two-loss scheme (section 3.4): one SSL loss per recipe (MoCo v2 or SimCLR,
+  as the data set's row above), weights 0.5/0.5, same encoder.
 - Mean ± std is over training seeds where extra seeds were trained (column `seeds`; one seed
   means a single run, no std). K-Means (k-means++, 4 restarts) and probe splits use seed 0.
 
@@ -66,7 +74,7 @@ Generated {stamp}.{quick}
 LIMITS = """\
 ## Limits of this reproduction
 
-- Short CPU training and a tiny backbone for the cells: the representations are far from
+- Short CPU training (minutes, against the paper's hundreds of GPU epochs): the representations are far from
   converged, so small differences (a few hundredths of AMI) are within run-to-run noise; check
   the `seeds` column before reading much into them.
 - 64 px crops of 68 px BBBC021 crops (the paper: 196 px): the 50% centre crop of set B keeps
@@ -89,8 +97,8 @@ def _suggest(claims: list[dict[str, str]]) -> list[str]:
     bad = [c["claim"] for c in claims if "not held" in c["verdict"]]
     if any("SSL beats ImageNet" in c for c in bad):
         out.append("- Where ImageNet VGG16 features beat the SSL encoders, the likely reason is compute: "
-                   "a 138 M-parameter network trained on 1.2 M images against a 4-layer CNN trained for "
-                   "minutes on about a thousand cells. The paper's encoders trained far longer.")
+                   "a 138 M-parameter network trained on 1.2 M images against encoders trained for "
+                   "minutes on a few thousand cells. The paper's encoders trained far longer.")
     if any("set B > set A" in c for c in bad):
         out.append("- Where set B does not beat set A: set B exists to make the encoder ignore the "
                    "neighbouring cells of the paper's 196 px crops. These crops are 64-68 px around one "
@@ -107,8 +115,8 @@ def _suggest(claims: list[dict[str, str]]) -> list[str]:
                    "learn the invariances that set 2 forces; the LPIPS column does not depend on "
                    "training and tests the augmentations alone.")
     if any("clusters by" in c for c in bad):
-        out.append("- Where the factor probe does not follow the paper, note that a tiny CNN at 64 px "
-                   "sees little context, so the 'number of nuclei in the crop' factor has little "
+        out.append("- Where the factor probe does not follow the paper, note that a 64 px crop "
+                   "holds little context, so the 'number of nuclei in the crop' factor has little "
                    "variance to encode.")
     if not out:
         out.append("- Every checked claim holds on this data.")
@@ -224,6 +232,13 @@ def render_page(result: dict[str, Any], index: dict | None, command: str, figure
         for grp, lab in fac:
             parts += [f"### {grp} ({'treated plate, held-out sites' if grp == 'bbbc021' else 'held-out plates'})",
                       "", md(factor_table(g[grp], lab)), ""]
+    floors = versus_random(result)
+    if len(floors):
+        parts += ["## Does each shipped encoder beat random weights of its own backbone?", "",
+                  "Mean over training seeds, against the same backbone at random initialisation (seed 0), "
+                  "on the held-out cells of the tables above.", "", md(floors), ""]
+        parts += misses(floors) + [""]
+    parts += base_section(index)
     if figures:
         parts += ["## Figures", ""] + [f"![{p}]({p})" for p in figures] + [""]
     if index and index.get("checkpoints"):

@@ -1,0 +1,102 @@
+"""Does each shipped encoder beat its floors? Random weights of its own backbone, and the base.
+
+Issue "Encoders worth exploring", item 7: every shipped SSL encoder must beat random
+initialisation of its backbone on its held-out cells, and where one does not the page says so
+and why. `versus_random` compares, per checkpoint, the group's clustering metric (K-Means AMI)
+and its linear probe with the random-init row of the same table (mean over training seeds);
+`base_section` turns the `cells_base` card of the index (scored by `reproduce/base_encoder.py`)
+into a table against random weights and the hand features.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ssrl_core.reproduce.tables import markdown_table, mean_std
+
+# group -> ((metric key, label), (metric key, label)): the clustering and the probe measure.
+MEASURES = {"mnist": (("ami", "digit AMI"), ("top1", "digit probe")),
+            "mitocheck": (("ami", "phenotype AMI"), ("top1", "phenotype probe")),
+            "bbbc021": (("compound_ami", "treated vs DMSO AMI"), ("compound probe", "treated vs DMSO probe"))}
+
+WHY = {"mnist": "set 2 is built to destroy part of the digit (flips, strong rotation, erasing), so an encoder "
+                "that follows it is expected to keep less of the digit than random convolutional features, "
+                "which already separate MNIST well (the paper's point of Table 2).",
+       "mitocheck": "the fine-tune is short; check the base-encoder row, which it starts from.",
+       "bbbc021": "k=2 K-Means follows whichever factor dominates the features (cell count, intensity, well); "
+                  "the probe says whether treated and control are separable at all."}
+
+
+def _mean(row: dict | None, key: str) -> float:
+    return mean_std(row["values"].get(key, []))[0] if row and row["values"].get(key) else float("nan")
+
+
+def versus_random(result: dict[str, Any]) -> pd.DataFrame:
+    """One row per shipped encoder: its AMI and probe next to random init of the same backbone."""
+    rows = []
+    for group, res in result["groups"].items():
+        if group not in MEASURES:
+            continue
+        rnd = next((r for r in res["rows"] if r["encoder"].startswith("random")), None)
+        for r in res["rows"]:
+            if r["kind"] != "ssl" or not r["seeds"]:
+                continue
+            row = {"data": group, "encoder": r["encoder"]}
+            verdicts = []
+            for key, label in MEASURES[group]:
+                mine, floor = _mean(r, key), _mean(rnd, key)
+                row[label] = f"{mine:.3f} vs {floor:.3f}" if np.isfinite(mine) and np.isfinite(floor) else "-"
+                if np.isfinite(mine) and np.isfinite(floor):
+                    verdicts.append((label, mine > floor))
+            above = [lab for lab, ok in verdicts if ok]
+            if verdicts and len(above) == len(verdicts):
+                row["beats random init"] = "yes"
+            elif above:
+                row["beats random init"] = f"on {above[0]} only"
+            else:
+                row["beats random init"] = "**no**"
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def misses(table: pd.DataFrame) -> list[str]:
+    """Sentences for the encoders that do not beat random init on both measures, with the likely why."""
+    out = []
+    for _, r in table.iterrows():
+        if r["beats random init"] != "yes":
+            out.append(f"- {r['data']} {r['encoder']}: beats random init {r['beats random init'].strip('*')}; "
+                       f"{WHY[r['data']]}")
+    return out
+
+
+def base_section(index: dict | None) -> list[str]:
+    """Markdown lines for the base encoder's card (empty when it is not shipped or not scored)."""
+    item = next((c for c in (index or {}).get("checkpoints", []) if c.get("name") == "cells_base"), None)
+    card = (item or {}).get("metrics") or {}
+    groups = [g for g in ("mitocheck", "bbbc021", "mnist") if isinstance(card.get(g), dict)]
+    if not groups:
+        return []
+    rows = []
+    for g in groups:
+        for who, label in (("encoder", "cells_base"), ("random", "random init (same per-channel small_cnn)"),
+                           ("hand", "hand features")):
+            s = card[g].get(who)
+            if s:
+                rows.append({"data": g, "held-out cells": card[g].get("split", ""), "encoder": label,
+                             "linear top-1": f"{s['top1']:.3f}", "k-NN top-1": f"{s['knn_top1']:.3f}",
+                             "K-Means AMI": f"{s['ami']:.3f}"})
+    problems = item.get("bar_problems") or []
+    verdict = ("It beats random weights and the hand features on AMI and probe everywhere." if not problems else
+               "Where it misses the bar (beat random weights and hand features on AMI and probe): "
+               + "; ".join(problems) + ".")
+    minutes = (item.get("train_seconds") or 0) / 60
+    return ["## The base encoder `cells_base`", "",
+            f"One grey-scale `small_cnn` applied to every channel (features concatenated), so it embeds "
+            f"cells of any channel count; SimCLR with set A for {minutes:.0f} CPU-minutes ({item.get('steps')} "
+            f"steps) on every training crop of MitoCheck, BBBC021 and the demo nuclei, as grey images. The "
+            f"MitoCheck checkpoints are fine-tuned from it; on the Train page it is a *Start from* choice. "
+            f"Scored by `python -m ssrl_core.reproduce.base_encoder` on the held-out cells of each data set.",
+            "", markdown_table(pd.DataFrame(rows)), "", verdict, ""]
