@@ -36,7 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--channels", default=None, help="comma-separated channel names of the field")
     p.add_argument("--border", choices=("skip", "pad"), default="skip",
                    help="nuclei too close to the edge: skip them (default) or pad the crop")
-    p.add_argument("--out", required=True, metavar="CROPS.npz")
+    p.add_argument("--out", required=True, metavar="CROPS.npz",
+                   help="crops file (.npz), or a NAME.cells folder for an on-disk cell store")
     p.add_argument("--max-pixels", type=int, default=None, metavar="N",
                    help="largest field read, in pixels per plane (default 8192x8192 = 67,108,864; detection "
                         "needs about 40 bytes per pixel, so raise it only with the memory for it)")
@@ -122,7 +123,8 @@ def cmd_nuclei(args: argparse.Namespace) -> int:
     from ssrl_core.data.npz import save_npz
 
     path, out = Path(args.field), Path(args.out)
-    if out.is_dir():
+    to_store = out.name.endswith(".cells")  # an on-disk cell store (ssrl_core.data.store)
+    if out.is_dir() and not to_store:
         raise ValueError(f"--out {out} is a folder; give the crops file to write, e.g. {out / (path.stem + '.npz')}")
     if args.max_pixels is not None and args.max_pixels < 1:
         raise ValueError(f"--max-pixels must be a positive number of pixels; got {args.max_pixels}")
@@ -138,6 +140,16 @@ def cmd_nuclei(args: argparse.Namespace) -> int:
         idx = [n.lower() for n in names].index(args.channel.lower())
     else:
         raise ValueError(f"no channel named {args.channel!r}; the channels are {', '.join(names)} (or give an index)")
+    if to_store:
+        from ssrl_core.data.fields import nuclei_to_store
+
+        out, rep = nuclei_to_store([(path.name, lambda: field, {"field": path.name, "source": path.stem})], out,
+                                   size=args.crop, nuclear_channel=idx, channels=names, border=args.border,
+                                   name=out.name[:-6])
+        emit({"out": str(out), "cells": rep["cells"], "crop": args.crop, "nuclear_channel": names[idx],
+              "channels": names, "dtype": str(field.dtype)}, args.json,
+             f"{rep['cells']} nucleus crops of {args.crop} px saved to the cell store {out}")
+        return 0
     cells = nucleus_crops(field, size=args.crop, nuclear_channel=idx, channels=names, border=args.border,
                           meta={"field": path.name, "source": path.stem}, name=Path(args.out).stem)
     if len(cells) == 0:

@@ -30,7 +30,8 @@ def register(dsub: argparse._SubParsersAction) -> None:
     p.add_argument("--border", choices=("skip", "pad"), default="skip")
     p.add_argument("--drop-unmapped", action="store_true", help="leave out wells without a plate-map row")
     p.add_argument("--preview", action="store_true", help="only list the matched sites and unmatched files")
-    p.add_argument("--out", default=None, metavar="NAME.npz")
+    p.add_argument("--out", default=None, metavar="NAME.npz",
+                   help="crops file (.npz), or NAME.cells for an on-disk cell store (written site by site, resumable)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_import_plate)
 
@@ -88,8 +89,9 @@ def cmd_import_plate(args: argparse.Namespace) -> int:
     channel = int(args.nuclear_channel) if args.nuclear_channel.isdigit() else args.nuclear_channel
     cells, report = import_plate(scan, plate_map, crop=args.crop, nuclear_channel=channel,
                                  names=_names(args.channels), border=args.border, drop_unmapped=args.drop_unmapped,
-                                 progress=_progress(args.json), name=Path(args.out).stem)
-    out = save_npz(cells, args.out)
+                                 progress=_progress(args.json), name=Path(args.out).name.removesuffix(".cells"),
+                                 out=args.out if str(args.out).endswith(".cells") else None)  # .cells: a store
+    out = report["out"] if "out" in report else save_npz(cells, args.out)
     report["out"] = str(out)
     text = "\n".join([f"{report['cells']} nucleus crops of {args.crop} px from {report['sites']} sites "
                       f"({scan.pattern}) saved to {out}"]

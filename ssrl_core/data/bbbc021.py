@@ -167,12 +167,51 @@ def crops_from_zips(fields: pd.DataFrame, zip_dir: str | Path, size: int = 196, 
     return CellSet(images, list(BBBC021_CHANNELS), meta, name=name, skipped=skipped)
 
 
+def crops_to_store(fields: pd.DataFrame, zip_dir: str | Path, out: str | Path, size: int = 196,
+                   border: str = "skip", progress: Progress | None = None, name: str = "bbbc021") -> Path:
+    """Like `crops_from_zips`, but each field's crops go straight to a cell store
+    (`ssrl_core.data.store`): memory holds one field at a time, and an interrupted import resumes
+    when called again with the same `out` (fields already in the store are not read again)."""
+    from ssrl_core.data.store import StoreWriter
+
+    zip_dir = Path(zip_dir)
+    settings = {"kind": "bbbc021", "size": int(size), "border": border, "fields": len(fields),
+                "first": str(fields["dapi_file"].iloc[0]) if len(fields) else ""}
+    writer = StoreWriter(out, list(BBBC021_CHANNELS), name, params=settings)
+    for plate, rows in fields.groupby("plate", sort=True):
+        zpath = zip_dir / plate_zip_name(str(plate))
+        if not zpath.is_file():
+            raise FileNotFoundError(f"plate zip {zpath.name} is missing from {zip_dir}")
+        with zipfile.ZipFile(zpath) as zf:
+            index = _zip_index(zf)
+            for k, (_, row) in enumerate(rows.iterrows()):
+                unit = f"{plate}/{row['dapi_file']}"
+                if writer.skip(unit):
+                    continue
+                try:
+                    field = read_field(zf, row, index)
+                except (FileNotFoundError, ValueError, OSError) as exc:
+                    writer.note_skipped(row["dapi_file"], str(exc))
+                    continue
+                meta = {c: row[c] for c in ("plate", "well", "site", "replicate", "compound", "concentration", "moa")}
+                meta.update(field=row["dapi_file"], source="bbbc021", label=row["compound"])
+                cells = nucleus_crops(field, size=size, nuclear_channel=0, channels=list(BBBC021_CHANNELS),
+                                      border=border, meta=meta)
+                writer.add(cells.images.astype(np.uint16, copy=False), cells.meta, unit=unit)
+                if progress:
+                    progress(k + 1, len(rows), f"{plate} fields")
+    if writer.cells == 0:
+        raise ValueError("no nuclei were found in the selected fields")
+    return writer.close()
+
+
 def download_bbbc021(dest: str | Path, plates: list[str] | None = None, compounds: list[str] | None = None,
                      concentrations: list[float] | None = None, with_controls: bool = True, size: int = 196,
                      base_url: str = BASE_URL, progress: Progress | None = None, name: str | None = None,
-                     checksums: dict[str, str] | None = None) -> Path:
+                     checksums: dict[str, str] | None = None, store: bool = False) -> Path:
     """Fetch metadata and the needed plate zips into `dest/bbbc021_raw/` (resumable, checksummed),
-    crop nuclei of the selected fields and save `dest/<name>.npz`; returns the npz path."""
+    crop nuclei of the selected fields and save `dest/<name>.npz` (or, with `store`, the on-disk
+    cell store `dest/<name>.cells`, written field by field and resumable); returns its path."""
     if not plates and not compounds:
         raise ValueError("choose plates and/or compounds to download: all 55 BBBC021 plates are tens of gigabytes")
     dest = Path(dest)
@@ -190,6 +229,8 @@ def download_bbbc021(dest: str | Path, plates: list[str] | None = None, compound
         label = safe_filename("bbbc021_" + "_".join(sorted({c.lower().replace(" ", "-") for c in compounds})))
     else:
         label = "bbbc021_selection"
+    if store:
+        return crops_to_store(fields, raw, dest / f"{label}.cells", size=size, progress=progress, name=label)
     scratch = raw / f".{label}.crops.tmp"
     try:
         cells = crops_from_zips(fields, raw, size=size, progress=progress, name=label, scratch=scratch)

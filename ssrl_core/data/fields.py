@@ -17,9 +17,15 @@ because bright nuclei raise the Otsu threshold and clumps have a single distance
 Border handling (documented choice): a nucleus whose crop would leave the field is **skipped**
 by default (`border="skip"`), so every crop holds only real pixels; `border="pad"` keeps it and
 fills the outside with the field's median background instead.
+
+`nuclei_to_store` writes the crops of many fields to an on-disk cell store one field at a time
+(resumable), so a plate never has to fit in memory.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -174,3 +180,44 @@ def nucleus_crops(field: np.ndarray, size: int = 196, nuclear_channel: int = 0,
         rows.append({**(meta or {}), "cell_index": i, "y": float(r), "x": float(c), "area": int(areas[i])})
     images = np.stack(crops) if crops else np.zeros((0, size, size, f.shape[2]), f.dtype)
     return CellSet(images, list(channels), pd.DataFrame(rows), name=name)
+
+
+def nuclei_to_store(fields: Iterable[tuple[str, Callable[[], np.ndarray], dict]], out: str | Path,
+                    size: int = 196, nuclear_channel: int = 0, channels: list[str] | None = None,
+                    border: str = "skip", name: str | None = None, params: dict | None = None,
+                    progress: Callable[[int, str], None] | None = None, **detect_kw: object) -> tuple[Path, dict]:
+    """Nucleus crops of many fields written field by field to a cell store (`ssrl_core.data.store`).
+
+    `fields` yields `(unit, read, meta)`: a unique name of the field, a function reading it (not
+    called for fields a resumed store already has) and the constant metadata of its cells. Only
+    one field's crops are in memory at a time; an interrupted run resumes when called again with
+    the same `out` and settings. Returns `(store path, {"fields", "cells", "resumed", "skipped"})`.
+    """
+    from ssrl_core.data.store import StoreWriter
+
+    settings = {"kind": "nuclei", "size": int(size), "nuclear_channel": int(nuclear_channel), "border": border,
+                "channels": channels, **(params or {}), **{k: str(v) for k, v in detect_kw.items()}}
+    writer = StoreWriter(out, channels, name, params=settings)
+    resumed, n_fields, skipped = writer.resumed, 0, []
+    for k, (unit, read, meta) in enumerate(fields):
+        n_fields += 1
+        if progress:
+            progress(k, str(unit))
+        if writer.skip(unit):
+            continue
+        try:
+            field = read()
+        except ValueError as exc:  # unreadable or too large: listed, never silently dropped
+            skipped.append((str(unit), str(exc)))
+            writer.note_skipped(str(unit), str(exc))
+            writer.add(np.zeros((0, 1, 1, 1), np.uint8), None, unit=unit)  # the unit is done
+            continue
+        cells = nucleus_crops(field, size=size, nuclear_channel=nuclear_channel, channels=channels,
+                              border=border, meta=meta, name=name or "", **detect_kw)
+        writer.add(cells.images, cells.meta, unit=unit, channels=cells.channels)
+    total = writer.cells
+    if total == 0:
+        raise ValueError(f"no nucleus crops of {size} px could be cut from {n_fields} field(s) "
+                         "(no nuclei found, or all too close to the edge: try a smaller crop or border pad)")
+    path = writer.close()
+    return path, {"fields": n_fields, "cells": int(total), "resumed": resumed, "skipped": skipped}

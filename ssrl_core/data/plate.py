@@ -14,6 +14,7 @@ The flow of `ssrl data import-plate` and of the Data page's plate import:
    Gaussian + Li threshold + LoG peaks + watershed; crops that would leave the field skipped).
    Metadata per cell: `plate`, `well`, `site`, `field`, every plate-map column, `cell_index`
    (within its site), `y`, `x`, `area`. Wells without a plate-map row are listed in the report.
+   With `out=NAME.cells` the crops go site by site to an on-disk, resumable cell store.
 """
 
 from __future__ import annotations
@@ -185,15 +186,24 @@ def read_site(site: dict, channels: list[str]) -> tuple[np.ndarray, list[str] | 
     return image, names, physical
 
 
+def _site_unit(site: dict) -> str:
+    return f"{site['plate']}/{site['well']}/{site['site']}"
+
+
 def import_plate(scan: PlateScan, plate_map: pd.DataFrame | None = None, crop: int = 196,
                  nuclear_channel: int | str = 0, names: list[str] | None = None, border: str = "skip",
                  drop_unmapped: bool = False, progress: Progress | None = None, name: str = "plate",
-                 ) -> tuple[CellSet, dict]:
+                 out: str | Path | None = None) -> tuple[CellSet, dict]:
     """Nucleus crops of every complete site, with the plate map's metadata.
+
+    With `out` (a `.cells` folder) the crops are written site by site to an on-disk cell store
+    (`ssrl_core.data.store`): one site's crops in memory at a time, and an interrupted import
+    resumes where it stopped when run again with the same `out` and settings; the returned
+    CellSet then reads that store (lazily when large). Without `out` everything stays in memory.
 
     Returns `(cells, report)`; the report lists `sites`, `cells`, `cells_per_well`, `unmatched`
     files, `incomplete` sites, `unmapped_wells` (no plate-map row), `failed` sites (unreadable)
-    and `map_wells_without_images`.
+    and `map_wells_without_images` (and `out`, `resumed` with a store).
     """
     from ssrl_core.data.fields import nucleus_crops
 
@@ -202,6 +212,16 @@ def import_plate(scan: PlateScan, plate_map: pd.DataFrame | None = None, crop: i
                                                            if scan.incomplete else "no file matched the pattern"))
     rows, unmapped = map_rows(scan, plate_map)
     chan = channel_names(scan, names)
+    writer = None
+    if out is not None:
+        from ssrl_core.data.store import StoreWriter
+
+        settings = {"kind": "plate", "folder": str(scan.folder), "pattern": scan.pattern, "sites": len(scan.sites),
+                    "crop": int(crop), "nuclear_channel": str(nuclear_channel), "names": names, "border": border,
+                    "drop_unmapped": bool(drop_unmapped),
+                    "map": None if plate_map is None
+                    else str(int(pd.util.hash_pandas_object(plate_map.astype(str)).sum()))}
+        writer = StoreWriter(out, None, name, params=settings)
     parts, failed = [], []
     total = len(scan.sites)
     for i, site in enumerate(scan.sites):
@@ -211,6 +231,8 @@ def import_plate(scan: PlateScan, plate_map: pd.DataFrame | None = None, crop: i
         key = (site["plate"], site["well"])
         if drop_unmapped and plate_map is not None and key not in rows:
             continue
+        if writer is not None and writer.skip(_site_unit(site)):
+            continue
         try:
             image, ome_names, physical = read_site(site, scan.channels)
             site_names = ome_names if (ome_names and names is None) else (chan if image.shape[2] == len(chan)
@@ -218,20 +240,42 @@ def import_plate(scan: PlateScan, plate_map: pd.DataFrame | None = None, crop: i
             idx = _channel_index(nuclear_channel, site_names)
             meta = {"plate": site["plate"], "well": site["well"], "site": site["site"],
                     "field": site["files"][scan.channels[0]].name, **physical, **rows.get(key, {})}
-            parts.append(nucleus_crops(image, size=crop, nuclear_channel=idx, channels=site_names,
-                                       border=border, meta=meta, name=name))
+            part = nucleus_crops(image, size=crop, nuclear_channel=idx, channels=site_names,
+                                 border=border, meta=meta, name=name)
         except ValueError as exc:  # unreadable file, sizes that differ, bad channel
             failed.append({"site": label, "reason": str(exc)})
+            if writer is not None:
+                writer.note_skipped(label, str(exc))
+            continue
+        if writer is None:
+            parts.append(part)
+            continue
+        try:
+            writer.add(part.images, part.meta, unit=_site_unit(site), channels=part.channels if len(part) else None)
+        except ValueError as exc:
+            raise ValueError("the sites do not share the same channels or image type; import them separately "
+                             f"({exc})") from None
     if progress:
         progress(total, total, "done")
-    parts = [p for p in parts if len(p)]
-    if not parts:
-        raise ValueError(f"no nucleus crop of {crop} px could be cut from {total} site(s)"
-                         + (f"; {len(failed)} failed, e.g. {failed[0]['reason']}" if failed else ""))
-    if len({tuple(p.channels) for p in parts}) > 1:
-        raise ValueError("the sites do not share the same channels; import them separately")
-    meta = pd.concat([p.meta for p in parts], ignore_index=True)
-    cells = CellSet(np.concatenate([p.images for p in parts]), list(parts[0].channels), meta, name=name)
+    if writer is not None:
+        if writer.cells == 0:
+            raise ValueError(f"no nucleus crop of {crop} px could be cut from {total} site(s)"
+                             + (f"; {len(failed)} failed, e.g. {failed[0]['reason']}" if failed else ""))
+        from ssrl_core.data.store import open_store
+
+        resumed = writer.resumed
+        cells = open_store(writer.close(), name=name)
+        meta = cells.meta
+    else:
+        resumed = False
+        parts = [p for p in parts if len(p)]
+        if not parts:
+            raise ValueError(f"no nucleus crop of {crop} px could be cut from {total} site(s)"
+                             + (f"; {len(failed)} failed, e.g. {failed[0]['reason']}" if failed else ""))
+        if len({tuple(p.channels) for p in parts}) > 1:
+            raise ValueError("the sites do not share the same channels; import them separately")
+        meta = pd.concat([p.meta for p in parts], ignore_index=True)
+        cells = CellSet(np.concatenate([p.images for p in parts]), list(parts[0].channels), meta, name=name)
     scanned = {w for _, w in scan.wells()}
     missing = [] if plate_map is None else sorted(set(plate_map["well"]) - scanned)
     report = {"pattern": scan.pattern, "sites": total, "cells": len(cells), "channels": cells.channels,
@@ -240,6 +284,8 @@ def import_plate(scan: PlateScan, plate_map: pd.DataFrame | None = None, crop: i
               "unmatched": list(scan.unmatched), "incomplete": list(scan.incomplete),
               "unmapped_wells": unmapped, "mapped_wells": len(rows), "failed": failed,
               "map_wells_without_images": missing}
+    if writer is not None:
+        report.update(out=str(writer.root), resumed=resumed)
     return cells, report
 
 

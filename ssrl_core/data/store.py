@@ -146,8 +146,9 @@ class StoreArray:
     """
 
     def __init__(self, root: str | Path, counts: Sequence[int], cell_shape: Sequence[int], dtype: str | np.dtype,
-                 index: np.ndarray | None = None):
+                 index: np.ndarray | None = None, hashes: Sequence[str] | None = None):
         self.root = Path(root)
+        self.hashes = None if hashes is None else list(hashes)
         self.counts = np.asarray(counts, dtype=np.int64)
         self.offsets = np.concatenate([[0], np.cumsum(self.counts)]).astype(np.int64)
         self.cell_shape = tuple(int(x) for x in cell_shape)
@@ -282,7 +283,7 @@ class StoreArray:
 
     def take(self, key: Any) -> "StoreArray":
         """A lazy subset (no pixels read)."""
-        return StoreArray(self.root, self.counts, self.cell_shape, self.dtype, self.positions(key))
+        return StoreArray(self.root, self.counts, self.cell_shape, self.dtype, self.positions(key), self.hashes)
 
     def batches(self, batch_size: int) -> Iterator[np.ndarray]:
         """Consecutive batches of at most `batch_size` crops."""
@@ -293,12 +294,17 @@ class StoreArray:
         arr = self[:]
         return arr if dtype is None else arr.astype(dtype, copy=False)
 
-    def fingerprint(self, chunk_hashes: Sequence[str]) -> str:
-        """A hash naming these crops: the chunks' content hashes plus the selected positions."""
+    def fingerprint(self) -> str:
+        """A hash naming these crops without reading them: the chunks' content hashes (made when
+        they were written) plus the selected positions; pixels are hashed only without hashes."""
         h = hashlib.blake2b(digest_size=20)
-        h.update(json.dumps([list(self.cell_shape), str(self.dtype), list(chunk_hashes)]).encode())
+        h.update(json.dumps(["store", list(self.cell_shape), str(self.dtype), self.hashes,
+                             self.total]).encode())
         if self.index is not None:
             h.update(np.ascontiguousarray(self.index).data)
+        if self.hashes is None:
+            for batch in self.batches(4096):
+                h.update(np.ascontiguousarray(batch).data)
         return h.hexdigest()
 
 
@@ -370,7 +376,9 @@ class StoreWriter:
 
     def note_skipped(self, item: str, reason: str) -> None:
         """Remember an input that was refused (kept in the manifest, shown as `CellSet.skipped`)."""
-        self.man["skipped"].append([str(item), str(reason)])
+        entry = [str(item), str(reason)]
+        if entry not in self.man["skipped"]:  # a resumed import retries what failed before
+            self.man["skipped"].append(entry)
 
     def _start(self, images: np.ndarray) -> None:
         shape, dtype = list(images.shape[1:]), str(images.dtype)
@@ -378,7 +386,8 @@ class StoreWriter:
             self.man["shape"], self.man["dtype"] = shape, dtype
             if self.man["chunk_cells"] is None:
                 cell_bytes = int(np.prod(shape)) * images.dtype.itemsize
-                self.man["chunk_cells"] = int(max(16, min(65536, CHUNK_BYTES // max(cell_bytes, 1))))
+                target = int(os.environ.get("SSRL_STORE_CHUNK_BYTES", CHUNK_BYTES))
+                self.man["chunk_cells"] = int(max(16, min(65536, target // max(cell_bytes, 1))))
         elif self.man["shape"] != shape or self.man["dtype"] != dtype:
             raise StoreError(f"crops of {shape} {dtype} do not fit a store of {self.man['shape']} {self.man['dtype']}")
         if self.buffer is None:
@@ -511,8 +520,8 @@ def open_store(path: str | Path, name: str | None = None, lazy: bool | None = No
     root = Path(path)
     store_header(root)  # refuses unfinished stores with a plain message
     man = read_manifest(root)
-    arr = StoreArray(root, [c["cells"] for c in man["chunks"]], man["shape"], man["dtype"])
-    arr.chunk_hashes = [c["hash"] for c in man["chunks"]]  # type: ignore[attr-defined]
+    arr = StoreArray(root, [c["cells"] for c in man["chunks"]], man["shape"], man["dtype"],
+                     hashes=[c["hash"] for c in man["chunks"]])
     meta = _read_parquet(root / META)
     if len(meta) != len(arr):
         raise StoreError(f"{root.name}: {len(meta)} metadata rows for {len(arr)} crops")

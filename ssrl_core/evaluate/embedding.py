@@ -10,6 +10,11 @@ Cache: `cache_dir()/embeddings/<key>.npy` with `<key>.json` beside it, where the
 encoder identity (the sha256 of a checkpoint file, remembered by path + mtime + size; or the
 baseline name), the data fingerprint (hash of the pixels, shape, dtype, channel names) and the
 preprocessing settings. A second look at the same cells is a file read.
+
+Streaming: crops are read, scaled and resized batch by batch (the next batch is prepared on a
+background thread while the model runs the current one), and features go into one preallocated
+`(N, D)` table, so a set on disk (`ssrl_core.data.store`) is embedded without its pixels ever
+being in memory at once.
 """
 
 from __future__ import annotations
@@ -41,7 +46,14 @@ def pick_device(device: str = "auto", precision: str = "auto") -> tuple[str, boo
 
 
 def data_fingerprint(cells: CellSet) -> str:
-    """Hash of the pixels, shape, dtype and channel names of a set (metadata is not included)."""
+    """Hash of the pixels, shape, dtype and channel names of a set (metadata is not included).
+
+    A lazy set (an on-disk cell store) is named by its chunks' content hashes and the selected
+    positions instead, so a million-cell set is not read just to find its cache entry.
+    """
+    if cells.lazy:
+        return hashlib.blake2b(json.dumps([cells.images.fingerprint(), list(cells.channels)]).encode(),
+                               digest_size=20).hexdigest()
     h = hashlib.blake2b(digest_size=20)
     h.update(json.dumps([list(cells.images.shape), str(cells.images.dtype), list(cells.channels)]).encode())
     h.update(np.ascontiguousarray(cells.images).data)
@@ -138,27 +150,55 @@ def _compute(cells: CellSet, spec, progress, device: str, batch_size: int, nucle
     return feats, info
 
 
-def run_module(module, images: np.ndarray, lo, hi, crop_size: int, device: str, batch_size: int = 256,
+def _batches(images, lo: np.ndarray, hi: np.ndarray, batch_size: int):
+    """(start, float32 [0, 1] batch) in order, the next one read and scaled on a helper thread."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    n = len(images)
+    starts = list(range(0, n, batch_size))
+
+    def load(start: int) -> np.ndarray:
+        return to_unit_float(np.asarray(images[start:start + batch_size]), lo, hi)
+
+    if len(starts) <= 1:
+        for start in starts:
+            yield start, load(start)
+        return
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed-read") as pool:
+        nxt = pool.submit(load, starts[0])
+        for i, start in enumerate(starts):
+            x = nxt.result()
+            if i + 1 < len(starts):
+                nxt = pool.submit(load, starts[i + 1])
+            yield start, x
+
+
+def run_module(module, images, lo, hi, crop_size: int, device: str, batch_size: int = 256,
                progress: Progress | None = None, bf16: bool = False) -> np.ndarray:
     """Batched, gradient-free forward pass of `(N, H, W, C)` images through `module`
-    (bf16 autocast when `bf16`; the features come back as float32)."""
+    (bf16 autocast when `bf16`; the features come back as float32).
+
+    `images` may be an array or a lazy store view: batches are read as they are needed, the next
+    one prepared while the model runs, and the features fill one preallocated table."""
     import torch
     import torch.nn.functional as F
 
     n = len(images)
-    out: list[np.ndarray] = []
+    out: np.ndarray | None = None
     lo_t = np.asarray(lo, dtype=np.float32)
     hi_t = np.asarray(hi, dtype=np.float32)
     with torch.inference_mode():
-        for start in range(0, n, batch_size):
-            x = to_unit_float(images[start:start + batch_size], lo_t, hi_t)
+        for start, x in _batches(images, lo_t, hi_t, batch_size):
             t = torch.from_numpy(x).to(device).permute(0, 3, 1, 2).contiguous()
             if t.shape[-2:] != (crop_size, crop_size):
                 t = F.interpolate(t, size=(crop_size, crop_size), mode="bilinear", align_corners=False,
                                   antialias=t.shape[-1] > crop_size)
             with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=bf16):
                 y = module(t)
-            out.append(y.reshape(len(y), -1).float().cpu().numpy())
+            y = y.reshape(len(y), -1).float().cpu().numpy()
+            if out is None:
+                out = np.empty((n, y.shape[1]), dtype=np.float32)
+            out[start:start + len(y)] = y
             if progress is not None:
                 progress(min(1.0, (start + len(x)) / n))
-    return np.concatenate(out, axis=0).astype(np.float32, copy=False)
+    return out if out is not None else np.zeros((0, 0), dtype=np.float32)

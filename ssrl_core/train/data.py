@@ -5,6 +5,12 @@ Pixels are scaled once per run with per-channel percentile ranges (`channel_rang
 gives, for every recipe, two views made by `TwoViews(recipe)` with a seed derived from
 (run seed, epoch, cell index, recipe index): the same run makes the same views, with or without
 DataLoader workers, and a resumed run continues with the views it would have made.
+
+Sets on disk (`ssrl_core.data.store`, `CellSet.lazy`) are never scaled as a whole: the scaled
+images are a `UnitFloatImages` view that reads and scales only the crops a batch needs, so each
+DataLoader worker reads its own cells from the store (workers fork with the open files; pread
+needs no shared file position) and memory does not grow with the set. Under DDP `EpochSampler`
+gives each rank its share of one permutation of the same store (as `DistributedSampler`).
 """
 
 from __future__ import annotations
@@ -71,7 +77,7 @@ def view_seed(seed: int, epoch: int, index: int, recipe_index: int) -> int:
 class ViewPairs(Dataset):
     """For cell i: a flat tuple (v1, v2) per recipe, each view a float32 tensor (C, crop, crop)."""
 
-    def __init__(self, images01: np.ndarray, recipes: Sequence[Any], crop_size: int, seed: int = 0):
+    def __init__(self, images01: Any, recipes: Sequence[Any], crop_size: int, seed: int = 0):
         from ssrl_core.augment import TwoViews
 
         if images01.dtype != np.float32 or images01.ndim != 4:
@@ -145,10 +151,43 @@ class EpochSampler(Sampler[int]):
         return max(0, len(self._indices()) - self.start)
 
 
-def prepare_images(cells: CellSet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-channel ranges over the training cells and the images scaled once to float32 [0, 1]."""
+class UnitFloatImages:
+    """The crops of a lazy set as float32 [0, 1] `(N, H, W, C)`, scaled as they are read.
+
+    `images[i]` reads crop i from the store and applies `to_unit_float` with the run's ranges:
+    the same numbers as scaling the whole array first, without holding it.
+    """
+
+    dtype = np.dtype(np.float32)
+
+    def __init__(self, images: Any, lo: np.ndarray, hi: np.ndarray):
+        self.images = images
+        self.lo, self.hi = np.asarray(lo, dtype=np.float32), np.asarray(hi, dtype=np.float32)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.images.shape)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.images.shape)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        return to_unit_float(np.asarray(self.images[key]), self.lo, self.hi)
+
+
+def _scaled(cells: CellSet, lo: np.ndarray, hi: np.ndarray):
+    return UnitFloatImages(cells.images, lo, hi) if cells.lazy else to_unit_float(cells.images, lo, hi)
+
+
+def prepare_images(cells: CellSet) -> tuple[Any, np.ndarray, np.ndarray]:
+    """Per-channel ranges over the training cells and the images scaled once to float32 [0, 1]
+    (for a lazy set, a `UnitFloatImages` view that scales each crop as it is read)."""
     lo, hi = channel_ranges(cells.images)
-    return to_unit_float(cells.images, lo, hi), lo, hi
+    return _scaled(cells, lo, hi), lo, hi
 
 
 def check_channels(recipes: Sequence[Any], channels: int) -> None:
@@ -163,4 +202,4 @@ def check_channels(recipes: Sequence[Any], channels: int) -> None:
 def prepare_images_with(cells: CellSet, lo: Sequence[float], hi: Sequence[float]):
     """Scale with the ranges saved in a checkpoint (a resumed run keeps the same pixel scale)."""
     lo, hi = np.asarray(lo, dtype=np.float32), np.asarray(hi, dtype=np.float32)
-    return to_unit_float(cells.images, lo, hi), lo, hi
+    return _scaled(cells, lo, hi), lo, hi
