@@ -9,7 +9,8 @@ import yaml
 
 from ssrl_core.train.config import ConfigError, RunConfig, apply_overrides, load_config
 
-CONFIGS = sorted((Path(__file__).resolve().parent.parent / "configs").rglob("*.yaml"))  # sub-folders too
+CONFIGS = sorted(p for p in (Path(__file__).resolve().parent.parent / "configs").rglob("*.yaml")  # sub-folders too
+                 if p.parent.name != "sweeps")  # configs/sweeps/*.yaml are sweep files (tests/test_cifar10_sweeps.py)
 
 
 def test_configs_folder_has_every_method_and_preset() -> None:

@@ -15,13 +15,21 @@ Sweep YAML:
     seeds: [0, 1, 2]
     probe_column: label
     test_fraction: 0.3
+    # optional, the paper's protocol (train the probe on one split, score it on another):
+    probe_split: split           # a column with the values `train` and `test`
+    probe_data: {name: cifar10}  # the cells embedded for the probe (default: the run's data)
+    probe_train_cells: 5000      # at most this many training-split cells for the probe (same per class)
+
+`parameter` may also be a list of paths set to the same value (e.g. the probability of two steps
+that together make the colour jitter).
 """
 
 from __future__ import annotations
 
 import copy
 import json
-from dataclasses import dataclass, field
+import warnings
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -46,6 +54,9 @@ class SweepConfig:
     probe_column: str = "label"
     test_fraction: float = 0.3
     probe_seed: int = 0
+    probe_split: str | None = None
+    probe_data: dict[str, Any] | None = None
+    probe_train_cells: int | None = None
 
 
 def load_sweep(path: str | Path) -> SweepConfig:
@@ -78,13 +89,22 @@ def sweep_from_dict(raw: dict[str, Any]) -> SweepConfig:
     seeds = raw.get("seeds", [0])
     if not isinstance(seeds, list) or not seeds or not all(isinstance(s, int) for s in seeds):
         problems.append("'seeds' must be a list of whole numbers")
-    unknown = set(raw) - {"base", "parameter", "values", "seeds", "probe_column", "test_fraction", "probe_seed"}
+    unknown = set(raw) - {"base", "parameter", "values", "seeds", "probe_column", "test_fraction", "probe_seed",
+                          "probe_split", "probe_data", "probe_train_cells"}
     problems += [f"unknown field {k!r}" for k in sorted(unknown)]
+    if raw.get("probe_data") is not None and not isinstance(raw.get("probe_data"), dict):
+        problems.append("'probe_data' must be a data mapping (name, filter, exclude, max_cells)")
+    ptc = raw.get("probe_train_cells")
+    if ptc is not None and (not isinstance(ptc, int) or ptc < 2):
+        problems.append("'probe_train_cells' must be a whole number of at least 2")
     if problems:
         raise ValueError("The sweep file has problems:\n  - " + "\n  - ".join(problems))
     return SweepConfig(base=raw["base"], parameter=raw["parameter"], values=list(values), seeds=list(seeds),
                        probe_column=str(raw.get("probe_column", "label")),
-                       test_fraction=float(raw.get("test_fraction", 0.3)), probe_seed=int(raw.get("probe_seed", 0)))
+                       test_fraction=float(raw.get("test_fraction", 0.3)), probe_seed=int(raw.get("probe_seed", 0)),
+                       probe_split=str(raw["probe_split"]) if raw.get("probe_split") else None,
+                       probe_data=dict(raw["probe_data"]) if raw.get("probe_data") else None,
+                       probe_train_cells=int(ptc) if ptc is not None else None)
 
 
 def recipe_sweep(dataset: str, recipe: dict[str, Any], step: str, param: str, values: list[Any], *,
@@ -141,8 +161,15 @@ def set_parameter(base: dict[str, Any], parameter: str | dict[str, Any], value: 
 
     `parameter` is a dotted path (`lr`, `recipes.0.recipe.steps.2.params.limit`; the short form
     `recipes.0.steps...` is accepted and a preset is expanded into its steps) or a mapping
-    `{recipe: 0, step: NAME, param: NAME}` that finds the first step with that transform name.
+    `{recipe: 0, step: NAME, param: NAME}` that finds the first step with that transform name,
+    or a list of either, all set to `value`.
     """
+    if isinstance(parameter, list):
+        if not parameter:
+            raise ValueError("the parameter list is empty")
+        for one in parameter:
+            base = set_parameter(base, one, value)
+        return base
     raw = copy.deepcopy(base)
     if isinstance(parameter, dict):
         idx = int(parameter.get("recipe", 0))
@@ -230,7 +257,9 @@ def _run_sweep(cfg: SweepConfig, sweep_dir: Path, progress: Callable[[float, str
     sweep_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_json(sweep_dir / "sweep.json", {"parameter": cfg.parameter, "values": cfg.values,
                                                  "seeds": cfg.seeds, "probe_column": cfg.probe_column,
-                                                 "test_fraction": cfg.test_fraction, "base": cfg.base})
+                                                 "test_fraction": cfg.test_fraction, "probe_split": cfg.probe_split,
+                                                 "probe_data": cfg.probe_data,
+                                                 "probe_train_cells": cfg.probe_train_cells, "base": cfg.base})
     points = [(i, v, s) for i, v in enumerate(cfg.values) for s in cfg.seeds]
     loaded: dict[str, Any] = {}  # cells per data selection, loaded once
     for n_done, (i, value, seed) in enumerate(points):
@@ -249,16 +278,22 @@ def _run_sweep(cfg: SweepConfig, sweep_dir: Path, progress: Callable[[float, str
             if result.get("state") != "finished":  # stopped on request: never probe a half-trained run
                 raise RuntimeError(f"the run {run_dir.name} ended {result.get('state')} before finishing "
                                    f"({result.get('error') or 'no reason given'}); run the sweep again to resume")
-        data_key = json.dumps(run_cfg.to_dict()["data"], sort_keys=True, default=str)
+        probe_data = load_config(None, [], base={**raw, "data": cfg.probe_data}).data if cfg.probe_data else run_cfg.data
+        data_key = json.dumps(asdict(probe_data), sort_keys=True, default=str)
         if data_key not in loaded:
-            loaded[data_key] = load_cells(run_cfg.data, seed=0)
+            loaded[data_key] = probe_cells(load_cells(probe_data, seed=0), cfg)
         cells = loaded[data_key]
         if cfg.probe_column not in cells.meta.columns:
             raise ValueError(f"the cells have no {cfg.probe_column!r} column to probe; columns are "
                              f"{list(cells.meta.columns)}")
-        feats = embed(cells, str(run_dir / "checkpoint.pt"))
-        res = linear_probe(feats, cells.meta[cfg.probe_column], test_fraction=cfg.test_fraction,
-                           seed=cfg.probe_seed)
+        feats = embed(cells, str(run_dir / "checkpoint.pt"), use_cache=False)
+        if cfg.probe_split:
+            is_train = cells.meta[cfg.probe_split].astype(str).to_numpy() == "train"
+            res = split_probe(feats[is_train], cells.meta[cfg.probe_column][is_train],
+                              feats[~is_train], cells.meta[cfg.probe_column][~is_train])
+        else:
+            res = linear_probe(feats, cells.meta[cfg.probe_column], test_fraction=cfg.test_fraction,
+                               seed=cfg.probe_seed)
         rows = res["per_class"].assign(value=value, seed=int(seed), top1=res["top1"], run=run_dir.name)
         _append(sweep_dir, rows[RESULT_COLUMNS])
     results = read_results(sweep_dir)
@@ -266,6 +301,56 @@ def _run_sweep(cfg: SweepConfig, sweep_dir: Path, progress: Callable[[float, str
     if progress is not None:
         progress(1.0, "done")
     return dict(report, results=results, sweep_dir=str(sweep_dir))
+
+
+def probe_cells(cells: Any, cfg: SweepConfig) -> Any:
+    """The cells the probe embeds: with `probe_split`, the `train` rows (at most
+    `probe_train_cells`, the same number per class, fixed seed) and every `test` row."""
+    if not cfg.probe_split:
+        return cells
+    if cfg.probe_split not in cells.meta.columns:
+        raise ValueError(f"the cells have no {cfg.probe_split!r} column to split the probe; columns are "
+                         f"{list(cells.meta.columns)}")
+    split = cells.meta[cfg.probe_split].astype(str).to_numpy()
+    train, test = np.flatnonzero(split == "train"), np.flatnonzero(split == "test")
+    if len(train) < 2 or len(test) < 1:
+        raise ValueError(f"the probe split {cfg.probe_split!r} needs rows marked 'train' and 'test'; found "
+                         f"{len(train)} and {len(test)}")
+    if cfg.probe_train_cells is not None and len(train) > cfg.probe_train_cells:
+        rng = np.random.default_rng(cfg.probe_seed)
+        labels = cells.meta[cfg.probe_column].astype(str).to_numpy()[train]
+        classes = np.unique(labels)
+        per = max(1, cfg.probe_train_cells // len(classes))
+        train = np.sort(np.concatenate([rng.permutation(train[labels == c])[:per] for c in classes]))
+    return cells.subset(np.concatenate([train, test]))
+
+
+def split_probe(x_train: np.ndarray, y_train: Any, x_test: np.ndarray, y_test: Any, max_iter: int = 300,
+                C: float = 1.0) -> dict[str, Any]:
+    """Linear evaluation with given parts (paper: probe trained on the training split, scored on the
+    test split): logistic regression on standardised features. Returns top1 and per_class
+    (class, n_test, accuracy), like `linear_probe`."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from ssrl_core.evaluate.threads import compute_threads
+
+    ytr = np.asarray(y_train, dtype=object).astype(str)
+    yte = np.asarray(y_test, dtype=object).astype(str)
+    if len(np.unique(ytr)) < 2:
+        raise ValueError("the probe's training part needs at least two classes")
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter, C=C))
+    with warnings.catch_warnings(), compute_threads(len(ytr)):
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(np.asarray(x_train, np.float32), ytr)
+    pred = model.predict(np.asarray(x_test, np.float32))
+    classes = sorted(np.unique(yte).tolist())
+    per_class = pd.DataFrame({"class": classes, "n_test": [int((yte == c).sum()) for c in classes],
+                              "accuracy": [float((pred[yte == c] == c).mean()) for c in classes]})
+    return {"top1": float((pred == yte).mean()), "per_class": per_class, "n_train": int(len(ytr)),
+            "n_test": int(len(yte))}
 
 
 def write_statistics(results: pd.DataFrame, sweep_dir: str | Path) -> dict[str, Any]:
