@@ -1,7 +1,7 @@
 """Choosing the checkpoint in use: shipped ones (pretrained/index.json), finished runs, uploads.
 
 Uploaded files are stored under the session's upload folder with a sanitised name and checked
-with `ssrl_core.train.checkpoint.load_encoder` (weights-only loading) before they are used, so a
+with `ssrl_core.models.encoder_file.load_encoder` (weights-only loading) before they are used, so a
 file that is not a checkpoint, or does not fit, gets a plain message.
 """
 
@@ -11,6 +11,8 @@ import functools
 from pathlib import Path
 from typing import Any
 
+from ssrl_core.io import read_yaml
+from ssrl_core.models.encoder_file import CHECKPOINT, checkpoint_info, load_checkpoint, load_encoder
 from ssrl_core.models.shipped import shipped_checkpoints
 
 BASELINES = ("random-resnet18", "imagenet-vgg16", "hand-features")
@@ -31,7 +33,7 @@ def start_misfit(fields: dict[str, Any], n_channels: int, side: int) -> str | No
     if entry is not None:
         info = {k: entry.get(k) for k in ("in_channels", "per_channel", "channels")}
     else:
-        info = {k: v for k, v in facts(Path(str(init)) / "checkpoint.pt").items() if k != "crop_size"}
+        info = {k: v for k, v in facts(Path(str(init)) / CHECKPOINT).items() if k != "crop_size"}
     return misfit(info, n_channels, side)
 
 
@@ -40,7 +42,7 @@ def finished_runs(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for r in runs:
         run_dir = Path(str(r.get("run_dir") or r.get("path") or ""))
-        ckpt = run_dir / "checkpoint.pt"
+        ckpt = run_dir / CHECKPOINT
         if ckpt.is_file():
             out.append({"name": f"{r.get('name', run_dir.name)} ({r.get('state', '?')})", "path": str(ckpt)})
     return out
@@ -48,7 +50,6 @@ def finished_runs(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def check(path: str | Path) -> dict[str, Any]:
     """Open a checkpoint safely and return its info; raises ValueError with a plain message."""
-    from ssrl_core.train.checkpoint import load_encoder
     try:
         _, info = load_encoder(path, device="cpu")
     except (ValueError, FileNotFoundError):
@@ -66,7 +67,6 @@ def describe(info: dict[str, Any]) -> str:
 
 @functools.lru_cache(maxsize=64)
 def _file_facts(path: str, mtime_ns: int) -> dict[str, Any]:
-    from ssrl_core.train.checkpoint import checkpoint_info, load_checkpoint
     info = checkpoint_info(load_checkpoint(path))
     return {k: info.get(k) for k in ("in_channels", "crop_size", "per_channel", "channels", "backbone")}
 
@@ -108,8 +108,6 @@ def start_options(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """What a new run can start from, label -> config fields: random weights, ImageNet, every
     shipped encoder, every run with a checkpoint. An encoder fixes the backbone, the per-channel
     mode and the crop size (its weights only fit those)."""
-    from ssrl_core.io import read_yaml
-
     out: dict[str, dict[str, Any]] = {RANDOM_START: {}, IMAGENET_START: {"pretrained": True}}
     for full in shipped_checkpoints():  # the index, read once
         if full.get("backbone"):
@@ -119,7 +117,7 @@ def start_options(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     for r in runs:
         run_dir = Path(str(r.get("run_dir") or r.get("path") or ""))
         cfg_path = run_dir / "config.yaml"
-        if not (run_dir / "checkpoint.pt").is_file() or not cfg_path.is_file():
+        if not (run_dir / CHECKPOINT).is_file() or not cfg_path.is_file():
             continue
         try:
             cfg = read_yaml(cfg_path) or {}

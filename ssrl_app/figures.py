@@ -29,7 +29,7 @@ def recipe_of(encoder: str) -> str:
     if not encoder or not Path(str(encoder)).suffix == ".pt":
         return "no augmentation recipe (baseline)"
     try:
-        from ssrl_core.train.checkpoint import checkpoint_info, load_checkpoint
+        from ssrl_core.models.encoder_file import checkpoint_info, load_checkpoint  # torch: only when asked
         info = checkpoint_info(load_checkpoint(encoder))
     except Exception:  # an unreadable checkpoint still gets a figure
         return "recipe unknown"

@@ -16,6 +16,7 @@ import streamlit as st
 
 from ssrl_app import sidebar, state
 from ssrl_core.train import jobs
+from ssrl_core.train import rundir as rd
 
 
 def follow() -> None:
@@ -68,9 +69,9 @@ def follow() -> None:
         if c1.button("Stop this run", key="train.stop"):
             jobs.stop(run)
             st.toast("Asked the run to stop after the current step.")
-    elif (Path(run) / "checkpoint.pt").is_file():
+    elif (Path(run) / rd.CHECKPOINT).is_file():
         if c1.button("Use this checkpoint", key="train.use"):
-            state.put(state.CHECKPOINT, str(Path(run) / "checkpoint.pt"))
+            state.put(state.CHECKPOINT, str(Path(run) / rd.CHECKPOINT))
             st.rerun()
 
 

@@ -11,7 +11,8 @@ import pytest
 from ssrl_core.cli import main
 from ssrl_core.evaluate.sweep_runner import load_sweep
 from ssrl_core.io import YAML_MAX_BYTES, parse_yaml, read_yaml
-from ssrl_core.train.checkpoint import load_checkpoint, load_encoder, save_checkpoint
+from ssrl_core.models.encoder_file import load_checkpoint, load_encoder
+from ssrl_core.train.checkpoint import save_checkpoint
 from ssrl_core.train.config import ConfigError, load_config
 
 BOMB = "".join([

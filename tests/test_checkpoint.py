@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
+from ssrl_core.models.encoder_file import check_channels, load_checkpoint, load_encoder
 from ssrl_core.train import load_config, train
-from ssrl_core.train.checkpoint import (check_channels, export_checkpoint, load_checkpoint, load_encoder,
-                                        save_checkpoint)
+from ssrl_core.train.checkpoint import export_checkpoint, save_checkpoint
 
 
 class Payload:

@@ -27,7 +27,7 @@ def test_checkpoint_embedding_uses_stored_ranges_and_crop(tmp_path) -> None:
     from ssrl_core.data.cellset import CellSet, to_unit_float
     from ssrl_core.evaluate.embedding import embed_with_info
     from ssrl_core.train import load_config, train
-    from ssrl_core.train.checkpoint import load_encoder
+    from ssrl_core.models.encoder_file import load_encoder
 
     run_dir = tmp_path / "run"
     train(load_config(None, [], base=dict(BASE, max_steps=1)), run_dir)

@@ -11,7 +11,7 @@ from test_app_support import TINY, app_on, problems, tiny_env  # noqa: F401  (fi
 
 def test_start_from_my_run_fine_tunes_it_and_the_checkpoint_names_its_parent(tiny_env):
     from ssrl_core.train import load_config, train
-    from ssrl_core.train.checkpoint import load_checkpoint
+    from ssrl_core.models.encoder_file import load_checkpoint
 
     parent = Path(os.environ["SSRL_RUNS"]) / "parent-run"
     train(load_config(None, [f"data.name={tiny_env / (TINY + '.npz')}", "backbone=tiny_cnn", "crop_size=16",

@@ -12,7 +12,7 @@ import pytest
 
 from ssrl_core.train import jobs, load_config
 from ssrl_core.train import rundir as rd
-from ssrl_core.train.checkpoint import load_checkpoint
+from ssrl_core.models.encoder_file import load_checkpoint
 
 
 @pytest.fixture(scope="module")

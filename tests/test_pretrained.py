@@ -10,7 +10,7 @@ import yaml
 from ssrl_core import paths
 from ssrl_core.models import shipped
 from ssrl_core.reproduce import plan, shipping
-from ssrl_core.train.checkpoint import load_checkpoint, load_encoder
+from ssrl_core.models.encoder_file import load_checkpoint, load_encoder
 from ssrl_core.train.config import load_config
 
 PRETRAINED = paths.PROJECT_ROOT / "pretrained"

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from ssrl_core.train import load_config, train
-from ssrl_core.train.checkpoint import load_checkpoint
+from ssrl_core.models.encoder_file import load_checkpoint
 
 CONFIGS = sorted((Path(__file__).resolve().parent.parent / "configs").glob("*.yaml"))
 FAST = ["cpu_threads=1", "backbone=tiny_cnn", "crop_size=28", "batch_size=8", "max_steps=2", "log_every=1", "warmup_epochs=0",

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from ssrl_core.models.encoder_file import load_checkpoint, load_encoder
 from ssrl_core.train import load_config, train
-from ssrl_core.train.checkpoint import export_checkpoint, load_checkpoint, load_encoder
+from ssrl_core.train.checkpoint import export_checkpoint
 from ssrl_core.train.model import MAX_WARMUP_SHARE, lr_at, lr_at_share
 from ssrl_core.train.start_from import encoder_stages, freeze_stages
 from tests.test_train_loop import tiny_npz

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from ssrl_core.train import LossNotFinite, load_config, train
-from ssrl_core.train.checkpoint import load_checkpoint, load_encoder
+from ssrl_core.models.encoder_file import load_checkpoint, load_encoder
 from ssrl_core.train.data import EpochSampler, ViewPairs, load_cells, resolve_recipes
 
 TINY = ["cpu_threads=1", "backbone=tiny_cnn", "crop_size=28", "batch_size=8", "log_every=1", "epochs=2"]

@@ -22,6 +22,8 @@ import numpy as np
 
 from ssrl_core import paths
 from ssrl_core.io import atomic_write_json, sha256_file
+from ssrl_core.models import BACKBONES, build_backbone
+from ssrl_core.models.encoder_file import EncoderFacts, check_channels, find_checkpoint, load_encoder
 
 BASELINES = ("random-<backbone>", "random-<backbone>-per-channel", "imagenet-vgg16", "hand-features")
 PER_CHANNEL = "-per-channel"
@@ -60,17 +62,6 @@ def file_sha256(path: str | Path) -> str:
     return index[key]
 
 
-def _checkpoint_file(path: Path) -> Path:
-    if path.is_dir():
-        candidate = path / "checkpoint.pt"
-        if not candidate.is_file():
-            raise FileNotFoundError(f"the folder {path} holds no checkpoint.pt (has the run saved one yet?)")
-        return candidate
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}")
-    return path
-
-
 def resolve(encoder: str) -> EncoderSpec:
     """Turn the user's encoder choice into an `EncoderSpec` (checks the name, reads no weights
     except a checkpoint's description)."""
@@ -80,8 +71,6 @@ def resolve(encoder: str) -> EncoderSpec:
     if name == "imagenet-vgg16":
         return EncoderSpec("imagenet", name, f"imagenet-vgg16:v{RECIPE_VERSION}")
     if name.startswith("random-"):
-        from ssrl_core.models import BACKBONES
-
         backbone = name[len("random-"):].removesuffix(PER_CHANNEL)
         if backbone not in BACKBONES:
             raise ValueError(f"unknown backbone in {name!r}; use random-<backbone> with one of {', '.join(BACKBONES)}")
@@ -90,7 +79,7 @@ def resolve(encoder: str) -> EncoderSpec:
     if not path.exists():
         raise FileNotFoundError(f"{name!r} is neither a checkpoint file nor a baseline "
                                 f"({', '.join(BASELINES)})")
-    ckpt = _checkpoint_file(path)
+    ckpt = find_checkpoint(path)
     return EncoderSpec("checkpoint", ckpt.name, f"ckpt:{file_sha256(ckpt)}:v{RECIPE_VERSION}", path=ckpt)
 
 
@@ -102,23 +91,18 @@ def build_module(spec: EncoderSpec, in_channels: int, image_size: int, device: s
     if spec.kind == "hand":
         return None
     if spec.kind == "checkpoint":
-        from ssrl_core.train.checkpoint import check_channels, load_encoder
-
         module, info = load_encoder(spec.path, device=device, in_channels=in_channels)
         check_channels(info, in_channels)
+        facts = EncoderFacts.of(info)
         spec.info = {k: v for k, v in info.items() if k in ("method", "backbone", "in_channels", "crop_size",
                                                              "feat_dim", "channels", "dataset", "per_channel")}
-        spec.crop_size = int(info.get("crop_size") or image_size)
-        ranges = info.get("channel_ranges") or {}
-        if info.get("per_channel"):
-            ranges = {}  # a per-channel encoder sees each channel scaled by these cells' own range
-        if ranges.get("lo") is not None and ranges.get("hi") is not None:
-            spec.lo = np.asarray(ranges["lo"], dtype=np.float32)
-            spec.hi = np.asarray(ranges["hi"], dtype=np.float32)
+        spec.crop_size = facts.crop_size or image_size
+        # a per-channel encoder sees each channel scaled by these cells' own range
+        ranges = None if facts.per_channel else facts.ranges()
+        if ranges is not None:
+            spec.lo, spec.hi = ranges
         return module.eval()
     if spec.kind == "random":
-        from ssrl_core.models import build_backbone
-
         torch.manual_seed(RANDOM_SEED)
         backbone = spec.name[len("random-"):].removesuffix(PER_CHANNEL)
         per_channel = spec.name.endswith(PER_CHANNEL)

@@ -13,7 +13,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from ssrl_core.train import checkpoint as ckpt_io
+from ssrl_core.models.encoder_file import EncoderFacts, load_checkpoint
 from ssrl_core.train import rundir as rd
 from ssrl_core.train.config import RunConfig
 from ssrl_core.train.data import load_cells
@@ -25,17 +25,17 @@ def check_resume(cfg: RunConfig, run_dir: Path, resume: bool) -> int:
     last = run_dir / rd.CHECKPOINT
     if not (resume and last.is_file()):
         return 0
-    ck = ckpt_io.load_checkpoint(last)
+    ck = load_checkpoint(last)
     missing = [k for k in ("optimizer", "step", "epoch", "channel_ranges") if k not in ck]
     if missing:
         raise ValueError(f"Cannot resume from {last}: it lacks {', '.join(missing)} (an encoder-only export "
                          "cannot continue training); start a new run, e.g. with --set init=" + str(last))
     channels = load_cells(cfg.data, cfg.seed).images.shape[-1]
-    problems = [f"{k}: checkpoint has {ck.get(k)!r}, config has {v!r}" for k, v in
-                (("method", cfg.method.name), ("backbone", cfg.backbone),
-                 ("in_channels", channels), ("crop_size", cfg.crop_size)) if ck.get(k) != v]
-    if bool(ck.get("per_channel", False)) != bool(cfg.per_channel):
-        problems.append(f"per_channel: checkpoint has {bool(ck.get('per_channel', False))}, config has {cfg.per_channel}")
+    facts = EncoderFacts.of(ck)
+    problems = [f"{k}: checkpoint has {have!r}, config has {want!r}" for k, have, want in
+                (("method", ck.get("method"), cfg.method.name), ("backbone", facts.backbone, cfg.backbone),
+                 ("in_channels", facts.in_channels, channels), ("crop_size", facts.crop_size, cfg.crop_size),
+                 ("per_channel", facts.per_channel, bool(cfg.per_channel))) if have != want]
     if problems:
         raise ValueError(f"Cannot resume {run_dir}: the checkpoint does not match this config ("
                          + "; ".join(problems) + "); nothing was changed")

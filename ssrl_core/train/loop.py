@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader
 
 from ssrl_core.devices import resolve_device
 from ssrl_core.io import atomic_write, atomic_write_text
+from ssrl_core.models.encoder_file import EncoderFacts, load_checkpoint
 from ssrl_core.train import checkpoint as ckpt_io
 from ssrl_core.train import distributed as dist_
 from ssrl_core.train import rundir as rd
@@ -125,9 +126,9 @@ class _Loop:
         self.ckpt = None
         last = self.run_dir / rd.CHECKPOINT
         if resume and last.is_file():
-            self.ckpt = ckpt_io.load_checkpoint(last)
-            r = self.ckpt["channel_ranges"]
-            images01, lo, hi = prepare_images_with(cells, r["lo"], r["hi"])
+            self.ckpt = load_checkpoint(last)
+            facts = EncoderFacts.of(self.ckpt)
+            images01, lo, hi = prepare_images_with(cells, facts.lo, facts.hi)
         self.lo, self.hi = lo, hi
         self.dataset = ViewPairs(images01, self.recipes, cfg.crop_size, cfg.seed)
         self.sampler = EpochSampler(len(self.dataset), cfg.seed, self.info.rank, self.info.world,
@@ -139,7 +140,7 @@ class _Loop:
         full = cfg.epochs * self.steps_per_epoch
         self.total_steps = min(full, cfg.max_steps) if cfg.max_steps else full
         if self.ckpt is not None:  # resumed: the weights come from the run's own checkpoint
-            self.parent = self.ckpt.get("parent")
+            self.parent = facts.parent
             self.model, self.feat_dim = build_model(cfg, cells.images.shape[-1])
         else:
             self.parent = parent_info(cfg.init) if cfg.init else None
@@ -173,16 +174,17 @@ class _Loop:
         if not self.main:
             return None
         cfg = self.cfg
+        facts = EncoderFacts(backbone=cfg.backbone, in_channels=int(self.cells.images.shape[-1]),
+                             crop_size=cfg.crop_size, channels=tuple(self.cells.channels),
+                             lo=tuple(float(x) for x in self.lo), hi=tuple(float(x) for x in self.hi),
+                             per_channel=bool(cfg.per_channel), parent=self.parent)
         state = {"model": self.model.state_dict(), "encoder_prefix": self.prefix,
                  "optimizer": self.opt.state_dict(), "config": cfg.to_dict(), "method": cfg.method.name,
-                 "backbone": cfg.backbone, "in_channels": int(self.cells.images.shape[-1]),
-                 "crop_size": cfg.crop_size, "feat_dim": int(self.feat_dim), "channels": list(self.cells.channels),
-                 "channel_ranges": {"lo": [float(x) for x in self.lo], "hi": [float(x) for x in self.hi]},
+                 **facts.to_dict(), "feat_dim": int(self.feat_dim),
                  "recipes": [r.to_dict() for r in self.recipes], "recipe_weights": [r.weight for r in cfg.recipes],
                  "dataset": cfg.data.name, "cells": len(self.cells), "metrics": metrics, "epoch": self.epoch,
                  "step": self.step, "batch_in_epoch": self.batch_in_epoch, "rng": rng_state(), "half": False,
-                 "per_channel": bool(cfg.per_channel), "parent": self.parent, "freeze": int(cfg.freeze),
-                 "train_seconds": round(self.clock.seconds(), 2)}
+                 "freeze": int(cfg.freeze), "train_seconds": round(self.clock.seconds(), 2)}
         return ckpt_io.save_checkpoint(self.run_dir / name, state)
 
     def _should_stop(self) -> bool:

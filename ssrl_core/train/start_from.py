@@ -16,38 +16,37 @@ import os
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from ssrl_core.io import sha256_file
+from ssrl_core.models.encoder_file import EncoderFacts, encoder_state, find_checkpoint, load_checkpoint
+from ssrl_core.models.shipped import shipped_checkpoints, shipped_path
 
 
 def resolve_init(init: str) -> Path:
     """The checkpoint file behind `init` (a shipped name, a run folder or a file); plain errors."""
-    from ssrl_core.models.shipped import shipped_checkpoints, shipped_path
-
     path = shipped_path(init)
     if path is not None:
         return path
     candidate = Path(os.path.expanduser(init))
-    if candidate.is_dir():
-        if (candidate / "checkpoint.pt").is_file():
-            return candidate / "checkpoint.pt"
-        raise FileNotFoundError(f"init: the folder {candidate} holds no checkpoint.pt (has that run saved one yet?)")
-    if candidate.is_file():
-        return candidate
+    if candidate.exists():
+        return find_checkpoint(candidate, what="init: ")
     names = ", ".join(c["name"] for c in shipped_checkpoints()) or "none found"
     raise FileNotFoundError(f"init: {init!r} is neither a shipped encoder ({names}), a run folder nor a checkpoint file")
 
 
 def parent_info(init: str) -> dict[str, Any]:
     """What the run starts from: {init, file, sha256, backbone, per_channel, in_channels, crop_size, dataset}."""
-    from ssrl_core.train.checkpoint import checkpoint_info, load_checkpoint
-
     path = resolve_init(init)
-    info = checkpoint_info(load_checkpoint(path))
-    return {"init": str(init), "file": str(path), "sha256": sha256_file(path), "backbone": info.get("backbone"),
-            "per_channel": bool(info.get("per_channel", False)), "in_channels": info.get("in_channels"),
-            "crop_size": info.get("crop_size"), "dataset": info.get("dataset")}
+    ckpt = load_checkpoint(path)
+    try:
+        facts = EncoderFacts.of(ckpt)
+    except KeyError as exc:
+        raise ValueError(f"init: {path.name} does not say which encoder it holds ({exc})") from exc
+    return {"init": str(init), "file": str(path), "sha256": sha256_file(path), "backbone": facts.backbone,
+            "per_channel": facts.per_channel, "in_channels": facts.in_channels,
+            "crop_size": facts.crop_size, "dataset": ckpt.get("dataset")}
 
 
 def check_parent(parent: dict[str, Any], backbone: str, per_channel: bool, in_channels: int) -> None:
@@ -66,10 +65,6 @@ def check_parent(parent: dict[str, Any], backbone: str, per_channel: bool, in_ch
 
 def load_parent(backbone: nn.Module, parent: dict[str, Any]) -> None:
     """Copy the parent's encoder weights into `backbone` (float32, strict)."""
-    import torch
-
-    from ssrl_core.train.checkpoint import encoder_state, load_checkpoint
-
     state = encoder_state(load_checkpoint(parent["file"]))
     own = backbone.state_dict()
     state = {k: v.to(own[k].dtype) if k in own and torch.is_floating_point(v) else v for k, v in state.items()}
