@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from ssrl_core.models.encoder_file import check_channels, load_checkpoint, load_encoder
+from ssrl_core.models.encoder_file import (EncoderFacts, check_channels, find_checkpoint, load_checkpoint,
+                                           load_encoder)
 from ssrl_core.train import load_config, train
 from ssrl_core.train.checkpoint import export_checkpoint, save_checkpoint
 
@@ -101,3 +102,21 @@ def test_architecture_and_channel_mismatch_are_plain(trained: Path, tmp_path: Pa
     check_channels(info, 3)
     with pytest.raises(ValueError, match="trained on 3-channel images"):
         check_channels(info, 1)
+
+
+def test_encoder_facts_are_what_training_wrote(trained: Path, tmp_path: Path) -> None:
+    """The one contract: a trained checkpoint's facts round-trip through to_dict; a run folder
+    resolves to its checkpoint.pt; a file without a backbone is refused in words."""
+    ck = load_checkpoint(trained)
+    facts = EncoderFacts.of(ck)
+    assert (facts.backbone, facts.in_channels, facts.crop_size) == (ck["backbone"], 3, ck["crop_size"])
+    assert EncoderFacts.of(facts.to_dict()) == facts
+    lo, hi = facts.ranges()
+    assert lo.dtype == np.float32 and lo.shape == (3,) and (hi > lo).all()
+    assert find_checkpoint(trained.parent) == trained
+    with pytest.raises(FileNotFoundError, match="holds no checkpoint.pt"):
+        find_checkpoint(tmp_path)
+    del ck["backbone"]
+    save_checkpoint(tmp_path / "nameless.pt", ck)
+    with pytest.raises(ValueError, match="does not say which backbone"):
+        load_encoder(tmp_path / "nameless.pt")
