@@ -1,0 +1,108 @@
+"""`ssrl reproduce-cifar | class-properties | cifar10 download`: the paper's section 3.1 on CIFAR-10.
+
+- `ssrl reproduce-cifar`: run (or resume) the shipped sweeps `configs/sweeps/cifar10_*.yaml` into
+  `<runs>/sweeps/cifar10/`, measure the class properties, write docs/results_cifar10.md, its
+  figures and `pretrained/sweeps/cifar10/summary.json` (the Bias page's shipped result).
+- `ssrl class-properties DATASET --encoder E`: per-class intrinsic dimension, effective rank,
+  GLCM texture and high-frequency share of any labelled set; with `--sweep DIR`, the ANOVA of each
+  property across that sweep's ascending / descending / flat classes.
+- `ssrl cifar10 download`: the real CIFAR-10 via torchvision (needs the internet) into the data folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ssrl_core.cli._common import emit
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("reproduce-cifar", help="the paper's section 3.1 on CIFAR-10: sweeps (resumable) + report")
+    p.add_argument("--out", type=Path, help="sweep folders (default: <runs>/sweeps/cifar10)")
+    p.add_argument("--config", type=Path, nargs="+", help="sweep files (default: configs/sweeps/cifar10_*.yaml)")
+    p.add_argument("--report-only", action="store_true", help="no training: report on the finished sweeps")
+    p.add_argument("--encoder", default="imagenet-vgg16", help="reference encoder of the class properties "
+                   "(a checkpoint, imagenet-vgg16, random-<backbone>, hand-features; '' to skip)")
+    p.add_argument("--per-class", type=int, default=300, help="images per class for the class properties")
+    p.add_argument("--docs", type=Path, help="folder of results_cifar10.md and figures/ (default: docs/)")
+    p.add_argument("--shipped", type=Path, help="summary JSON (default: pretrained/sweeps/cifar10/summary.json)")
+    p.add_argument("--null", type=int, default=200, help="shuffles for the chance level of the ratio")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(handler=run_reproduce_cifar)
+
+    p = sub.add_parser("class-properties", help="per-class intrinsic dimension, texture, Fourier, effective rank; "
+                       "ANOVA against a sweep's trends")
+    p.add_argument("dataset", help="dataset name or npz path (see `ssrl data list`)")
+    p.add_argument("--encoder", required=True, help="reference encoder: checkpoint, imagenet-vgg16, random-<backbone>, "
+                   "hand-features")
+    p.add_argument("--column", default="label", help="the class column (default: label)")
+    p.add_argument("--per-class", type=int, default=500, help="at most this many cells per class")
+    p.add_argument("--where", nargs="*", default=[], metavar="COL=VALUE", help="keep only these rows (e.g. split=train)")
+    p.add_argument("--sweep", type=Path, nargs="*", default=[], help="sweep folders: ANOVA against their trends")
+    p.add_argument("--out", type=Path, help="write the property table as CSV")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(handler=run_class_properties)
+
+    p = sub.add_parser("cifar10", help="the CIFAR-10 data set")
+    c = p.add_subparsers(dest="cifar10_command", metavar="COMMAND")
+    c.required = True
+    d = c.add_parser("download", help="download CIFAR-10 with torchvision (needs the internet) into the data folder")
+    d.add_argument("--root", type=Path, help="where the archive goes (default: <cache>/cifar10)")
+    d.add_argument("--dest", type=Path, help="the npz to write (default: <data>/cifar10.npz)")
+    d.add_argument("--json", action="store_true", help="print one JSON object")
+    d.set_defaults(handler=run_cifar10_download)
+
+
+def run_reproduce_cifar(args: argparse.Namespace) -> int:
+    from ssrl_core.reproduce.section31 import _word
+    from ssrl_core.reproduce.section31_run import reproduce_cifar
+
+    log = (lambda msg: print(msg, file=sys.stderr, flush=True))  # noqa: E731
+    res = reproduce_cifar(args.out, args.config, encoder=args.encoder, per_class=args.per_class, docs=args.docs,
+                          shipped=args.shipped, report_only=args.report_only, n_null=args.null, log=log)
+    verdicts = res["summary"]["verdicts"]
+    out = {"written": {k: str(v) for k, v in res["written"].items()}, "verdicts": verdicts,
+           "ratios": {f"{s['method']}/{s['parameter']}": s["ratio"] for s in res["summary"]["sweeps"]}}
+    text = "\n".join(f"- {v['claim']}: {_word(v['holds'])} {v.get('detail', '')}" for v in verdicts)
+    emit(out, args.json, text + f"\n\nwrote {res['written']['results_cifar10']} and {res['written']['summary']}")
+    return 0
+
+
+def run_class_properties(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from ssrl_core.data.registry import load_dataset
+    from ssrl_core.evaluate.class_properties import measure, property_anova
+    from ssrl_core.io import atomic_write
+
+    cells = load_dataset(args.dataset)
+    for rule in args.where:
+        col, sep, value = rule.partition("=")
+        if not sep:
+            raise ValueError(f"--where takes COL=VALUE, not {rule!r}")
+        cells = cells.where(**{col: value})
+    table = measure(cells, args.encoder, column=args.column, max_per_class=args.per_class)
+    if args.out:
+        atomic_write(args.out, lambda p: table.to_csv(p, index=False))
+    anovas = {}
+    for d in args.sweep:
+        slopes = Path(d) / "slopes.csv"
+        if not slopes.is_file():
+            raise FileNotFoundError(f"{d} has no slopes.csv (is it a finished sweep folder?)")
+        anovas[str(d)] = property_anova(table, pd.read_csv(slopes))
+    out = {"properties": table.to_dict(orient="records"),
+           "anova": {k: v.to_dict(orient="records") for k, v in anovas.items()}}
+    text = table.round(4).to_string(index=False) + "".join(
+        f"\n\nANOVA across the trends of {k}:\n" + v.round(4).to_string(index=False) for k, v in anovas.items())
+    emit(out, args.json, text)
+    return 0
+
+
+def run_cifar10_download(args: argparse.Namespace) -> int:
+    from ssrl_core.data.cifar10 import download_cifar10
+
+    path = download_cifar10(args.dest, args.root)
+    emit({"path": str(path)}, args.json, f"wrote {path}")
+    return 0
