@@ -125,10 +125,15 @@ def channel_ranges(images: np.ndarray, low: float = 0.5, high: float = 99.5,
     # sorted picks: percentiles do not depend on order, and a lazy store reads them in one pass
     pick = images[:] if len(images) <= sample else images[np.sort(rng.choice(len(images), sample, replace=False))]
     pick = np.asarray(pick)
-    flat = pick.reshape(-1, pick.shape[-1]).astype(np.float32)
-    flat = flat[np.isfinite(flat).all(axis=1)]
-    lo = np.percentile(flat, low, axis=0).astype(np.float32)
-    hi = np.percentile(flat, high, axis=0).astype(np.float32)
+    raw = pick.reshape(-1, pick.shape[-1])
+    finite = np.isfinite(raw).all(axis=1) if raw.dtype.kind == "f" else None
+    lo = np.empty(raw.shape[1], np.float32)
+    hi = np.empty(raw.shape[1], np.float32)
+    for ch in range(raw.shape[1]):  # one channel at a time: a fraction of the memory of all at once
+        col = raw[:, ch].astype(np.float32)
+        if finite is not None:
+            col = col[finite]
+        lo[ch], hi[ch] = np.percentile(col, [low, high])
     hi = np.where(hi > lo, hi, lo + 1.0).astype(np.float32)
     return lo, hi
 
