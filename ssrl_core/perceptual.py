@@ -26,6 +26,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ssrl_core.weights import imagenet_state_dict, lpips_linear_path
+
 MIN_SIZE = 64
 NETS = {"alex": "alexnet", "vgg": "vgg16"}
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -83,8 +85,6 @@ def build_lpips_module(net: str = "alex") -> nn.Module:
     backbone and linear parameter was replaced (never a silent random backbone).
     """
     import lpips
-
-    from ssrl_core.weights import imagenet_state_dict, lpips_linear_path
 
     if net not in NETS:
         raise ValueError(f"unknown LPIPS network '{net}'; choose one of {sorted(NETS)}")
@@ -208,3 +208,29 @@ class ImageNetEncoder(nn.Module):
         flat = upsample_small(groups.reshape(k * b, *groups.shape[2:]), self.min_size)
         feats = self.features((flat - self.mean) / self.std)
         return feats.mean(dim=(2, 3)).reshape(k, b, -1).mean(0)
+
+
+def imagenet_vgg16_features() -> torch.nn.Module:
+    """torchvision VGG16 `.features` with real ImageNet weights, in eval mode, frozen."""
+    try:  # the conv part only: building the whole VGG16 would initialise 120M classifier weights
+        from torchvision.models.vgg import cfgs, make_layers
+
+        feats = make_layers(cfgs["D"], batch_norm=False)
+    except ImportError:  # pragma: no cover - older/newer torchvision layout
+        import torchvision
+
+        feats = torchvision.models.vgg16(weights=None).features
+    state = {k[len("features."):]: v for k, v in imagenet_state_dict("vgg16").items() if k.startswith("features.")}
+    feats.load_state_dict(state, strict=True)
+    for p in feats.parameters():
+        p.requires_grad_(False)
+    return feats.eval()
+
+
+def imagenet_encoder(in_channels: int, min_size: int = 64) -> torch.nn.Module:
+    """The paper's ImageNet-pretrained baseline: any-channel `(B,C,H,W)` [0,1] -> `(B, 512)`.
+
+    Channel adapter (`ssrl_core.perceptual.rgb_groups`), ImageNet mean/std normalisation,
+    VGG16 conv features, global average pooling; see `perceptual.ImageNetEncoder`.
+    """
+    return ImageNetEncoder(imagenet_vgg16_features(), in_channels, min_size=min_size).eval()

@@ -127,7 +127,7 @@ def test_sixteen_view_pairs_are_fast() -> None:
 
 
 def test_imagenet_encoder_channels() -> None:
-    from ssrl_core.weights import imagenet_encoder
+    from ssrl_core.perceptual import imagenet_encoder
 
     x1 = torch.rand(2, 1, 40, 40)
     e1, e3 = imagenet_encoder(1), imagenet_encoder(3)

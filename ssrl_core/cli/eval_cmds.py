@@ -1,17 +1,18 @@
-"""`ssrl embed | cluster | probe | project | check-compound | factors | compare | sweep`.
+"""`ssrl embed | cluster | probe | project | compare`: embeddings and what they separate.
 
-Each command reads an embedding file written by `ssrl embed` (Parquet or CSV: `cell_index`,
-`dataset`, metadata, `emb_0..emb_{d-1}`; see docs/evaluate.md) and calls `ssrl_core.evaluate`.
+Each command but `embed` reads an embedding file written by `ssrl embed` (Parquet or CSV:
+`cell_index`, `dataset`, metadata, `emb_0..emb_{d-1}`; see docs/evaluate.md) and calls
+`ssrl_core.evaluate`. The bias commands (`check-compound`, `factors`, `sweep`) are in `bias_cmds`.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 from typing import Any
 
-from ssrl_core.cli._common import emit
+from ssrl_core.cli import bias_cmds
+from ssrl_core.cli._common import clean, emit, fmt
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -58,26 +59,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=run_project)
 
-    p = sub.add_parser("check-compound", help="treated vs control K-Means (k=2) AMI, next to the plate")
-    p.add_argument("embeddings")
-    p.add_argument("--compound", required=True)
-    p.add_argument("--dose", type=float, default=None)
-    p.add_argument("--control", default="DMSO")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--map", action="store_true", help="add copairs mAP (p, q values) at cell and well level")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=run_check_compound)
-
-    p = sub.add_parser("factors", help="factor probe: which factors the representation encodes")
-    p.add_argument("embeddings")
-    p.add_argument("--data", help="dataset for the image-based factors (default: the file's `dataset`)")
-    p.add_argument("--no-images", action="store_true", help="metadata factors only")
-    p.add_argument("--nuclear-channel", type=int, default=0)
-    p.add_argument("--quantiles", type=int, default=4)
-    p.add_argument("--out", help="write the factor table (.csv)")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=run_factors)
-
     p = sub.add_parser("compare", help="two embeddings of the same cells side by side")
     p.add_argument("embeddings_a")
     p.add_argument("embeddings_b")
@@ -86,31 +67,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=run_compare)
-
-    p = sub.add_parser("sweep", help="vary one recipe parameter over values and seeds; bias statistics")
-    p.add_argument("config", help="sweep YAML (see docs/evaluate.md)")
-    p.add_argument("--out", help="sweep folder (default: <runs>/sweep-<config name>)")
-    p.add_argument("--background", action="store_true",
-                   help="start as a detached job (folder under <runs>/sweeps unless --out) and return at once")
-    p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=run_sweep_cmd)
-
-
-def _clean(obj: Any) -> Any:
-    """JSON-safe: NaN -> None, numpy scalars -> Python."""
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if hasattr(obj, "item") and not hasattr(obj, "__len__"):
-        obj = obj.item()
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    return obj
-
-
-def _fmt(v: Any) -> str:
-    return "n/a" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.3f}"
+    bias_cmds.register(sub)  # until cli/__init__ lists bias_cmds itself
 
 
 def _parse_where(items: list[str]) -> dict[str, Any]:
@@ -182,10 +139,10 @@ def run_cluster(args: argparse.Namespace) -> int:
     comp = res["composition"]
     out = {k: res[k] for k in ("k", "n", "ami", "ari", "nmi", "silhouette", "sizes")}
     out.update(by=args.by, composition={int(c): row.to_dict() for c, row in comp.iterrows()})
-    text = (f"K-Means k={out['k']} on {out['n']} cells vs {args.by!r}: AMI {_fmt(out['ami'])}, "
-            f"ARI {_fmt(out['ari'])}, NMI {_fmt(out['nmi'])}, silhouette {_fmt(out['silhouette'])}\n"
+    text = (f"K-Means k={out['k']} on {out['n']} cells vs {args.by!r}: AMI {fmt(out['ami'])}, "
+            f"ARI {fmt(out['ari'])}, NMI {fmt(out['nmi'])}, silhouette {fmt(out['silhouette'])}\n"
             + comp.to_string())
-    emit(_clean(out), args.json, text)
+    emit(clean(out), args.json, text)
     return 0
 
 
@@ -199,9 +156,9 @@ def run_probe(args: argparse.Namespace) -> int:
     out = {"by": args.by, "top1": res["top1"], "chance": res["chance"], "per_class": per,
            "n_train": res["n_train"], "n_test": res["n_test"], "classes": res["classes"],
            "confusion": res["confusion"].to_numpy().tolist(), "dropped": res["dropped"]}
-    text = (f"linear probe on {args.by!r}: top-1 {_fmt(res['top1'])} (chance {_fmt(res['chance'])})\n"
+    text = (f"linear probe on {args.by!r}: top-1 {fmt(res['top1'])} (chance {fmt(res['chance'])})\n"
             + res["per_class"].to_string(index=False))
-    emit(_clean(out), args.json, text)
+    emit(clean(out), args.json, text)
     return 0
 
 
@@ -219,52 +176,6 @@ def run_project(args: argparse.Namespace) -> int:
     write_table(meta.assign(x=xy[:, 0], y=xy[:, 1]), args.out)
     out = {"out": str(args.out), "method": args.method, "cells": len(xy), "seconds": time.perf_counter() - t0}
     emit(out, args.json, f"wrote {args.method} map of {len(xy)} cells to {args.out}")
-    return 0
-
-
-def run_check_compound(args: argparse.Namespace) -> int:
-    from ssrl_core.evaluate.compound import check_compound
-    from ssrl_core.evaluate.export import read_embeddings
-
-    feats, meta = read_embeddings(args.embeddings)
-    r = check_compound(feats, meta, args.compound, control=args.control, dose=args.dose, seed=args.seed,
-                       with_map=args.map)
-    text = (f"{args.compound}{'' if args.dose is None else f' at {args.dose:g}'} ({r['n_treated']} cells) vs "
-            f"{args.control} ({r['n_control']} cells), K-Means k=2:\n"
-            f"  treatment: AMI {_fmt(r['compound_ami'])}, silhouette {_fmt(r['compound_silhouette'])}\n"
-            f"  plate:     AMI {_fmt(r['plate_ami'])}, silhouette {_fmt(r['plate_silhouette'])}\n"
-            f"  {r['verdict']}")
-    emit(_clean(r), args.json, text)
-    return 0
-
-
-def run_factors(args: argparse.Namespace) -> int:
-    import numpy as np
-
-    from ssrl_core.evaluate.export import read_embeddings, write_table
-    from ssrl_core.evaluate.factors import factor_probe, nuisance_factors
-
-    feats, meta = read_embeddings(args.embeddings)
-    nuisance, note = None, "metadata factors only"
-    if not args.no_images:
-        name = args.data or (str(meta["dataset"].iloc[0]) if "dataset" in meta.columns else "")
-        if not name or name == "nan":
-            raise ValueError("the image factors need the images: give --data NAME_OR_PATH (or --no-images)")
-        from ssrl_core.data.registry import load_dataset
-
-        cells = load_dataset(name)
-        idx = meta["cell_index"].to_numpy(dtype=np.int64) if "cell_index" in meta.columns else np.arange(len(meta))
-        if len(idx) and idx.max() >= len(cells):
-            raise ValueError(f"the embeddings refer to cell {idx.max()} but {name!r} has {len(cells)} cells: "
-                             "is it the dataset they were made from?")
-        nuisance = nuisance_factors(cells.subset(idx), nuclear_channel=args.nuclear_channel)
-        note = f"image factors measured on {name}"
-    skip = [c for c in ("cell_index", "source_cell_index", "dataset", "cluster", "x", "y") if c in meta.columns]
-    table = factor_probe(feats, meta.drop(columns=skip), nuisance, quantiles=args.quantiles)
-    if args.out:
-        write_table(table, args.out)
-    text = note + "\n" + table.to_string(index=False, float_format=lambda v: f"{v:.3f}")
-    emit({"factors": _clean(table.to_dict(orient="records")), "note": note}, args.json, text)
     return 0
 
 
@@ -286,32 +197,5 @@ def run_compare(args: argparse.Namespace) -> int:
     out = {"by": args.by, "names": res["names"], "metrics": res["metrics"].to_dict(orient="records"),
            "per_class": res["per_class"].to_dict(orient="records")}
     text = res["metrics"].to_string(index=False) + "\n\n" + res["per_class"].to_string(index=False)
-    emit(_clean(out), args.json, text)
-    return 0
-
-
-def run_sweep_cmd(args: argparse.Namespace) -> int:
-    import sys
-
-    from ssrl_core import paths
-    from ssrl_core.evaluate.sweep_runner import load_sweep, run_sweep
-
-    if args.background:
-        from ssrl_core.evaluate import sweep_jobs
-
-        path = sweep_jobs.launch(args.config, name=Path(args.config).stem, sweep_dir=args.out)
-        emit({"sweep_dir": str(path), "state": "queued"}, args.json,
-             f"started in the background: {path} (progress in {path / sweep_jobs.STATUS})")
-        return 0
-    cfg = load_sweep(args.config)
-    out = Path(args.out) if args.out else paths.runs_dir() / f"sweep-{Path(args.config).stem}"
-    show = (lambda f, msg: print(f"[{100 * f:5.1f}%] {msg}", file=sys.stderr)) if not args.json else None
-    rep = run_sweep(cfg, out, progress=show)
-    summary = {"sweep_dir": str(out), "opposite_ratio": rep["opposite_ratio"],
-               "opposite_classes": rep["opposite_classes"], "trends": rep["trends"],
-               "points": int(rep["results"][["value", "seed"]].drop_duplicates().shape[0])}
-    text = (f"sweep in {out}: {summary['points']} points; ratio of classes with an opposite partner "
-            f"{_fmt(rep['opposite_ratio'])}; trends {rep['trends']}\n"
-            + rep["slopes"].to_string(index=False))
-    emit(_clean(summary), args.json, text)
+    emit(clean(out), args.json, text)
     return 0

@@ -109,7 +109,8 @@ def build_module(spec: EncoderSpec, in_channels: int, image_size: int, device: s
         module, dim = build_backbone(backbone, in_channels, image_size, per_channel=per_channel)
         spec.crop_size, spec.info = image_size, {"backbone": backbone, "feat_dim": dim, "per_channel": per_channel}
         return module.to(device).eval()
-    from ssrl_core.weights import WeightsUnavailable, imagenet_encoder
+    from ssrl_core.perceptual import imagenet_encoder
+    from ssrl_core.weights import WeightsUnavailable
 
     try:
         module = imagenet_encoder(in_channels)

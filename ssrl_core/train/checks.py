@@ -1,4 +1,4 @@
-"""Validation of a run config: every problem, in plain words, in one list.
+"""Validation of a run config: every problem, in plain words, in one list (`ConfigError`).
 
 Names (method, backbone, presets, method parameters) are checked against the registries of
 `ssrl_core.methods`, `ssrl_core.models` and `ssrl_core.augment`.
@@ -23,6 +23,14 @@ INT_RANGES = {"crop_size": (16, 1024), "epochs": (1, 100_000), "batch_size": (2,
 FLOAT_RANGES = {"weight_decay": (0.0, 10.0), "momentum": (0.0, 1.0), "warmup_epochs": (0.0, 100_000.0)}
 MAX_WEIGHT = 1000.0
 MAX_STEPS = 10**9
+
+
+class ConfigError(ValueError):
+    """A run configuration with one or more problems (all listed in the message)."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = list(problems)
+        super().__init__("The run configuration has problems:\n  - " + "\n  - ".join(self.problems))
 
 
 def _is_int(v: Any) -> bool:

@@ -21,17 +21,10 @@ from typing import Any
 import yaml
 
 from ssrl_core.io import read_yaml
-from ssrl_core.train.checks import validate
+from ssrl_core.train.checks import ConfigError, validate
+from ssrl_core.train.overrides import set_values
 
 FLOAT_FIELDS = ("lr", "weight_decay", "momentum", "warmup_epochs", "max_minutes")
-
-
-class ConfigError(ValueError):
-    """A run configuration with one or more problems (all listed in the message)."""
-
-    def __init__(self, problems: list[str]):
-        self.problems = list(problems)
-        super().__init__("The run configuration has problems:\n  - " + "\n  - ".join(self.problems))
 
 
 @dataclass
@@ -198,8 +191,6 @@ def _build(raw: Any) -> RunConfig:
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str] | None) -> dict[str, Any]:
     """Apply `key=value` overrides to a raw config dict (see `overrides.set_values`)."""
-    from ssrl_core.train.overrides import set_values
-
     return _normalise(set_values(_normalise(raw), overrides, _normalise))
 
 

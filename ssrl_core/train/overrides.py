@@ -11,7 +11,7 @@ import copy
 from typing import Any, Callable
 
 from ssrl_core.io import YAMLLimitError, parse_yaml
-from ssrl_core.train.config import ConfigError
+from ssrl_core.train.checks import ConfigError
 
 
 def set_values(raw: dict[str, Any], overrides: list[str] | None,
