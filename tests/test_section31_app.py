@@ -1,0 +1,125 @@
+"""Section 3.1 on the Bias page (AppTest) and in the report: a tiny real sweep on real CIFAR-10
+images (3 crop scales x 1 seed, 3 training steps each), summarised, shipped as JSON, browsed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from test_app_support import app_on, problems, tiny_env  # noqa: F401 - tiny_env is a fixture
+
+CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
+
+
+def _tiny_sweep(out: Path) -> Path:
+    from ssrl_core.evaluate.sweep_runner import load_sweep, run_sweep
+    from ssrl_core.paths import PROJECT_ROOT
+
+    cfg = load_sweep(PROJECT_ROOT / "configs" / "sweeps" / "cifar10_simclr_crop_scale.yaml")
+    cfg.values, cfg.seeds = [0.08, 0.45, 0.85], [0]
+    cfg.base = dict(cfg.base, epochs=1, max_steps=3, batch_size=32, backbone="tiny_cnn", cpu_threads=1,
+                    data=dict(cfg.base["data"], max_cells=96))
+    cfg.probe_data, cfg.probe_train_cells = {"name": "cifar10", "max_cells": 600}, 200
+    run_sweep(cfg, out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def tiny_result(tmp_path_factory, shared_data):
+    """A real tiny sweep folder, the class properties of its classes and the shipped summary."""
+    import torch
+
+    from ssrl_core.data.registry import load_dataset
+    from ssrl_core.evaluate.class_properties import measure
+    from ssrl_core.reproduce import section31
+
+    if not (shared_data / "cifar10" / "cifar10_subset.npz").is_file():
+        pytest.skip("the shared CIFAR-10 subset is absent")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        base = tmp_path_factory.mktemp("s31")
+        sweep = _tiny_sweep(base / "runs" / "sweeps" / "cifar10" / "cifar10_simclr_crop_scale")
+        props = measure(load_dataset("cifar10").where(split="train"), "hand-features", max_per_class=20)
+    finally:
+        torch.set_num_threads(threads)
+    summary = section31.build_summary([sweep], props, n_null=50, reference="hand-features")
+    shipped = section31.write_shipped(summary, base / "pretrained" / "sweeps" / "cifar10" / "summary.json")
+    return {"base": base, "sweep": sweep, "summary": summary, "shipped": shipped}
+
+
+def test_summary_numbers_follow_the_results(tiny_result):
+    from ssrl_core.evaluate.bias_stats import bias_report
+    from ssrl_core.evaluate.sweep_runner import read_results
+
+    s = tiny_result["summary"]["sweeps"][0]
+    rep = bias_report(read_results(tiny_result["sweep"]))
+    assert s["ratio"] == pytest.approx(rep["opposite_ratio"]) and s["classes"] == CLASSES
+    assert s["parameter"] == "crop scale (min area)" and s["method"] == "simclr" and s["runs"] == 3
+    assert 0.0 <= s["null_mean"] <= 1.0 and s["probe"]["split"] == "split"
+    assert len(s["anova"]) == 5 and {a["property"] for a in s["anova"]} >= {"intrinsic_dim", "glcm_contrast"}
+    claims = tiny_result["summary"]["verdicts"]
+    assert len(claims) == 4 and claims[3]["holds"] is None  # one method, one parameter: cannot tell
+    assert tiny_result["shipped"].stat().st_size < 100_000  # KB, not MB
+    assert "path" not in json.loads(tiny_result["shipped"].read_text())["sweeps"][0]  # no local paths shipped
+
+
+def test_report_page_and_figures_are_written_from_the_numbers(tiny_result, tmp_path):
+    from ssrl_core.reproduce import section31
+
+    written = section31.write_report(tiny_result["summary"], tmp_path, command="test")
+    text = written["results_cifar10"].read_text()
+    s = tiny_result["summary"]["sweeps"][0]
+    assert f"| {s['ratio']:.3f} |" in text and "## Verdicts" in text and "20 values x 5 seeds" in text
+    assert (tmp_path / "figures" / "results_cifar10_curves.png").stat().st_size > 10_000
+    assert (tmp_path / "figures" / "results_cifar10_ratio.png").is_file()
+    for v in tiny_result["summary"]["verdicts"]:
+        assert v["claim"] in text
+
+
+def _bias_page(tiny_result, monkeypatch, runs: bool):
+    monkeypatch.setenv("SSRL_PRETRAINED", str(tiny_result["base"] / "pretrained"))
+    if runs:
+        monkeypatch.setenv("SSRL_RUNS", str(tiny_result["base"] / "runs"))
+    return app_on("pages/bias.py", timeout=180)
+
+
+def _frame_with(at, column: str) -> pd.DataFrame:
+    return next(d.value for d in at.dataframe if column in d.value.columns)
+
+
+def test_bias_page_shows_the_shipped_sweep_without_retraining(tiny_env, tiny_result, monkeypatch):
+    at = _bias_page(tiny_result, monkeypatch, runs=False)
+    assert not problems(at), problems(at)
+    pick = at.selectbox(key="w.bias31.pick")
+    assert pick.options == ["Shipped CIFAR-10 result: simclr, crop scale (min area)"]
+    s = tiny_result["summary"]["sweeps"][0]
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Classes with an opposite partner"] == f"{s['ratio']:.0%}"
+    assert metrics["Overall accuracy change"] == f"{s['overall_change']:+.1%}"
+    slopes = _frame_with(at, "what happens")
+    assert sorted(slopes["class"]) == CLASSES
+    props = _frame_with(at, "glcm_contrast")
+    assert len(props) == 10 and props["n"].eq(20).all()
+    anova = _frame_with(at, "n_ascending")
+    assert len(anova) == 5
+
+
+def test_bias_page_shows_my_own_sweep_the_same_way(tiny_env, tiny_result, monkeypatch, shared_data):
+    monkeypatch.setenv("SSRL_SHARED_DATA", str(shared_data))  # the sweep's own data, for its class properties
+    at = _bias_page(tiny_result, monkeypatch, runs=True)
+    mine = "My sweep: cifar10/cifar10_simclr_crop_scale"
+    assert mine in at.selectbox(key="w.bias31.pick").options
+    at.selectbox(key="w.bias31.pick").select(mine).run()
+    assert not problems(at), problems(at)
+    s = tiny_result["summary"]["sweeps"][0]
+    assert {m.label: m.value for m in at.metric}["Classes with an opposite partner"] == f"{s['ratio']:.0%}"
+    assert sorted(_frame_with(at, "what happens")["class"]) == CLASSES
+    at.selectbox(key="w.bias31.ref").select("hand-made image features")
+    at.button(key="w.bias31.measure").click().run()
+    assert not problems(at) and not at.error, (problems(at), [e.value for e in at.error])
+    assert (tiny_result["sweep"] / "class_properties.csv").is_file()
+    assert len(_frame_with(at, "n_ascending")) == 5
