@@ -28,6 +28,10 @@ m[0].metric("Cells", f"{len(cells):,}")
 m[1].metric("Crop size (px)", f"{h}×{w}")
 m[2].metric("Channels", c, help=", ".join(cells.channels))
 m[3].metric("Pixel type", str(cells.images.dtype))
+if cells.lazy:
+    st.caption(f"These {len(cells):,} cells stay on disk (a cell store, {cells.nbytes / 1e9:.1f} GB of pixels): "
+               "this page reads their metadata and only the cells it shows; training and embedding read "
+               "them in batches.")
 if name == MITOCHECK_DEMO:
     st.caption("The labelled sample shipped with the tool: " + ATTRIBUTION + " Column `split` marks the 25 "
                "plates the shipped MitoCheck checkpoints never trained on (`held-out`).")

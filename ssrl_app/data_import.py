@@ -137,7 +137,9 @@ def _downloads() -> None:
         else:
             text = st.text_input("Plate names, comma separated (e.g. Week1_22123)", key="w.data.dl_plates_text")
             plates = [p.strip() for p in text.split(",") if p.strip()]
-        st.caption("Nuclei are found on each field and cut out as single-cell crops.")
+        st.caption("Nuclei are found on each field and cut out as single-cell crops, saved on disk as they "
+                   "are made (a plate never has to fit in memory; an interrupted import continues where it "
+                   "stopped when you start it again).")
     else:
         st.caption("About 3,300 single-nucleus crops in 16 phenotype classes (MitoCheck, CC BY 4.0).")
     if st.button("Download", disabled=source == "BBBC021 plates" and not plates):
@@ -154,7 +156,8 @@ def _downloads() -> None:
             # SSRL_BBBC021_URL / SSRL_MITOCHECK_URL point at a mirror (or a local server in tests)
             if source == "BBBC021 plates":
                 path = bb.download_bbbc021(paths.data_dir(), plates=plates, progress=progress,
-                                           base_url=os.environ.get("SSRL_BBBC021_URL", bb.BASE_URL))
+                                           base_url=os.environ.get("SSRL_BBBC021_URL", bb.BASE_URL),
+                                           store=True)  # crops go field by field to a cell store on disk
             else:
                 path = mito.download_mitocheck(paths.data_dir(), progress=progress,
                                                base_url=os.environ.get("SSRL_MITOCHECK_URL", mito.GITHUB_API))

@@ -171,13 +171,20 @@ def crops_to_store(fields: pd.DataFrame, zip_dir: str | Path, out: str | Path, s
                    border: str = "skip", progress: Progress | None = None, name: str = "bbbc021") -> Path:
     """Like `crops_from_zips`, but each field's crops go straight to a cell store
     (`ssrl_core.data.store`): memory holds one field at a time, and an interrupted import resumes
-    when called again with the same `out` (fields already in the store are not read again)."""
+    when called again with the same `out` (fields already in the store are not read again). A
+    finished store of the same selection is returned as it is; one of another selection is replaced."""
     from ssrl_core.data.store import StoreWriter
 
     zip_dir = Path(zip_dir)
     settings = {"kind": "bbbc021", "size": int(size), "border": border, "fields": len(fields),
                 "first": str(fields["dapi_file"].iloc[0]) if len(fields) else ""}
-    writer = StoreWriter(out, list(BBBC021_CHANNELS), name, params=settings)
+    from ssrl_core.data.store import is_store, read_manifest, store_path
+
+    target = store_path(out)
+    if is_store(target) and read_manifest(target).get("complete"):
+        if read_manifest(target).get("params") == settings:
+            return target  # the same selection was imported before: nothing to do
+    writer = StoreWriter(target, list(BBBC021_CHANNELS), name, params=settings, overwrite=True)
     for plate, rows in fields.groupby("plate", sort=True):
         zpath = zip_dir / plate_zip_name(str(plate))
         if not zpath.is_file():

@@ -140,5 +140,5 @@ def channel_ranges(images: np.ndarray, low: float = 0.5, high: float = 99.5,
 
 def to_unit_float(images: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """Scale `(..., C)` images to float32 in [0, 1] per channel with the given ranges (clipped)."""
-    out = (images.astype(np.float32) - lo) / (hi - lo)
+    out = (np.asarray(images).astype(np.float32) - lo) / (hi - lo)  # asarray: a lazy view is read
     return np.clip(np.nan_to_num(out, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0, out=out)

@@ -46,6 +46,7 @@ MANIFEST = "store.json"
 META = "meta.parquet"
 CHUNK_BYTES = 64 << 20  # about 64 MiB of pixels per chunk: the writer's buffer stays small
 IN_MEMORY_BYTES = int(os.environ.get("SSRL_IN_MEMORY_BYTES", 1 << 30))  # smaller stores load into memory
+IN_MEMORY_CELLS = 200_000  # ... when they also have at most this many cells
 
 
 class StoreError(ValueError):
@@ -350,8 +351,10 @@ class StoreWriter:
                 p.unlink()
         else:
             if self.root.exists():
-                if not overwrite and not (man is not None and not man.get("complete")):
-                    raise StoreError(f"{self.root} exists and is not an unfinished store; choose another name")
+                if man is None and (self.root.is_file() or any(self.root.iterdir())):  # never delete other data
+                    raise StoreError(f"{self.root} exists and is not a cell store; choose another name")
+                if man is not None and man.get("complete") and not overwrite:
+                    raise StoreError(f"{self.root} already holds a finished store; delete it or choose another name")
                 shutil.rmtree(self.root)
             self.root.mkdir(parents=True)
             self.man = {"format": FORMAT, "version": VERSION, "name": self.name, "channels": self.channels,
@@ -512,8 +515,9 @@ def open_store(path: str | Path, name: str | None = None, lazy: bool | None = No
     """A CellSet of a finished store: metadata read, pixels left on disk when `lazy`.
 
     `lazy=None` keeps pixels on disk when they exceed `IN_MEMORY_BYTES` (1 GiB, or the
-    `SSRL_IN_MEMORY_BYTES` environment variable) and reads small stores into memory, so every
-    part of the product works on them unchanged.
+    `SSRL_IN_MEMORY_BYTES` environment variable) or the store has more than `IN_MEMORY_CELLS`
+    cells, and reads small stores into memory, so every part of the product works on them
+    unchanged.
     """
     from ssrl_core.data.cellset import CellSet
 
@@ -526,7 +530,7 @@ def open_store(path: str | Path, name: str | None = None, lazy: bool | None = No
     if len(meta) != len(arr):
         raise StoreError(f"{root.name}: {len(meta)} metadata rows for {len(arr)} crops")
     if lazy is None:
-        lazy = arr.nbytes > IN_MEMORY_BYTES
+        lazy = arr.nbytes > IN_MEMORY_BYTES or len(arr) > IN_MEMORY_CELLS
     images: Any = arr if lazy else arr[:]
     stem = root.name[: -len(SUFFIX)] if root.name.endswith(SUFFIX) else root.name
     skipped = [tuple(s) for s in man.get("skipped", [])]
