@@ -14,7 +14,8 @@ import torch
 
 from ssrl_app import checkpoints, estimate, labels as plain, loaders, page, run_view, selection, sidebar, state
 from ssrl_app.core import message, plain_errors
-from ssrl_app.uploads import sanitise, save_uploads
+from ssrl_app.uploads import save_uploads
+from ssrl_core.data.names import safe_filename
 from ssrl_core.augment import PRESETS
 from ssrl_core.methods import METHODS
 from ssrl_core.models import BACKBONES
@@ -222,7 +223,7 @@ with t3:
     up = st.file_uploader("A checkpoint file (.pt)", type=["pt", "pth", "ckpt"], key="train.upload")
     if up is not None and st.button("Check and use it"):
         folder = save_uploads([up], state.session_id(), "checkpoints")
-        path = folder / sanitise(up.name)
+        path = folder / safe_filename(up.name)
         try:
             info = checkpoints.check(path)
             state.put(state.CHECKPOINT, str(path))

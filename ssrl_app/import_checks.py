@@ -13,9 +13,16 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 from ssrl_app import loaders, state
+from ssrl_core import paths
+from ssrl_core.data.cellset import CellSet
+from ssrl_core.data.fields import nucleus_crops
+from ssrl_core.data.imagefile import read_image
+from ssrl_core.data.names import IMAGE_SUFFIXES, safe_filename
+from ssrl_core.data.npz import save_npz
 from ssrl_app.core import message
 
 FIELD_SIDE = 300  # crops are 28-196 px; an image at least this large is taken for a full field
@@ -35,7 +42,6 @@ def looks_like_fields(cells) -> bool:
 
 def field_files(folder: Path) -> tuple[list[Path], list[Path]]:
     """(image files, label masks skipped) of an imported folder."""
-    from ssrl_core.data.imagefile import IMAGE_SUFFIXES
     files = sorted(p for p in Path(folder).rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     masks = [p for p in files if MASK.search(p.stem)]
     return [p for p in files if p not in masks], masks
@@ -51,12 +57,6 @@ def own_range(image: np.ndarray) -> np.ndarray:
 
 def crop_fields(folder: Path, size: int, nuclear_channel: int = 0):
     """One CellSet of nucleus-centred crops from every field of `folder` (masks skipped)."""
-    import pandas as pd
-
-    from ssrl_core.data.cellset import CellSet
-    from ssrl_core.data.fields import nucleus_crops
-    from ssrl_core.data.imagefile import read_image
-
     files, masks = field_files(folder)
     parts, skipped = [], [(p.name, "a label mask, not an image") for p in masks]
     for path in files:
@@ -77,11 +77,8 @@ def crop_fields(folder: Path, size: int, nuclear_channel: int = 0):
 
 def keep(cells, name: str) -> str:
     """Save `cells` as `<data folder>/<name>.npz`; returns the dataset name."""
-    from ssrl_app.uploads import sanitise
-    from ssrl_core import paths
-    from ssrl_core.data.npz import save_npz
 
-    stem = Path(sanitise(name or "my_cells")).stem or "my_cells"
+    stem = Path(safe_filename(name or "my_cells")).stem or "my_cells"
     save_npz(cells, paths.data_dir() / f"{stem}.npz")
     loaders.dataset_list.clear()
     state.put(state.PENDING_DATASET, stem)

@@ -1,8 +1,9 @@
 """Storing files uploaded through the app: one folder per browser session, sanitised names.
 
-Uploads go to `ssrl_core.paths.uploads_dir()/<session id>/<batch>/`. A name is reduced to
-letters, digits, dot, dash and underscore, with no folder part, so an upload can never write
-outside its folder or overwrite another batch.
+Uploads go to `ssrl_core.paths.uploads_dir()/<session id>/<batch>/`. A name is reduced by the
+one sanitiser (`ssrl_core.data.names.safe_filename`) to letters, digits, dot, dash and underscore,
+with no folder part, so an upload can never write outside its folder or overwrite another batch.
+Image uploads accept `ssrl_core.data.names.IMAGE_SUFFIXES`, the files the core reads.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from pathlib import Path
 from typing import Iterable, Protocol
 
 from ssrl_core import paths
-from ssrl_core.data.folder import safe_filename
+from ssrl_core.data.names import IMAGE_SUFFIXES, safe_filename
 from ssrl_core.io import atomic_write
 
-IMAGE_SUFFIXES = (".tif", ".tiff", ".png")
+__all__ = ["IMAGE_SUFFIXES", "Uploaded", "save_uploads", "session_folder"]  # IMAGE_SUFFIXES: for data_import
 
 
 class Uploaded(Protocol):
@@ -24,15 +25,9 @@ class Uploaded(Protocol):
     def getvalue(self) -> bytes: ...
 
 
-def sanitise(name: str) -> str:
-    """A safe file name (the one policy, `ssrl_core.data.folder.safe_filename`): no folders, no
-    leading dots, only `[A-Za-z0-9._-]`, at most 120 characters with the suffix kept."""
-    return safe_filename(name)
-
-
 def session_folder(session: str) -> Path:
     """`uploads_dir()/<session>` (the id itself sanitised)."""
-    return paths.uploads_dir() / (sanitise(session) or "session")
+    return paths.uploads_dir() / (safe_filename(session, default="session"))
 
 
 def save_uploads(files: Iterable[Uploaded], session: str, batch: str) -> Path:
@@ -41,11 +36,11 @@ def save_uploads(files: Iterable[Uploaded], session: str, batch: str) -> Path:
     Two files that sanitise to the same name get `_2`, `_3`, ... suffixes instead of
     overwriting each other.
     """
-    folder = session_folder(session) / sanitise(batch)
+    folder = session_folder(session) / safe_filename(batch)
     folder.mkdir(parents=True, exist_ok=True)
     used: set[str] = set()
     for f in files:
-        name = sanitise(f.name)
+        name = safe_filename(f.name)
         stem, _, suffix = name.rpartition(".") if "." in name else (name, "", "")
         k = 2
         while name.lower() in used:

@@ -19,11 +19,21 @@ def test_default_dataset_prefers_demo_then_mnist():
 
 
 def test_sanitise_blocks_paths_and_odd_characters():
-    from ssrl_app.uploads import sanitise
+    from ssrl_core.data.names import safe_filename as sanitise
     assert sanitise("../../etc/passwd") == "passwd"
     assert sanitise("C:\\Users\\me\\cell 01 (copy).tif") == "cell_01_copy_.tif"
     assert sanitise(".hidden.png") == "hidden.png"
     assert "/" not in sanitise("a/b/../../c.tif") and sanitise("") == "file"
+
+
+def test_the_app_accepts_every_image_file_the_core_reads(tmp_path):
+    """One list of image suffixes: a JPEG upload is offered and read like a TIFF."""
+    from ssrl_app import uploads
+    from ssrl_core.data.imagefile import read_image
+
+    assert ".jpg" in uploads.IMAGE_SUFFIXES and ".jpeg" in uploads.IMAGE_SUFFIXES
+    Image.fromarray(np.full((20, 20), 128, np.uint8)).save(tmp_path / "cell.jpg")
+    assert read_image(tmp_path / "cell.jpg").shape[:2] == (20, 20)
 
 
 class _Up:

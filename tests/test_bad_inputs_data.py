@@ -13,7 +13,8 @@ import pytest
 import tifffile
 
 from ssrl_core.cli import main
-from ssrl_core.data.folder import import_uploads, load_folder, safe_filename
+from ssrl_core.data.folder import import_uploads, load_folder
+from ssrl_core.data.names import safe_filename
 from ssrl_core.data.imagefile import FIELD_PIXELS, BadImage, read_image
 from ssrl_core.data.npz import load_npz, npz_header
 

@@ -7,7 +7,8 @@ import pytest
 import tifffile
 from PIL import Image
 
-from ssrl_core.data.folder import import_uploads, load_folder, safe_filename
+from ssrl_core.data.folder import import_uploads, load_folder
+from ssrl_core.data.names import safe_filename
 from ssrl_core.data.npz import load_npz
 
 

@@ -17,8 +17,6 @@ padded to the most common size (noted in the `resized` column).
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections import Counter
 from pathlib import Path
 from typing import Iterable
@@ -27,27 +25,10 @@ import numpy as np
 import pandas as pd
 
 from ssrl_core.data.cellset import MIN_SIDE, CellSet
-from ssrl_core.data.imagefile import IMAGE_SUFFIXES, BadImage, fit_to, read_image
+from ssrl_core.data.imagefile import BadImage, fit_to, read_image
+from ssrl_core.data.names import IMAGE_SUFFIXES, safe_filename
 
 KEY_COLUMNS = ("file", "filename", "file_name", "image", "name", "path")
-
-
-MAX_NAME = 120  # characters of a sanitised file name, suffix included
-
-
-def safe_filename(name: str, default: str = "file") -> str:
-    """A file name safe to write anywhere: no folders, no `..`, only letters, digits, `._-`, at
-    most MAX_NAME characters; a long name is cut in its stem, so its suffix (`.tif`) is kept."""
-    base = re.split(r"[\\/]", str(name))[-1]
-    base = unicodedata.normalize("NFKD", base).encode("ascii", "ignore").decode("ascii")
-    base = re.sub(r"[^A-Za-z0-9._-]+", "_", base).strip("._-")
-    base = re.sub(r"\.{2,}", ".", base)
-    if not base:
-        base = default
-    stem, dot, suffix = base.rpartition(".")
-    if not dot or not stem or len(suffix) > 10:
-        return base[:MAX_NAME]
-    return f"{stem[:MAX_NAME - len(suffix) - 1]}.{suffix}"
 
 
 def read_metadata_csv(csv: str | Path) -> pd.DataFrame:

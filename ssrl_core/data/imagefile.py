@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
+from ssrl_core.data.names import IMAGE_SUFFIXES
 MAX_PIXELS = 4096 * 4096  # a single-cell crop far larger than this is refused before decoding
 MAX_BYTES = 32 << 20  # decoded size of one crop (shape x dtype); 2048x2048 float32 fits
 # A whole field for nucleus detection, which needs about 40 bytes of work per pixel (2.7 GB here);
