@@ -17,6 +17,7 @@ from ssrl_app.core import message, plain_errors
 from ssrl_app.images import composite, row_montage
 from ssrl_core import augment
 from ssrl_core.augment.preview import make_preview, pair_distances
+from ssrl_core.devices import resolve_device
 
 page.open_page("Augment: what should two views of a cell differ in?")
 name, cells = page.current_cells()
@@ -33,8 +34,8 @@ def distribution(dataset: str, recipe_yaml: str, seed: int, n: int, size: int) -
 
 
 def _device() -> str:
-    import torch
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    """Where LPIPS runs: the one device rule (`ssrl_core.devices`, device: auto)."""
+    return resolve_device("auto")[0].type
 
 
 def lpips_or_none():

@@ -10,13 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import streamlit as st
-import torch
 
 from ssrl_app import checkpoints, estimate, labels as plain, loaders, page, run_view, selection, sidebar, state
 from ssrl_app.core import message, plain_errors
 from ssrl_app.uploads import save_uploads
-from ssrl_core.data.names import safe_filename
 from ssrl_core.augment import PRESETS
+from ssrl_core.data.names import safe_filename
+from ssrl_core.devices import resolve_device
 from ssrl_core.methods import METHODS
 from ssrl_core.models import BACKBONES
 from ssrl_core.train import jobs
@@ -29,7 +29,7 @@ within = page.selected(name)
 METHOD_NAMES = sorted(METHODS)
 BACKBONE_NAMES = sorted(BACKBONES, key=lambda b: b != "resnet18")  # the paper's default first
 # Measured defaults (benchmarks/train_quality.md): on a CPU a small encoder, on a GPU ResNet18.
-DEFAULTS = short_run_defaults("cuda" if torch.cuda.is_available() else "cpu")
+DEFAULTS = short_run_defaults(resolve_device("auto")[0].type)
 
 
 def cells_hw() -> int:
