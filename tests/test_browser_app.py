@@ -186,6 +186,39 @@ def test_every_page_renders_and_interacts(server, page):
     page.screenshot(path=str(SHOTS / "explore_pinned.png"))
     page.screenshot(path=str(SHOTS / "explore.png"), full_page=True)
 
+    # label cells by hand: drag a box over the map, name the group, keep it
+    page.get_by_text("Select cells by dragging a box", exact=False).first.click()
+    wait_idle(page)
+    chart = page.locator('[data-testid="stVegaLiteChart"]').first
+    box = None
+    for _ in range(50):  # the map is drawn again (a new chart element) with the box selection
+        chart.locator("canvas, svg").first.wait_for()
+        chart.scroll_into_view_if_needed()
+        page.wait_for_timeout(200)
+        box = chart.bounding_box()
+        if box:
+            break
+    assert box, "the map did not come back with the box selection"
+    form = page.get_by_text("cells in the box", exact=False).first
+    for attempt in range(4):  # Vega may not listen yet right after drawing: drag again until it answers
+        page.wait_for_timeout(800)
+        page.mouse.move(box["x"] + 0.05 * box["width"], box["y"] + (0.05 + 0.02 * attempt) * box["height"])
+        page.mouse.down()
+        page.mouse.move(box["x"] + 0.6 * box["width"], box["y"] + 0.9 * box["height"], steps=15)
+        page.mouse.up()
+        try:
+            form.wait_for(timeout=15_000)
+            break
+        except Exception:  # noqa: BLE001  (playwright's TimeoutError: try once more)
+            continue
+    form.wait_for(timeout=5_000)
+    wait_idle(page)
+    page.get_by_role("textbox", name="Label for these cells").fill("left group")
+    page.get_by_role("button", name="Keep label").click()
+    page.get_by_text("Kept:", exact=False).first.wait_for(timeout=60_000)
+    wait_idle(page)
+    page.screenshot(path=str(SHOTS / "explore_labelled.png"), full_page=True)
+
     go(page, server, "Bias", "Bias: what has the representation")
     page.locator('[data-testid="stSelectbox"]', has_text="Representation").first.click()
     page.get_by_role("option", name="baseline: hand-made features").click()
