@@ -64,10 +64,10 @@ def run_factors(args: argparse.Namespace) -> int:
     import numpy as np
 
     from ssrl_core.evaluate.export import read_embeddings, write_table
-    from ssrl_core.evaluate.factors import factor_probe, nuisance_factors
+    from ssrl_core.evaluate.factors import factor_table
 
     feats, meta = read_embeddings(args.embeddings)
-    nuisance, note = None, "metadata factors only"
+    cells, idx, note = None, None, "metadata factors only"
     if not args.no_images:
         name = args.data or (str(meta["dataset"].iloc[0]) if "dataset" in meta.columns else "")
         if not name or name == "nan":
@@ -79,10 +79,10 @@ def run_factors(args: argparse.Namespace) -> int:
         if len(idx) and idx.max() >= len(cells):
             raise ValueError(f"the embeddings refer to cell {idx.max()} but {name!r} has {len(cells)} cells: "
                              "is it the dataset they were made from?")
-        nuisance = nuisance_factors(cells.subset(idx), nuclear_channel=args.nuclear_channel)
-        note = f"image factors measured on {name}"
+        note = f"image factors measured on {name} (scaled with the whole dataset's channel ranges)"
     skip = [c for c in ("cell_index", "source_cell_index", "dataset", "cluster", "x", "y") if c in meta.columns]
-    table = factor_probe(feats, meta.drop(columns=skip), nuisance, quantiles=args.quantiles)
+    table = factor_table(feats, meta.drop(columns=skip), cells, idx, nuclear_channel=args.nuclear_channel,
+                         quantiles=args.quantiles)
     if args.out:
         write_table(table, args.out)
     text = note + "\n" + table.to_string(index=False, float_format=lambda v: f"{v:.3f}")

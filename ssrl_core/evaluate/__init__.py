@@ -9,7 +9,8 @@ Public functions (imported lazily, so `import ssrl_core.evaluate` stays cheap):
 - `linear_probe`, `regression_probe`: linear evaluation on frozen features.
 - `project`: t-SNE / UMAP / PCA to 2-D.
 - `check_compound`: treated vs control (k = 2), next to the plate (batch effect).
-- `factor_probe`, `nuisance_factors`, `factor_chart_frame`: what did the representation encode?
+- `factor_table` (the one entry point: image factors on the whole dataset's scale), `factor_probe`,
+  `nuisance_factors`, `factor_chart_frame`: what did the representation encode?
 - `run_sweep`, `load_sweep`, `bias_report`: parameter sweeps and inter-class bias statistics.
 - `sweep_jobs` (module): a sweep as a background process (`launch`, `read_status`, `stop`,
   `list_sweeps`, `resume`, `wait`), like `ssrl_core.train.jobs` for training runs.
@@ -29,7 +30,8 @@ _WHERE = {
     "linear_probe": "probe", "regression_probe": "probe",
     "project": "projection",
     "check_compound": "compound",
-    "factor_probe": "factors", "nuisance_factors": "factors", "factor_chart_frame": "factors",
+    "factor_table": "factors", "factor_probe": "factors", "nuisance_factors": "factors",
+    "factor_chart_frame": "factors",
     "run_sweep": "sweep_runner", "load_sweep": "sweep_runner", "sweep_from_dict": "sweep_runner", "set_parameter": "sweep_runner",
     "read_results": "sweep_runner", "write_statistics": "sweep_runner",
     "recipe_sweep": "sweep_runner", "parse_values": "sweep_runner", "even_values": "sweep_runner",

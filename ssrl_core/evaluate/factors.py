@@ -9,6 +9,10 @@ channel, area of the central nucleus, offset of the nucleus from the centre) two
   cross-validated R^2 of a ridge regression for continuous ones.
 A representation meant for phenotypes should score high on labels and low on batch and nuisance
 factors (Bendidi et al. 2024: the augmentations decide what is kept).
+
+`factor_table` is the one entry point (the Bias page and `ssrl factors`): the image factors of a
+subset of cells are measured with the whole dataset's channel ranges, so a cell's intensity factor
+does not depend on which other cells were picked, and the app and the CLI report the same numbers.
 """
 
 from __future__ import annotations
@@ -117,6 +121,24 @@ def factor_probe(features: np.ndarray, meta: pd.DataFrame, nuisance: pd.DataFram
         rows.append({"factor": name, "kind": kind, "type": ftype, "levels": levels, "ami": ami,
                      "probe_score": score, "probe_metric": metric, "chance": chance, "n": int(keep.sum())})
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def factor_table(features: np.ndarray, meta: pd.DataFrame, cells: CellSet | None = None,
+                 index: np.ndarray | None = None, ranges: tuple[np.ndarray, np.ndarray] | None = None,
+                 nuclear_channel: int = 0, quantiles: int = 4, seed: int = 0) -> pd.DataFrame:
+    """The factor table of the embeddings `features` of cells `index` of `cells` (`meta`: their
+    metadata, one row per embedding).
+
+    With `cells`, the nuisance factors are measured on those cells' images scaled with `ranges`
+    (default: `channel_ranges` of the whole `cells`, the scale the app displays and trains with);
+    without, only metadata factors are probed. `index=None` means every cell of `cells`.
+    """
+    nuisance = None
+    if cells is not None:
+        idx = np.arange(len(cells)) if index is None else np.asarray(index, dtype=np.int64)
+        lo, hi = ranges if ranges is not None else channel_ranges(cells.images)
+        nuisance = nuisance_factors(cells.subset(idx), nuclear_channel=nuclear_channel, lo=lo, hi=hi)
+    return factor_probe(features, meta, nuisance, quantiles=quantiles, seed=seed)
 
 
 def factor_chart_frame(table: pd.DataFrame) -> pd.DataFrame:
