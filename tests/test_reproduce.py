@@ -145,3 +145,20 @@ def test_base_section_reads_the_card_and_its_bar() -> None:
     assert "## The base encoder `cells_base`" in text and "| mitocheck | held-out plates | cells_base |" in text
     assert "mitocheck: ami 0.500 <= random 0.600" in text
     assert floors.base_section({"checkpoints": []}) == []
+
+
+def test_the_readme_block_is_replaced_between_its_markers(tmp_path) -> None:
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# T\n\n{report.README_START}\nold table\n{report.README_END}\n\n## Next\n", encoding="utf-8")
+    assert report.update_readme(readme, "new table\n")
+    text = readme.read_text(encoding="utf-8")
+    assert "old table" not in text and "new table" in text and text.endswith("## Next\n")
+    assert report.update_readme(readme, "newer\n") and "new table" not in readme.read_text()
+    plain = tmp_path / "PLAIN.md"
+    plain.write_text("no markers\n")
+    assert not report.update_readme(plain, "x") and plain.read_text() == "no markers\n"
+
+
+def test_the_shipped_readme_has_the_result_markers() -> None:
+    text = (paths.PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
+    assert text.count(report.README_START) == 1 and text.count(report.README_END) == 1

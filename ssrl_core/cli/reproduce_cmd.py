@@ -57,6 +57,11 @@ def run_reproduce(args: argparse.Namespace) -> int:
     index = shipping.read_index(opts.pretrained) if opts.pretrained.is_dir() else None
     cmd = "ssrl reproduce" + (" --quick" if args.quick else "")
     written = report.write_report(result, docs, index, command=cmd)
+    if not args.quick and args.docs is None:
+        seeds = sorted({len(r["seeds"]) for g in result["groups"].values() for r in g["rows"] if r["kind"] == "ssl"})
+        report.update_readme(PROJECT_ROOT / "README.md",
+                             report.readme_block(result, "-".join(str(s) for s in (seeds[0], seeds[-1])) if
+                                                 len(seeds) > 1 else str(seeds[0] if seeds else 1)))
     claims = report.claims(result)
     out = {"written": {k: str(v) for k, v in written.items()}, "claims": claims, "notes": result["notes"],
            "cells": {g: r["cells"] for g, r in result["groups"].items()}}

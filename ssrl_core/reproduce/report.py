@@ -149,6 +149,29 @@ def headline(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+README_START = "<!-- results: written by `ssrl reproduce` from docs/results_headline.md; do not edit by hand -->"
+README_END = "<!-- /results -->"
+
+
+def readme_block(result: dict[str, Any], seeds: str) -> str:
+    """The README's results paragraph and table (between its markers)."""
+    return (f"Shipped checkpoints (`pretrained/`, trained on this project's 2-core CPU in minutes; mean ± std over "
+            f"{seeds} training seeds), scored on held-out cells by `ssrl reproduce`; each one's training is in "
+            "[docs/results.md](docs/results.md), with every table, whether each encoder beats random weights of "
+            "its own backbone, and what does not hold.\n\n" + headline(result))
+
+
+def update_readme(readme: Path, block: str) -> bool:
+    """Replace the text between the README's result markers; False when the markers are missing."""
+    text = readme.read_text(encoding="utf-8")
+    if README_START not in text or README_END not in text:
+        return False
+    head, rest = text.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    atomic_write_text(readme, head + README_START + "\n" + block.rstrip() + "\n" + README_END + tail)
+    return True
+
+
 def figures(result: dict[str, Any], folder: Path) -> list[Path]:
     """Bar charts (PNG) of the main tables; [] when matplotlib is not installed."""
     try:
