@@ -81,11 +81,16 @@ def weights_status() -> dict[str, bool]:
 
 @st.cache_data(show_spinner=False)
 def device_text() -> str:
-    """"GPU (name)" when CUDA is available, else "CPU"."""
+    """Where work runs by default, in plain words (`ssrl_core.devices`: the one device resolver),
+    e.g. "GPU (NVIDIA H200), bf16 mixed precision" or "CPU, bf16 mixed precision"."""
     import torch
-    if torch.cuda.is_available():
-        return f"GPU ({torch.cuda.get_device_name(0)})"
-    return "CPU"
+
+    from ssrl_core.devices import describe, resolve_device
+    device, bf16 = resolve_device("auto", "auto")
+    text = describe(device, bf16)
+    if device.type == "cuda":
+        text = text.replace("GPU (CUDA)", f"GPU ({torch.cuda.get_device_name(0)})")
+    return text
 
 
 @st.cache_resource(show_spinner=False)
