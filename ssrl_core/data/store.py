@@ -534,7 +534,7 @@ def open_store(path: str | Path, name: str | None = None, lazy: bool | None = No
     images: Any = arr if lazy else arr[:]
     stem = root.name[: -len(SUFFIX)] if root.name.endswith(SUFFIX) else root.name
     skipped = [tuple(s) for s in man.get("skipped", [])]
-    return CellSet(images, list(man["channels"]), meta, name=name or man.get("name") or stem,
+    return CellSet(images, list(man["channels"]), meta, name=name or stem,  # named by its folder, as npz by file
                    skipped=skipped)  # type: ignore[arg-type]
 
 
