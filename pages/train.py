@@ -185,7 +185,7 @@ runs = jobs.list_runs()
 
 if runs:
     st.fragment(run_every=2 if any(r.get("state") in ("queued", "running") for r in runs) else None)(run_view.runs_table)()
-    pick = st.selectbox("Follow a run", [str(r.get("path") or r.get("run_dir")) for r in runs],
+    pick = st.selectbox("Follow a run", [str(r["path"]) for r in runs],
                         format_func=lambda p: Path(p).name, key="train.pick")
     if st.button("Follow this run"):
         state.put(state.ACTIVE_RUN, pick)

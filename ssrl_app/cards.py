@@ -10,6 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ssrl_app import loaders, state
+from ssrl_app.images import channel_tiles, composite, enlarge
 
 
 def pin_from_event(event, key: str) -> None:
@@ -24,8 +25,6 @@ def pin_from_event(event, key: str) -> None:
 
 def pinned_card(name: str, cells, key: str) -> None:
     """The pinned cell's channels, composite and metadata (nothing when no cell is pinned)."""
-    from ssrl_app.images import channel_tiles, composite, enlarge
-
     pin = state.get(state.PINNED)
     if not pin or pin.get("key") != key:
         st.caption("Click a point to pin its cell here (every channel and all its metadata).")

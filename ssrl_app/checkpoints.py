@@ -41,7 +41,7 @@ def finished_runs(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Runs (from `jobs.list_runs()`) that have a `checkpoint.pt`: {name, path}."""
     out = []
     for r in runs:
-        run_dir = Path(str(r.get("run_dir") or r.get("path") or ""))
+        run_dir = Path(str(r.get("path") or ""))
         ckpt = run_dir / CHECKPOINT
         if ckpt.is_file():
             out.append({"name": f"{r.get('name', run_dir.name)} ({r.get('state', '?')})", "path": str(ckpt)})
@@ -115,7 +115,7 @@ def start_options(runs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
                 "init": full["name"], "backbone": full["backbone"], "per_channel": bool(full.get("per_channel")),
                 "crop_size": int(full.get("crop_size") or 64)}
     for r in runs:
-        run_dir = Path(str(r.get("run_dir") or r.get("path") or ""))
+        run_dir = Path(str(r.get("path") or ""))
         cfg_path = run_dir / "config.yaml"
         if not (run_dir / CHECKPOINT).is_file() or not cfg_path.is_file():
             continue

@@ -18,6 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from ssrl_app import state
+from ssrl_core import paths
+from ssrl_core.io import read_yaml
+from ssrl_core.train import jobs
+from ssrl_core.train.config import RunConfig
 
 STARTUP_S = 12.0  # starting Python + torch, loading the cells, building the model (measured here: 8-15 s)
 PROBE_S = 6.0  # a sweep point: embedding and probing after training
@@ -30,11 +34,8 @@ def _key(raw: dict[str, Any]) -> str:
 
 def from_runs(raw: dict[str, Any], runs: list[dict[str, Any]]) -> float | None:
     """Median pairs/s of the newest earlier run trained like `raw` (None when there is none)."""
-    from ssrl_core.io import read_yaml
-    from ssrl_core.train import jobs
-
     for r in runs:
-        run_dir = Path(str(r.get("path") or r.get("run_dir") or ""))
+        run_dir = Path(str(r.get("path") or ""))
         try:
             cfg = read_yaml(run_dir / "config.yaml") or {}
         except (OSError, ValueError):
@@ -55,10 +56,6 @@ def known_rate(raw: dict[str, Any], runs: list[dict[str, Any]]) -> float | None:
 
 def measure(raw: dict[str, Any], timeout: float = 120.0) -> float:
     """Train 4 steps of `raw` in a background process and return its steady pairs/s."""
-    from ssrl_core import paths
-    from ssrl_core.train import jobs
-    from ssrl_core.train.config import RunConfig
-
     probe = copy.deepcopy(raw)
     batch = int(probe.get("batch_size") or 32)
     probe.update(name="speed-check", epochs=1, log_every=2, max_minutes=None, warmup_epochs=0.0)

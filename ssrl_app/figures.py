@@ -21,6 +21,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from ssrl_core.io import read_yaml  # noqa: E402
+
 FORMATS = {"png": "image/png", "svg": "image/svg+xml"}
 
 
@@ -46,7 +48,6 @@ def title_for(chart: str, dataset: str, encoder_label: str, recipe: str) -> str:
 
 def sweep_title(sweep_dir: str | Path) -> str:
     """Title of a sweep's curves from its `sweep.yaml`: parameter, dataset, backbone, recipe."""
-    from ssrl_core.io import read_yaml
     try:
         cfg = read_yaml(Path(sweep_dir, "sweep.yaml"))
         base, par = cfg.get("base", {}), cfg.get("parameter", {})

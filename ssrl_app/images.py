@@ -12,6 +12,9 @@ import io
 import numpy as np
 from PIL import Image
 
+from ssrl_core.data.display import channel_tiles as core_tiles
+from ssrl_core.data.display import composite as core_composite
+
 
 def composite(image: np.ndarray, lo: np.ndarray | None = None, hi: np.ndarray | None = None,
               channel_names: list[str] | None = None) -> np.ndarray:
@@ -19,7 +22,6 @@ def composite(image: np.ndarray, lo: np.ndarray | None = None, hi: np.ndarray | 
 
     Channel colours follow their names (DAPI blue, tubulin green, actin red; one channel grey).
     """
-    from ssrl_core.data.display import composite as core_composite
     c = image.shape[-1]
     lo = np.zeros(c, np.float32) if lo is None else lo
     hi = np.ones(c, np.float32) if hi is None else hi
@@ -28,7 +30,6 @@ def composite(image: np.ndarray, lo: np.ndarray | None = None, hi: np.ndarray | 
 
 def channel_tiles(image: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> list[np.ndarray]:
     """One grey uint8 tile per channel."""
-    from ssrl_core.data.display import channel_tiles as core_tiles
     return core_tiles(image, lo, hi)
 
 
@@ -39,13 +40,6 @@ def enlarge(rgb: np.ndarray, size: int = 128) -> np.ndarray:
         return rgb
     f = max(1, size // max(h, w))
     return np.repeat(np.repeat(rgb, f, axis=0), f, axis=1)
-
-
-def png_bytes(rgb: np.ndarray) -> bytes:
-    """PNG file bytes of a uint8 image."""
-    buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, format="PNG")
-    return buf.getvalue()
 
 
 def data_url(rgb: np.ndarray, size: int = 64) -> str:

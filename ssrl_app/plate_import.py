@@ -22,7 +22,7 @@ PATTERNS = ["auto", "bbbc", "imagexpress", "operetta", "my own pattern"]
 
 def _scan() -> None:
     """Form callback: match the files and read the plate map; keep the result for the preview."""
-    from ssrl_core.data.folder import safe_filename
+    from ssrl_core.data.names import safe_filename
     from ssrl_core.data.plate import map_rows, read_plate_map, scan_plate
 
     from ssrl_app.data_import import check_folder

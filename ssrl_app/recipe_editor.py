@@ -14,6 +14,7 @@ from typing import Any
 import streamlit as st
 
 from ssrl_app import state
+from ssrl_core.augment import CATALOG, PRESETS, Step, get_preset
 
 # One line on each preset of the paper (Bendidi et al. 2024), shown under the preset box.
 PRESET_NOTES = {
@@ -28,7 +29,6 @@ PRESET_NOTES = {
 
 def recipe_in(slot: str, default_preset: str):
     """The recipe stored in `slot`, starting from `default_preset` the first time."""
-    from ssrl_core.augment import get_preset
     if slot not in st.session_state:
         st.session_state[slot] = get_preset(default_preset)
     return st.session_state[slot]
@@ -66,7 +66,6 @@ def _remove(slot: str, i: int) -> None:
 
 
 def _add(slot: str, picker_key: str) -> None:
-    from ssrl_core.augment import CATALOG, Step
     name = st.session_state.get(picker_key)
     if name not in CATALOG:
         return
@@ -125,8 +124,6 @@ def editor(slot: str, title: str, default_preset: str, per_row: int = 2):
 
     `per_row` controls side by side (1 in Compare mode: the editor is then a quarter of a 1024-px
     screen). Step titles and buttons sit on their own rows so no label is ever cut."""
-    from ssrl_core.augment import CATALOG, PRESETS, Step, get_preset
-
     recipe = recipe_in(slot, default_preset)
     v = st.session_state.get(state.RECIPE_VERSION, 0)
     base = f"w.aug.{slot}.{v}"

@@ -15,6 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from ssrl_app import sidebar, state
+from ssrl_core import jobs as job_layer
 from ssrl_core.train import jobs
 from ssrl_core.train import rundir as rd
 
@@ -39,7 +40,7 @@ def follow() -> None:
              "failed": "failed"}
     st.markdown(f"**{Path(run).name}**: {words.get(now, now)}")
     done = float(status.get("progress") or 0.0)
-    eta = status.get("eta") or status.get("eta_seconds")
+    eta = status.get("eta_seconds")
     epoch, total = status.get("epoch") or 0, status.get("epochs", "?")
     text = "starting (loading the cells and the network)…" if now == "queued" else f"epoch {epoch} of {total}"
     if eta is not None and now == "running":
@@ -78,7 +79,7 @@ def follow() -> None:
 def running() -> bool:
     """Whether the followed run is still starting or running."""
     run = state.get(state.ACTIVE_RUN)
-    return bool(run) and (jobs.read_status(run) or {}).get("state") in ("running", "queued", None)
+    return bool(run) and job_layer.is_active(jobs.read_status(run))
 
 
 def runs_table() -> None:

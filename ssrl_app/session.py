@@ -18,6 +18,8 @@ from typing import Any
 import streamlit as st
 
 from ssrl_app import state
+from ssrl_core import paths
+from ssrl_core.io import atomic_write_text
 
 PARAM = "s"
 VERSION = 1
@@ -25,7 +27,6 @@ _ID = re.compile(r"^[0-9a-f]{12}$")
 
 
 def _file(sid: str) -> Path:
-    from ssrl_core import paths
     return paths.cache_dir() / "sessions" / f"{sid}.json"
 
 
@@ -97,8 +98,6 @@ def restore() -> None:
 
 def save() -> None:
     """Write this session's file when it changed, and name it in the URL."""
-    from ssrl_core.io import atomic_write_text
-
     sid = state.session_id()
     text = json.dumps(snapshot(), sort_keys=True, default=str)
     if st.session_state.get("ssrl.session_saved") != text:

@@ -7,6 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from ssrl_app import loaders, selection, state
+from ssrl_core.jobs import ACTIVE
 
 
 def dataset_picker() -> str | None:
@@ -52,15 +53,9 @@ def running_jobs() -> list[dict]:
     """Runs whose state is running or queued (empty when the runs cannot be listed)."""
     from ssrl_core.train import jobs
     try:
-        return [r for r in jobs.list_runs() if str(r.get("state", "")) in ("running", "queued", "starting")]
+        return [r for r in jobs.list_runs() if str(r.get("state", "")) in ACTIVE]
     except Exception:
         return []
-
-
-def render() -> None:
-    """Draw the shared sidebar (the dataset picker, then the status lines)."""
-    dataset_picker()
-    render_status()
 
 
 def render_status() -> None:
@@ -83,7 +78,7 @@ def render_status() -> None:
     if jobs:
         sb.caption(f"Running jobs: {len(jobs)}")
         for r in jobs[:5]:
-            sb.caption(f"• {r.get('name', _short(str(r.get('run_dir', ''))))}: "
+            sb.caption(f"• {r.get('name', _short(str(r.get('path', ''))))}: "
                        f"epoch {r.get('epoch', '?')}/{r.get('epochs', '?')}")
     else:
         sb.caption("Running jobs: none")

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ssrl_core.augment.views import ViewMaker
+
 NEAR_IDENTICAL = 0.05  # median LPIPS below this: the two views barely differ
 DESTRUCTIVE = 0.6      # median LPIPS above this: the views no longer look like the same cell
 BLANK_RATIO = 0.25     # views keep less than this share of the cell's signal: mostly blank
@@ -37,8 +39,6 @@ def make_preview(recipe, images: np.ndarray, n_views: int, seed: int, lpips=None
 
     `lpips` is an `ssrl_core.perceptual.LPIPS` (or None to skip distances).
     """
-    from ssrl_core.augment.views import ViewMaker
-
     maker = ViewMaker(recipe, out_size=size)
     views = [[maker(img, view_seed(seed, i, j, n_views), pair_seed=view_seed(seed, i, j - j % 2, n_views) + 7)
               for j in range(n_views)] for i, img in enumerate(images)]
@@ -54,8 +54,6 @@ def make_preview(recipe, images: np.ndarray, n_views: int, seed: int, lpips=None
 
 def pair_distances(recipe, images: np.ndarray, seed: int, lpips, size: int = 64) -> np.ndarray:
     """LPIPS between two views of every image (one pair per cell): the recipe's distribution."""
-    from ssrl_core.augment.views import ViewMaker
-
     maker = ViewMaker(recipe, out_size=size)
     a = np.stack([maker(img, view_seed(seed, i, 0, 2), view_seed(seed, i, 0, 2) + 7) for i, img in enumerate(images)])
     b = np.stack([maker(img, view_seed(seed, i, 1, 2), view_seed(seed, i, 0, 2) + 7) for i, img in enumerate(images)])

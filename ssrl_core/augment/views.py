@@ -18,6 +18,8 @@ import albumentations as A
 import cv2
 import numpy as np
 
+from ssrl_core.data.cellset import channel_ranges, to_unit_float
+
 from .catalog import CATALOG
 from .recipe import Recipe, channel_problems
 from .spec import RecipeError
@@ -44,7 +46,6 @@ def as_unit_float(image: np.ndarray) -> np.ndarray:
         return out if out.min() >= 0.0 and out.max() <= 1.0 else np.clip(out, 0.0, 1.0)
     if img.dtype.kind not in "uif":
         raise ValueError(f"cannot augment pixels of type {img.dtype}; use integer or floating-point images")
-    from ssrl_core.data.cellset import channel_ranges, to_unit_float
     lo, hi = channel_ranges(img[None])
     return np.ascontiguousarray(to_unit_float(img, lo, hi))
 

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ssrl_core import paths
 from ssrl_core.data.cellset import CellSet
 from ssrl_core.data.fields import nucleus_crops
 from ssrl_core.data.npz import save_npz
@@ -112,8 +113,6 @@ def build_demo(archives: list[Path], size: int = CROP) -> CellSet:
 
 def prepare_demo(data_dir: str | Path) -> Path:
     """Build `data_dir/demo_nuclei.npz` once (idempotent); return its path."""
-    from ssrl_core import paths
-
     target = Path(data_dir) / f"{DEMO_NAME}.npz"
     if target.is_file() and target.stat().st_size > 0:
         return target

@@ -22,6 +22,7 @@ from typing import Iterator
 import numpy as np
 import pandas as pd
 
+from ssrl_core.evaluate.export import split_embeddings
 from ssrl_core.io import atomic_write
 
 MAP_KEYS = {"umap": "X_umap", "tsne": "X_tsne", "pca": "X_pca"}
@@ -89,8 +90,6 @@ def embedding_to_h5ad(table: pd.DataFrame, path: str | Path, info: dict | None =
 
     `x`/`y` become `obsm['X_<method>']` with the method taken from `info['map']` (default umap).
     """
-    from ssrl_core.evaluate.export import split_embeddings
-
     feats, meta = split_embeddings(table)
     clusters = meta.pop("cluster").to_numpy() if "cluster" in meta.columns else None
     maps = {}

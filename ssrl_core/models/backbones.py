@@ -36,6 +36,8 @@ from torch import nn
 from torchvision import models as tvm
 from torchvision.models.vgg import cfgs as vgg_cfgs, make_layers
 
+from ssrl_core.models.pretrained import load_imagenet
+
 SMALL_IMAGE = 64  # at or below this size the small-image stems are used
 MIN_IMAGE = 16
 
@@ -244,6 +246,5 @@ def build_backbone(name: str, in_channels: int, image_size: int,
         if name not in TORCHVISION_ARCH:
             raise ValueError(f"No ImageNet weights exist for {name!r}; "
                              f"choose one of {', '.join(TORCHVISION_ARCH)} or pretrained=False.")
-        from ssrl_core.models.pretrained import load_imagenet
         net.weights_report = load_imagenet(net, TORCHVISION_ARCH[name], in_channels)
     return net, dim

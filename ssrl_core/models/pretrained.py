@@ -11,6 +11,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ssrl_core.weights import imagenet_state_dict
+
 
 def adapt_first_conv(weight: torch.Tensor, in_channels: int) -> torch.Tensor:
     """(O, 3, k, k) RGB kernels -> (O, C, k, k): mean over RGB, repeated C times, scaled 3 / C."""
@@ -48,13 +50,8 @@ def adapt_state_dict(net: nn.Module, state: dict[str, torch.Tensor], in_channels
 def load_imagenet(net: nn.Module, arch: str, in_channels: int) -> dict:
     """Load ImageNet weights for torchvision architecture `arch` into `net` where shapes allow.
 
-    Raises `ssrl_core.weights.WeightsUnavailable` (or a plain RuntimeError if that module is
-    missing) when the weights cannot be found offline.
+    Raises `ssrl_core.weights.WeightsUnavailable` when the weights cannot be found offline.
     """
-    try:
-        from ssrl_core.weights import imagenet_state_dict
-    except ImportError as exc:  # the weights module is optional
-        raise RuntimeError(f"ImageNet weights for {arch} cannot be loaded: {exc}") from exc
     state = imagenet_state_dict(arch)
     report = adapt_state_dict(net, state, in_channels)
     report["source"] = f"imagenet:{arch}"

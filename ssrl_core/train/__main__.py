@@ -12,12 +12,12 @@ import json
 import sys
 from pathlib import Path
 
+from ssrl_core.train import rundir as rd
+from ssrl_core.train.config import load_config
+from ssrl_core.train.loop import train
+
 
 def main(argv: list[str] | None = None) -> int:
-    from ssrl_core.train import rundir as rd
-    from ssrl_core.train.config import load_config
-    from ssrl_core.train.loop import train
-
     parser = argparse.ArgumentParser(prog="python -m ssrl_core.train")
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")

@@ -12,7 +12,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ssrl_core.train.config import RecipeConfig, RunConfig
 
+from ssrl_core.augment import PRESETS, Recipe
 from ssrl_core.devices import DEVICES, PRECISIONS
+from ssrl_core.methods import METHOD_PARAMS, METHODS
+from ssrl_core.methods.params import resolve_params
+from ssrl_core.models import BACKBONES
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("cosine", "constant")
@@ -68,12 +72,12 @@ def validate(cfg: RunConfig) -> list[str]:
         p += _check_recipe(i, r)
     if cfg.recipes and all(_is_num(r.weight) and r.weight == 0 for r in cfg.recipes):
         p.append("at least one recipe weight must be above 0")
-    p += _check_registry("method.name", cfg.method.name, "ssrl_core.methods", "METHODS")
+    p += _check_name("method.name", cfg.method.name, METHODS)
     if not isinstance(cfg.method.params, dict):
         p.append("'method.params' must be a mapping of parameter names to values")
     else:
         p += _check_method_params(cfg.method.name, cfg.method.params)
-    p += _check_backbone(cfg.backbone)
+    p += _check_name("backbone", cfg.backbone, BACKBONES, ", e.g. resnet18")
     for key, (low, high) in INT_RANGES.items():
         v = getattr(cfg, key)
         if not _is_int(v) or not low <= v <= high:
@@ -106,24 +110,16 @@ def validate(cfg: RunConfig) -> list[str]:
     return p
 
 
-def _check_registry(label: str, value: Any, module: str, attr: str) -> list[str]:
-    try:
-        import importlib
-
-        names = getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError):  # module not available: the run will say so when it starts
-        return [] if isinstance(value, str) and value else [f"'{label}' must be a name"]
+def _check_name(label: str, value: Any, names: Any, example: str = "") -> list[str]:
+    """A name that must be one of `names` (a registry)."""
+    if not isinstance(value, str) or not value:
+        return [f"'{label}' must be a name{example}"]
     if value not in names:
         return [f"'{label}' is {value!r}; choose one of {', '.join(sorted(names))}"]
     return []
 
 
 def _check_method_params(name: Any, params: dict[str, Any]) -> list[str]:
-    try:
-        from ssrl_core.methods.registry import METHOD_PARAMS
-        from ssrl_core.methods.params import resolve_params
-    except ImportError:
-        return []
     if name not in METHOD_PARAMS:
         return []
     try:
@@ -133,29 +129,13 @@ def _check_method_params(name: Any, params: dict[str, Any]) -> list[str]:
     return []
 
 
-def _check_backbone(name: Any) -> list[str]:
-    try:
-        from ssrl_core import models
-    except ImportError:
-        return []
-    names = getattr(models, "BACKBONES", None)
-    if names is None or name in names:
-        return [] if isinstance(name, str) and name else ["'backbone' must be a name, e.g. resnet18"]
-    return [f"'backbone' is {name!r}; choose one of {', '.join(sorted(names))}"]
-
-
 def _check_recipe(i: int, r: RecipeConfig) -> list[str]:
-    try:
-        from ssrl_core import augment
-    except ImportError:
-        return []
     if r.preset is not None:
-        presets = getattr(augment, "PRESETS", None)
-        if presets is not None and r.preset not in presets:
-            return [f"recipes[{i}].preset is {r.preset!r}; choose one of {', '.join(sorted(presets))}"]
-    elif isinstance(r.recipe, dict) and hasattr(augment, "Recipe"):
+        if r.preset not in PRESETS:
+            return [f"recipes[{i}].preset is {r.preset!r}; choose one of {', '.join(sorted(PRESETS))}"]
+    elif isinstance(r.recipe, dict):
         try:
-            augment.Recipe.from_dict(r.recipe)
+            Recipe.from_dict(r.recipe)
         except ValueError as exc:
             return [f"recipes[{i}].recipe is not a valid recipe: {exc}"]
     elif r.recipe is not None:

@@ -14,7 +14,10 @@ from typing import Any, Callable, Sequence
 import torch
 from torch import nn
 
+from ssrl_core.methods import build_method
+from ssrl_core.models import build_backbone
 from ssrl_core.train.config import RunConfig
+from ssrl_core.train.start_from import check_parent, freeze_stages, load_parent
 
 
 class MultiRecipe(nn.Module):
@@ -75,10 +78,6 @@ def build_model(cfg: RunConfig, in_channels: int,
                 parent: dict[str, Any] | None = None) -> tuple[MultiRecipe, int]:
     """Backbone (from `parent`'s weights when fine-tuning, see `start_from`) + one method per
     recipe (shared backbone); returns (model, feat_dim). `model.frozen` lists frozen modules."""
-    from ssrl_core.methods import build_method
-    from ssrl_core.models import build_backbone
-    from ssrl_core.train.start_from import check_parent, freeze_stages, load_parent
-
     backbone, feat_dim = build_backbone(cfg.backbone, in_channels, cfg.crop_size, pretrained=cfg.pretrained,
                                         per_channel=cfg.per_channel)
     if parent is not None:
