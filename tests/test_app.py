@@ -7,7 +7,7 @@ import io
 import numpy as np
 from PIL import Image
 
-from test_app_support import TINY, app_on, problems, tiny_env  # noqa: F401  (fixture)
+from app_support import TINY, app_on, problems
 
 
 def test_default_dataset_prefers_demo_then_mnist():

@@ -8,7 +8,7 @@ import time
 import pandas as pd
 import pytest
 
-from test_app_support import app_on, problems, tiny_env  # noqa: F401  (fixture)
+from app_support import app_on, problems
 
 
 def _embed_hand_features(at):

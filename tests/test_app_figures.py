@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from ssrl_app import figures
-from test_app_support import app_on, problems, tiny_env  # noqa: F401  (fixture)
+from app_support import app_on, problems
 
 PRETRAINED = Path(__file__).resolve().parent.parent / "pretrained"
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import pandas as pd
 
-from test_app_support import TINY, app_on, problems, tiny_env  # noqa: F401  (fixture)
+from app_support import TINY, app_on, problems
 
 
 def _filter_plate_p1(at):
@@ -177,7 +177,7 @@ def test_refresh_restores_dataset_filters_and_recipe(tiny_env, monkeypatch):
     sid = at.query_params["s"][0] if isinstance(at.query_params["s"], list) else at.query_params["s"]
     # a refresh: a new browser session with the same URL
     from streamlit.testing.v1 import AppTest
-    from test_app_support import APP
+    from app_support import APP
     fresh = AppTest.from_file(APP, default_timeout=60)
     fresh.query_params["s"] = sid
     fresh.run()
@@ -198,7 +198,7 @@ def test_home_one_click_demo_on_the_shipped_sample(tmp_path, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
     from ssrl_app import loaders
-    from test_app_support import APP
+    from app_support import APP
     loaders.dataset_list.clear()
     at = AppTest.from_file(APP, default_timeout=240)
     at.run()

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from test_app_support import app_on, problems, tiny_env  # noqa: F401  (fixture)
+from app_support import app_on, problems
 
 
 def _submit_tiny_run(at) -> None:

