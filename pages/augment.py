@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from ssrl_app import charts, loaders, page, recipe_editor, state
-from ssrl_app.core import message, plain_errors
+from ssrl_app.errors import message, plain_errors
 from ssrl_app.images import composite, row_montage
 from ssrl_core import augment
 from ssrl_core.augment.preview import make_preview, pair_distances

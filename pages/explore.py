@@ -16,7 +16,7 @@ import streamlit as st
 
 from ssrl_app import (analysis, cards, charts, checkpoints, figures, group_diff_view, hand_labels, labels as plain,
                       loaders, page, selection, state)
-from ssrl_app.core import message, plain_errors
+from ssrl_app.errors import message, plain_errors
 from ssrl_app.images import composite, enlarge
 from ssrl_core import evaluate as ev
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import streamlit as st
 
 from ssrl_app import checkpoints, estimate, labels as plain, loaders, page, run_view, selection, sidebar, state
-from ssrl_app.core import message, plain_errors
+from ssrl_app.errors import message, plain_errors
 from ssrl_app.uploads import save_uploads
 from ssrl_core.augment import PRESETS
 from ssrl_core.data.names import safe_filename

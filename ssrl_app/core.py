@@ -1,44 +1,7 @@
-"""Plain-words errors for the pages: an expected problem is one sentence, never a traceback.
+"""Old name of `ssrl_app.errors`, kept only while pages/bias.py, ssrl_app/data_import.py and
+ssrl_app/section31_view.py (other changes in flight) still import it; new code imports
+`ssrl_app.errors`. Delete this file once they do."""
 
-The pages only read widgets, call `ssrl_core` and draw. A problem the user can cause or fix (a bad
-file, bad YAML, no network, a checkpoint that does not fit) is shown with `plain_errors` or
-`message`; anything else is a bug: its traceback goes to the server's log, and the browser gets
-one plain sentence (`.streamlit/config.toml` sets `showErrorDetails = "none"` for the rest).
-"""
+from ssrl_app.errors import message, plain_errors
 
-from __future__ import annotations
-
-import contextlib
-import logging
-from typing import Iterator
-
-import streamlit as st
-
-LOG = logging.getLogger("ssrl_app")
-
-# Problems a user can cause or fix (bad file, bad YAML, no network, a checkpoint that does not
-# fit): shown as a sentence, never as a traceback.
-EXPECTED = (ValueError, FileNotFoundError, KeyError, RuntimeError, PermissionError, OSError,
-            TimeoutError, ConnectionError)
-
-
-@contextlib.contextmanager
-def plain_errors(what: str, stop: bool = False) -> Iterator[None]:
-    """Show an expected problem as one plain sentence (`what`: the action that failed)."""
-    try:
-        yield
-    except EXPECTED as exc:
-        st.error(f"{what}: {message(exc)}")
-        if stop:
-            st.stop()
-    except Exception as exc:  # a bug: the traceback stays on the server, never in the browser
-        LOG.exception("%s: unexpected error", what)
-        st.error(f"{what}: an unexpected error ({type(exc).__name__}); the details are in the server's log.")
-        if stop:
-            st.stop()
-
-
-def message(exc: BaseException) -> str:
-    """The user-facing text of an exception (KeyError's quotes removed)."""
-    text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
-    return text or type(exc).__name__
+__all__ = ["message", "plain_errors"]

@@ -12,7 +12,7 @@ import numpy as np
 import streamlit as st
 
 from ssrl_app import analysis, loaders, selection, state
-from ssrl_app.core import plain_errors
+from ssrl_app.errors import plain_errors
 from ssrl_app.entry import through_app
 
 NO_DATASET = "Choose a dataset in the sidebar first."

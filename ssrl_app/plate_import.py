@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from ssrl_app.core import message
+from ssrl_app.errors import message
 
 SCAN = "ssrl.plate_scan"
 PATTERNS = ["auto", "bbbc", "imagexpress", "operetta", "my own pattern"]

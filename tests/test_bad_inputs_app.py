@@ -19,7 +19,7 @@ def test_config_hides_error_details_and_listens_on_localhost() -> None:
 
 
 def _page() -> None:
-    from ssrl_app.core import plain_errors
+    from ssrl_app.errors import plain_errors
 
     with plain_errors("Could not draw the chart"):
         raise ZeroDivisionError("division by zero deep inside")
