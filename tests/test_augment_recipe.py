@@ -166,3 +166,16 @@ def test_describe_has_one_sentence_per_step() -> None:
     assert all(line.endswith(".") for line in lines)
     for name in CATALOG:  # every transform can be described
         assert describe(Recipe("x", [default_step(name)], out_size=32)).endswith("32x32 pixels.")
+
+
+def test_recipes_carry_a_schema_version_and_older_files_still_read() -> None:
+    from ssrl_core.augment.recipe import SCHEMA_VERSION
+
+    r = Recipe("v", [default_step("rotate")])
+    assert r.to_dict()["version"] == SCHEMA_VERSION and "version: 1" in r.to_yaml()
+    old = {k: v for k, v in r.to_dict().items() if k != "version"}  # saved before versions existed
+    assert Recipe.from_dict(old) == r
+    with pytest.raises(RecipeError, match="newer version of ssrl"):
+        Recipe.from_dict({**r.to_dict(), "version": SCHEMA_VERSION + 1})
+    with pytest.raises(RecipeError, match="'version' must be a whole number"):
+        Recipe.from_dict({**r.to_dict(), "version": "one"})

@@ -4,6 +4,10 @@ After Bendidi et al. 2024 (sections 3.2-3.4), the composition of transformations
 features a self-supervised representation keeps, so a recipe is data a user can read, edit,
 save as YAML and share. Loading checks everything at once and raises a single `RecipeError`
 that lists every problem in plain words. Only the safe loader is used, with size and alias-expansion limits (`ssrl_core.io.parse_yaml`).
+
+A saved recipe carries its schema `version` (`SCHEMA_VERSION`), as checkpoints store recipes: a
+file without one is an older recipe and reads as version 1; a newer version than this code knows
+is refused in words instead of being half-understood.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from .catalog import CATALOG
 from .spec import RecipeError, canonical, check_value
 
 OUT_SIZE_RANGE = (4, 2048)
+SCHEMA_VERSION = 1  # bump when a recipe's keys change meaning; read older versions in from_dict
+RECIPE_KEYS = ("version", "name", "description", "out_size", "steps")
 
 
 DRAWS = ("view", "pair")  # a step's random draw: new for every view, or one per pair of views
@@ -72,7 +78,7 @@ class Recipe:
         return _copy.deepcopy(self)
 
     def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"name": self.name, "out_size": self.out_size}
+        d: dict[str, Any] = {"version": SCHEMA_VERSION, "name": self.name, "out_size": self.out_size}
         if self.description:
             d["description"] = self.description
         d["steps"] = [s.to_dict() for s in self.steps]
@@ -156,8 +162,13 @@ def recipe_problems(d: Any) -> list[str]:
     """Every problem of a recipe given as a dict (as read from YAML); empty list when valid."""
     if not isinstance(d, dict):
         return [f"a recipe must be a mapping with 'name' and 'steps', got {type(d).__name__}"]
-    problems = [f"unexpected key '{k}' (allowed: name, description, out_size, steps)"
-                for k in d if k not in ("name", "description", "out_size", "steps")]
+    problems = [f"unexpected key '{k}' (allowed: {', '.join(RECIPE_KEYS)})" for k in d if k not in RECIPE_KEYS]
+    version = d.get("version", 1)  # recipes saved before versions existed are version 1
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        problems.append(f"'version' must be a whole number from 1 (the recipe format), got {version!r}")
+    elif version > SCHEMA_VERSION:
+        problems.append(f"this recipe was saved by a newer version of ssrl (recipe format {version}; this one "
+                        f"reads up to {SCHEMA_VERSION}): update ssrl to read it")
     if not isinstance(d.get("name"), str) or not d.get("name"):
         problems.append("the recipe needs a 'name' (text)")
     if d.get("description") is not None and not isinstance(d.get("description"), str):
