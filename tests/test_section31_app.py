@@ -46,7 +46,16 @@ def tiny_result(tmp_path_factory, shared_data):
         props = measure(load_dataset("cifar10").where(split="train"), "hand-features", max_per_class=20)
     finally:
         torch.set_num_threads(threads)
-    summary = section31.build_summary([sweep], props, n_null=50, reference="hand-features")
+    import yaml
+
+    from ssrl_core.reproduce.section31_run import baseline_probe
+
+    tiny_cfg = base / "tiny.yaml"
+    raw = yaml.safe_load((sweep / "sweep.json").read_text())  # the sweep as it ran, base inline
+    tiny_cfg.write_text(yaml.safe_dump({k: raw[k] for k in ("base", "parameter", "values", "seeds", "probe_column",
+                                                            "probe_split", "probe_data", "probe_train_cells")}))
+    baseline = baseline_probe(tiny_cfg, base, log=lambda m: None)
+    summary = section31.build_summary([sweep], props, n_null=50, reference="hand-features", baseline=baseline)
     shipped = section31.write_shipped(summary, base / "pretrained" / "sweeps" / "cifar10" / "summary.json")
     return {"base": base, "sweep": sweep, "summary": summary, "shipped": shipped}
 
@@ -61,6 +70,10 @@ def test_summary_numbers_follow_the_results(tiny_result):
     assert s["parameter"] == "crop scale (min area)" and s["method"] == "simclr" and s["runs"] == 3
     assert 0.0 <= s["null_mean"] <= 1.0 and s["probe"]["split"] == "split"
     assert len(s["anova"]) == 5 and {a["property"] for a in s["anova"]} >= {"intrinsic_dim", "glcm_contrast"}
+    tc = tiny_result["summary"]["training_check"]
+    assert tc["encoder"] == "random-tiny_cnn" and 0 < tc["random_top1"] < 1
+    assert tc["gain"] == pytest.approx(tc["ssl_top1"] - tc["random_top1"])
+    assert tc["ssl_top1"] == pytest.approx(read_results(tiny_result["sweep"])["top1"].mean())  # one seed per value
     claims = tiny_result["summary"]["verdicts"]
     assert len(claims) == 4 and claims[3]["holds"] is None  # one method, one parameter: cannot tell
     assert tiny_result["shipped"].stat().st_size < 100_000  # KB, not MB
@@ -78,6 +91,17 @@ def test_report_page_and_figures_are_written_from_the_numbers(tiny_result, tmp_p
     assert (tmp_path / "figures" / "results_cifar10_ratio.png").is_file()
     for v in tiny_result["summary"]["verdicts"]:
         assert v["claim"] in text
+    assert f"{tiny_result['summary']['training_check']['random_top1']:.3f}" in text
+
+
+def test_report_from_the_shipped_summary(tiny_result, tmp_path, monkeypatch):
+    from ssrl_core.reproduce import section31
+
+    monkeypatch.setenv("SSRL_PRETRAINED", str(tiny_result["base"] / "pretrained"))
+    written = section31.report_from_shipped(tmp_path)
+    assert written is not None and "crop scale (min area)" in written["results_cifar10"].read_text()
+    monkeypatch.setenv("SSRL_PRETRAINED", str(tmp_path / "none"))
+    assert section31.report_from_shipped(tmp_path) is None
 
 
 def _bias_page(tiny_result, monkeypatch, runs: bool):

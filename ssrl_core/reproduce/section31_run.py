@@ -63,6 +63,36 @@ def reference_properties(out: Path, encoder: str, dataset: str = "cifar10", colu
     return table
 
 
+def baseline_probe(config: Path, out: Path, log: Log = print) -> dict[str, Any]:
+    """The same probe on a randomly initialised encoder of the sweep's backbone (the floor any
+    training must beat), cached in `out/baseline_random.json`."""
+    import json
+
+    from ssrl_core.evaluate.embedding import embed
+    from ssrl_core.evaluate.sweep_runner import load_sweep, probe_cells, split_probe
+    from ssrl_core.io import atomic_write_json
+    from ssrl_core.train.config import DataConfig
+    from ssrl_core.train.data import load_cells
+
+    cfg = load_sweep(config)
+    encoder = f"random-{cfg.base.get('backbone', 'small_cnn')}"
+    cache = Path(out) / "baseline_random.json"
+    if cache.is_file():
+        return json.loads(cache.read_text())
+    if not cfg.probe_split:
+        raise ValueError(f"{Path(config).name} has no probe_split: the baseline needs the train/test probe")
+    log(f"baseline: the same probe on {encoder}")
+    cells = probe_cells(load_cells(DataConfig(**(cfg.probe_data or cfg.base["data"]))), cfg)
+    feats = embed(cells, encoder, use_cache=False)
+    train = cells.meta[cfg.probe_split].astype(str).to_numpy() == "train"
+    y = cells.meta[cfg.probe_column]
+    res = split_probe(feats[train], y[train], feats[~train], y[~train])
+    out_obj = {"encoder": encoder, "top1": res["top1"],
+               "per_class": dict(zip(res["per_class"]["class"], res["per_class"]["accuracy"].astype(float)))}
+    atomic_write_json(cache, out_obj)
+    return out_obj
+
+
 def reproduce_cifar(out: Path | None = None, configs: list[Path] | None = None, encoder: str = "imagenet-vgg16",
                     per_class: int = 300, docs: Path | None = None, shipped: Path | None = None,
                     report_only: bool = False, n_null: int = 200, log: Log = print) -> dict[str, Any]:
@@ -81,7 +111,14 @@ def reproduce_cifar(out: Path | None = None, configs: list[Path] | None = None, 
             props = reference_properties(out, encoder, per_class=per_class, log=log)
         except Exception as exc:  # e.g. ImageNet weights not on this machine: the report says so
             log(f"class properties skipped: {type(exc).__name__}: {exc}")
-    summary = section31.build_summary(dirs, props, n_null=n_null, reference=encoder if props is not None else None)
+    baseline = None
+    if configs:
+        try:
+            baseline = baseline_probe(configs[0], out, log)
+        except Exception as exc:
+            log(f"random-init baseline skipped: {type(exc).__name__}: {exc}")
+    summary = section31.build_summary(dirs, props, n_null=n_null, reference=encoder if props is not None else None,
+                                      baseline=baseline)
     written = section31.write_report(summary, docs if docs is not None else paths.PROJECT_ROOT / "docs")
     written["summary"] = section31.write_shipped(summary, shipped)
     return {"summary": summary, "written": written}
