@@ -127,6 +127,16 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     return ckpt
 
 
+def read_facts(path: str | Path, what: str = "") -> tuple[dict[str, Any], EncoderFacts]:
+    """The checkpoint at `path` and its `EncoderFacts`; ValueError in words (prefixed with
+    `what`) when the file does not say which encoder it holds."""
+    ckpt = load_checkpoint(path)
+    try:
+        return ckpt, EncoderFacts.of(ckpt)
+    except KeyError as exc:
+        raise ValueError(f"{what}{Path(path).name} does not say which backbone it holds ({exc})") from exc
+
+
 def checkpoint_info(ckpt: dict[str, Any]) -> dict[str, Any]:
     """The description of a checkpoint without its tensors."""
     return {k: ckpt.get(k) for k in INFO_KEYS if k in ckpt}
@@ -162,12 +172,8 @@ def load_encoder(path: str | Path, device: str | torch.device = "cpu",
     (default: those it was trained on); its `feat_dim` is then `in_channels` times the grey
     encoder's width.
     """
-    ckpt = load_checkpoint(path)
+    ckpt, facts = read_facts(path)
     info = checkpoint_info(ckpt)
-    try:
-        facts = EncoderFacts.of(info)
-    except KeyError as exc:
-        raise ValueError(f"{Path(path).name} does not say which backbone it holds ({exc})") from exc
     channels = int(in_channels) if facts.per_channel and in_channels else facts.in_channels
     encoder, feat_dim = build_backbone(facts.backbone, channels, facts.crop_size, per_channel=facts.per_channel)
     state = {k: v.float() if torch.is_floating_point(v) else v for k, v in encoder_state(ckpt).items()}

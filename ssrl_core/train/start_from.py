@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from ssrl_core.io import sha256_file
-from ssrl_core.models.encoder_file import EncoderFacts, encoder_state, find_checkpoint, load_checkpoint
+from ssrl_core.models.encoder_file import encoder_state, find_checkpoint, load_checkpoint, read_facts
 from ssrl_core.models.shipped import shipped_checkpoints, shipped_path
 
 
@@ -39,11 +39,7 @@ def resolve_init(init: str) -> Path:
 def parent_info(init: str) -> dict[str, Any]:
     """What the run starts from: {init, file, sha256, backbone, per_channel, in_channels, crop_size, dataset}."""
     path = resolve_init(init)
-    ckpt = load_checkpoint(path)
-    try:
-        facts = EncoderFacts.of(ckpt)
-    except KeyError as exc:
-        raise ValueError(f"init: {path.name} does not say which encoder it holds ({exc})") from exc
+    ckpt, facts = read_facts(path, what="init: ")
     return {"init": str(init), "file": str(path), "sha256": sha256_file(path), "backbone": facts.backbone,
             "per_channel": facts.per_channel, "in_channels": facts.in_channels,
             "crop_size": facts.crop_size, "dataset": ckpt.get("dataset")}
