@@ -72,3 +72,29 @@ def test_anova_separates_groups_and_says_when_a_group_is_too_small():
     two = pd.DataFrame({"class": classes, "trend": ["ascending"] + ["descending"] * 4 + ["flat"] * 4})
     res = cp.property_anova(props, two).set_index("property")
     assert np.isfinite(res.loc["glcm_contrast", "F"]) and "ascending 1" in res.loc["glcm_contrast", "note"]
+
+
+def test_cli_measures_any_labelled_set_and_runs_the_anova_against_a_sweep(tmp_path, capsys, one_torch_thread):
+    import json
+
+    from ssrl_core.cli import main
+    from ssrl_core.data.registry import load_dataset
+    from ssrl_core.evaluate.sweep_runner import write_statistics
+
+    classes = sorted(load_dataset("mitocheck_demo").meta["label"].unique())
+    rng = np.random.default_rng(0)
+    # a sweep's results where the first five phenotypes get better with the value and the next five worse
+    rows = [{"value": v, "seed": s, "class": c, "accuracy": 0.5 + (0.1 * v if i < 5 else -0.1 * v if i < 10 else 0.0)
+             + rng.normal(0, 0.005), "n_test": 10, "top1": 0.5, "run": f"v{v}_s{s}"}
+            for v in range(5) for s in range(3) for i, c in enumerate(classes)]
+    write_statistics(pd.DataFrame(rows), tmp_path / "sweep")
+    out = tmp_path / "props.csv"
+    code = main(["class-properties", "mitocheck_demo", "--encoder", "hand-features", "--per-class", "8",
+                 "--where", "split=train", "--sweep", str(tmp_path / "sweep"), "--out", str(out), "--json"])
+    assert code == 0
+    res = json.loads(capsys.readouterr().out)
+    assert len(res["properties"]) == 16 and pd.read_csv(out)["class"].tolist() == classes
+    anova = res["anova"][str(tmp_path / "sweep")]
+    assert [a["property"] for a in anova] == list(cp.PROPERTIES)
+    assert all(a["n_ascending"] == 5 and a["n_descending"] == 5 and a["n_flat"] == 6 for a in anova)
+    assert all(np.isfinite(a["F"]) for a in anova)
