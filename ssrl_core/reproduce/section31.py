@@ -271,6 +271,16 @@ def verdicts(summary: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
+def _steps(s: dict[str, Any]) -> str:
+    """Training steps of one run of a sweep, from its epochs, images and batch (or max_steps)."""
+    try:
+        per_epoch = int(s["ssl_images"]) // int(s["batch_size"])
+        steps = per_epoch * int(s["epochs"])
+        return str(min(steps, int(s["max_steps"])) if s.get("max_steps") else steps)
+    except (TypeError, ValueError, KeyError, ZeroDivisionError):
+        return "?"
+
+
 def _word(holds: bool | None) -> str:
     return "n/a" if holds is None else ("held" if holds else "**not held**")
 
@@ -342,7 +352,7 @@ def render(summary: dict[str, Any], figure_paths: list[str], command: str) -> st
               + "; ".join(f"{s['method']} / {s['parameter']}: {len(s['values'])} values x {len(s['seeds'])} seeds"
                           for s in sw) + ".",
               f"Each run: {s0['backbone']} at 32 px, {s0['epochs']} epochs on {s0['ssl_images']} training images "
-              f"(batch {s0['batch_size']}), then a linear probe trained on {s0['probe']['train_cells']} training-split "
+              f"(batch {s0['batch_size']}, {_steps(s0)} steps), then a linear probe trained on {s0['probe']['train_cells']} training-split "
               f"images and scored on {s0['probe']['n_test']} test-split images.",
               f"The paper: ResNet18, 20 values x 5 seeds per parameter (100 runs per parameter and method, "
               f"full training); here {len(s0['values'])} values x {len(s0['seeds'])} seeds "
