@@ -94,7 +94,7 @@ def show() -> None:
 def draw(s: dict[str, Any]) -> None:
     """Verdicts, per-class curves, trends and opposite pairs of one sweep summary."""
     c = st.columns(4)
-    c[0].metric("Classes with an opposite partner", f"{s['ratio']:.0%}",
+    c[0].metric("Share of classes with an opposite partner", f"{s['ratio']:.0%}",
                 help="Share of classes whose accuracy curve goes against another class's (correlation below -0.3, "
                      "p < 0.05), as in the paper.")
     c[1].metric("Expected by chance", f"{s['null_mean']:.0%}" if pd.notna(s.get("null_mean")) else "n/a",
