@@ -69,8 +69,8 @@ def bench_browser(changes: int) -> dict:
     """Cold start to first render, and parameter change to updated preview, in Chromium."""
     from playwright.sync_api import sync_playwright
 
-    from test_app_support import write_tiny
-    from test_browser_app import CHROMIUM, free_port, wait_healthy
+    from app_support import free_port, wait_healthy, write_tiny
+    from test_browser_app import CHROMIUM
 
     base = Path(tempfile.mkdtemp(prefix="ssrl_bench_"))
     (base / "data").mkdir()

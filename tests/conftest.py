@@ -3,22 +3,12 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
-from app_support import write_tiny
+import app_support
 from ssrl_core import paths
-
-ROOT = Path(__file__).resolve().parent.parent
 
 SHARED = paths.shared_data_dir()
 requires_shared = pytest.mark.skipif(
@@ -56,7 +46,7 @@ def one_torch_thread():
 def tiny_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """SSRL_DATA with the tiny set, no shared data, no background warm-up; returns the data dir."""
     data = tmp_path / "data"
-    write_tiny(data)
+    app_support.write_tiny(data)
     monkeypatch.setenv("SSRL_DATA", str(data))
     monkeypatch.setenv("SSRL_SHARED_DATA", str(tmp_path / "no-shared"))
     monkeypatch.setenv("SSRL_APP_WARM", "0")
@@ -87,53 +77,7 @@ def _navigation_mode(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(PagesManager, "__init__", init)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90) -> float:
-    """Seconds until `/_stcore/health` answers ok (fails if the server dies)."""
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
-                if r.read().strip() == b"ok":
-                    return time.time() - t0
-        except OSError:
-            time.sleep(0.2)
-    raise TimeoutError("the app did not start in time")
-
-
-@contextlib.contextmanager
-def _serve(base: Path, **env: str) -> Iterator[dict]:
-    """`streamlit run app.py` on 127.0.0.1:FREE_PORT with data, runs and uploads under `base`
-    (`env` adds or overrides variables); yields {url, t0, log}; stopped at the end."""
-    env = dict(os.environ, SSRL_DATA=str(base / "data"), SSRL_SHARED_DATA=str(base / "none"),
-               SSRL_RUNS=str(base / "runs"), SSRL_UPLOADS=str(base / "uploads"), SSRL_APP_WARM="0", **env)
-    port = _free_port()
-    log = open(base / "streamlit.log", "wb")
-    t0 = time.time()
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-                             "--server.headless", "true", "--server.address", "127.0.0.1"],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, proc)
-        yield {"url": url, "t0": t0, "log": base / "streamlit.log"}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
-
-
 @pytest.fixture(scope="session")
 def serve_app():
     """Start the app for a browser test: `with serve_app(base, SSRL_CACHE=...) as server:`."""
-    return _serve
+    return app_support.serve_app
