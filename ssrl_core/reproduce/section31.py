@@ -364,9 +364,10 @@ def render(summary: dict[str, Any], figure_paths: list[str], command: str) -> st
                   f"{tc['random_top1']:.3f}; the SSL runs average {tc['ssl_top1']:.3f} "
                   f"({tc['gain']:+.3f}). " + ("The short runs learned something beyond random features."
                                                if tc["learned"] else
-                                               "**The short runs barely beat random features (under 1 point)**, so "
-                                               "what the parameter changes here is mostly noise around a random "
-                                               "encoder; read the verdicts below with that in mind."), ""]
+                                               ("**The short runs do not beat random features**" if tc["gain"] <= 0
+                                                else "**The short runs barely beat random features (under 1 point)**")
+                                               + ", so what the parameter changes here is mostly noise around an "
+                                               "untrained encoder; read the verdicts below with that in mind."), ""]
     lines += ["## Verdicts", "", "| claim | here | sweeps |", "|---|---|---|"]
     for v in summary["verdicts"]:
         lines.append(f"| {v['claim']} | {_word(v['holds'])} | {v.get('detail', '')} |")
