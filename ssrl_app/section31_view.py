@@ -60,7 +60,7 @@ def sources() -> dict[str, dict[str, Any]]:
         for s in shipped.get("sweeps", []):
             out[f"Shipped CIFAR-10 result: {s['method']}, {s['parameter']}"] = {
                 "kind": "shipped", "sweep": s, "properties": shipped.get("properties"),
-                "reference": shipped.get("reference_encoder")}
+                "reference": shipped.get("reference_encoder"), "training_check": shipped.get("training_check")}
     for p in user_sweeps():
         out[f"My sweep: {p.parent.name + '/' if p.parent != paths.runs_dir() / 'sweeps' else ''}{p.name}"] = {
             "kind": "mine", "path": p}
@@ -87,6 +87,12 @@ def show() -> None:
         except Exception as exc:  # too few values so far, an unreadable folder: plain words
             st.info(f"This sweep cannot be summarised yet: {message(exc)}")
             return
+    tc = item.get("training_check")
+    if tc:
+        text = (f"Floor: an untrained {tc.get('encoder')} scores {tc['random_top1']:.1%} with the same probe; these "
+                f"short runs average {tc['ssl_top1']:.1%}.")
+        (st.caption if tc.get("learned") else st.warning)(
+            text + ("" if tc.get("learned") else " They barely learned, so read the curves as mostly noise."))
     draw(sweep)
     properties_section(item, sweep)
 

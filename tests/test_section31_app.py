@@ -121,6 +121,9 @@ def test_bias_page_shows_the_shipped_sweep_without_retraining(tiny_env, tiny_res
     pick = at.selectbox(key="w.bias31.pick")
     assert pick.options == ["Shipped CIFAR-10 result: simclr, crop scale (min area)"]
     s = tiny_result["summary"]["sweeps"][0]
+    tc = tiny_result["summary"]["training_check"]
+    floor = [x.value for x in list(at.warning) + list(at.caption) if str(x.value).startswith("Floor:")]
+    assert floor and f"{tc['random_top1']:.1%}" in floor[0]
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Share of classes with an opposite partner"] == f"{s['ratio']:.0%}"
     assert metrics["Overall accuracy change"] == f"{s['overall_change']:+.1%}"
