@@ -43,7 +43,7 @@ def from_runs(raw: dict[str, Any], runs: list[dict[str, Any]]) -> float | None:
         if _key({**cfg, "device": raw.get("device")}) != _key(raw):
             continue
         m = jobs.read_metrics(run_dir)
-        if "pairs_per_s" in getattr(m, "columns", []) and len(m) > 1:
+        if "pairs_per_s" in m.columns and len(m) > 1:
             return float(m["pairs_per_s"].iloc[1:].median())
     return None
 
@@ -66,7 +66,7 @@ def measure(raw: dict[str, Any], timeout: float = 120.0) -> float:
     jobs.launch(RunConfig.from_dict(probe), run_dir=run_dir)
     status = jobs.wait(run_dir, timeout=timeout)
     m = jobs.read_metrics(run_dir)
-    if status.get("state") != "finished" or "pairs_per_s" not in getattr(m, "columns", []) or m.empty:
+    if status.get("state") != "finished" or "pairs_per_s" not in m.columns or m.empty:
         raise RuntimeError(status.get("error") or "the speed check did not finish in time")
     rate = float(m["pairs_per_s"].iloc[-1])
     rates = dict(state.get(state.STEP_RATE) or {})

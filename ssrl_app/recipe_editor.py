@@ -70,20 +70,20 @@ def _add(slot: str, picker_key: str) -> None:
     if name not in CATALOG:
         return
     spec = CATALOG[name]
-    _with_steps(slot, _steps(slot) + [Step(name=name, params=spec.defaults(), p=float(getattr(spec, "default_p", 1.0)),
+    _with_steps(slot, _steps(slot) + [Step(name=name, params=spec.defaults(), p=float(spec.default_p),
                                            enabled=True)])
 
 
 def param_control(spec, label: str, value: Any, key: str, container) -> Any:
     """One widget for one parameter, limited to the ParamSpec's valid range."""
-    kind = getattr(spec, "kind", "float")
-    helptext = getattr(spec, "help", None) or None
-    low, high = getattr(spec, "low", None), getattr(spec, "high", None)
+    kind = spec.kind
+    helptext = spec.help or None
+    low, high = spec.low, spec.high
     value = spec.default if value is None else value
     if kind == "bool":
         return container.checkbox(label, value=bool(value), key=key, help=helptext)
     if kind == "choice":
-        choices = list(getattr(spec, "choices", None) or [value])
+        choices = list(spec.choices or [value])
         index = choices.index(value) if value in choices else 0
         return container.selectbox(label, choices, index=index, key=key, help=helptext)
     if kind == "int":
@@ -131,7 +131,7 @@ def editor(slot: str, title: str, default_preset: str, per_row: int = 2):
     preset = st.selectbox("Start from a preset of the paper", list(PRESETS),
                           index=list(PRESETS).index(default_preset) if default_preset in PRESETS else 0,
                           key=f"w.aug.{slot}.preset")
-    about = getattr(PRESETS.get(preset), "description", "") or PRESET_NOTES.get(preset, "")
+    about = (PRESETS[preset].description if preset in PRESETS else "") or PRESET_NOTES.get(preset, "")
     with st.container(horizontal=True, vertical_alignment="center"):
         st.button("Apply preset", key=f"{base}.apply",
                   on_click=lambda: replace(slot, get_preset(st.session_state[f"w.aug.{slot}.preset"])))
@@ -143,9 +143,9 @@ def editor(slot: str, title: str, default_preset: str, per_row: int = 2):
     for i, step in enumerate(recipe.steps):
         spec = CATALOG.get(step.name)
         with st.container(border=True):
-            title = getattr(spec, "title", "") or step.name
+            title = spec.title if spec is not None else step.name
             on = st.toggle(f"**{i + 1}. {title}**", value=bool(step.enabled), key=f"{base}.{i}.on",
-                           help=getattr(spec, "description", None) or None)
+                           help=spec.description if spec is not None else None)
             params = dict(step.params)
             p = float(step.p)
             draw = step.draw
@@ -170,16 +170,16 @@ def editor(slot: str, title: str, default_preset: str, per_row: int = 2):
                 p = cols[0].slider("how often", 0.0, 1.0, float(step.p), 0.05, key=f"{base}.{i}.p",
                                    help="The share of views this step is applied to")
                 items = list((spec.params if spec is not None else {}).items())
-                grid = [(n, ps) for n, ps in items if getattr(ps, "kind", "") != "bool"]
-                ticks = [(n, ps) for n, ps in items if getattr(ps, "kind", "") == "bool"]
+                grid = [(n, ps) for n, ps in items if ps.kind != "bool"]
+                ticks = [(n, ps) for n, ps in items if ps.kind == "bool"]
                 for j, (pname, pspec) in enumerate(grid + ticks):  # check boxes on full rows: never cut
-                    label = getattr(pspec, "label", "") or pname.replace("_", " ")
+                    label = pspec.label or pname.replace("_", " ")
                     where = cols[(j + 1) % len(cols)] if j < len(grid) else st
                     params[pname] = param_control(pspec, label, params.get(pname), f"{base}.{i}.{pname}", where)
             steps.append(Step(name=step.name, params=params, p=float(p), enabled=bool(on), draw=draw))
     a1, a2 = st.columns([2, 1], vertical_alignment="bottom")
     a1.selectbox("Add a step", sorted(CATALOG), key=f"{base}.addpick",
-                 format_func=lambda n: getattr(CATALOG[n], "title", "") or n)
+                 format_func=lambda n: CATALOG[n].title or n)
     a2.button("Add", key=f"{base}.add", on_click=_add, args=(slot, f"{base}.addpick"))
     current = recipe.copy()
     current.steps = steps
