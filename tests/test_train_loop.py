@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from ssrl_core.train import LossNotFinite, load_config, train
 from ssrl_core.models.encoder_file import load_checkpoint, load_encoder
+from ssrl_core.train import LossNotFinite, load_config, train
 from ssrl_core.train.data import EpochSampler, ViewPairs, load_cells, resolve_recipes
 
 TINY = ["cpu_threads=1", "backbone=tiny_cnn", "crop_size=28", "batch_size=8", "log_every=1", "epochs=2"]
@@ -38,6 +38,20 @@ def cells_npz(tmp_path: Path) -> Path:
 
 def cfg_for(npz: Path, *extra: str):
     return load_config(None, [f"data.name={npz}", "recipes=[microscopy-set-b]", "method.name=simclr", *TINY, *extra])
+
+
+def test_the_config_written_by_the_launcher_is_kept_and_a_different_one_replaced(cells_npz: Path,
+                                                                                tmp_path: Path) -> None:
+    cfg = cfg_for(cells_npz, "max_steps=1")
+    run = tmp_path / "kept"
+    run.mkdir()
+    (run / "config.yaml").write_text(cfg.to_yaml(), encoding="utf-8")
+    before = (run / "config.yaml").stat().st_mtime_ns
+    train(cfg, run)
+    assert (run / "config.yaml").stat().st_mtime_ns == before
+    (run / "config.yaml").write_text("name: old\n", encoding="utf-8")
+    train(cfg, run)
+    assert (run / "config.yaml").read_text(encoding="utf-8") == cfg.to_yaml()
 
 
 def test_run_directory_files_and_encoder(cells_npz: Path, tmp_path: Path) -> None:

@@ -78,7 +78,9 @@ def _train(cfg: RunConfig, run_dir: Path, progress: Progress | None, resume: boo
     status = lambda **kw: rd.write_status(run_dir, **kw) if main else {}  # noqa: E731
     if main:
         rd.clear_stop(run_dir)
-        atomic_write_text(run_dir / rd.CONFIG, cfg.to_yaml())
+        text = cfg.to_yaml()  # the launcher has usually written it already: rewrite only a different one
+        if not (run_dir / rd.CONFIG).is_file() or (run_dir / rd.CONFIG).read_text(encoding="utf-8") != text:
+            atomic_write_text(run_dir / rd.CONFIG, text)
         status(state="running", name=cfg.name, pid=os.getpid(), pid_start=rd.proc_start(os.getpid()),
                started=rd.now_iso(), error=None,
                device=str(device), precision="bf16" if bf16 else "fp32", world_size=info.world, progress=0.0,
