@@ -100,9 +100,9 @@ def show() -> None:
 def draw(s: dict[str, Any]) -> None:
     """Verdicts, per-class curves, trends and opposite pairs of one sweep summary."""
     c = st.columns(4)
-    c[0].metric("Share of classes with an opposite partner", f"{s['ratio']:.0%}",
-                help="Share of classes whose accuracy curve goes against another class's (correlation below -0.3, "
-                     "p < 0.05), as in the paper.")
+    c[0].metric("Opposite-pair classes", f"{s['ratio']:.0%}",
+                help="Share of classes with an opposite partner: a class whose accuracy curve goes against theirs "
+                     "(correlation below -0.3, p < 0.05), as in the paper.")
     c[1].metric("Expected by chance", f"{s['null_mean']:.0%}" if pd.notna(s.get("null_mean")) else "n/a",
                 help="The same share when each class's curve is shuffled over the values on its own: with few values "
                      "and noisy curves, opposite pairs also appear by chance.")
@@ -115,20 +115,26 @@ def draw(s: dict[str, Any]) -> None:
     for v in section31.verdicts({"sweeps": [s]}):
         if v["holds"] is None:
             continue
-        st.markdown(f"- {'✅' if v['holds'] else '❌'} {v['claim']} — {'; '.join(v.get('evidence', []))}")
+        st.markdown(f"- **{'holds' if v['holds'] else 'does not hold'}**: {v['claim']} — "
+                    f"{'; '.join(v.get('evidence', []))}")
     curves = pd.DataFrame(s["curves"])
-    overall = pd.DataFrame(s["overall"]).assign(**{"class": "overall"})
-    both = pd.concat([curves, overall[["class", "value", "mean", "std"]]], ignore_index=True)
-    both["low"], both["high"] = both["mean"] - both["std"].fillna(0), both["mean"] + both["std"].fillna(0)
-    both["opposite partner"] = both["class"].isin(s["opposite_classes"]).map({True: "yes", False: "no"})
-    base = alt.Chart(both).encode(x=alt.X("value:Q", title=s["parameter"]),
-                                  color=alt.Color("class:N", scale=charts.category_scale(), title="class"))
+    curves["low"], curves["high"] = curves["mean"] - curves["std"].fillna(0), curves["mean"] + curves["std"].fillna(0)
+    curves["opposite partner"] = curves["class"].isin(s["opposite_classes"]).map({True: "yes", False: "no"})
+    overall = pd.DataFrame(s["overall"])
+    x = alt.X("value:Q", title=s["parameter"])
+    y_title = "probe accuracy (test)"
+    base = alt.Chart(curves).encode(x=x, color=alt.Color("class:N", scale=charts.category_scale(), title="class"))
     lines = base.mark_line(point=True).encode(
-        y=alt.Y("mean:Q", title="probe accuracy (test)", scale=alt.Scale(zero=False)),
-        strokeDash=alt.StrokeDash("opposite partner:N", sort=["yes", "no"]),
+        y=alt.Y("mean:Q", title=y_title, scale=alt.Scale(zero=False)),
+        strokeDash=alt.StrokeDash("opposite partner:N", scale=alt.Scale(domain=["yes", "no"], range=[[1, 0], [4, 3]])),
         tooltip=["class", "value", alt.Tooltip("mean:Q", format=".3f"), alt.Tooltip("std:Q", format=".3f")])
-    bars = base.mark_errorbar().encode(y="low:Q", y2="high:Q")
-    st.altair_chart((bars + lines).properties(height=360), width="stretch")
+    bars = base.mark_errorbar().encode(y=alt.Y("low:Q", title=y_title), y2="high:Q")
+    whole = alt.Chart(overall).mark_line(color="black", strokeWidth=3, point=alt.OverlayMarkDef(color="black")).encode(
+        x=x, y=alt.Y("mean:Q", title=y_title),
+        tooltip=[alt.Tooltip("value:Q"), alt.Tooltip("mean:Q", title="overall", format=".3f")])
+    st.altair_chart((bars + lines + whole).properties(height=360), width="stretch")
+    st.caption("Black: overall accuracy. Solid: classes with an opposite partner; dashed: the others. Bars: ± one standard deviation "
+               "over seeds.")
     slopes = pd.DataFrame(s["slopes"])
     slopes["what happens"] = slopes["trend"].map(TREND_WORDS)
     st.markdown("**Each class's trend** (change = fitted accuracy change over the swept range; p < 0.05 to count)")

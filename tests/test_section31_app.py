@@ -125,7 +125,7 @@ def test_bias_page_shows_the_shipped_sweep_without_retraining(tiny_env, tiny_res
     floor = [x.value for x in list(at.warning) + list(at.caption) if str(x.value).startswith("Floor:")]
     assert floor and f"{tc['random_top1']:.1%}" in floor[0]
     metrics = {m.label: m.value for m in at.metric}
-    assert metrics["Share of classes with an opposite partner"] == f"{s['ratio']:.0%}"
+    assert metrics["Opposite-pair classes"] == f"{s['ratio']:.0%}"
     assert metrics["Overall accuracy change"] == f"{s['overall_change']:+.1%}"
     slopes = _frame_with(at, "what happens")
     assert sorted(slopes["class"]) == CLASSES
@@ -143,7 +143,7 @@ def test_bias_page_shows_my_own_sweep_the_same_way(tiny_env, tiny_result, monkey
     at.selectbox(key="w.bias31.pick").select(mine).run()
     assert not problems(at), problems(at)
     s = tiny_result["summary"]["sweeps"][0]
-    assert {m.label: m.value for m in at.metric}["Share of classes with an opposite partner"] == f"{s['ratio']:.0%}"
+    assert {m.label: m.value for m in at.metric}["Opposite-pair classes"] == f"{s['ratio']:.0%}"
     assert sorted(_frame_with(at, "what happens")["class"]) == CLASSES
     at.selectbox(key="w.bias31.ref").select("hand-made image features")
     at.button(key="w.bias31.measure").click().run()
