@@ -18,6 +18,7 @@ import numpy as np
 
 from ssrl_core.data.cellset import CellSet
 from ssrl_core.evaluate.encoders import PER_CHANNEL
+from ssrl_core.models.encoder_file import CHECKPOINT, load_checkpoint
 from ssrl_core.reproduce import tables
 from ssrl_core.reproduce.plan import ENTRIES, TRAIN_PLATE, Entry, entries, heldout_cells, project_root
 from ssrl_core.reproduce.shipping import run_state
@@ -60,13 +61,13 @@ def checkpoints_of(e: Entry, opts: Options) -> list[tuple[int, Path]]:
     """(seed, path) of the trained encoders of an entry: shipped seed 0 first, then extra seeds."""
     found = []
     shipped = opts.pretrained / e.file
-    run0 = opts.runs / e.name / "checkpoint.pt"
+    run0 = opts.runs / e.name / CHECKPOINT
     if shipped.is_file():
         found.append((0, shipped))
     elif run0.is_file() and run_state(run0.parent) == "finished":
         found.append((0, run0))
     for k in range(1, 10):
-        p = opts.runs / f"{e.name}_seed{k}" / "checkpoint.pt"
+        p = opts.runs / f"{e.name}_seed{k}" / CHECKPOINT
         if p.is_file() and run_state(p.parent) == "finished":
             found.append((k, p))
     return found[: opts.max_seeds]
@@ -122,8 +123,6 @@ def _baselines(group: str, found: list[Path], opts: Options) -> list[tuple[str, 
 
 
 def _first_info(paths: list[Path]) -> dict[str, Any] | None:
-    from ssrl_core.train.checkpoint import load_checkpoint
-
     for p in paths:
         return load_checkpoint(p)
     return None

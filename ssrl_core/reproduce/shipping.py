@@ -5,7 +5,7 @@ each entry has name, file, dataset, description (read by the app), plus recipes,
 backbone, crop_size, epochs, seed, sha256, bytes, half, train_seconds, cells_trained, heldout,
 metrics (measured on held-out cells by `ssrl reproduce`), config and command (the exact `ssrl`
 command that retrains it). Files are encoder-only fp16 copies made by
-`train.checkpoint.export_checkpoint`; `load_encoder` turns them back into float32 encoders.
+`train.checkpoint.export_checkpoint`; `models.encoder_file.load_encoder` turns them back into float32 encoders.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ssrl_core.io import atomic_write_json, sha256_file
+from ssrl_core.models.encoder_file import CHECKPOINT, load_checkpoint, load_encoder
 from ssrl_core.models.shipped import INDEX, read_index
 from ssrl_core.reproduce.plan import ENTRIES, Entry, project_root
 
@@ -87,7 +88,7 @@ def retrain(entries: list[Entry], seeds: tuple[int, ...] = (0,), log: Log = prin
 
 def export(entries: list[Entry], folder: str | Path, log: Log = print, root: Path | None = None) -> dict[str, Any]:
     """Export each entry's seed-0 run to `<folder>/<name>.pt` (fp16 encoder) and index it."""
-    from ssrl_core.train.checkpoint import export_checkpoint, load_checkpoint
+    from ssrl_core.train.checkpoint import export_checkpoint
 
     root = root or project_root()
     folder = Path(folder)
@@ -95,7 +96,7 @@ def export(entries: list[Entry], folder: str | Path, log: Log = print, root: Pat
     by_name = {c.get("name"): c for c in index["checkpoints"]}
     for e in entries:
         run_dir = root / e.run_dir()
-        ckpt = run_dir / "checkpoint.pt"
+        ckpt = run_dir / CHECKPOINT
         if not ckpt.is_file():
             log(f"{e.name}: no trained run at {run_dir}; run `{e.command()}` first")
             continue
@@ -141,8 +142,6 @@ def set_metrics(folder: str | Path, metrics: dict[str, dict[str, float]]) -> Non
 
 def verify(folder: str | Path) -> list[str]:
     """Problems with the shipped checkpoints (missing file, wrong sha256, unreadable); [] when fine."""
-    from ssrl_core.train.checkpoint import load_encoder
-
     folder = Path(folder)
     problems = []
     for c in read_index(folder)["checkpoints"]:

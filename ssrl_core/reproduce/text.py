@@ -22,7 +22,7 @@ Generated {stamp}.{quick}
 - From the terminal, e.g. `ssrl embed --checkpoint pretrained/bbbc021_set_a.pt --data
   bbbc021_week4_dmso_cycloheximide --out emb.parquet`, then `ssrl cluster emb.parquet --by compound`.
 - Each file is an encoder-only copy in half precision (fp16); it loads back as a float32 encoder
-  with `ssrl_core.train.checkpoint.load_encoder` and cannot resume training. Its channels, crop
+  with `ssrl_core.models.encoder_file.load_encoder` and cannot resume training. Its channels, crop
   size and pixel ranges are stored in it; use it on images with the same channels.
 
 ## How the checkpoints were made (and how this differs from the paper)

@@ -18,12 +18,9 @@ import torch
 
 import ssrl_core
 from ssrl_core.io import atomic_write
-from ssrl_core.models.encoder_file import (FORMAT, FORMAT_VERSION, INFO_KEYS, encoder_state, load_checkpoint,
-                                           load_encoder)
+from ssrl_core.models.encoder_file import FORMAT, FORMAT_VERSION, INFO_KEYS, encoder_state, load_checkpoint
 
-# load_checkpoint / load_encoder are named here only for reproduce/ (owned by another change):
-# new code imports them from ssrl_core.models.encoder_file
-__all__ = ["export_checkpoint", "package_versions", "plain", "save_checkpoint", "load_checkpoint", "load_encoder"]
+__all__ = ["export_checkpoint", "package_versions", "plain", "save_checkpoint"]
 
 
 def package_versions() -> dict[str, str]:
