@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_reproduce(args: argparse.Namespace) -> int:
     from ssrl_core.paths import PROJECT_ROOT
-    from ssrl_core.reproduce import plan, report, runner, shipping
+    from ssrl_core.reproduce import plan, report, runner, section31, shipping
 
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     opts = runner.Options.make(args.pretrained, args.runs, quick=args.quick, max_cells=args.max_cells,
@@ -62,6 +62,10 @@ def run_reproduce(args: argparse.Namespace) -> int:
         report.update_readme(PROJECT_ROOT / "README.md",
                              report.readme_block(result, "-".join(str(s) for s in (seeds[0], seeds[-1])) if
                                                  len(seeds) > 1 else str(seeds[0] if seeds else 1)))
+    if not args.quick:  # the paper's section 3.1 on CIFAR-10, from the shipped sweep summary
+        cifar = section31.report_from_shipped(docs, command=cmd)
+        if cifar:
+            written.update({f"cifar10_{k}": v for k, v in cifar.items()})
     claims = report.claims(result)
     out = {"written": {k: str(v) for k, v in written.items()}, "claims": claims, "notes": result["notes"],
            "cells": {g: r["cells"] for g, r in result["groups"].items()}}

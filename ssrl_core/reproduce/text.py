@@ -16,6 +16,11 @@ Week4_27481 and Week4_27801).
 
 Generated {stamp}.{quick}
 
+The paper's section 3.1 (one augmentation parameter at a time on CIFAR-10: per-class accuracy,
+classes that move in opposite directions, class properties) is on its own page,
+[results_cifar10.md](results_cifar10.md), written by `ssrl reproduce-cifar` (and rewritten from
+the shipped sweep summary by `ssrl reproduce`).
+
 ## Using the shipped checkpoints
 
 - In the app: pick one by name in the sidebar's checkpoint list (it reads `pretrained/index.json`).
