@@ -140,3 +140,22 @@ def test_registry_lists_and_loads_stores_beside_npz(tmp_path, monkeypatch):
     assert list(read_meta(tmp_path / "data" / "screen.cells", ["plate"]).columns) == ["plate"]
     assert is_store(tmp_path / "data" / "screen.cells") and not is_store(tmp_path / "data")
     registry.clear_cache()
+
+
+def test_views_share_one_descriptor_per_chunk_and_pickle(stored):
+    import gc
+    import os
+    import pickle
+
+    cells, path = stored
+    before = len(os.listdir("/proc/self/fd"))
+    lazy = open_store(path, lazy=True)
+    views = [lazy.subset(np.arange(i, len(cells), 7)) for i in range(40)]
+    for v in views:
+        v.images[:]
+    assert len(os.listdir("/proc/self/fd")) - before == 12  # 12 chunks, however many views
+    copy = pickle.loads(pickle.dumps(views[5].images))  # as a spawned DataLoader worker gets it
+    np.testing.assert_array_equal(copy[:], cells.images[5::7])
+    del lazy, views, v, copy
+    gc.collect()
+    assert len(os.listdir("/proc/self/fd")) == before

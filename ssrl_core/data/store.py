@@ -31,6 +31,7 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -137,6 +138,52 @@ def _read_parquet(path: Path, columns: Sequence[str] | None = None) -> pd.DataFr
 # ----------------------------------------------------------------------------- lazy pixels
 
 
+class _ChunkFiles:
+    """The open chunk files of one store, shared by every view of it (one descriptor per chunk,
+    however many subsets exist), closed when the last view is gone. Thread-safe (Streamlit
+    sessions share a loaded set); forked DataLoader workers inherit the descriptors, and
+    `pread` needs no shared file position."""
+
+    def __init__(self, root: Path, counts: np.ndarray, cell_shape: tuple, dtype: np.dtype):
+        self.root, self.counts, self.cell_shape, self.dtype = root, counts, cell_shape, dtype
+        self.fds: dict[int, tuple[int, int]] = {}
+        self.lock = threading.Lock()
+
+    def get(self, chunk: int) -> tuple[int, int]:
+        got = self.fds.get(chunk)
+        if got is not None:
+            return got
+        with self.lock:
+            got = self.fds.get(chunk)
+            if got is None:
+                path = _chunk_file(self.root, chunk)
+                with open(path, "rb") as fh:
+                    version = np.lib.format.read_magic(fh)
+                    read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                            else np.lib.format.read_array_header_2_0)
+                    shape, fortran, dtype = read(fh)
+                    offset = fh.tell()
+                if fortran or np.dtype(dtype) != self.dtype or tuple(shape[1:]) != self.cell_shape \
+                        or shape[0] != self.counts[chunk]:
+                    raise StoreError(f"{self.root.name}: {path.name} does not match the manifest "
+                                     f"(shape {shape}, dtype {dtype})")
+                got = (os.open(path, os.O_RDONLY), offset)
+                self.fds[chunk] = got
+        return got
+
+    def close(self) -> None:
+        with self.lock:
+            for fd, _ in self.fds.values():
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+            self.fds = {}
+
+    def __del__(self) -> None:
+        self.close()
+
+
 class StoreArray:
     """A lazy `(N, H, W, C)` view of a store's crops (optionally a subset, in any order).
 
@@ -147,7 +194,8 @@ class StoreArray:
     """
 
     def __init__(self, root: str | Path, counts: Sequence[int], cell_shape: Sequence[int], dtype: str | np.dtype,
-                 index: np.ndarray | None = None, hashes: Sequence[str] | None = None):
+                 index: np.ndarray | None = None, hashes: Sequence[str] | None = None,
+                 files: _ChunkFiles | None = None):
         self.root = Path(root)
         self.hashes = None if hashes is None else list(hashes)
         self.counts = np.asarray(counts, dtype=np.int64)
@@ -156,7 +204,7 @@ class StoreArray:
         self.dtype = np.dtype(dtype)
         self.index = None if index is None else np.asarray(index, dtype=np.int64)
         self.cell_bytes = int(np.prod(self.cell_shape)) * self.dtype.itemsize
-        self._files: dict[int, tuple[int, int]] = {}
+        self._files = files or _ChunkFiles(self.root, self.counts, self.cell_shape, self.dtype)
 
     # array-like facts
     @property
@@ -187,37 +235,16 @@ class StoreArray:
 
     def __getstate__(self) -> dict:  # DataLoader workers (spawn) reopen the files themselves
         state = dict(self.__dict__)
-        state["_files"] = {}
+        state["_files"] = None
         return state
 
-    def __del__(self) -> None:
-        self.close()
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._files = _ChunkFiles(self.root, self.counts, self.cell_shape, self.dtype)
 
     def close(self) -> None:
-        """Close the open chunk files (they reopen on the next read)."""
-        for fd, _ in getattr(self, "_files", {}).values():
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        self._files = {}
-
-    def _file(self, chunk: int) -> tuple[int, int]:
-        got = self._files.get(chunk)
-        if got is None:
-            path = _chunk_file(self.root, chunk)
-            with open(path, "rb") as fh:
-                version = np.lib.format.read_magic(fh)
-                read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-                shape, fortran, dtype = read(fh)
-                offset = fh.tell()
-            if fortran or np.dtype(dtype) != self.dtype or tuple(shape[1:]) != self.cell_shape \
-                    or shape[0] != self.counts[chunk]:
-                raise StoreError(f"{self.root.name}: {path.name} does not match the manifest "
-                                 f"(shape {shape}, dtype {dtype})")
-            got = (os.open(path, os.O_RDONLY), offset)
-            self._files[chunk] = got
-        return got
+        """Close the store's open chunk files (for every view; they reopen on the next read)."""
+        self._files.close()
 
     # reading
     def positions(self, key: Any) -> np.ndarray:
@@ -261,7 +288,7 @@ class StoreArray:
         target = flat if sorted_out else np.empty_like(flat)
         for s, e in zip(starts, ends):
             c = int(chunk[s])
-            fd, base = self._file(c)
+            fd, base = self._files.get(c)
             local = int(sp[s] - self.offsets[c])
             buf = target[s:e].reshape(-1)
             got = os.preadv(fd, [buf], base + local * self.cell_bytes)
@@ -284,7 +311,8 @@ class StoreArray:
 
     def take(self, key: Any) -> "StoreArray":
         """A lazy subset (no pixels read)."""
-        return StoreArray(self.root, self.counts, self.cell_shape, self.dtype, self.positions(key), self.hashes)
+        return StoreArray(self.root, self.counts, self.cell_shape, self.dtype, self.positions(key), self.hashes,
+                          self._files)
 
     def batches(self, batch_size: int) -> Iterator[np.ndarray]:
         """Consecutive batches of at most `batch_size` crops."""
