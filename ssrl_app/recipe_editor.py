@@ -1,7 +1,7 @@
 """The recipe editor widget: add, remove, reorder, enable/disable steps, one control per parameter.
 
 A recipe is plain data (`ssrl_core.augment.Recipe` of `Step`s). Each control takes its valid
-range from the catalog's `ParamSpec`, so the editor cannot produce an invalid recipe. The recipe
+range from the catalog's `Param`, so the editor cannot produce an invalid recipe. The recipe
 lives in `st.session_state[slot]`; widgets are keyed by a version number that changes whenever
 the recipe changes shape (a preset, an import, a step added/removed/moved), so they pick up the
 new values.
@@ -75,7 +75,7 @@ def _add(slot: str, picker_key: str) -> None:
 
 
 def param_control(spec, label: str, value: Any, key: str, container) -> Any:
-    """One widget for one parameter, limited to the ParamSpec's valid range."""
+    """One widget for one parameter, limited to the Param's valid range."""
     kind = spec.kind
     helptext = spec.help or None
     low, high = spec.low, spec.high

@@ -140,7 +140,7 @@ def test_augment_yaml_round_trip_import(tiny_env):
 
 
 def test_recipe_editor_adds_every_catalog_step_with_valid_controls(tiny_env):
-    """Every transform of the catalog gets controls within its ParamSpec and keeps the recipe valid."""
+    """Every transform of the catalog gets controls within its Param and keeps the recipe valid."""
     from ssrl_core.augment import CATALOG
     at = app_on("pages/augment.py")
     for name in sorted(CATALOG):

@@ -1,6 +1,6 @@
 """The layout of docs/ARCHITECTURE.md, kept true: import direction between floors, no import cycles.
 
-Floors, from the bottom: the shared base (`ssrl_core.paths`, `io`, `jobs`, `devices`, `weights`,
+Floors, from the bottom: the shared base (`ssrl_core.paths`, `io`, `jobs`, `devices`, `params`, `weights`,
 `lpips_jax`, `perceptual`) -> data -> augment -> models / methods -> train -> evaluate ->
 reproduce -> the command line and the app (`ssrl_core.cli`, `ssrl_app`, `pages`, `app.py`). A module
 may import its own floor and the floors below, never one above; `evaluate` in particular never
@@ -15,7 +15,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BASE = ("paths", "io", "jobs", "devices", "weights", "lpips_jax", "perceptual")
+BASE = ("paths", "io", "jobs", "devices", "params", "weights", "lpips_jax", "perceptual")
 FLOORS = {"base": 0, "data": 1, "augment": 2, "models": 3, "methods": 3, "train": 4, "evaluate": 5,
           "reproduce": 6, "cli": 7, "app": 7}
 

@@ -6,7 +6,7 @@ import pytest
 
 from ssrl_core.augment import (CATALOG, PRESETS, Recipe, RecipeError, Step, channel_problems, default_step,
                                describe, get_preset, step_problems)
-from ssrl_core.augment.spec import ParamSpec, check_value
+from ssrl_core.params import Param
 
 
 @pytest.mark.parametrize("name", list(CATALOG))
@@ -15,7 +15,7 @@ def test_catalog_entry_is_complete_and_defaults_valid(name: str) -> None:
     assert spec.title and spec.description.endswith(".") and len(spec.description) < 200
     for pname, ps in spec.params.items():
         assert ps.help, f"{name}.{pname} has no help text"
-        assert check_value(pname, ps, ps.default) is None
+        assert ps.problem(pname, ps.default) is None
         if ps.kind in ("float", "int", "range"):
             assert ps.low is not None and ps.high is not None and ps.low < ps.high
         if ps.kind == "choice":
@@ -121,17 +121,17 @@ def test_bad_yaml_is_one_plain_error(text: str, part: str) -> None:
 
 
 def test_param_checks_reject_wrong_types() -> None:
-    f = ParamSpec("float", 0.5, "h", 0.0, 1.0)
-    assert check_value("x", f, True) is not None  # a bool is not a number
-    assert check_value("x", f, float("nan")) is not None
-    assert check_value("x", f, 1) is None
-    i = ParamSpec("int", 2, "h", 1, 8)
-    assert check_value("n", i, 2.0) is None and check_value("n", i, 2.5) is not None
-    b = ParamSpec("bool", False, "h")
-    assert check_value("b", b, "yes") is not None and check_value("b", b, True) is None
-    r = ParamSpec("range", [0.1, 1.0], "h", 0.0, 1.0)
-    assert check_value("r", r, [0.2]) is not None and check_value("r", r, [0.0, 1.1]) is not None
-    assert check_value("r", r, (0.2, 0.3)) is None
+    f = Param("float", 0.5, "h", 0.0, 1.0)
+    assert f.problem("x", True) is not None  # a bool is not a number
+    assert f.problem("x", float("nan")) is not None
+    assert f.problem("x", 1) is None
+    i = Param("int", 2, "h", 1, 8)
+    assert i.problem("n", 2.0) is None and i.problem("n", 2.5) is not None
+    b = Param("bool", False, "h")
+    assert b.problem("b", "yes") is not None and b.problem("b", True) is None
+    r = Param("range", [0.1, 1.0], "h", 0.0, 1.0)
+    assert r.problem("r", [0.2]) is not None and r.problem("r", [0.0, 1.1]) is not None
+    assert r.problem("r", (0.2, 0.3)) is None
 
 
 def test_step_problems_for_the_editor() -> None:

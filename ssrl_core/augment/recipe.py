@@ -22,7 +22,7 @@ import yaml
 from ssrl_core.io import parse_yaml
 
 from .catalog import CATALOG
-from .spec import RecipeError, canonical, check_value
+from .spec import RecipeError
 
 OUT_SIZE_RANGE = (4, 2048)
 SCHEMA_VERSION = 1  # bump when a recipe's keys change meaning; read older versions in from_dict
@@ -53,7 +53,7 @@ class Step:
             return
         full = spec.defaults()
         full.update(self.params)
-        self.params = {k: canonical(spec.params[k], v) if k in spec.params else v for k, v in full.items()}
+        self.params = {k: spec.params[k].stored(v) if k in spec.params else v for k, v in full.items()}
         if isinstance(self.p, int) and not isinstance(self.p, bool):
             self.p = float(self.p)
 
@@ -152,7 +152,7 @@ def step_problems(step: Step | dict[str, Any]) -> list[str]:
             allowed = ", ".join(spec.params) or "none"
             problems.append(f"unknown parameter '{k}' (parameters of {name}: {allowed})")
             continue
-        msg = check_value(k, spec.params[k], v)
+        msg = spec.params[k].problem(k, v)
         if msg:
             problems.append(msg)
     return problems

@@ -1,9 +1,9 @@
-"""Typed parameter specifications for augmentation steps, and their validation.
+"""Catalog entries of augmentation steps, and the validation of their parameters.
 
 A recipe is plain data (Bendidi et al. 2024, section 3: the transformation composition is the
-experimental variable), so every parameter a user can set is described here with a type, a
-valid range and a default. The app draws one control per `ParamSpec`; `check_value` turns a
-wrong value into a plain-words problem instead of a traceback.
+experimental variable), so every parameter a user can set is a `ssrl_core.params.Param` with a
+type, a valid range and a default. The app draws one control per `Param`; `Param.problem(name, value)` turns
+a wrong value into a plain-words problem (in the recipe's wording) instead of a traceback.
 """
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-ParamKind = str  # "float" | "int" | "bool" | "choice" | "range"
-KINDS = ("float", "int", "bool", "choice", "range")
+from ssrl_core.params import Param, defaults
 
 
 class RecipeError(ValueError):
@@ -26,27 +25,6 @@ class RecipeError(ValueError):
 
 
 @dataclass(frozen=True)
-class ParamSpec:
-    """One user-settable parameter.
-
-    `kind` is "float", "int", "bool", "choice" or "range" (a `[min, max]` pair, both inside
-    `low`..`high`). `default` is always a valid value; for "range" it is a list of two numbers.
-    """
-
-    kind: ParamKind
-    default: Any
-    help: str
-    low: float | None = None
-    high: float | None = None
-    choices: tuple[str, ...] = ()
-    label: str = ""
-
-    def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(f"unknown parameter kind {self.kind!r}")
-
-
-@dataclass(frozen=True)
 class TransformSpec:
     """A catalog entry: what the transform does, in plain words, and its parameters.
 
@@ -57,7 +35,7 @@ class TransformSpec:
     name: str
     title: str
     description: str
-    params: dict[str, ParamSpec]
+    params: dict[str, Param]
     build: Callable[..., tuple[list, tuple[int, int]]] = field(repr=False, compare=False)
     say: Callable[[dict[str, Any]], str] = field(repr=False, compare=False)
     default_p: float = 1.0
@@ -66,56 +44,4 @@ class TransformSpec:
 
     def defaults(self) -> dict[str, Any]:
         """A fresh dict of default parameter values."""
-        return {k: (list(s.default) if s.kind == "range" else s.default) for k, s in self.params.items()}
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _fmt(x: float | None) -> str:
-    return "" if x is None else f"{x:g}"
-
-
-def check_value(name: str, spec: ParamSpec, value: Any) -> str | None:
-    """A plain-words problem with `value` for parameter `name`, or None when it is valid."""
-    between = f"between {_fmt(spec.low)} and {_fmt(spec.high)}"
-    if spec.kind == "bool":
-        return None if isinstance(value, bool) else f"'{name}' must be true or false, got {value!r}"
-    if spec.kind == "choice":
-        if value in spec.choices:
-            return None
-        return f"'{name}' must be one of {', '.join(spec.choices)}; got {value!r}"
-    if spec.kind == "range":
-        if not (isinstance(value, (list, tuple)) and len(value) == 2 and all(map(_is_number, value))):
-            return f"'{name}' must be a pair of numbers [min, max] {between}, got {value!r}"
-        a, b = float(value[0]), float(value[1])
-        if a > b:
-            return f"'{name}': the first number (min) must not be larger than the second (max), got {list(value)}"
-        if (spec.low is not None and a < spec.low) or (spec.high is not None and b > spec.high):
-            return f"'{name}' must stay {between}, got {list(value)}"
-        return None
-    if spec.kind == "int":
-        if not (_is_number(value) and float(value).is_integer()):
-            return f"'{name}' must be a whole number {between}, got {value!r}"
-    elif not _is_number(value) or value != value:  # float; NaN is not equal to itself
-        return f"'{name}' must be a number {between}, got {value!r}"
-    if (spec.low is not None and value < spec.low) or (spec.high is not None and value > spec.high):
-        return f"'{name}' must be {between}, got {value!r}"
-    return None
-
-
-def canonical(spec: ParamSpec, value: Any) -> Any:
-    """The stored form of a valid value: floats as float, ints as int, ranges as 2-item lists.
-
-    Invalid values are returned unchanged so that validation can still report them.
-    """
-    if check_value("x", spec, value) is not None:
-        return list(value) if isinstance(value, tuple) else value
-    if spec.kind == "float":
-        return float(value)
-    if spec.kind == "int":
-        return int(value)
-    if spec.kind == "range":
-        return [float(value[0]), float(value[1])]
-    return value
+        return defaults(self.params)

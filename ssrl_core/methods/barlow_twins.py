@@ -13,14 +13,8 @@ import torch
 from torch import nn
 
 from ssrl_core.methods.base import SSLMethod, check_views, full_precision
-from ssrl_core.methods.params import MethodParam
 from ssrl_core.models.heads import mlp
-
-PARAMS = {
-    "lambd": MethodParam("float", 5e-3, 0.0, 1.0, "weight of the off-diagonal (redundancy) term"),
-    "hidden_dim": MethodParam("int", 2048, 8, 16384, "projector hidden width (8192 in the paper)"),
-    "out_dim": MethodParam("int", 2048, 2, 16384, "projector output dimension (8192 in the paper)"),
-}
+from ssrl_core.params import Param, from_signature
 
 
 @full_precision
@@ -65,3 +59,11 @@ class BarlowTwins(SSLMethod):
         z1 = self.bn(self.projector(self.backbone(v1)))
         z2 = self.bn(self.projector(self.backbone(v2)))
         return barlow_twins_loss(cross_correlation(z1, z2, self.all_reduce), self.lambd)
+
+
+PARAMS = from_signature(
+    BarlowTwins.__init__,
+    lambd=Param("float", low=0.0, high=1.0, help="weight of the off-diagonal (redundancy) term"),
+    hidden_dim=Param("int", low=8, high=16384, help="projector hidden width (8192 in the paper)"),
+    out_dim=Param("int", low=2, high=16384, help="projector output dimension (8192 in the paper)"),
+)

@@ -14,14 +14,8 @@ from torch import nn
 
 from ssrl_core.methods.base import SSLMethod, check_views, full_precision
 from ssrl_core.methods.momentum import check_progress, cosine_momentum, ema_update_, frozen_copy
-from ssrl_core.methods.params import MethodParam
 from ssrl_core.models.heads import mlp
-
-PARAMS = {
-    "momentum": MethodParam("float", 0.99, 0.0, 1.0, "base EMA rate of the target (cosine schedule to 1)"),
-    "hidden_dim": MethodParam("int", 2048, 8, 16384, "projector and predictor hidden width (4096 in the paper)"),
-    "out_dim": MethodParam("int", 256, 2, 4096, "projection dimension"),
-}
+from ssrl_core.params import Param, from_signature
 
 
 @full_precision
@@ -74,3 +68,11 @@ class BYOL(SSLMethod):
         tau = cosine_momentum(self.momentum, check_progress(progress))
         self.current_momentum.fill_(tau)
         ema_update_(self._target(), self._online(), tau)
+
+
+PARAMS = from_signature(
+    BYOL.__init__,
+    momentum=Param("float", low=0.0, high=1.0, help="base EMA rate of the target (cosine schedule to 1)"),
+    hidden_dim=Param("int", low=8, high=16384, help="projector and predictor hidden width (4096 in the paper)"),
+    out_dim=Param("int", low=2, high=4096, help="projection dimension"),
+)

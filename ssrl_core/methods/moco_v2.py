@@ -13,17 +13,8 @@ from torch import nn
 
 from ssrl_core.methods.base import SSLMethod, check_views, full_precision
 from ssrl_core.methods.momentum import check_progress, ema_update_, frozen_copy
-from ssrl_core.methods.params import MethodParam
 from ssrl_core.models.heads import mlp
-
-PARAMS = {
-    "temperature": MethodParam("float", 0.2, 0.01, 10.0, "softmax temperature of InfoNCE"),
-    "queue_size": MethodParam("int", 4096, 1, 1_000_000, "number of negative keys kept"),
-    "momentum": MethodParam("float", 0.99, 0.0, 1.0, "key encoder EMA (0.999 in the paper; 0.99 for short runs)"),
-    "hidden_dim": MethodParam("int", 2048, 8, 16384, "projection head hidden width"),
-    "out_dim": MethodParam("int", 128, 2, 4096, "projection (key) dimension"),
-    "symmetric": MethodParam("bool", True, help="use both views as queries (2 forward passes per encoder)"),
-}
+from ssrl_core.params import Param, from_signature
 
 
 @full_precision
@@ -107,3 +98,14 @@ class MoCoV2(SSLMethod):
         """Momentum update of the key encoder (fixed m, MoCo's choice)."""
         check_progress(progress)
         ema_update_(self._target(), self._online(), self.momentum)
+
+
+PARAMS = from_signature(
+    MoCoV2.__init__,
+    temperature=Param("float", low=0.01, high=10.0, help="softmax temperature of InfoNCE"),
+    queue_size=Param("int", low=1, high=1_000_000, help="number of negative keys kept"),
+    momentum=Param("float", low=0.0, high=1.0, help="key encoder EMA (0.999 in the paper; 0.99 for short runs)"),
+    hidden_dim=Param("int", low=8, high=16384, help="projection head hidden width"),
+    out_dim=Param("int", low=2, high=4096, help="projection (key) dimension"),
+    symmetric=Param("bool", help="use both views as queries (2 forward passes per encoder)"),
+)

@@ -1,57 +1,24 @@
-"""Declared method parameters: defaults and valid ranges, checked with plain-words errors.
+"""Method hyper-parameters: each method's declaration, and the check of what a user gave.
 
-Each method module declares `PARAMS: dict[str, MethodParam]`; the app reads them to draw
-widgets, and `resolve_params` checks what a user or a config file gave.
+Each method module declares `PARAMS: dict[str, Param]` (`ssrl_core.params.Param`) with
+`from_signature(Method.__init__, name=Param(kind, low=, high=, help=))`: the default of every
+parameter is written once, in the method's own `__init__`, and the declaration adds its kind,
+valid range and plain-words help. The app reads `PARAMS` to draw widgets; `resolve_params`
+checks what a user or a config file gave.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from typing import Any
+
+from ssrl_core.params import Param, defaults
 
 
 class MethodParamError(ValueError):
     """Invalid method parameters; the message lists every problem."""
 
 
-@dataclass(frozen=True)
-class MethodParam:
-    """One hyper-parameter: `kind` is "float" | "int" | "bool"; `low`/`high` are inclusive."""
-
-    kind: str
-    default: Any
-    low: float | None = None
-    high: float | None = None
-    help: str = ""
-
-    def check(self, name: str, value: Any) -> tuple[Any, str | None]:
-        """Return (converted value, problem or None)."""
-        if self.kind == "bool":
-            if isinstance(value, bool):
-                return value, None
-            return value, f"{name} must be true or false, got {value!r}"
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return value, f"{name} must be a number, got {value!r}"
-        if not math.isfinite(value):
-            return value, f"{name} must be a finite number, got {value!r}"
-        if self.kind == "int":
-            if float(value) != int(value):
-                return value, f"{name} must be a whole number, got {value!r}"
-            value = int(value)
-        else:
-            value = float(value)
-        if (self.low is not None and value < self.low) or (self.high is not None and value > self.high):
-            return value, f"{name} must be between {self.low} and {self.high}, got {value!r}"
-        return value, None
-
-
-def defaults(specs: dict[str, MethodParam]) -> dict[str, Any]:
-    """The default value of every declared parameter."""
-    return {name: spec.default for name, spec in specs.items()}
-
-
-def resolve_params(method: str, specs: dict[str, MethodParam], given: dict[str, Any]) -> dict[str, Any]:
+def resolve_params(method: str, specs: dict[str, Param], given: dict[str, Any]) -> dict[str, Any]:
     """Defaults overridden by `given`; raises MethodParamError listing every problem."""
     out = defaults(specs)
     problems = []
@@ -59,7 +26,7 @@ def resolve_params(method: str, specs: dict[str, MethodParam], given: dict[str, 
         if name not in specs:
             problems.append(f"unknown parameter {name!r} (valid: {', '.join(specs) or 'none'})")
             continue
-        value, problem = specs[name].check(name, value)
+        value, problem = specs[name].check(name, value, "method")
         if problem:
             problems.append(problem)
         out[name] = value

@@ -9,7 +9,8 @@ from torch import nn
 
 from ssrl_core.methods import barlow_twins, byol, moco_v2, simclr, vicreg
 from ssrl_core.methods.base import SSLMethod
-from ssrl_core.methods.params import MethodParam, defaults, resolve_params
+from ssrl_core.methods.params import resolve_params
+from ssrl_core.params import Param, defaults
 
 METHODS: dict[str, type[SSLMethod]] = {
     "moco_v2": moco_v2.MoCoV2,
@@ -19,7 +20,7 @@ METHODS: dict[str, type[SSLMethod]] = {
     "barlow_twins": barlow_twins.BarlowTwins,
 }
 
-METHOD_PARAMS: dict[str, dict[str, MethodParam]] = {
+METHOD_PARAMS: dict[str, dict[str, Param]] = {
     "moco_v2": moco_v2.PARAMS,
     "byol": byol.PARAMS,
     "simclr": simclr.PARAMS,
@@ -41,7 +42,7 @@ def _check_name(name: str) -> None:
         raise ValueError(f"Unknown method {name!r}. Valid names: {', '.join(METHODS)}.")
 
 
-def method_params(name: str) -> dict[str, MethodParam]:
+def method_params(name: str) -> dict[str, Param]:
     """The declared parameters of method `name` (kind, default, range, help)."""
     _check_name(name)
     return dict(METHOD_PARAMS[name])

@@ -12,14 +12,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ssrl_core.methods.base import SSLMethod, check_views, full_precision
-from ssrl_core.methods.params import MethodParam
 from ssrl_core.models.heads import mlp
-
-PARAMS = {
-    "temperature": MethodParam("float", 0.5, 0.01, 10.0, "softmax temperature of NT-Xent"),
-    "hidden_dim": MethodParam("int", 2048, 8, 16384, "projection head hidden width"),
-    "out_dim": MethodParam("int", 128, 2, 4096, "projection dimension"),
-}
+from ssrl_core.params import Param, from_signature
 
 
 @full_precision
@@ -70,3 +64,11 @@ class SimCLR(SSLMethod):
         z1_all, z2_all = self.gather(z1), self.gather(z2)
         offset = self.rank * z1.shape[0] if z1_all.shape[0] != z1.shape[0] else 0
         return {"loss": nt_xent_loss(z1, z2, self.temperature, z1_all, z2_all, offset)}
+
+
+PARAMS = from_signature(
+    SimCLR.__init__,
+    temperature=Param("float", low=0.01, high=10.0, help="softmax temperature of NT-Xent"),
+    hidden_dim=Param("int", low=8, high=16384, help="projection head hidden width"),
+    out_dim=Param("int", low=2, high=4096, help="projection dimension"),
+)

@@ -12,16 +12,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ssrl_core.methods.base import SSLMethod, check_views, full_precision
-from ssrl_core.methods.params import MethodParam
 from ssrl_core.models.heads import mlp
-
-PARAMS = {
-    "sim_weight": MethodParam("float", 25.0, 0.0, 1000.0, "lambda: weight of the invariance term"),
-    "var_weight": MethodParam("float", 25.0, 0.0, 1000.0, "mu: weight of the variance term"),
-    "cov_weight": MethodParam("float", 1.0, 0.0, 1000.0, "nu: weight of the covariance term"),
-    "hidden_dim": MethodParam("int", 2048, 8, 16384, "expander hidden width (8192 in the paper)"),
-    "out_dim": MethodParam("int", 2048, 2, 16384, "expander output dimension (8192 in the paper)"),
-}
+from ssrl_core.params import Param, from_signature
 
 
 def invariance_term(z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
@@ -82,3 +74,13 @@ class VICReg(SSLMethod):
         z1 = self.projector(self.backbone(v1))
         z2 = self.projector(self.backbone(v2))
         return vicreg_loss(z1, z2, *self.weights, z1_all=self.gather(z1), z2_all=self.gather(z2))
+
+
+PARAMS = from_signature(
+    VICReg.__init__,
+    sim_weight=Param("float", low=0.0, high=1000.0, help="lambda: weight of the invariance term"),
+    var_weight=Param("float", low=0.0, high=1000.0, help="mu: weight of the variance term"),
+    cov_weight=Param("float", low=0.0, high=1000.0, help="nu: weight of the covariance term"),
+    hidden_dim=Param("int", low=8, high=16384, help="expander hidden width (8192 in the paper)"),
+    out_dim=Param("int", low=2, high=16384, help="expander output dimension (8192 in the paper)"),
+)

@@ -1,7 +1,8 @@
 """Validation of a run config: every problem, in plain words, in one list (`ConfigError`).
 
 Names (method, backbone, presets, method parameters) are checked against the registries of
-`ssrl_core.methods`, `ssrl_core.models` and `ssrl_core.augment`.
+`ssrl_core.methods`, `ssrl_core.models` and `ssrl_core.augment`; the plain fields (whole numbers,
+numbers, choices, switches) are `ssrl_core.params.Param`s, checked in the run config's wording.
 """
 
 from __future__ import annotations
@@ -17,14 +18,21 @@ from ssrl_core.devices import DEVICES, PRECISIONS
 from ssrl_core.methods import METHOD_PARAMS, METHODS
 from ssrl_core.methods.params import resolve_params
 from ssrl_core.models import BACKBONES
+from ssrl_core.params import Param
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("cosine", "constant")
-# Sane ranges (inclusive): a value outside would only fail later, deep inside training.
-INT_RANGES = {"crop_size": (16, 1024), "epochs": (1, 100_000), "batch_size": (2, 65_536), "log_every": (1, 10**6),
-              "num_workers": (0, 256), "cpu_threads": (0, 4096), "checkpoint_every": (0, 100_000),
-              "seed": (0, 2**32 - 1)}
-FLOAT_RANGES = {"weight_decay": (0.0, 10.0), "momentum": (0.0, 1.0), "warmup_epochs": (0.0, 100_000.0)}
+# The plain fields of a run config (their defaults live in `RunConfig`). Sane ranges (inclusive):
+# a value outside would only fail later, deep inside training.
+WHOLE_FIELDS = {k: Param("int", low=lo, high=hi) for k, (lo, hi) in {
+    "crop_size": (16, 1024), "epochs": (1, 100_000), "batch_size": (2, 65_536), "log_every": (1, 10**6),
+    "num_workers": (0, 256), "cpu_threads": (0, 4096), "checkpoint_every": (0, 100_000),
+    "seed": (0, 2**32 - 1)}.items()}
+NUMBER_FIELDS = {k: Param("float", low=lo, high=hi) for k, (lo, hi) in {
+    "weight_decay": (0.0, 10.0), "momentum": (0.0, 1.0), "warmup_epochs": (0.0, 100_000.0)}.items()}
+CHOICE_FIELDS = {k: Param("choice", choices=tuple(c)) for k, c in {
+    "optimizer": OPTIMIZERS, "schedule": SCHEDULES, "device": DEVICES, "precision": PRECISIONS}.items()}
+SWITCH_FIELDS = {k: Param("bool") for k in ("pretrained", "per_channel", "drop_last", "channels_last")}
 MAX_WEIGHT = 1000.0
 MAX_STEPS = 10**9
 
@@ -78,22 +86,12 @@ def validate(cfg: RunConfig) -> list[str]:
     else:
         p += _check_method_params(cfg.method.name, cfg.method.params)
     p += _check_name("backbone", cfg.backbone, BACKBONES, ", e.g. resnet18")
-    for key, (low, high) in INT_RANGES.items():
-        v = getattr(cfg, key)
-        if not _is_int(v) or not low <= v <= high:
-            p.append(f"'{key}' must be a whole number from {low} to {high:,}; got {v!r}")
+    p += _check_fields(cfg, WHOLE_FIELDS)
     if cfg.max_steps is not None and (not _is_int(cfg.max_steps) or not 1 <= cfg.max_steps <= MAX_STEPS):
         p.append(f"'max_steps' must be a whole number from 1 to {MAX_STEPS:,} (or left out); got {cfg.max_steps!r}")
     if not _is_finite(cfg.lr) or cfg.lr <= 0:  # a finite but huge one ends in a plain "loss became NaN"
         p.append(f"'lr' (learning rate) must be a number above 0 and finite, e.g. 0.001; got {cfg.lr!r}")
-    for key, (low, high) in FLOAT_RANGES.items():
-        v = getattr(cfg, key)
-        if not _is_finite(v) or not low <= v <= high:
-            p.append(f"'{key}' must be a number from {low:g} to {high:g}; got {v!r}")
-    for key, allowed in (("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("device", DEVICES),
-                         ("precision", PRECISIONS)):
-        if getattr(cfg, key) not in allowed:
-            p.append(f"'{key}' must be one of {', '.join(allowed)}; got {getattr(cfg, key)!r}")
+    p += _check_fields(cfg, NUMBER_FIELDS) + _check_fields(cfg, CHOICE_FIELDS)
     if cfg.max_minutes is not None and (not _is_num(cfg.max_minutes) or not 0 < cfg.max_minutes <= 10080):
         p.append(f"'max_minutes' must be a number of minutes above 0 (at most a week), or left out; "
                  f"got {cfg.max_minutes!r}")
@@ -104,10 +102,12 @@ def validate(cfg: RunConfig) -> list[str]:
         p.append("'init' must name a shipped encoder, a run folder or a checkpoint file (or be left out)")
     if cfg.init is not None and cfg.pretrained is True:
         p.append("'init' and 'pretrained: true' both choose the starting weights; keep one of them")
-    for key in ("pretrained", "per_channel", "drop_last", "channels_last"):
-        if not isinstance(getattr(cfg, key), bool):
-            p.append(f"'{key}' must be true or false; got {getattr(cfg, key)!r}")
-    return p
+    return p + _check_fields(cfg, SWITCH_FIELDS)
+
+
+def _check_fields(cfg: RunConfig, params: dict[str, Param]) -> list[str]:
+    """The problems of the plain fields `params` of `cfg`, in the run config's wording."""
+    return [m for m in (spec.problem(key, getattr(cfg, key), "config") for key, spec in params.items()) if m]
 
 
 def _check_name(label: str, value: Any, names: Any, example: str = "") -> list[str]:
