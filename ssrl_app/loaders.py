@@ -40,9 +40,8 @@ def cells(name: str):
 
 @st.cache_resource(show_spinner="Loading the cells…", max_entries=4)
 def _cells(name: str, labels_stamp: int):
-    from ssrl_core.data.annotations import with_annotations
     from ssrl_core.data.registry import load_dataset
-    return with_annotations(name, load_dataset(name))
+    return load_dataset(name)  # with the hand labels as of `labels_stamp`
 
 
 cells.clear = _cells.clear  # type: ignore[attr-defined]  (forget every loaded set, as the tests do)

@@ -71,3 +71,19 @@ def test_group_differences_find_the_feature_that_was_changed() -> None:
     assert "Actin: mean intensity (lower in A, large)" in group_diff.summary(diff)
     with pytest.raises(ValueError):
         group_diff.compare_groups(table, in_a, np.zeros(n, bool))
+
+
+def test_every_reader_of_a_dataset_sees_the_hand_labels(data_home) -> None:
+    """load_dataset (used by the CLI, training filters and the app) merges the labels."""
+    from ssrl_core.data import registry
+    from ssrl_core.data.npz import save_npz
+    from ssrl_core.train.config import DataConfig
+    from ssrl_core.train.data import load_cells
+
+    data_home.mkdir(parents=True, exist_ok=True)
+    save_npz(_cells(), data_home / "toy.npz")
+    registry.clear_cache()
+    ann.label_cells("toy", registry.load_dataset("toy"), [2, 5, 7], "picked", "yes")
+    assert list(registry.load_dataset("toy").meta["picked"]).count("yes") == 3
+    chosen = load_cells(DataConfig(name="toy", filter={"picked": ["yes"]}))  # a training filter on the label
+    assert len(chosen) == 3

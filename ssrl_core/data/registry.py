@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ssrl_core import paths
 from ssrl_core.data import cifar10
+from ssrl_core.data.annotations import with_annotations
 from ssrl_core.data.cellset import CellSet
 from ssrl_core.data.mnist import NAME as MNIST_NAME
 from ssrl_core.data.mnist import load_mnist5k, mnist_info
@@ -109,7 +110,12 @@ def resolve(name_or_path: str | Path) -> Path | str:
 
 
 def load_dataset(name_or_path: str | Path) -> CellSet:
-    """Load a dataset by name (see `list_datasets`), npz path or image-folder path (cached)."""
+    """Load a dataset by name (see `list_datasets`), npz path or image-folder path (cached),
+    with the cells' hand-made label columns (`data/annotations.py`) in its metadata."""
+    return with_annotations(name_or_path, _load(name_or_path))
+
+
+def _load(name_or_path: str | Path) -> CellSet:
     target = resolve(name_or_path)
     if target == MNIST_NAME:
         key: tuple = (MNIST_NAME,)
