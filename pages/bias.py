@@ -15,7 +15,7 @@ import altair as alt
 import streamlit as st
 
 from ssrl_app import analysis, charts, checkpoints, estimate, figures, labels as plain, loaders, page, selection, state
-from ssrl_app.core import message
+from ssrl_app.errors import message
 from ssrl_core import augment, evaluate as ev
 from ssrl_core.evaluate import sweep_jobs
 from ssrl_core.models import BACKBONES
@@ -47,11 +47,8 @@ if go:
         feats = analysis.embed(name, index, choices[enc_label],
                                progress=lambda f: bar.progress(min(float(f), 1.0) * 0.7, text=f"Embedding… {f:.0%}"))
         bar.progress(0.75, text="Measuring size, brightness and nuclei on the images…")
-        sub = cells.subset(index)
-        lo, hi = loaders.ranges(name)
-        nuisance = ev.nuisance_factors(sub, lo=lo, hi=hi)
-        bar.progress(0.85, text="Probing each factor…")
-        table = ev.factor_probe(feats, sub.meta, nuisance)
+        table = ev.factor_table(feats, cells.meta.iloc[index].reset_index(drop=True), cells, index,
+                                ranges=loaders.ranges(name))
         state.put(state.BIAS_RESULT, {"key": key, "dataset": name, "label": enc_label, "table": table,
                                        "encoder": choices[enc_label]})
     except Exception as exc:  # a checkpoint that does not fit, too few cells: say it plainly

@@ -15,8 +15,9 @@ from pathlib import Path
 import streamlit as st
 
 from ssrl_app import state
-from ssrl_app.core import message
-from ssrl_app.uploads import IMAGE_SUFFIXES, save_uploads
+from ssrl_app.errors import message
+from ssrl_app.uploads import save_uploads
+from ssrl_core.data.names import IMAGE_SUFFIXES
 
 
 def use_dataset(path: str | Path) -> None:

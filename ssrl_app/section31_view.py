@@ -18,7 +18,7 @@ import pandas as pd
 import streamlit as st
 
 from ssrl_app import charts
-from ssrl_app.core import message
+from ssrl_app.errors import message
 from ssrl_core import paths
 from ssrl_core.evaluate import class_properties as cprops
 from ssrl_core.reproduce import section31

@@ -15,7 +15,7 @@ from ssrl_core import paths
 from ssrl_core.data.names import IMAGE_SUFFIXES, safe_filename
 from ssrl_core.io import atomic_write
 
-__all__ = ["IMAGE_SUFFIXES", "Uploaded", "save_uploads", "session_folder"]  # IMAGE_SUFFIXES: for data_import
+__all__ = ["Uploaded", "save_uploads", "session_folder"]
 
 
 class Uploaded(Protocol):

@@ -11,7 +11,8 @@ import importlib
 import sys
 
 # Sub-modules that each define `register(subparsers)`; a handler returns an exit code.
-_COMMAND_MODULES = ("setup_cmd", "data_cmds", "lpips_cmd", "train_cmds", "eval_cmds", "profile_cmds",
+_COMMAND_MODULES = ("setup_cmd", "data_cmds", "lpips_cmd", "train_cmds", "eval_cmds", "bias_cmds",
+                    "profile_cmds",
                     "reproduce_cmd", "section31_cmds")
 
 

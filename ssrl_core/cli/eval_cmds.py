@@ -11,7 +11,6 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ssrl_core.cli import bias_cmds
 from ssrl_core.cli._common import clean, emit, fmt
 
 
@@ -67,7 +66,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=run_compare)
-    bias_cmds.register(sub)  # until cli/__init__ lists bias_cmds itself
 
 
 def _parse_where(items: list[str]) -> dict[str, Any]:
