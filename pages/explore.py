@@ -94,11 +94,13 @@ st.dataframe(plain.table(pd.DataFrame([{"representation": result["label"], "comp
                                         "ami": cm["ami"], "ari": cm["ari"], "silhouette": cm["silhouette"]}])).round(3),
              hide_index=True)
 st.caption(plain.cluster_verdict(cm["ami"], col) + " Agreement scores: 1 = the clusters follow the column "
-           "exactly, 0 = no better than chance. Separation (silhouette): -1 to 1.")
+           "exactly, 0 = no better than chance. Separation (silhouette): -1 to 1."
+           + (" Clustered with mini-batch K-Means (fast on large sets; the same measures)."
+              if cm.get("method") == "minibatch-kmeans" else ""))
 
 st.subheader("Map of the cells")
 with st.spinner(f"Drawing the {method.upper()} map of {len(feats)} cells…"):
-    xy = analysis.projection(feats, rkey, method)
+    xy, map_note = analysis.projection_with_note(feats, rkey, method)
     thumbs = analysis.thumbnails(name, tuple(int(i) for i in index))
 df = meta.copy()
 df.insert(0, "cell", index)
@@ -119,6 +121,8 @@ chart = alt.Chart(df).mark_circle(size=70, opacity=0.8).encode(
     tooltip=tips,
 ).properties(height=520).add_params(alt.selection_point(name="pin", fields=["cell"], on="click"))
 chart = chart.add_params(alt.selection_interval(name=hand_labels.BRUSH)) if brushing else chart.interactive()
+if map_note:
+    st.caption(map_note)
 event = st.altair_chart(chart, width="stretch", on_select="rerun", key="w.explore.map_pick" + (".b" if brushing else ""),
                         selection_mode=["pin", hand_labels.BRUSH] if brushing else "pin")
 cards.pin_from_event(event, rkey)

@@ -73,11 +73,17 @@ def metrics(_features: np.ndarray, key: str, labels: tuple, k: int) -> dict:
     return cluster_metrics(_features, np.asarray(labels, dtype=object), k=k)
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
-def projection(_features: np.ndarray, key: str, method: str) -> np.ndarray:
+def projection(features: np.ndarray, key: str, method: str) -> np.ndarray:
     """2-D map of one embedding (t-SNE, UMAP or PCA)."""
-    from ssrl_core.evaluate import project
-    return project(_features, method=method)
+    return projection_with_note(features, key, method)[0]
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def projection_with_note(_features: np.ndarray, key: str, method: str) -> tuple[np.ndarray, str]:
+    """The map and a plain note ("" unless a large set was fitted on a sample and the rest placed)."""
+    from ssrl_core.evaluate import project_with_info
+    xy, info = project_with_info(_features, method=method)
+    return xy, str(info.get("note", ""))
 
 
 @st.cache_data(show_spinner=False, max_entries=8)

@@ -28,7 +28,7 @@ _WHERE = {
     "cluster_metrics": "cluster", "kmeans": "cluster", "nearest_to_centroid": "cluster",
     "composition": "cluster", "agreement": "cluster", "silhouette": "cluster",
     "linear_probe": "probe", "regression_probe": "probe",
-    "project": "projection",
+    "project": "projection", "project_with_info": "projection",
     "check_compound": "compound",
     "factor_table": "factors", "factor_probe": "factors", "nuisance_factors": "factors",
     "factor_chart_frame": "factors",
