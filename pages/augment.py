@@ -49,7 +49,7 @@ def lpips_or_none():
 
 def yaml_box(slot: str) -> None:
     """Download the recipe as YAML, or load one (a bad file shows the RecipeError text)."""
-    recipe = st.session_state[slot]
+    recipe = state.get(slot)
     row = st.container(horizontal=True, gap="small")  # wraps onto two lines when the column is narrow
     row.download_button("Download recipe (YAML)", recipe.to_yaml(), file_name=f"{recipe.name}.yaml",
                         mime="text/yaml", key=f"w.aug.{slot}.dl")
@@ -62,8 +62,8 @@ def yaml_box(slot: str) -> None:
                 recipe_editor.replace(slot, augment.Recipe.from_yaml(raw))
                 st.rerun()
             except ValueError as exc:  # RecipeError lists every problem
-                st.session_state[f"{slot}.error"] = message(exc)
-    err = st.session_state.pop(f"{slot}.error", None)
+                state.put(state.recipe_error(slot), message(exc))
+    err = state.pop(state.recipe_error(slot))
     if err:
         st.error(f"This recipe could not be loaded: {err}")
 
@@ -85,18 +85,18 @@ with preview_area:
     if compare:
         st.divider()
     st.subheader("Preview")
-    st.session_state.setdefault(state.PREVIEW_SEED, 0)
-    st.session_state.setdefault("w.aug.n_views", 4)
-    st.session_state.setdefault("w.aug.n_cells", 4)
-    st.session_state.setdefault("w.aug.sample", "random cells")
+    state.setdefault(state.PREVIEW_SEED, 0)
+    state.setdefault("w.aug.n_views", 4)
+    state.setdefault("w.aug.n_cells", 4)
+    state.setdefault("w.aug.sample", "random cells")
     c = st.columns(2)
     n_cells = c[0].slider("Cells", 1, 8, key="w.aug.n_cells")
     n_views = c[1].slider("Views per cell", 2, 8, step=2, key="w.aug.n_views")
     c = st.container(horizontal=True, vertical_alignment="bottom", horizontal_alignment="distribute")
     mode = c.radio("Which cells", ["random cells", "chosen cells"], horizontal=True, key="w.aug.sample")
     if c.button("Reshuffle", help="New random cells and new random views"):
-        st.session_state[state.PREVIEW_SEED] += 1
-    seed = int(st.session_state[state.PREVIEW_SEED])
+        state.bump(state.PREVIEW_SEED)
+    seed = int(state.get(state.PREVIEW_SEED))
     if mode == "chosen cells":
         picked = st.multiselect("Cell numbers", list(range(len(cells))), max_selections=8, key="w.aug.cells",
                                 default=None, placeholder="Pick cells by number (see the Data page)")
@@ -134,7 +134,7 @@ if lpips is not None:
     frames, stale = [], False
     for title, recipe in recipes.items():
         args = (name, recipe.to_yaml(), seed, n_sample, 64)
-        done = st.session_state.setdefault("aug.measured", set())
+        done = state.setdefault(state.AUG_MEASURED, set())
         if not measure and args not in done:
             stale = True
             continue

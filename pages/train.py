@@ -53,7 +53,7 @@ def recipe_sources() -> dict[str, dict]:
 sources = recipe_sources()
 default_recipe = next((k for k in sources if k.startswith("Recipe A")),
                       f"preset: {page.default_presets(name)[0]}")
-st.session_state.setdefault("w.train.recipes", [default_recipe] if default_recipe in sources else list(sources)[:1])
+state.setdefault("w.train.recipes", [default_recipe] if default_recipe in sources else list(sources)[:1])
 chosen = st.multiselect("Augmentation recipe(s)", list(sources), key="w.train.recipes",
                         help="With two recipes, each gets its own loss and the run minimises their weighted "
                              "sum (the paper's section 3.4).")
@@ -65,13 +65,13 @@ for key, default in (("w.train.method", "moco_v2" if "moco_v2" in METHOD_NAMES e
                      ("w.train.epochs", 50), ("w.train.batch", DEFAULTS["batch_size"]),
                      ("w.train.crop", min(64, cells_hw())), ("w.train.lr", DEFAULTS["lr"]), ("w.train.seed", 0),
                      ("w.train.subset", 0)):
-    st.session_state.setdefault(key, default)
+    state.setdefault(key, default)
 
 starts = checkpoints.start_options(jobs.list_runs())
 misfits = {k: why for k, v in starts.items() if (why := checkpoints.start_misfit(v, cells.shape[2], cells.shape[0]))}
 starts = {k: v for k, v in starts.items() if k not in misfits}
-if st.session_state.get("w.train.start") not in starts:
-    st.session_state.pop("w.train.start", None)
+if state.get("w.train.start") not in starts:
+    state.pop("w.train.start")
 start_from = st.selectbox("Start from", list(starts), key="w.train.start",
                           help="Random weights learn everything from these cells. A shipped encoder or one of "
                                "your runs is fine-tuned: a few CPU-minutes then shift what it encodes.")

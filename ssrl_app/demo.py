@@ -68,8 +68,8 @@ def render() -> None:
                "affine; set B: any rotation, centre crop), shown on held-out cells they never saw. Offline, "
                "under a minute on a laptop CPU the first time.")
     if st.button("Run the demo", type="primary", key="home.demo"):
-        state.put("ssrl.demo_on", True)
-    if not state.get("ssrl.demo_on"):
+        state.put(state.DEMO_ON, True)
+    if not state.get(state.DEMO_ON):
         return
     for dataset, rules, names, colours in cases:
         with st.spinner(f"Embedding and mapping the held-out cells of {dataset} with {' and '.join(names)}…"):

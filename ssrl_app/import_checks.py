@@ -106,8 +106,8 @@ def render(name: str, cells) -> None:
                     with st.spinner("Finding nuclei on every field…"):
                         crops = crop_fields(folder, int(size), int(nuc))
                     stem = keep(crops, out)
-                    st.session_state["data.import_msg"] = (f"Cut {len(crops)} single-cell crops from {len(files)} "
-                                                           f"fields into {stem}.")
+                    state.put(state.IMPORT_MSG, f"Cut {len(crops)} single-cell crops from {len(files)} fields "
+                                                f"into {stem}.")
                     st.rerun()
                 except ValueError as exc:
                     st.error(f"The nuclei could not be cut: {message(exc)}")
@@ -117,5 +117,5 @@ def render(name: str, cells) -> None:
         out = c[0].text_input("Keep this imported set in the data folder as", value=folder.name,
                               help="Saved as an .npz in the data folder: listed after a refresh or a restart")
         if c[1].form_submit_button("Keep it"):
-            st.session_state["data.import_msg"] = f"Kept as {keep(cells, out)} in the data folder."
+            state.put(state.IMPORT_MSG, f"Kept as {keep(cells, out)} in the data folder.")
             st.rerun()

@@ -55,10 +55,7 @@ def selected(name: str) -> np.ndarray:
 def cells_input(label: str, key: str, n: int, low: int = 10, default: int = 1000, **kw) -> int:
     """A number box for how many of the `n` selected cells to use (its kept value clamped to n)."""
     low = min(low, n)
-    if key in st.session_state:
-        st.session_state[key] = int(min(max(int(st.session_state[key]), low), n))
-    else:
-        st.session_state[key] = min(default, n)
+    state.put(key, int(min(max(int(state.get(key)), low), n)) if state.has(key) else min(default, n))
     return int(st.number_input(label, low, n, key=key, **kw))
 
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
+from ssrl_app import state
 from ssrl_app.errors import message
 
-SCAN = "ssrl.plate_scan"
 PATTERNS = ["auto", "bbbc", "imagexpress", "operetta", "my own pattern"]
 
 
@@ -27,25 +27,24 @@ def _scan() -> None:
 
     from ssrl_app.data_import import check_folder
 
-    ss = st.session_state
-    choice = ss.get("w.plate.pattern", "auto")
-    pattern = ss.get("w.plate.custom", "").strip() if choice == "my own pattern" else choice
+    choice = state.get("w.plate.pattern", "auto")
+    pattern = state.get("w.plate.custom", "").strip() if choice == "my own pattern" else choice
     try:
         # the same folder policy as the crop-folder box (data folder and uploads when open to a network)
-        folder = check_folder(ss.get("w.plate.folder", "").strip())
-        scan = scan_plate(folder, pattern or "auto", plate=ss.get("w.plate.plate", "").strip() or None)
-        upload = ss.get("w.plate.map_upload")
-        typed = ss.get("w.plate.map_path", "").strip()
+        folder = check_folder(state.get("w.plate.folder", "").strip())
+        scan = scan_plate(folder, pattern or "auto", plate=state.get("w.plate.plate", "").strip() or None)
+        upload = state.get("w.plate.map_upload")
+        typed = state.get("w.plate.map_path", "").strip()
         if typed and upload is None:
             typed = str(check_folder(str(Path(typed).expanduser().parent)) / Path(typed).name)
         plate_map = read_plate_map(pd.read_csv(upload, sep=None, engine="python")) if upload is not None else (
             read_plate_map(typed) if typed else None)
         _, unmapped = map_rows(scan, plate_map)
-        ss[SCAN] = {"scan": scan, "map": plate_map, "unmapped": unmapped,
-                    "name": safe_filename(ss.get("w.plate.name", "") or scan.folder.name, "plate").removesuffix(".npz")}
+        name = safe_filename(state.get("w.plate.name", "") or scan.folder.name, "plate").removesuffix(".npz")
+        state.put(state.PLATE_SCAN, {"scan": scan, "map": plate_map, "unmapped": unmapped, "name": name})
     except Exception as exc:  # a bad folder, pattern or plate map: plain words
-        ss.pop(SCAN, None)
-        ss["plate.err"] = f"Could not read this plate: {message(exc)}"
+        state.pop(state.PLATE_SCAN)
+        state.put(state.PLATE_ERROR, f"Could not read this plate: {message(exc)}")
 
 
 def _listing(title: str, items: list[str]) -> None:
@@ -63,7 +62,7 @@ def render() -> None:
     st.caption("One image per channel per site, named by the microscope; the nuclei are found on each "
                "field and cut out, and the plate map (one row per well: well, compound, concentration, ...) "
                "gives every cell its metadata.")
-    err = st.session_state.pop("plate.err", None)
+    err = state.pop(state.PLATE_ERROR)
     if err:
         st.error(err)
     with st.form("plate_form"):
@@ -82,7 +81,7 @@ def render() -> None:
         c[3].text_input("Plate name", key="w.plate.plate", placeholder="from the file names")
         st.text_input("Save as", key="w.plate.name", placeholder="my_plate")
         st.form_submit_button("Preview the matched files", on_click=_scan)
-    found = st.session_state.get(SCAN)
+    found = state.get(state.PLATE_SCAN)
     if not found:
         return
     scan = found["scan"]
@@ -109,13 +108,12 @@ def _run(found: dict) -> None:
     from ssrl_core.data.npz import save_npz
     from ssrl_core.data.plate import import_plate
 
-    ss = st.session_state
     bar = st.progress(0.0, text="Reading the first site…")
-    names = [s.strip() for s in ss.get("w.plate.names", "").split(",") if s.strip()] or None
-    nuclear = ss.get("w.plate.nuclear", "0").strip() or "0"
+    names = [s.strip() for s in state.get("w.plate.names", "").split(",") if s.strip()] or None
+    nuclear = state.get("w.plate.nuclear", "0").strip() or "0"
     try:
         cells, report = import_plate(
-            found["scan"], found["map"], crop=int(ss.get("w.plate.crop", 196)),
+            found["scan"], found["map"], crop=int(state.get("w.plate.crop", 196)),
             nuclear_channel=int(nuclear) if nuclear.isdigit() else nuclear, names=names, name=found["name"],
             progress=lambda done, total, label: bar.progress(done / max(total, 1), text=f"{done}/{total}: {label}"))
         path = save_npz(cells, Path(paths.data_dir()) / f"{found['name']}.npz")
@@ -127,6 +125,6 @@ def _run(found: dict) -> None:
     if report["failed"]:
         st.warning(f"{len(report['failed'])} site(s) could not be read: " +
                    "; ".join(f"{f['site']}: {f['reason']}" for f in report["failed"][:5]))
-    ss.pop(SCAN, None)
+    state.pop(state.PLATE_SCAN)
     data_import.use_dataset(path)
     st.rerun()

@@ -2,9 +2,9 @@
 
 A recipe is plain data (`ssrl_core.augment.Recipe` of `Step`s). Each control takes its valid
 range from the catalog's `Param`, so the editor cannot produce an invalid recipe. The recipe
-lives in `st.session_state[slot]`; widgets are keyed by a version number that changes whenever
-the recipe changes shape (a preset, an import, a step added/removed/moved), so they pick up the
-new values.
+lives in the session state under `slot` (`state.RECIPE_A` or `RECIPE_B`); widgets are keyed by
+a version number that changes whenever the recipe changes shape (a preset, an import, a step
+added/removed/moved), so they pick up the new values.
 """
 
 from __future__ import annotations
@@ -29,24 +29,24 @@ PRESET_NOTES = {
 
 def recipe_in(slot: str, default_preset: str):
     """The recipe stored in `slot`, starting from `default_preset` the first time."""
-    if slot not in st.session_state:
-        st.session_state[slot] = get_preset(default_preset)
-    return st.session_state[slot]
+    if not state.has(slot):
+        state.put(slot, get_preset(default_preset))
+    return state.get(slot)
 
 
 def replace(slot: str, recipe) -> None:
     """Store a new recipe in `slot` and re-key the editor's widgets."""
-    st.session_state[slot] = recipe
-    st.session_state[state.RECIPE_VERSION] = st.session_state.get(state.RECIPE_VERSION, 0) + 1
+    state.put(slot, recipe)
+    state.bump(state.RECIPE_VERSION)
 
 
 def _steps(slot: str) -> list:
     import copy
-    return [copy.deepcopy(s) for s in st.session_state[slot].steps]
+    return [copy.deepcopy(s) for s in state.get(slot).steps]
 
 
 def _with_steps(slot: str, steps: list) -> None:
-    new = st.session_state[slot].copy()
+    new = state.get(slot).copy()
     new.steps = steps
     replace(slot, new)
 
@@ -66,7 +66,7 @@ def _remove(slot: str, i: int) -> None:
 
 
 def _add(slot: str, picker_key: str) -> None:
-    name = st.session_state.get(picker_key)
+    name = state.get(picker_key)
     if name not in CATALOG:
         return
     spec = CATALOG[name]
@@ -125,7 +125,7 @@ def editor(slot: str, title: str, default_preset: str, per_row: int = 2):
     `per_row` controls side by side (1 in Compare mode: the editor is then a quarter of a 1024-px
     screen). Step titles and buttons sit on their own rows so no label is ever cut."""
     recipe = recipe_in(slot, default_preset)
-    v = st.session_state.get(state.RECIPE_VERSION, 0)
+    v = state.get(state.RECIPE_VERSION, 0)
     base = f"w.aug.{slot}.{v}"
     st.subheader(title)
     preset = st.selectbox("Start from a preset of the paper", list(PRESETS),
@@ -134,7 +134,7 @@ def editor(slot: str, title: str, default_preset: str, per_row: int = 2):
     about = (PRESETS[preset].description if preset in PRESETS else "") or PRESET_NOTES.get(preset, "")
     with st.container(horizontal=True, vertical_alignment="center"):
         st.button("Apply preset", key=f"{base}.apply",
-                  on_click=lambda: replace(slot, get_preset(st.session_state[f"w.aug.{slot}.preset"])))
+                  on_click=lambda: replace(slot, get_preset(state.get(f"w.aug.{slot}.preset"))))
         if about:
             st.caption(about)
     st.caption(f"Recipe **{recipe.name}**: {sum(s.enabled for s in recipe.steps)} of "
@@ -185,5 +185,5 @@ def editor(slot: str, title: str, default_preset: str, per_row: int = 2):
     current.steps = steps
     if current.name in PRESETS and _differs(current, get_preset(current.name)):
         current.name = f"{current.name} (edited)"  # an edited preset is no longer the paper's recipe
-    st.session_state[slot] = current
+    state.put(slot, current)
     return current

@@ -52,8 +52,7 @@ def apply(data: dict[str, Any]) -> list[str]:
     if not isinstance(data, dict) or data.get("format") != "ssrl-session":
         raise ValueError("this is not a session file saved by this app")
     problems = []
-    for key in [k for k in st.session_state if str(k).startswith("w.data.f.")]:
-        del st.session_state[key]  # the Data page's filter boxes show the opened filters
+    state.forget("w.data.f.")  # the Data page's filter boxes show the opened filters
     imported = [p for p in data.get("imported", []) if Path(str(p)).exists()]
     problems += [f"the imported folder {p} is gone" for p in data.get("imported", []) if p not in imported]
     if imported:
@@ -72,10 +71,10 @@ def apply(data: dict[str, Any]) -> list[str]:
     for key, name in ((state.RECIPE_A, "recipe_a"), (state.RECIPE_B, "recipe_b")):
         if isinstance(data.get(name), dict):
             try:
-                st.session_state[key] = Recipe.from_dict(data[name])
+                state.put(key, Recipe.from_dict(data[name]))
             except ValueError as exc:
                 problems.append(f"{name.replace('_', ' ')} could not be read ({exc})")
-    st.session_state[state.RECIPE_VERSION] = st.session_state.get(state.RECIPE_VERSION, 0) + 1
+    state.bump(state.RECIPE_VERSION)
     return problems
 
 
@@ -87,7 +86,7 @@ def restore() -> None:
     sid = str(st.query_params.get(PARAM, ""))
     if not _ID.match(sid):
         return
-    st.session_state[state.SESSION_ID] = sid  # the same uploads folder as before the refresh
+    state.put(state.SESSION_ID, sid)  # the same uploads folder as before the refresh
     path = _file(sid)
     if path.is_file():
         try:
@@ -100,12 +99,12 @@ def save() -> None:
     """Write this session's file when it changed, and name it in the URL."""
     sid = state.session_id()
     text = json.dumps(snapshot(), sort_keys=True, default=str)
-    if st.session_state.get("ssrl.session_saved") != text:
+    if state.get(state.SESSION_SAVED) != text:
         try:
             path = _file(sid)
             path.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_text(path, text)
-            st.session_state["ssrl.session_saved"] = text
+            state.put(state.SESSION_SAVED, text)
         except OSError:  # a read-only cache: the session is simply not kept
             return
     if st.query_params.get(PARAM) != sid:

@@ -19,14 +19,14 @@ def dataset_picker() -> str | None:
         st.sidebar.warning(f"Could not list datasets: {exc}")
         return None
     names = [d["name"] for d in items] + list(state.get(state.EXTRA_DATASETS, []))
-    pending = st.session_state.pop(state.PENDING_DATASET, None)
+    pending = state.pop(state.PENDING_DATASET)
     if pending in names:
-        st.session_state[state.DATASET] = pending
+        state.put(state.DATASET, pending)
     if not names:
         st.sidebar.warning("No dataset found. Run `ssrl setup` or import images on the Data page.")
         return None
     if state.get(state.DATASET) not in names:
-        st.session_state[state.DATASET] = loaders.default_dataset(names)
+        state.put(state.DATASET, loaders.default_dataset(names))
     info = {d["name"]: d for d in items}
 
     def label(name: str) -> str:

@@ -24,6 +24,17 @@ Plain keys (not widgets):
     STEP_RATE        {(backbone, crop, channels, batch): measured training pairs per second}
     PINNED           the cell pinned on the Explore map: {"key": embedding key, "cell": int}
     RESTORED         True once this browser session was restored from its session file
+    SESSION_SAVED    the session file's text last written (so an unchanged session is not rewritten)
+    DEMO_ON          True once the home page's demo was started (it then stays shown)
+    AUG_MEASURED     the (recipe, cells, seed) previews whose distances the Augment page measured (set)
+    IMPORT_MSG       a success message of a data import, shown once on the Data page
+    PLATE_SCAN       the plate import's scan (files, plate map) waiting for "Import"
+    PLATE_ERROR      the plate import's last problem, shown once
+    recipe_error(slot)  the problem of the last recipe read into `slot` (RECIPE_A/B), shown once
+
+Pages and `ssrl_app` modules read and write these through `get`, `put`, `pop`, `setdefault`,
+`bump` and `forget` (widget keys `w.*` too, where a page seeds or clamps a widget's value), never
+`st.session_state` itself: the names a page uses are then the names listed here.
 """
 
 from __future__ import annotations
@@ -52,6 +63,18 @@ RUN_SEEN = "ssrl.run_seen"
 STEP_RATE = "ssrl.step_rate"
 RESTORED = "ssrl.restored"
 PINNED = "ssrl.pinned"
+SESSION_SAVED = "ssrl.session_saved"
+DEMO_ON = "ssrl.demo_on"
+AUG_MEASURED = "ssrl.aug_measured"
+IMPORT_MSG = "data.import_msg"
+PLATE_SCAN = "ssrl.plate_scan"
+PLATE_ERROR = "ssrl.plate_error"
+
+
+def recipe_error(slot: str) -> str:
+    """The key of the last problem reading a recipe into `slot` (RECIPE_A or RECIPE_B)."""
+    return f"{slot}.error"
+
 
 # Widget keys whose values must survive page changes (never buttons or file uploaders).
 KEEP = (
@@ -78,12 +101,37 @@ def get(key: str, default: Any = None) -> Any:
 
 
 def put(key: str, value: Any) -> None:
-    """Set a plain (non-widget) key."""
+    """Set a key (a plain key, or a widget's value before the widget is drawn)."""
     st.session_state[key] = value
+
+
+def pop(key: str, default: Any = None) -> Any:
+    """Remove `key` and return its value (`default` when unset): a message shown once."""
+    return st.session_state.pop(key, default)
+
+
+def setdefault(key: str, default: Any) -> Any:
+    """`key`'s value, set to `default` first when unset (a widget's first value)."""
+    return st.session_state.setdefault(key, default)
+
+
+def bump(key: str) -> int:
+    """Add 1 to a counter (0 when unset) and return the new value."""
+    st.session_state[key] = int(st.session_state.get(key, 0)) + 1
+    return st.session_state[key]
+
+
+def forget(prefix: str) -> None:
+    """Remove every key starting with `prefix` (widgets drawn anew with their new defaults)."""
+    for key in [k for k in st.session_state if str(k).startswith(prefix)]:
+        del st.session_state[key]
+
+
+def has(key: str) -> bool:
+    """Whether `key` is set."""
+    return key in st.session_state
 
 
 def session_id() -> str:
     """A short random id for this browser session (stable while the tab is open)."""
-    if SESSION_ID not in st.session_state:
-        st.session_state[SESSION_ID] = secrets.token_hex(6)
-    return st.session_state[SESSION_ID]
+    return setdefault(SESSION_ID, secrets.token_hex(6))
