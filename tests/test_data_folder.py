@@ -105,3 +105,25 @@ def test_import_uploads_sanitises_and_saves_npz(tmp_path):
     assert len(back) == 3 and list(back.meta["label"]) == ["A", "B", "A"]
     assert list(back.meta["file"]) == ["cell_0.tif", "cell_1.tif", "cell_2.tif"]
     assert not (tmp_path / "evil dir").exists()
+
+
+def test_label_masks_are_skipped_and_mixed_bit_depths_keep_their_brightness(tmp_path):
+    rng = np.random.default_rng(3)
+    bright16 = rng.integers(30000, 40000, size=(32, 32), dtype=np.uint16)
+    bright8 = rng.integers(115, 155, size=(32, 32)).astype(np.uint8)  # the same brightness on 8 bits
+    tifffile.imwrite(tmp_path / "a16.tif", bright16)
+    Image.fromarray(bright8).save(tmp_path / "b8.png")
+    labels = np.zeros((32, 32), np.uint16)
+    labels[4:12, 4:12], labels[20:28, 18:30] = 1, 2
+    tifffile.imwrite(tmp_path / "a16_labels.tif", labels)  # a mask named by its tool
+    binary = np.zeros((32, 32), np.uint8)
+    binary[8:20, 8:20] = 255
+    Image.fromarray(binary).save(tmp_path / "outline.png")  # a two-valued mask, whatever its name
+    cells = load_folder(tmp_path)
+    assert sorted(cells.meta["file"]) == ["a16.tif", "b8.png"]
+    reasons = dict(cells.skipped)
+    assert "label mask" in reasons["a16_labels.tif"] and "label mask" in reasons["outline.png"]
+    assert cells.images.dtype == np.uint16
+    by_file = {f: cells.images[i].mean() for i, f in enumerate(cells.meta["file"])}
+    assert abs(by_file["b8.png"] - by_file["a16.tif"]) < 0.1 * by_file["a16.tif"]  # not black
+    assert dict(zip(cells.meta["file"], cells.meta["bits"])) == {"a16.tif": 16, "b8.png": 8}

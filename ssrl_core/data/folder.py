@@ -13,6 +13,12 @@ one far larger than a crop, or one whose channel count differs from the rest is 
 listed in `CellSet.skipped` as (file, reason); so is an image more than 16 times the area of
 the most common size (a whole field among crops). Crops of other sizes are centre-cropped or
 padded to the most common size (noted in the `resized` column).
+
+Label masks are skipped, not read as cells: files named like a segmentation tool's output
+(`*_labels`, `*_mask(s)`, `*_seg`, `*_cp_masks`, ...) and integer images holding only two values.
+When 8- and 16-bit files are mixed, each keeps its brightness relative to its own bit depth (an
+8-bit value x 257 on the 16-bit scale), and a `bits` column says which file was which: a plain
+cast would turn the 8-bit cells black next to the 16-bit ones.
 """
 
 from __future__ import annotations
@@ -64,6 +70,37 @@ def image_files(folder: Path) -> list[Path]:
                   and p.suffix.lower() not in (".csv", ".txt", ".md", ".json", ".npz", ".part"))
 
 
+MASK_SUFFIXES = ("_labels", "_label", "_mask", "_masks", "_seg", "_segmentation", "_cp_masks")
+
+
+def is_mask_name(filename: str) -> bool:
+    """`field_labels.tif`, `cell_mask.png`, ...: the names segmentation tools give their masks."""
+    stem = filename.rsplit(".", 1)[0].lower()
+    if stem.endswith((".ome",)):
+        stem = stem[:-4]
+    return stem.endswith(MASK_SUFFIXES)
+
+
+def is_binary_mask(image: np.ndarray) -> bool:
+    """An integer image holding only 0 and one other value over 1-90% of its area (a filled
+    region): a mask, not a micrograph (whose noise gives many values)."""
+    if image.dtype.kind not in "ui" or image.size < 64:
+        return False
+    values = np.unique(image)
+    return len(values) == 2 and values[0] == 0 and 0.01 <= float(np.mean(image != 0)) <= 0.9
+
+
+def same_scale(image: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """An unsigned image on the full range of `dtype` (8-bit x 257 into 16-bit; floats as they are),
+    so that mixing 8- and 16-bit files does not turn the 8-bit ones black."""
+    if image.dtype == dtype or image.dtype.kind != "u" or np.dtype(dtype).kind != "u":
+        return image
+    src, dst = np.iinfo(image.dtype).max, np.iinfo(dtype).max
+    if dst <= src:
+        return image
+    return image.astype(np.uint32 if dst > 65535 else dtype) * (dst // src)
+
+
 def load_files(files: Iterable[Path], root: Path, csv: str | Path | None = None, name: str = "",
                channels: list[str] | None = None) -> CellSet:
     """Load the given image files (paths under `root`) with the checks described above."""
@@ -79,6 +116,9 @@ def load_files(files: Iterable[Path], root: Path, csv: str | Path | None = None,
             a = read_image(f)
         except BadImage as exc:
             skipped.append((rel, str(exc)))
+            continue
+        if is_mask_name(f.name) or is_binary_mask(a):
+            skipped.append((rel, "looks like a label mask (a segmentation), not a cell image: skipped"))
             continue
         if min(a.shape[:2]) < MIN_SIDE:
             skipped.append((rel, f"is {a.shape[0]}x{a.shape[1]} pixels, smaller than the {MIN_SIDE}x{MIN_SIDE} "
@@ -104,8 +144,12 @@ def load_files(files: Iterable[Path], root: Path, csv: str | Path | None = None,
                                  "for a whole field use `ssrl data nuclei` to cut it into crops"))
             continue
         resized = a.shape[:2] != (h, w)
+        bits = a.dtype.itemsize * 8 if a.dtype.kind == "u" else 32
+        a = same_scale(a, dtype)
         images.append(fit_to(a, h, w).astype(dtype) if resized else a.astype(dtype, copy=False))
         row = {"file": rel, "source": name or root.name, "resized": resized}
+        if len(kinds) > 1:
+            row["bits"] = bits
         if "/" in rel:
             row["folder"] = rel.rsplit("/", 1)[0]
         if table is not None:
