@@ -52,8 +52,8 @@ if categorical:
         for i, col in enumerate(categorical):
             values = sorted({str(v) for v in meta[col].dropna().unique()}, key=selection.value_key)
             wkey = f"w.data.f.{name}.{col}"
-            if wkey not in st.session_state:
-                st.session_state[wkey] = [v for v in rules.get(col, []) if v in values]
+            if not state.has(wkey):
+                state.put(wkey, [v for v in rules.get(col, []) if v in values])
             chosen = cols[i % len(cols)].multiselect(str(col), values, key=wkey, placeholder="all")
             if chosen:
                 chosen_rules[col] = chosen
@@ -62,7 +62,7 @@ if categorical:
             st.rerun()  # the sidebar, drawn before this page, shows the new choice
         if selection.HELDOUT in rules:
             st.info(f"In use: {selection.describe({selection.HELDOUT: rules[selection.HELDOUT]})}.")
-        if rules and st.button("Use all cells", key="data.clear_filters"):
+        if rules and st.button("Use all cells", key="w.data.clear_filters"):
             selection.use(name, {})
             st.rerun()
 index = selection.index(name)
@@ -80,15 +80,15 @@ if count_cols:
 
 st.subheader("Gallery")
 g = st.columns([2, 2, 1], vertical_alignment="bottom")
-st.session_state.setdefault("w.data.n_gallery", 12)
+state.setdefault("w.data.n_gallery", 12)
 n_show = g[0].slider("Cells shown", 4, 48, step=4, key="w.data.n_gallery")
 per_channel = g[1].toggle("Show each channel", value=c > 1, key=f"w.data.perch.{name}")
 if g[2].button("Other cells"):
-    st.session_state["data.gallery_seed"] = st.session_state.get("data.gallery_seed", 0) + 1
+    state.bump(state.GALLERY_SEED)
 if len(index) == 0:
     st.info("No cell matches these filters.")
     st.stop()
-rng = np.random.default_rng(st.session_state.get("data.gallery_seed", 0))
+rng = np.random.default_rng(state.get(state.GALLERY_SEED, 0))
 shown = np.sort(rng.choice(index, min(n_show, len(index)), replace=False))
 label_col = next((col for col in ("label", "compound") if col in meta.columns), None)
 

@@ -85,7 +85,7 @@ st.subheader("Clusters")
 c = st.columns(2)
 col = c[0].selectbox("Compare clusters with", columns or ["(none)"], key="w.explore.column")
 labels = meta[col].astype(str).to_numpy() if col in meta.columns else np.zeros(len(meta), dtype=object)
-st.session_state.setdefault("w.explore.k", max(2, min(int(pd.Series(labels).nunique()), 30)))
+state.setdefault("w.explore.k", max(2, min(int(pd.Series(labels).nunique()), 30)))
 k = int(c[1].number_input("Number of clusters (K-Means k)", 2, 100, key="w.explore.k"))
 with st.spinner("Clustering…"):
     cm = analysis.metrics(feats, rkey, tuple(labels), k)

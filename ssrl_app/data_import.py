@@ -24,13 +24,13 @@ def use_dataset(path: str | Path) -> None:
     """Load `path` to check it, add it to this session's list and make it the current dataset."""
     from ssrl_app import loaders
     cells = loaders.cells(str(path))
-    extra = list(st.session_state.get(state.EXTRA_DATASETS, []))
+    extra = list(state.get(state.EXTRA_DATASETS, []))
     if str(path) not in extra:
         extra.append(str(path))
-    st.session_state[state.EXTRA_DATASETS] = extra
-    st.session_state[state.PENDING_DATASET] = str(path)  # the sidebar applies it on the next run
-    st.session_state["data.import_msg"] = (f"Imported {len(cells)} cells from {Path(path).name}"
-                                           + (f" ({len(cells.skipped)} files skipped)." if cells.skipped else "."))
+    state.put(state.EXTRA_DATASETS, extra)
+    state.put(state.PENDING_DATASET, str(path))  # the sidebar applies it on the next run
+    state.put(state.IMPORT_MSG, f"Imported {len(cells)} cells from {Path(path).name}"
+              + (f" ({len(cells.skipped)} files skipped)." if cells.skipped else "."))
 
 
 LOCAL_ADDRESSES = ("127.0.0.1", "localhost", "::1")
@@ -65,18 +65,18 @@ def check_folder(folder: str) -> Path:
 
 
 def _import_folder() -> None:
-    folder = st.session_state.get("w.data.folder", "").strip()
+    folder = state.get("w.data.folder", "").strip()
     try:
         use_dataset(check_folder(folder))
     except Exception as exc:  # a bad folder is an expected problem: say it in words
-        st.session_state["data.import_err"] = f"Could not import this folder: {message(exc)}"
+        state.put(state.IMPORT_ERROR, f"Could not import this folder: {message(exc)}")
 
 
 def render() -> None:
     """Draw the import panel."""
     st.subheader("Import or download cells")
-    ok = st.session_state.pop("data.import_msg", None)
-    err = st.session_state.pop("data.import_err", None)
+    ok = state.pop(state.IMPORT_MSG)
+    err = state.pop(state.IMPORT_ERROR)
     if ok:
         st.success(ok)
     if err:

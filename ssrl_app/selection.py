@@ -148,8 +148,7 @@ def use(dataset: str, rules: dict[str, list[str]], checkpoint: str | None = None
     state.put(state.PENDING_DATASET, dataset)
     if checkpoint:
         state.put(state.CHECKPOINT, checkpoint)
-    for key in [k for k in st.session_state if str(k).startswith(f"w.data.f.{dataset}.")]:
-        del st.session_state[key]  # the Data page's filter boxes show the new rules
+    state.forget(f"w.data.f.{dataset}.")  # the Data page's filter boxes show the new rules
 
 
 def scored_button(item: dict[str, Any], where: Any, key: str) -> None:

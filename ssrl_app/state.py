@@ -28,6 +28,8 @@ Plain keys (not widgets):
     DEMO_ON          True once the home page's demo was started (it then stays shown)
     AUG_MEASURED     the (recipe, cells, seed) previews whose distances the Augment page measured (set)
     IMPORT_MSG       a success message of a data import, shown once on the Data page
+    IMPORT_ERROR     the problem of the last folder import, shown once on the Data page
+    GALLERY_SEED     which random cells the Data page's gallery shows (*Show others* adds 1)
     PLATE_SCAN       the plate import's scan (files, plate map) waiting for "Import"
     PLATE_ERROR      the plate import's last problem, shown once
     recipe_error(slot)  the problem of the last recipe read into `slot` (RECIPE_A/B), shown once
@@ -66,7 +68,9 @@ PINNED = "ssrl.pinned"
 SESSION_SAVED = "ssrl.session_saved"
 DEMO_ON = "ssrl.demo_on"
 AUG_MEASURED = "ssrl.aug_measured"
-IMPORT_MSG = "data.import_msg"
+IMPORT_MSG = "ssrl.import_msg"
+IMPORT_ERROR = "ssrl.import_error"
+GALLERY_SEED = "ssrl.gallery_seed"
 PLATE_SCAN = "ssrl.plate_scan"
 PLATE_ERROR = "ssrl.plate_error"
 
