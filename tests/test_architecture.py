@@ -29,10 +29,9 @@ ALLOWED_UPWARDS = {
 # issue 11: sweeps sit above training and evaluation, but sweep_runner.py is still in evaluate/
 # (it trains each point); it moves out with the sweep work (another change owns the file).
 EVALUATE_IMPORTS_TRAIN = {"ssrl_core.evaluate.sweep_runner"}
-# Import cycles still present in files this change could not edit, one entry per strongly
-# connected component. issue 11: data/npz -> data/mitocheck (in a function) -> data/folder ->
-# data/npz (in import_uploads); npz.py and folder.py belong to the data-storage change.
-KNOWN_CYCLES = [frozenset({"ssrl_core.data.folder", "ssrl_core.data.mitocheck", "ssrl_core.data.npz"})]
+# Import cycles still present, one entry per strongly connected component (none: the last one,
+# data/npz -> data/mitocheck -> data/folder -> data/npz, went with data/mitocheck_names.py).
+KNOWN_CYCLES: list[frozenset[str]] = []
 
 
 def _module_name(path: Path) -> str:

@@ -10,7 +10,6 @@ The shared development copy is an npz (`mitocheck_phenotype_crops.npz`, see regi
 
 from __future__ import annotations
 
-import re
 import urllib.parse
 from pathlib import Path
 
@@ -19,22 +18,11 @@ import pandas as pd
 from ssrl_core.data.cellset import CellSet
 from ssrl_core.data.download import Progress, fetch, get_json
 from ssrl_core.data.folder import load_folder, safe_filename
+from ssrl_core.data.mitocheck_names import parse_name
 from ssrl_core.data.npz import MITOCHECK_CHANNELS, save_npz
 
 GITHUB_API = "https://api.github.com/repos/WayScience/phenotypic_profiling/contents"
 FOLDER = "6.single_cell_images/mitocheck_single_cell_sample_images"
-_NAME = re.compile(r"^(?P<plate>[^-]+)--.*___(?P<well>P\d+)_\d+___T(?P<frame>\d+)___X(?P<x>\d+)___Y(?P<y>\d+)")
-
-
-def parse_name(file_name: str) -> dict:
-    """Plate, well, frame, x, y from a MitoCheck crop file name ({} when it does not match)."""
-    m = _NAME.match(Path(file_name).name)
-    if not m:
-        return {}
-    d = m.groupdict()
-    return {"plate": d["plate"], "well": d["well"], "frame": int(d["frame"]), "x": int(d["x"]), "y": int(d["y"])}
-
-
 def load_mitocheck_dir(folder: str | Path, name: str = "mitocheck") -> CellSet:
     """Load the class-per-folder PNG layout: label = phenotype folder, plus parsed file names."""
     cells = load_folder(folder, name=name, channels=list(MITOCHECK_CHANNELS))

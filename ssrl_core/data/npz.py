@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ssrl_core.data.cellset import MIN_SIDE, CellSet
+from ssrl_core.data.mitocheck_names import parse_name
 from ssrl_core.io import atomic_write
 
 # Channel names of known datasets, chosen by looking at the images (see docs/data.md).
@@ -127,8 +128,6 @@ def _standard_columns(cells: CellSet, stem: str) -> None:
     if "label" not in meta.columns and "compound" in meta.columns:
         meta["label"] = meta["compound"]
     if "mitocheck" in s and "name" in meta.columns and "plate" not in meta.columns and len(meta):
-        from ssrl_core.data.mitocheck import parse_name
-
         parsed = pd.DataFrame([parse_name(str(n)) for n in meta["name"]], index=meta.index)
         for col in parsed.columns:
             meta[col] = parsed[col]
