@@ -34,6 +34,7 @@ def use_dataset(path: str | Path) -> None:
 
 
 LOCAL_ADDRESSES = ("127.0.0.1", "localhost", "::1")
+UPLOAD_TYPES = [s.lstrip(".") for s in IMAGE_SUFFIXES] + ["csv"]  # what the uploader offers: every image the core reads
 
 
 def open_to_network() -> bool:
@@ -83,16 +84,16 @@ def render() -> None:
         st.error(err)
     t1, t2, t3 = st.tabs(["Upload files", "A folder on this computer", "Download public data"])
     with t1:
-        st.caption("Single-cell crops as TIFF or PNG files (any channel count, 8 or 16 bit), plus an "
+        st.caption("Single-cell crops as TIFF, PNG or JPEG files (any channel count, 8 or 16 bit), plus an "
                    "optional CSV with one row per file (a `file` column and any metadata: label, "
                    "compound, plate…).")
-        files = st.file_uploader("Images and CSV", type=["tif", "tiff", "png", "csv"],
+        files = st.file_uploader("Images and CSV", type=UPLOAD_TYPES,
                                  accept_multiple_files=True, key="w.data.upload")
         if st.button("Import these files", disabled=not files):
             images = [f for f in files if f.name.lower().endswith(IMAGE_SUFFIXES)]
             try:
                 if not images:
-                    raise ValueError("no TIFF or PNG image among the uploaded files.")
+                    raise ValueError("no TIFF, PNG or JPEG image among the uploaded files.")
                 with st.spinner(f"Saving and reading {len(files)} files…"):
                     folder = save_uploads(files, state.session_id(), time.strftime("upload-%Y%m%d-%H%M%S"))
                     use_dataset(folder)

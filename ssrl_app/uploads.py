@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Iterable, Protocol
 
 from ssrl_core import paths
-from ssrl_core.data.names import IMAGE_SUFFIXES, safe_filename
+from ssrl_core.data.names import safe_filename
 from ssrl_core.io import atomic_write
 
 __all__ = ["Uploaded", "save_uploads", "session_folder"]

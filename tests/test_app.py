@@ -28,10 +28,12 @@ def test_sanitise_blocks_paths_and_odd_characters():
 
 def test_the_app_accepts_every_image_file_the_core_reads(tmp_path):
     """One list of image suffixes: a JPEG upload is offered and read like a TIFF."""
-    from ssrl_app import uploads
+    from ssrl_app import data_import
     from ssrl_core.data.imagefile import read_image
+    from ssrl_core.data.names import IMAGE_SUFFIXES
 
-    assert ".jpg" in uploads.IMAGE_SUFFIXES and ".jpeg" in uploads.IMAGE_SUFFIXES
+    assert ".jpg" in IMAGE_SUFFIXES and ".jpeg" in IMAGE_SUFFIXES
+    assert {"jpg", "jpeg", "tif", "png", "csv"} <= set(data_import.UPLOAD_TYPES)  # the uploader offers them
     Image.fromarray(np.full((20, 20), 128, np.uint8)).save(tmp_path / "cell.jpg")
     assert read_image(tmp_path / "cell.jpg").shape[:2] == (20, 20)
 
