@@ -4,7 +4,8 @@ Two steps, as `ssrl data import-plate --preview` then without it: first the file
 against the chosen file-name pattern and the page shows the sites found, the files that match
 nothing, the sites missing a channel and the wells without a plate-map row (nothing is dropped
 silently); then the long part (reading every site, nucleus detection, crops) runs with a
-progress bar and the crops are saved as `<data dir>/<name>.npz` (`ssrl_core.data.plate`).
+progress bar and the crops are saved as `<data dir>/<name>.npz`, or for more than 96 sites as a
+resumable on-disk cell store `<data dir>/<name>.cells` (`ssrl_core.data.plate`, `data.store`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import streamlit as st
 
 from ssrl_app import state
 from ssrl_app.errors import message
+from ssrl_core.data.store import SUFFIX as STORE_SUFFIX
 
 PATTERNS = ["auto", "bbbc", "imagexpress", "operetta", "my own pattern"]
 
@@ -101,6 +103,11 @@ def render() -> None:
         _run(found)
 
 
+# Above this many sites the crops go to an on-disk cell store (`ssrl_core.data.store`), one site in
+# memory at a time and resumable when the import is interrupted; below, one npz file.
+STORE_ABOVE_SITES = 96
+
+
 def _run(found: dict) -> None:
     """Read every site, detect nuclei, crop, save, and make the result the current dataset."""
     from ssrl_app import data_import
@@ -112,11 +119,14 @@ def _run(found: dict) -> None:
     names = [s.strip() for s in state.get("w.plate.names", "").split(",") if s.strip()] or None
     nuclear = state.get("w.plate.nuclear", "0").strip() or "0"
     try:
+        to_store = len(found["scan"].sites) > STORE_ABOVE_SITES  # a plate: written site by site, resumable
+        store = Path(paths.data_dir()) / f"{found['name']}{STORE_SUFFIX}" if to_store else None
         cells, report = import_plate(
             found["scan"], found["map"], crop=int(state.get("w.plate.crop", 196)),
             nuclear_channel=int(nuclear) if nuclear.isdigit() else nuclear, names=names, name=found["name"],
-            progress=lambda done, total, label: bar.progress(done / max(total, 1), text=f"{done}/{total}: {label}"))
-        path = save_npz(cells, Path(paths.data_dir()) / f"{found['name']}.npz")
+            progress=lambda done, total, label: bar.progress(done / max(total, 1), text=f"{done}/{total}: {label}"),
+            out=store)
+        path = store if store is not None else save_npz(cells, Path(paths.data_dir()) / f"{found['name']}.npz")
     except Exception as exc:  # unreadable sites, no nuclei, bad channel: plain words
         bar.empty()
         st.error(f"The plate import did not work: {message(exc)}")

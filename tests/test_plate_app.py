@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 import tifffile
 
 from ssrl_core.data.npz import load_npz
+from ssrl_core.data.registry import load_dataset
 from app_support import app_on, problems
 
 
-def test_data_page_previews_and_imports_a_plate(tiny_env, shared_data, tmp_path):
+@pytest.mark.parametrize("as_store", [False, True])
+def test_data_page_previews_and_imports_a_plate(tiny_env, shared_data, tmp_path, monkeypatch, as_store):
+    from ssrl_app import plate_import
+
+    if as_store:  # a large plate (more sites than the threshold) goes to a resumable cell store
+        monkeypatch.setattr(plate_import, "STORE_ABOVE_SITES", 1)
     fields = sorted(p for p in (shared_data / "fields" / "bbbc007").glob("A9__*.tif") if "_labels" not in p.name)[:2]
     plate = tmp_path / "plateX"
     plate.mkdir()
@@ -39,8 +46,11 @@ def test_data_page_previews_and_imports_a_plate(tiny_env, shared_data, tmp_path)
     next(b for b in at.button if b.label.startswith("Import 2 sites")).click().run()
     assert not problems(at), problems(at)
     assert not at.error, [e.value for e in at.error]
-    saved = tiny_env / "my_plate.npz"
-    cells = load_npz(saved)
+    if as_store:
+        assert (tiny_env / "my_plate.cells" / "store.json").is_file() and not (tiny_env / "my_plate.npz").exists()
+        cells = load_dataset(tiny_env / "my_plate.cells")
+    else:
+        cells = load_npz(tiny_env / "my_plate.npz")
     assert cells.channels == ["DNA", "Actin"] and cells.images.shape[1:] == (32, 32, 2)
     assert set(cells.meta["compound"]) == {"DMSO", ""}
     assert any("Imported" in s.value and "my_plate" in s.value for s in at.success)

@@ -109,11 +109,15 @@ def _parquet_ready(meta: pd.DataFrame) -> pd.DataFrame:
     out.columns = [str(c) for c in out.columns]
     for col in out.columns:
         s = out[col]
-        if s.dtype.kind in "biufM" or isinstance(s.dtype, pd.StringDtype):
+        if isinstance(s.dtype, pd.StringDtype):  # text: a missing value reads back as "", as from an npz
+            out[col] = s.fillna("")
+            continue
+        if s.dtype.kind in "biufM":
             continue
         if s.dtype == object:
             kinds = {type(v) for v in s if v is not None and not (isinstance(v, float) and np.isnan(v))}
-            if kinds <= {str}:
+            if kinds <= {str}:  # text: a missing value reads back as "", as from an npz
+                out[col] = s.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else v)
                 continue
             if kinds and all(issubclass(k, (int, np.integer)) and not issubclass(k, bool) for k in kinds) \
                     and s.notna().all():
