@@ -170,9 +170,15 @@ def test_refresh_keeps_the_selection_and_a_stop_is_a_normal_end(server, browser)
     box = panel.get_by_role("combobox", name="plate").first
     if not box.is_visible():  # open the panel only if it is closed (a click would close an open one)
         panel.get_by_text("Choose the cells", exact=False).first.click()
-    box.click()
-    box.press_sequentially("P1")  # typing filters the options, so the choice never depends on the list opening
-    page.get_by_role("option", name="P1").first.click()
+    for attempt in range(5):  # on a busy machine the list can be drawn again under the click: retry
+        box.click()
+        box.press_sequentially("P1")  # typing filters the options, so the choice never depends on the list opening
+        try:
+            page.get_by_role("option", name="P1").first.click(timeout=15_000)
+            break
+        except Exception:  # noqa: BLE001  (playwright's TimeoutError)
+            page.keyboard.press("Escape")
+            wait_idle(page)
     page.keyboard.press("Escape")
     wait_idle(page)
     sidebar = page.locator('[data-testid="stSidebar"]')
