@@ -73,6 +73,7 @@ class Recipe:
     steps: list[Step] = field(default_factory=list)
     out_size: int | None = None
     description: str = ""
+    _checked: dict[str, Any] | None = field(default=None, init=False, repr=False, compare=False)
 
     def copy(self) -> "Recipe":
         return _copy.deepcopy(self)
@@ -94,7 +95,9 @@ class Recipe:
             raise RecipeError(problems)
         steps = [Step(s["name"], dict(s.get("params") or {}), s.get("p", CATALOG[s["name"]].default_p),
                       s.get("enabled", True), s.get("draw", "view")) for s in d.get("steps") or []]
-        return cls(str(d["name"]), steps, d.get("out_size"), str(d.get("description") or ""))
+        recipe = cls(str(d["name"]), steps, d.get("out_size"), str(d.get("description") or ""))
+        recipe._checked = recipe.to_dict()  # checked above: `validate` need not check it again
+        return recipe
 
     @classmethod
     def from_yaml(cls, text: str) -> "Recipe":
@@ -105,10 +108,18 @@ class Recipe:
         return cls.from_dict(d)
 
     def validate(self) -> None:
-        """Raise `RecipeError` listing every problem of this recipe (built in code or in the app)."""
-        problems = recipe_problems(self.to_dict())
+        """Raise `RecipeError` listing every problem of this recipe (built in code or in the app).
+
+        A recipe checked before (by `from_dict` or an earlier `validate`) and not changed since is
+        not checked again (a run config's recipes are checked once, not again by each view maker).
+        """
+        d = self.to_dict()
+        if d == self._checked:
+            return
+        problems = recipe_problems(d)
         if problems:
             raise RecipeError(problems)
+        self._checked = d
 
 
 def default_step(name: str) -> Step:

@@ -67,10 +67,12 @@ class ViewMaker:
     The output is square `(out_size, out_size, C)` when a size is set (here, else in
     `recipe.out_size`, else by the recipe's last `resize` step), else the input's `(H, W, C)`.
     Pickles cleanly (the cached pipeline is rebuilt in each process); safe to share by threads.
+    The recipe is checked here unless it was checked before and not changed since (a run
+    config's recipes are parsed and checked once, when the config is built: `Recipe.validate`).
     """
 
     def __init__(self, recipe: Recipe, out_size: int | None = None):
-        recipe.validate()
+        recipe.validate()  # a no-op for a recipe already checked and unchanged
         self.recipe = recipe.copy()
         size = out_size if out_size is not None else recipe.out_size
         if size is not None and (isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1):

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ssrl_core.train.config import RecipeConfig, RunConfig
 
-from ssrl_core.augment import PRESETS, Recipe
+from ssrl_core.augment import PRESETS
 from ssrl_core.devices import DEVICES, PRECISIONS
 from ssrl_core.methods import METHOD_PARAMS, METHODS
 from ssrl_core.methods.params import resolve_params
@@ -130,12 +130,14 @@ def _check_method_params(name: Any, params: dict[str, Any]) -> list[str]:
 
 
 def _check_recipe(i: int, r: RecipeConfig) -> list[str]:
+    """The problems of recipes[i]; a valid one leaves its `Recipe` parsed in `r.parsed`."""
     if r.preset is not None:
         if r.preset not in PRESETS:
             return [f"recipes[{i}].preset is {r.preset!r}; choose one of {', '.join(sorted(PRESETS))}"]
+        r.parsed  # a copy of the preset, kept by the config (parsed once)
     elif isinstance(r.recipe, dict):
         try:
-            Recipe.from_dict(r.recipe)
+            r.parsed  # read and checked once; the config keeps the Recipe for training
         except ValueError as exc:
             return [f"recipes[{i}].recipe is not a valid recipe: {exc}"]
     elif r.recipe is not None:

@@ -20,11 +20,13 @@ from typing import Any
 
 import yaml
 
+from ssrl_core.augment import Recipe, get_preset
 from ssrl_core.io import read_yaml
 from ssrl_core.train.checks import ConfigError, validate
 from ssrl_core.train.overrides import set_values
 
 FLOAT_FIELDS = ("lr", "weight_decay", "momentum", "warmup_epochs", "max_minutes")
+RECIPE_FIELDS = {"preset", "recipe", "weight"}  # what a recipes[i] entry may hold
 
 
 @dataclass
@@ -44,17 +46,40 @@ class DataConfig:
 
 @dataclass
 class RecipeConfig:
-    """One augmentation recipe: a preset name or an inline recipe dict, and its loss weight."""
+    """One augmentation recipe: a preset name or an inline recipe dict, and its loss weight.
+
+    `parsed` is the checked `Recipe` (a copy of the preset, or the inline recipe read with
+    `Recipe.from_dict`): made once, when the run config is validated (or at first use for one built
+    in code), and used by training and its views; setting `preset` or `recipe` makes it anew. YAML
+    and checkpoints keep only the plain fields (`to_dict`).
+    """
 
     preset: str | None = None
     recipe: dict[str, Any] | None = None
     weight: float = 1.0
+    _parsed: Recipe | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        if name in ("preset", "recipe"):
+            object.__setattr__(self, "_parsed", None)
+
+    @property
+    def parsed(self) -> Recipe:
+        """The Recipe; `RecipeError` (a ValueError, every problem in words) when it is not valid."""
+        if self._parsed is None:
+            self._parsed = get_preset(self.preset) if self.preset is not None else Recipe.from_dict(self.recipe)
+        return self._parsed
 
     @property
     def label(self) -> str:
         if self.preset:
             return self.preset
         return str((self.recipe or {}).get("name") or "recipe")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The plain fields, as written to config.yaml and checkpoints."""
+        return {"preset": self.preset, "recipe": copy.deepcopy(self.recipe), "weight": self.weight}
 
 
 @dataclass
@@ -100,8 +125,16 @@ class RunConfig:
     drop_last: bool = True
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict (YAML/JSON/checkpoint friendly)."""
-        return asdict(self)
+        """Plain dict (YAML/JSON/checkpoint friendly); recipes as their plain fields (no parsed Recipe)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out = {k: asdict(v) if k in ("data", "method") else copy.deepcopy(v) for k, v in out.items()}
+        out["recipes"] = [r.to_dict() for r in self.recipes]
+        return out
+
+    @property
+    def recipe_objects(self) -> list[Recipe]:
+        """The checked `Recipe` of every entry of `recipes`, in order (see `RecipeConfig.parsed`)."""
+        return [r.parsed for r in self.recipes]
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
@@ -178,9 +211,9 @@ def _build(raw: Any) -> RunConfig:
         if not isinstance(r, dict):
             problems.append(f"recipes[{i}] must be a preset name or a mapping with 'preset' or 'recipe'")
             continue
-        bad = set(r) - _known(RecipeConfig)
+        bad = set(r) - RECIPE_FIELDS
         problems += [f"unknown field 'recipes[{i}].{k}' (known: preset, recipe, weight)" for k in bad]
-        recipes.append(RecipeConfig(**{k: v for k, v in r.items() if k in _known(RecipeConfig)}))
+        recipes.append(RecipeConfig(**{k: v for k, v in r.items() if k in RECIPE_FIELDS}))
     kw["recipes"] = recipes
     cfg = RunConfig(**kw)
     problems += validate(cfg)

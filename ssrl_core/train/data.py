@@ -63,10 +63,9 @@ def _select(cells: CellSet, rules: dict[str, Any], keep: bool) -> CellSet:
 
 
 def resolve_recipes(recipes: Sequence[RecipeConfig]) -> list[Any]:
-    """Recipe objects for the configured presets / inline recipes."""
-    from ssrl_core.augment import Recipe, get_preset
-
-    return [get_preset(r.preset) if r.preset else Recipe.from_dict(r.recipe) for r in recipes]
+    """The Recipe objects the config holds for its presets / inline recipes (parsed once, when
+    the config was checked: `RecipeConfig.parsed`)."""
+    return [r.parsed for r in recipes]
 
 
 def view_seed(seed: int, epoch: int, index: int, recipe_index: int) -> int:
