@@ -9,7 +9,7 @@ stopped: finished points are never redone. The statistics (`bias_stats`) are the
 
 Sweep YAML:
     base: runs/base.yaml         # a run config path (relative to the sweep file) or an inline mapping
-    parameter: recipes.0.recipe.steps.2.params.limit   # dotted path in the run config
+    parameter: recipes.0.recipe.steps.2.params.limit   # dotted path in the run config (as `--set`)
     # or: parameter: {recipe: 0, step: rotate, param: limit}
     values: [0, 45, 90, 180]
     seeds: [0, 1, 2]
@@ -26,7 +26,6 @@ that together make the colour jitter).
 
 from __future__ import annotations
 
-import copy
 import json
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -143,71 +142,43 @@ def even_values(low: float | None, high: float | None, default: float, integer: 
     return [int(round(v)) for v in vals] if integer else [float(f"{v:.3g}") for v in vals]
 
 
-def _expand_recipe(entry: Any) -> dict[str, Any]:
-    """A recipes[i] entry as {'recipe': {...}, 'weight': w}, expanding a preset name."""
-    if isinstance(entry, str):
-        entry = {"preset": entry}
-    entry = dict(entry)
-    if entry.get("recipe") is None and entry.get("preset"):
-        from ssrl_core.augment import get_preset
-
-        entry["recipe"] = get_preset(entry.pop("preset")).to_dict()
-    entry.pop("preset", None)
-    return entry
-
-
-def set_parameter(base: dict[str, Any], parameter: str | dict[str, Any], value: Any) -> dict[str, Any]:
-    """A copy of the run config with the parameter set to `value`.
+def set_parameter(base: dict[str, Any], parameter: str | dict[str, Any] | list[Any], value: Any) -> dict[str, Any]:
+    """A copy of the run config (normalised) with the parameter set to `value`.
 
     `parameter` is a dotted path (`lr`, `recipes.0.recipe.steps.2.params.limit`; the short form
-    `recipes.0.steps...` is accepted and a preset is expanded into its steps) or a mapping
+    `recipes.0.steps...` is accepted and a preset is expanded into its steps), set with the same
+    setter as `ssrl train --set` (`train.overrides.set_path`), or a mapping
     `{recipe: 0, step: NAME, param: NAME}` that finds the first step with that transform name,
     or a list of either, all set to `value`.
     """
-    if isinstance(parameter, list):
-        if not parameter:
-            raise ValueError("the parameter list is empty")
-        for one in parameter:
-            base = set_parameter(base, one, value)
-        return base
-    raw = copy.deepcopy(base)
-    if isinstance(parameter, dict):
-        idx = int(parameter.get("recipe", 0))
-        recipes = raw.get("recipes") or raw.get("recipe")
-        recipes = recipes if isinstance(recipes, list) else [recipes]
-        entry = _expand_recipe(recipes[idx])
-        steps = entry["recipe"].get("steps", [])
-        hit = [i for i, s in enumerate(steps) if s.get("name") == parameter.get("step")]
-        if not hit:
-            raise ValueError(f"recipe {idx} has no step {parameter.get('step')!r}; its steps are "
-                             f"{[s.get('name') for s in steps]}")
-        steps[hit[0]].setdefault("params", {})[str(parameter["param"])] = value
-        recipes[idx] = entry
-        raw.pop("recipe", None)
-        raw["recipes"] = recipes
-        return raw
-    parts = [p for p in str(parameter).split(".") if p]
-    if parts[0] == "recipes" and len(parts) > 2:
-        recipes = raw.get("recipes")
-        recipes = recipes if isinstance(recipes, list) else [recipes]
-        i = int(parts[1])
-        recipes[i] = _expand_recipe(recipes[i])
-        raw["recipes"] = recipes
-        if parts[2] != "recipe" and parts[2] != "weight":
-            parts = parts[:2] + ["recipe"] + parts[2:]
-    node: Any = raw
-    for j, part in enumerate(parts[:-1]):
-        key: Any = int(part) if isinstance(node, list) else part
-        if isinstance(node, dict) and node.get(key) is None:
-            node[key] = {}
+    # in here: ssrl_core.train loads torch, which `import sweep_runner` (app, sweep launch) need not
+    from ssrl_core.train.overrides import PathError, normalise, set_path
+
+    paths = parameter if isinstance(parameter, list) else [parameter]
+    if not paths:
+        raise ValueError("the parameter list is empty")
+    raw = normalise(base)
+    for one in paths:
+        path = _step_path(raw, one) if isinstance(one, dict) else one
         try:
-            node = node[key]
-        except (IndexError, KeyError, TypeError) as exc:
-            raise ValueError(f"the parameter path {parameter!r} does not exist in the run config "
-                             f"(stopped at {'.'.join(parts[:j + 1])!r})") from exc
-    last: Any = int(parts[-1]) if isinstance(node, list) else parts[-1]
-    node[last] = value
+            set_path(raw, path, value)
+        except PathError as exc:
+            raise ValueError(f"the parameter path {one!r} does not exist in the run config "
+                             f"(stopped at {exc.at!r})") from exc
     return raw
+
+
+def _step_path(raw: dict[str, Any], parameter: dict[str, Any]) -> list[str]:
+    """The path of `{recipe: i, step: NAME, param: NAME}`: the first step with that transform name."""
+    from ssrl_core.train.overrides import recipe_entry  # see set_parameter
+
+    idx = int(parameter.get("recipe", 0))
+    steps = (recipe_entry(raw, idx).get("recipe") or {}).get("steps") or []
+    hit = [i for i, s in enumerate(steps) if s.get("name") == parameter.get("step")]
+    if not hit:
+        raise ValueError(f"recipe {idx} has no step {parameter.get('step')!r}; its steps are "
+                         f"{[s.get('name') for s in steps]}")
+    return ["recipes", str(idx), "recipe", "steps", str(hit[0]), "params", str(parameter["param"])]
 
 
 def read_results(sweep_dir: str | Path) -> pd.DataFrame:

@@ -7,8 +7,11 @@ separated in two independent SSRL losses of the same SSRL approach [...] minimiz
 sum of these two losses").
 
 `load_config(path, overrides)` reads YAML with `ssrl_core.io.read_yaml` (safe loader, size and
-alias limits), applies `--set key=value` overrides (dotted keys for nested fields, values parsed
-as YAML scalars) and validates: every problem is listed in one `ConfigError` in plain words.
+alias limits), writes out the short forms once and applies `--set key=value` overrides
+(`train.overrides`: dotted keys for nested fields, values parsed as YAML scalars; the same setter
+serves sweeps) and validates: every problem is listed in one `ConfigError` in plain words. The
+config keeps each recipe's checked `Recipe` (`RecipeConfig.parsed`, `RunConfig.recipe_objects`),
+so nothing downstream parses a recipe again; YAML and checkpoints hold only the plain fields.
 """
 
 from __future__ import annotations
@@ -23,9 +26,7 @@ import yaml
 from ssrl_core.augment import Recipe, get_preset
 from ssrl_core.io import read_yaml
 from ssrl_core.train.checks import ConfigError, validate
-from ssrl_core.train.overrides import set_values
-
-FLOAT_FIELDS = ("lr", "weight_decay", "momentum", "warmup_epochs", "max_minutes")
+from ssrl_core.train.overrides import normalise, set_values
 RECIPE_FIELDS = {"preset", "recipe", "weight"}  # what a recipes[i] entry may hold
 
 
@@ -145,40 +146,6 @@ class RunConfig:
         return _build(raw)
 
 
-def _normalise(raw: dict[str, Any]) -> dict[str, Any]:
-    """Accept the short forms: `data: NAME`, `method: NAME`, `recipes: PRESET` or a list of presets."""
-    raw = copy.deepcopy(raw)
-    for key in FLOAT_FIELDS:  # PyYAML reads 3e-4 (no dot) as text: accept it as the number it is
-        if key in raw:
-            raw[key] = _number(raw[key])
-    if isinstance(raw.get("data"), str):
-        raw["data"] = {"name": raw["data"]}
-    if isinstance(raw.get("data"), dict) and "path" in raw["data"] and "name" not in raw["data"]:
-        raw["data"]["name"] = raw["data"].pop("path")
-    if isinstance(raw.get("method"), str):
-        raw["method"] = {"name": raw["method"]}
-    if "recipe" in raw and "recipes" not in raw:
-        raw["recipes"] = raw.pop("recipe")
-    rec = raw.get("recipes")
-    if isinstance(rec, (str, dict)):
-        rec = [rec]
-    if isinstance(rec, list):
-        raw["recipes"] = [{"preset": r} if isinstance(r, str) else r for r in rec]
-        for r in raw["recipes"]:
-            if isinstance(r, dict) and "weight" in r:
-                r["weight"] = _number(r["weight"])
-    return raw
-
-
-def _number(v: Any) -> Any:
-    if isinstance(v, str):
-        try:
-            return float(v)
-        except ValueError:
-            return v
-    return v
-
-
 def _section(kw: dict, key: str, cls: type, known: str, shape: str, problems: list[str]):
     """Build the nested config `cls` from `kw[key]`, noting unknown fields and a wrong shape."""
     value = kw.get(key, {})
@@ -196,7 +163,11 @@ def _known(cls: type) -> set[str]:
 def _build(raw: Any) -> RunConfig:
     if not isinstance(raw, dict):
         raise ConfigError([f"the file must hold a YAML mapping of fields; got {type(raw).__name__}"])
-    raw = _normalise(raw)
+    return _build_normal(normalise(raw))
+
+
+def _build_normal(raw: dict[str, Any]) -> RunConfig:
+    """Build and validate a raw config whose short forms are written out (`normalise`)."""
     problems: list[str] = []
     for key in raw:
         if key not in _known(RunConfig):
@@ -223,8 +194,11 @@ def _build(raw: Any) -> RunConfig:
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str] | None) -> dict[str, Any]:
-    """Apply `key=value` overrides to a raw config dict (see `overrides.set_values`)."""
-    return _normalise(set_values(_normalise(raw), overrides, _normalise))
+    """A normalised copy of a raw config dict with `key=value` overrides applied (see
+    `overrides.set_values`; the same dotted-path setter as parameter sweeps)."""
+    raw = normalise(raw)
+    set_values(raw, overrides)
+    return raw
 
 
 def load_config(path: str | Path | None, overrides: list[str] | None = None,
@@ -246,4 +220,4 @@ def load_config(path: str | Path | None, overrides: list[str] | None = None,
             raw = {}
         if not isinstance(raw, dict):
             raise ConfigError([f"{path} must hold a mapping of fields (name: value)"])
-    return _build(apply_overrides(raw, overrides))
+    return _build_normal(apply_overrides(raw, overrides))

@@ -1,24 +1,152 @@
-"""`--set key=value` overrides of a run config.
+"""Editing a raw (not yet checked) run config: its short forms, dotted paths, `--set key=value`.
 
-Dotted keys reach nested fields (`data.name=cells.npz`, `method.params.temperature=0.1`), a
-number picks a list position (`recipes.1.weight=0.3`), and values are parsed as YAML scalars
-(`epochs=2` is a number, `pretrained=true` a boolean, `filter.compound=[DMSO, taxol]` a list).
+`normalise(raw)` writes out the short forms once (`data: NAME`, `method: NAME`, `recipes: PRESET`
+or a list of presets, `recipe:` for `recipes:`, numbers PyYAML read as text such as `3e-4`).
+
+`set_path(raw, path, value)` is the one dotted-path setter, used by `--set` (`set_values`) and by
+parameter sweeps (`sweep_runner.set_parameter`): dotted keys reach nested fields
+(`data.name=cells.npz`, `method.params.temperature=0.1`), a number picks a list position
+(`recipes.1.weight=0.3`), a missing group is made. A path into a recipe given as a preset
+(`recipes.0.recipe.steps.2.p`, or the short form `recipes.0.steps.2.p`) first writes the preset
+out as its inline recipe, so one of its steps can be changed (Bendidi et al. 2024, section 3.1,
+vary one parameter of one transformation). The raw config stays normalised.
+
+`--set` values are parsed as YAML scalars (`epochs=2` is a number, `pretrained=true` a boolean,
+`filter.compound=[DMSO, taxol]` a list).
 """
 
 from __future__ import annotations
 
 import copy
-from typing import Any, Callable
+from typing import Any, Sequence
 
+from ssrl_core.augment import RecipeError, get_preset
+from ssrl_core.augment.recipe import RECIPE_KEYS
 from ssrl_core.io import YAMLLimitError, parse_yaml
 from ssrl_core.train.checks import ConfigError
 
+FLOAT_FIELDS = ("lr", "weight_decay", "momentum", "warmup_epochs", "max_minutes")
 
-def set_values(raw: dict[str, Any], overrides: list[str] | None,
-               normalise: Callable[[dict[str, Any]], dict[str, Any]] = lambda d: d) -> dict[str, Any]:
-    """Apply `key=value` overrides; dotted keys reach nested fields (`data.name=x`,
-    `method.params.temperature=0.1`, `recipes.0.weight=0.3`); values are YAML scalars."""
+
+class PathError(ValueError):
+    """A dotted path that does not fit the config: `reason` says why in words, `at` is the path
+    up to where it stopped. `--set` and sweeps word it each in their own message."""
+
+    def __init__(self, reason: str, at: str):
+        super().__init__(reason)
+        self.reason, self.at = reason, at
+
+
+def normalise(raw: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a raw run config with its short forms written out (see the module docstring)."""
     raw = copy.deepcopy(raw)
+    for key in FLOAT_FIELDS + ("data", "method", "recipe", "recipes"):
+        _normalise_key(raw, key)
+    return raw
+
+
+def _normalise_key(raw: dict[str, Any], key: str) -> None:
+    """Write out the short form of the top-level field `key` of `raw`, in place."""
+    if key not in raw:
+        return
+    if key in FLOAT_FIELDS:  # PyYAML reads 3e-4 (no dot) as text: accept it as the number it is
+        raw[key] = _number(raw[key])
+    elif key == "data":
+        if isinstance(raw["data"], str):
+            raw["data"] = {"name": raw["data"]}
+        if isinstance(raw["data"], dict) and "path" in raw["data"] and "name" not in raw["data"]:
+            raw["data"]["name"] = raw["data"].pop("path")
+    elif key == "method" and isinstance(raw["method"], str):
+        raw["method"] = {"name": raw["method"]}
+    elif key == "recipe" and "recipes" not in raw:
+        raw["recipes"] = raw.pop("recipe")
+        _normalise_key(raw, "recipes")
+    elif key == "recipes":
+        rec = raw["recipes"]
+        if isinstance(rec, (str, dict)):
+            rec = [rec]
+        if isinstance(rec, list):
+            raw["recipes"] = [{"preset": r} if isinstance(r, str) else r for r in rec]
+            for r in raw["recipes"]:
+                if isinstance(r, dict) and "weight" in r:
+                    r["weight"] = _number(r["weight"])
+
+
+def _number(v: Any) -> Any:
+    if isinstance(v, str):
+        try:
+            return float(v)
+        except ValueError:
+            return v
+    return v
+
+
+def set_path(raw: dict[str, Any], path: str | Sequence[Any], value: Any) -> None:
+    """Set the field at `path` (dotted text or a list of keys) of a normalised raw run config to
+    `value`, in place. Raises `PathError` when the path does not fit the config, `RecipeError`
+    when it reaches into a preset that does not exist."""
+    parts = [str(p) for p in (path.split(".") if isinstance(path, str) else path)]
+    parts = [p for p in parts if p]
+    if not parts:
+        raise PathError("needs a field name", "")
+    if parts[0] == "data" and len(parts) > 1 and parts[1] == "path":
+        parts[1] = "name"
+    if parts[0] == "recipes" and len(parts) > 2:
+        if parts[2] in RECIPE_KEYS:  # short form: recipes.0.steps... is recipes.0.recipe.steps...
+            parts.insert(2, "recipe")
+        if parts[2] == "recipe":
+            _write_out_preset(raw, parts[1])
+    node: Any = raw
+    for j, part in enumerate(parts[:-1]):
+        node = _child(node, part, parts[j + 1], ".".join(parts[:j + 1]))
+    _assign(node, parts[-1], value, ".".join(parts))
+    _normalise_key(raw, parts[0])
+
+
+def recipe_entry(raw: dict[str, Any], index: int) -> dict[str, Any]:
+    """recipes[index] of a normalised raw config as an inline recipe entry (a preset written out
+    as its recipe), in place; IndexError when there is no such entry."""
+    _write_out_preset(raw, str(index))
+    return raw["recipes"][index]
+
+
+def _write_out_preset(raw: dict[str, Any], index: str) -> None:
+    recipes = raw.get("recipes")
+    if not index.isdigit() or not isinstance(recipes, list) or int(index) >= len(recipes):
+        return  # the walk through the path says what is wrong
+    entry = recipes[int(index)]
+    if isinstance(entry, dict) and entry.get("recipe") is None and entry.get("preset"):
+        entry["recipe"] = get_preset(entry.pop("preset")).to_dict()
+
+
+def _child(node: Any, part: str, nxt: str, at: str) -> Any:
+    if isinstance(node, list):
+        return node[_index(node, part, at)]
+    if not isinstance(node, dict):
+        raise PathError(f"'{part}' is not a group of fields", at)
+    if node.get(part) is None:
+        node[part] = [] if nxt.isdigit() else {}
+    return node[part]
+
+
+def _assign(node: Any, part: str, value: Any, at: str) -> None:
+    if isinstance(node, list):
+        node[_index(node, part, at)] = value
+    elif isinstance(node, dict):
+        node[part] = value
+    else:
+        raise PathError("cannot set a field inside a plain value", at)
+
+
+def _index(node: list, part: str, at: str) -> int:
+    if not part.isdigit() or int(part) >= len(node):
+        raise PathError(f"'{part}' must be a position 0..{len(node) - 1} in the list", at)
+    return int(part)
+
+
+def set_values(raw: dict[str, Any], overrides: list[str] | None) -> None:
+    """Apply `key=value` overrides in order to a normalised raw config, in place (`set_path`);
+    a bad one raises `ConfigError` naming it."""
     for item in overrides or []:
         if "=" not in item:
             raise ConfigError([f"--set needs key=value; got {item!r}"])
@@ -29,40 +157,11 @@ def set_values(raw: dict[str, Any], overrides: list[str] | None,
             raise ConfigError([str(exc)]) from None
         except ValueError:  # not YAML: the text itself
             value = text
-        parts = [k for k in key.strip().split(".") if k]
-        if not parts:
+        if not [k for k in key.strip().split(".") if k]:
             raise ConfigError([f"--set needs a field name before '='; got {item!r}"])
-        if parts[0] == "data" and len(parts) > 1 and parts[1] == "path":
-            parts[1] = "name"
-        node: Any = raw
-        for j, part in enumerate(parts[:-1]):
-            node = _child(node, part, parts[j + 1], item)
-        _assign(node, parts[-1], value, item)
-        raw = normalise(raw)
-    return raw
-
-
-def _child(node: Any, part: str, nxt: str, item: str) -> Any:
-    if isinstance(node, list):
-        idx = _index(node, part, item)
-        return node[idx]
-    if not isinstance(node, dict):
-        raise ConfigError([f"--set {item!r}: '{part}' is not a group of fields"])
-    if node.get(part) is None:
-        node[part] = [] if nxt.isdigit() else {}
-    return node[part]
-
-
-def _assign(node: Any, part: str, value: Any, item: str) -> None:
-    if isinstance(node, list):
-        node[_index(node, part, item)] = value
-    elif isinstance(node, dict):
-        node[part] = value
-    else:
-        raise ConfigError([f"--set {item!r}: cannot set a field inside a plain value"])
-
-
-def _index(node: list, part: str, item: str) -> int:
-    if not part.isdigit() or int(part) >= len(node):
-        raise ConfigError([f"--set {item!r}: '{part}' must be a position 0..{len(node) - 1} in the list"])
-    return int(part)
+        try:
+            set_path(raw, key.strip(), value)
+        except PathError as exc:
+            raise ConfigError([f"--set {item!r}: {exc.reason}"]) from None
+        except RecipeError as exc:  # a path into a preset that does not exist
+            raise ConfigError([f"--set {item!r}: {exc}"]) from None
