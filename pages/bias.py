@@ -17,8 +17,8 @@ import streamlit as st
 from ssrl_app import analysis, charts, checkpoints, estimate, figures, labels as plain, loaders, page, selection, state
 from ssrl_app.errors import message
 from ssrl_core import augment, evaluate as ev
-from ssrl_core.evaluate import sweep_jobs
 from ssrl_core.models import BACKBONES
+from ssrl_core.sweeps import jobs as sweep_jobs, runner as sweep_runner
 from ssrl_core.train.defaults import short_run_defaults
 
 page.open_page("Bias: what has the representation learned to see?")
@@ -96,7 +96,7 @@ else:
     target = st.selectbox("Parameter", [f"{s} · {p}" for s, p in numeric], key="w.bias.param")
     step_name, param = target.split(" · ")
     spec = augment.CATALOG[step_name].params[param]
-    suggested = ev.even_values(spec.low, spec.high, spec.default, integer=spec.kind == "int")
+    suggested = sweep_runner.even_values(spec.low, spec.high, spec.default, integer=spec.kind == "int")
     with st.form("sweep_form"):
         c = st.columns(2)
         values_text = c[0].text_input("Values (comma separated)", ", ".join(f"{v:g}" for v in suggested),
@@ -121,8 +121,8 @@ else:
         submitted = b.form_submit_button("Start the sweep", type="primary")
         check_time = b.form_submit_button("Estimate the time")
     try:
-        values = ev.parse_values(values_text, integer=spec.kind == "int")
-        sweep = ev.recipe_sweep(name, recipe.to_dict(), step_name, param, values, seeds=int(seeds),
+        values = sweep_runner.parse_values(values_text, integer=spec.kind == "int")
+        sweep = sweep_runner.recipe_sweep(name, recipe.to_dict(), step_name, param, values, seeds=int(seeds),
                                 epochs=int(epochs), max_cells=int(max_cells), backbone=backbone,
                                 probe_column=column, image_size=cells.shape[0])
         sweep["base"]["data"]["filter"] = selection.train_filter(name)
@@ -167,7 +167,7 @@ if sweeps:
                 st.error(f"The sweep could not resume: {message(exc)}")
             else:
                 st.rerun()
-        results = ev.read_results(pick)
+        results = sweep_runner.read_results(pick)
         if results.empty or results["value"].nunique() < 2:
             st.caption("Curves appear once two values are done.")
             return

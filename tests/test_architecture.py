@@ -1,7 +1,7 @@
 """The layout of docs/ARCHITECTURE.md, kept true: import direction between floors, no import cycles.
 
 Floors, from the bottom: the shared base (`ssrl_core.paths`, `io`, `jobs`, `devices`, `params`, `weights`,
-`lpips_jax`, `perceptual`) -> data -> augment -> models / methods -> train -> evaluate ->
+`lpips_jax`, `perceptual`) -> data -> augment -> models / methods -> train -> evaluate -> sweeps ->
 reproduce -> the command line and the app (`ssrl_core.cli`, `ssrl_app`, `pages`, `app.py`). A module
 may import its own floor and the floors below, never one above; `evaluate` in particular never
 imports `train` (the checkpoint contract is `ssrl_core.models.encoder_file`). Every import counts,
@@ -18,17 +18,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BASE = ("paths", "io", "jobs", "devices", "params", "weights", "lpips_jax", "perceptual")
 FLOORS = {"base": 0, "data": 1, "augment": 2, "models": 3, "methods": 3, "train": 4, "evaluate": 5,
-          "reproduce": 6, "cli": 7, "app": 7}
+          "sweeps": 6, "reproduce": 7, "cli": 8, "app": 8}
 
 # Known exceptions, each with the issue that tracks it. Nothing else may cross a floor upwards.
-ALLOWED_UPWARDS = {
-    # issue 11: the sample-building script reads the held-out plates from the reproduction plan
-    # (ssrl_core/reproduce/plan.py is owned by another change; the constant belongs in data/).
-    ("ssrl_core.data.samples.build", "ssrl_core.reproduce.plan"),
-}
-# issue 11: sweeps sit above training and evaluation, but sweep_runner.py is still in evaluate/
-# (it trains each point); it moves out with the sweep work (another change owns the file).
-EVALUATE_IMPORTS_TRAIN = {"ssrl_core.evaluate.sweep_runner"}
+ALLOWED_UPWARDS: set[tuple[str, str]] = set()
+# Sweeps train each point, so they are their own floor above training and evaluation
+# (`ssrl_core.sweeps`); no evaluate module imports train.
+EVALUATE_IMPORTS_TRAIN: set[str] = set()
 # Import cycles still present, one entry per strongly connected component (none: the last one,
 # data/npz -> data/mitocheck -> data/folder -> data/npz, went with data/mitocheck_names.py).
 KNOWN_CYCLES: list[frozenset[str]] = []

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ssrl_core.cli import main
-from ssrl_core.evaluate.sweep_runner import load_sweep
+from ssrl_core.sweeps.runner import load_sweep
 from ssrl_core.io import YAML_MAX_BYTES, parse_yaml, read_yaml
 from ssrl_core.models.encoder_file import load_checkpoint, load_encoder
 from ssrl_core.train.checkpoint import save_checkpoint

@@ -15,7 +15,7 @@ import pytest
 
 from ssrl_core import paths
 from ssrl_core.cli import main
-from ssrl_core.evaluate import sweep_jobs
+from ssrl_core.sweeps import jobs as sweep_jobs
 from ssrl_core.train import jobs
 from ssrl_core.train import rundir as rd
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ssrl_core.evaluate.sweep_runner import load_sweep, read_results, run_sweep, set_parameter, sweep_from_dict
+from ssrl_core.sweeps.runner import load_sweep, read_results, run_sweep, set_parameter, sweep_from_dict
 
 SWEEPS = sorted((Path(__file__).resolve().parent.parent / "configs" / "sweeps").glob("cifar10_*.yaml"))
 

@@ -79,7 +79,7 @@ def test_cli_measures_any_labelled_set_and_runs_the_anova_against_a_sweep(tmp_pa
 
     from ssrl_core.cli import main
     from ssrl_core.data.registry import load_dataset
-    from ssrl_core.evaluate.sweep_runner import write_statistics
+    from ssrl_core.sweeps.runner import write_statistics
 
     classes = sorted(load_dataset("mitocheck_demo").meta["label"].unique())
     rng = np.random.default_rng(0)

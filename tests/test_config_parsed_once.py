@@ -72,7 +72,7 @@ BASE = {"name": "tiny", "data": "mnist-5k", "recipes": ["mnist-set1"], "method":
 
 
 def test_set_and_sweeps_share_one_setter() -> None:
-    from ssrl_core.evaluate.sweep_runner import set_parameter
+    from ssrl_core.sweeps.runner import set_parameter
     from ssrl_core.train.config import apply_overrides
 
     path = "recipes.0.recipe.steps.1.params.degrees"
@@ -90,7 +90,7 @@ def test_set_and_sweeps_share_one_setter() -> None:
 
 
 def test_path_errors_keep_each_callers_words() -> None:
-    from ssrl_core.evaluate.sweep_runner import set_parameter
+    from ssrl_core.sweeps.runner import set_parameter
     from ssrl_core.train.config import ConfigError, apply_overrides
 
     with pytest.raises(ConfigError) as info:

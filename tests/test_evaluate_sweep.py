@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from ssrl_core.evaluate.sweep_runner import (load_sweep, read_results, run_sweep, set_parameter,
+from ssrl_core.sweeps.runner import (load_sweep, read_results, run_sweep, set_parameter,
                                              sweep_from_dict)
 
 BASE = {"name": "tiny", "data": {"name": "mnist-5k", "max_cells": 120}, "recipes": ["mnist-set1"],

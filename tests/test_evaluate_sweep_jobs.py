@@ -1,4 +1,4 @@
-"""Background sweep jobs (`ssrl_core.evaluate.sweep_jobs`): a real tiny sweep process, stop, lost jobs."""
+"""Background sweep jobs (`ssrl_core.sweeps.jobs`): a real tiny sweep process, stop, lost jobs."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from ssrl_core.evaluate import sweep_jobs
+from ssrl_core.sweeps import jobs as sweep_jobs
 
 BASE = {"name": "tiny", "data": {"name": "mnist-5k", "max_cells": 120}, "recipes": ["mnist-set1"],
         "method": "simclr", "backbone": "tiny_cnn", "crop_size": 28, "epochs": 1, "batch_size": 32,
@@ -86,7 +86,7 @@ def test_a_sweep_whose_process_is_gone_reads_as_failed(tmp_path) -> None:
 
 def test_app_sweep_helpers_build_a_valid_sweep() -> None:
     from ssrl_core.augment import get_preset
-    from ssrl_core.evaluate import even_values, parse_values, recipe_sweep, set_parameter
+    from ssrl_core.sweeps.runner import even_values, parse_values, recipe_sweep, set_parameter
 
     assert parse_values("0.1, 0.5; 0.9") == [0.1, 0.5, 0.9]
     assert parse_values("1.0, 3", integer=True) == [1, 3]

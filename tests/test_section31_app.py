@@ -15,7 +15,7 @@ CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "hors
 
 
 def _tiny_sweep(out: Path) -> Path:
-    from ssrl_core.evaluate.sweep_runner import load_sweep, run_sweep
+    from ssrl_core.sweeps.runner import load_sweep, run_sweep
     from ssrl_core.paths import PROJECT_ROOT
 
     cfg = load_sweep(PROJECT_ROOT / "configs" / "sweeps" / "cifar10_simclr_crop_scale.yaml")
@@ -62,7 +62,7 @@ def tiny_result(tmp_path_factory, shared_data):
 
 def test_summary_numbers_follow_the_results(tiny_result):
     from ssrl_core.evaluate.bias_stats import bias_report
-    from ssrl_core.evaluate.sweep_runner import read_results
+    from ssrl_core.sweeps.runner import read_results
 
     s = tiny_result["summary"]["sweeps"][0]
     rep = bias_report(read_results(tiny_result["sweep"]))

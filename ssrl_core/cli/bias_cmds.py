@@ -3,7 +3,7 @@
 `check-compound` sets a treatment against its control next to the plate (batch effect),
 `factors` probes which factors of variation the representation encodes (`evaluate.factor_table`),
 and `sweep` varies one recipe parameter over values and seeds (Bendidi et al. 2024, inter-class
-bias statistics), in the foreground or as a background job (`evaluate.sweep_jobs`).
+bias statistics), in the foreground or as a background job (`ssrl_core.sweeps.jobs`).
 """
 
 from __future__ import annotations
@@ -94,10 +94,10 @@ def run_sweep_cmd(args: argparse.Namespace) -> int:
     import sys
 
     from ssrl_core import paths
-    from ssrl_core.evaluate.sweep_runner import load_sweep, run_sweep
+    from ssrl_core.sweeps.runner import load_sweep, run_sweep
 
     if args.background:
-        from ssrl_core.evaluate import sweep_jobs
+        from ssrl_core.sweeps import jobs as sweep_jobs
 
         path = sweep_jobs.launch(args.config, name=Path(args.config).stem, sweep_dir=args.out)
         emit({"sweep_dir": str(path), "state": "queued"}, args.json,

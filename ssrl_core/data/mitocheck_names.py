@@ -1,4 +1,4 @@
-"""What a MitoCheck crop's file name says: plate, well (position), frame and nucleus position.
+"""What a MitoCheck crop's file name says (plate, well, frame, nucleus position), and its held-out plates.
 
 e.g. `PLLT0017_19--ex2005_07_06--...--c5___P00365_01___T00064___X0746___Y0848____img.png`. Kept
 apart from `mitocheck.py` (which downloads and reads the folders) so that the npz reader can name
@@ -9,6 +9,17 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+
+# The 25 whole MitoCheck plates (1,001 cells, about 30% of every phenotype) that no shipped
+# encoder trains on: the held-out cells of the reproduction (`reproduce/plan.py`, chosen by
+# `plan.choose_heldout_plates`) and the `split` column of the shipped MitoCheck sample.
+MITOCHECK_HELDOUT_PLATES = (
+    "PLLT0003_40", "PLLT0010_27", "PLLT0013_42", "PLLT0017_19", "PLLT0030_17", "PLLT0035_06",
+    "PLLT0038_08", "PLLT0038_27", "PLLT0046_19", "PLLT0047_27", "PLLT0064_14", "PLLT0065_04",
+    "PLLT0065_06", "PLLT0078_05", "PLLT0084_46", "PLLT0091_30", "PLLT0093_13", "PLLT0100_03",
+    "PLLT0101_01", "PLLT0144_01", "PLLT0149_01", "PLLT0157_04", "PLLT0601_01", "PLLT0603_03",
+    "PLLT0603_05",
+)
 
 _NAME = re.compile(r"^(?P<plate>[^-]+)--.*___(?P<well>P\d+)_\d+___T(?P<frame>\d+)___X(?P<x>\d+)___Y(?P<y>\d+)")
 

@@ -11,9 +11,8 @@ Public functions (imported lazily, so `import ssrl_core.evaluate` stays cheap):
 - `check_compound`: treated vs control (k = 2), next to the plate (batch effect).
 - `factor_table` (the one entry point: image factors on the whole dataset's scale), `factor_probe`,
   `nuisance_factors`, `factor_chart_frame`: what did the representation encode?
-- `run_sweep`, `load_sweep`, `bias_report`: parameter sweeps and inter-class bias statistics.
-- `sweep_jobs` (module): a sweep as a background process (`launch`, `read_status`, `stop`,
-  `list_sweeps`, `resume`, `wait`), like `ssrl_core.train.jobs` for training runs.
+- `bias_report` and the rest of `bias_stats`: inter-class bias statistics of a parameter sweep
+  (the sweeps themselves train encoders, so they sit a floor above: `ssrl_core.sweeps`).
 - `compare`: two representations side by side.
 - `embedding_frame`, `write_table`, `read_embeddings`: exports.
 """
@@ -32,9 +31,6 @@ _WHERE = {
     "check_compound": "compound",
     "factor_table": "factors", "factor_probe": "factors", "nuisance_factors": "factors",
     "factor_chart_frame": "factors",
-    "run_sweep": "sweep_runner", "load_sweep": "sweep_runner", "sweep_from_dict": "sweep_runner", "set_parameter": "sweep_runner",
-    "read_results": "sweep_runner", "write_statistics": "sweep_runner",
-    "recipe_sweep": "sweep_runner", "parse_values": "sweep_runner", "even_values": "sweep_runner",
     "bias_report": "bias_stats", "pair_correlations": "bias_stats", "class_slopes": "bias_stats",
     "class_curves": "bias_stats", "opposite_ratio": "bias_stats", "opposite_classes": "bias_stats",
     "compare": "comparison",
@@ -44,28 +40,12 @@ _WHERE = {
     "nucleus_measurements": "morphology",
 }
 
-_MODULES = ("sweep_jobs",)  # whole modules re-exported lazily
-
-__all__ = sorted(_WHERE) + ["sweep", *_MODULES]
+__all__ = sorted(_WHERE)
 
 
 def __getattr__(name: str) -> Any:
-    if name in _MODULES:
-        return importlib.import_module(f"ssrl_core.evaluate.{name}")
     if name in _WHERE:
         module = importlib.import_module(f"ssrl_core.evaluate.{_WHERE[name]}")
         return getattr(module, name)
     raise AttributeError(f"module 'ssrl_core.evaluate' has no attribute {name!r}")
 
-
-def sweep(config, sweep_dir, progress=None):
-    """Run a parameter sweep (a SweepConfig, a mapping or a sweep YAML path); see `evaluate.sweep_runner`."""
-    from pathlib import Path
-
-    from ssrl_core.evaluate import sweep_runner as _sweep
-
-    if isinstance(config, (str, Path)):
-        config = _sweep.load_sweep(config)
-    elif isinstance(config, dict):
-        config = _sweep.sweep_from_dict(config)
-    return _sweep.run_sweep(config, sweep_dir, progress)

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ssrl_core.data.cellset import CellSet
+from ssrl_core.data.mitocheck_names import MITOCHECK_HELDOUT_PLATES
 
 MNIST = "mnist-5k"
 MITOCHECK = "mitocheck_phenotype_crops"
@@ -33,13 +34,6 @@ TREATMENT = "cyclohexamide"  # BBBC021's own spelling
 TRAIN_PLATE = "Week4_27801"
 OTHER_PLATE = "Week4_27481"
 BBBC021_TRAIN_SITES = (1, 2)
-MITOCHECK_HELDOUT_PLATES = (
-    "PLLT0003_40", "PLLT0010_27", "PLLT0013_42", "PLLT0017_19", "PLLT0030_17", "PLLT0035_06",
-    "PLLT0038_08", "PLLT0038_27", "PLLT0046_19", "PLLT0047_27", "PLLT0064_14", "PLLT0065_04",
-    "PLLT0065_06", "PLLT0078_05", "PLLT0084_46", "PLLT0091_30", "PLLT0093_13", "PLLT0100_03",
-    "PLLT0101_01", "PLLT0144_01", "PLLT0149_01", "PLLT0157_04", "PLLT0601_01", "PLLT0603_03",
-    "PLLT0603_05",
-)
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,7 @@ import pandas as pd
 
 from ssrl_core import paths
 from ssrl_core.evaluate.bias_stats import bias_report
-from ssrl_core.evaluate.sweep_runner import read_results
+from ssrl_core.sweeps.runner import read_results
 from ssrl_core.io import atomic_write, atomic_write_text
 from ssrl_core.reproduce.tables import markdown_table
 

@@ -2,7 +2,7 @@
 reference encoder, then hand everything to `section31` for the report and the shipped summary.
 
 `reproduce_cifar()` is what `ssrl reproduce-cifar` calls: each `configs/sweeps/cifar10_*.yaml`
-runs into `<runs>/sweeps/cifar10/<config name>/` with `sweep_runner.run_sweep` (finished points
+runs into `<runs>/sweeps/cifar10/<config name>/` with `sweeps.runner.run_sweep` (finished points
 are never redone, so an interrupted call resumes), the class properties are measured once per
 reference encoder (`<out>/class_properties_<encoder>.csv`), and the report is rewritten.
 """
@@ -33,7 +33,7 @@ def default_out() -> Path:
 
 def run_sweeps(configs: list[Path], out: Path, log: Log = print) -> list[Path]:
     """Run (or resume) every sweep config into `out/<stem>`; returns the sweep folders."""
-    from ssrl_core.evaluate.sweep_runner import load_sweep, run_sweep
+    from ssrl_core.sweeps.runner import load_sweep, run_sweep
 
     dirs = []
     for i, path in enumerate(configs):
@@ -69,7 +69,7 @@ def baseline_probe(config: Path, out: Path, log: Log = print) -> dict[str, Any]:
     import json
 
     from ssrl_core.evaluate.embedding import embed
-    from ssrl_core.evaluate.sweep_runner import load_sweep, probe_cells, split_probe
+    from ssrl_core.sweeps.runner import load_sweep, probe_cells, split_probe
     from ssrl_core.io import atomic_write_json
     from ssrl_core.train.config import DataConfig
     from ssrl_core.train.data import load_cells

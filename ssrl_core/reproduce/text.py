@@ -65,7 +65,7 @@ the shipped sweep summary by `ssrl reproduce`).
 - **MNIST-5k**: no held-out part for the encoder (SSL never sees the digit labels, as in the
   paper); the linear probe is trained on a stratified 70% and scored on the other 30%.
 - **MitoCheck**: 25 whole plates (1,001 cells, about 30% of every phenotype class) were excluded
-  from training (`MITOCHECK_HELDOUT_PLATES` in `ssrl_core/reproduce/plan.py`, the `exclude` list
+  from training (`MITOCHECK_HELDOUT_PLATES` in `ssrl_core/data/mitocheck_names.py`, the `exclude` list
   of the configs). AMI and probe are measured on those cells only (probe: stratified 70/30 split
   of them, seed 0).
 - **BBBC021: held out by site, not by plate.** Cycloheximide exists on one plate only

@@ -4,7 +4,7 @@
 or a list of presets, `recipe:` for `recipes:`, numbers PyYAML read as text such as `3e-4`).
 
 `set_path(raw, path, value)` is the one dotted-path setter, used by `--set` (`set_values`) and by
-parameter sweeps (`sweep_runner.set_parameter`): dotted keys reach nested fields
+parameter sweeps (`sweeps.runner.set_parameter`): dotted keys reach nested fields
 (`data.name=cells.npz`, `method.params.temperature=0.1`), a number picks a list position
 (`recipes.1.weight=0.3`), a missing group is made. A path into a recipe given as a preset
 (`recipes.0.recipe.steps.2.p`, or the short form `recipes.0.steps.2.p`) first writes the preset

@@ -21,7 +21,7 @@ TOTAL = 2400
 def build(source: str | Path, out: str | Path | None = None, total: int = TOTAL, seed: int = 0) -> Path:
     """Write the sample; returns its path."""
     from ssrl_core.data.npz import load_npz, save_npz
-    from ssrl_core.reproduce.plan import MITOCHECK_HELDOUT_PLATES
+    from ssrl_core.data.mitocheck_names import MITOCHECK_HELDOUT_PLATES
 
     cells = load_npz(source)
     meta = cells.meta.reset_index(drop=True)

@@ -1,7 +1,7 @@
 """Background parameter sweeps: launch, list, read, stop (on the job layer `ssrl_core.jobs`, like
 `ssrl_core.train.jobs` for runs).
 
-A sweep job is `python -m ssrl_core.evaluate.sweep_jobs SWEEP_DIR`, started in its own session
+A sweep job is `python -m ssrl_core.sweeps.jobs SWEEP_DIR`, started in its own session
 (`start_new_session=True`) so it outlives a Streamlit rerun; its output goes to SWEEP_DIR/sweep.log.
 The folder is the source of truth:
 
@@ -50,7 +50,7 @@ def launch(sweep: Mapping[str, Any] | str | Path, name: str = "sweep", sweep_dir
 
     `sweep_dir=None` makes a fresh unique folder under `sweeps_dir()` named after `name`.
     """
-    from ssrl_core.evaluate.sweep_runner import load_sweep, sweep_from_dict
+    from ssrl_core.sweeps.runner import load_sweep, sweep_from_dict
 
     cfg = load_sweep(sweep) if isinstance(sweep, (str, Path)) else sweep_from_dict(dict(sweep))
     d = Path(sweep_dir) if sweep_dir is not None else jobs.new_run_dir(name, base=sweeps_dir())
@@ -75,7 +75,7 @@ def _start(d: Path, name: str) -> Path:
         jobs.clear_stop(d)
         atomic_write_json(d / STATUS, {"state": "queued", "name": name, "progress": 0.0, "message": "starting",
                                        "error": None, "queued": jobs.now_iso()})
-    jobs.start(d, "ssrl_core.evaluate.sweep_jobs", LOG)
+    jobs.start(d, "ssrl_core.sweeps.jobs", LOG)
     return d
 
 
@@ -134,13 +134,13 @@ def main(argv: list[str] | None = None) -> int:
     """
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python -m ssrl_core.evaluate.sweep_jobs SWEEP_DIR", file=sys.stderr)
+        print("usage: python -m ssrl_core.sweeps.jobs SWEEP_DIR", file=sys.stderr)
         return 2
     d = Path(args[0])
     asked = {"stop": False}
     # SIGTERM between training steps (training installs its own clean-stop handler meanwhile)
     signal.signal(signal.SIGTERM, lambda *_a: asked.update(stop=True))
-    from ssrl_core.evaluate.sweep_runner import load_sweep, run_sweep
+    from ssrl_core.sweeps.runner import load_sweep, run_sweep
 
     def stopping() -> bool:
         return asked["stop"] or jobs.stop_requested(d)
