@@ -126,7 +126,7 @@ def test_versus_random_says_which_encoders_beat_their_own_random_weights() -> No
 
     t = floors.versus_random(_floor_result(0.6, 0.3, 0.99, 0.97))
     assert list(t["beats random init"]) == ["yes"]
-    assert t.iloc[0]["treated vs DMSO AMI"] == "0.600 vs 0.300"
+    assert t.iloc[0]["clustering: AMI (vs random)"] == "treated vs DMSO AMI 0.600 vs 0.300"
     t = floors.versus_random(_floor_result(0.2, 0.3, 0.99, 0.97))
     assert list(t["beats random init"]) == ["on treated vs DMSO probe only"]
     assert floors.misses(t) and "bbbc021 set A" in floors.misses(t)[0]
