@@ -71,11 +71,8 @@ def lpips_model(device: str = "cpu"):
 @st.cache_data(ttl=60, show_spinner=False)
 def weights_status() -> dict[str, bool]:
     """Which ImageNet/LPIPS weights are on disk (`ssrl_core.weights.weights_status()`)."""
-    try:
-        from ssrl_core.weights import weights_status as status
-        return dict(status())
-    except ImportError:
-        return {}
+    from ssrl_core.weights import weights_status as status
+    return dict(status())
 
 
 @st.cache_data(show_spinner=False)
