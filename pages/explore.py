@@ -200,14 +200,12 @@ if st.button("Compare"):
 comp_res = state.get(state.COMPARE_RESULT)
 if comp_res and comp_res["key"] == ckey:
     res = comp_res["res"]
-    st.caption(f"A = {result['label']}; B = {other}; compared with **{col}**.")
-    m1, m2 = st.columns(2)
-    for where, title, pts in ((m1, f"A: {result['label']}", xy), (m2, f"B: {other}", comp_res["xy_b"])):
-        side = df[["cell", col]].assign(x=pts[:, 0], y=pts[:, 1]).rename(columns={col: "group"})
-        where.altair_chart(alt.Chart(side, title=title).mark_circle(size=40, opacity=0.8).encode(
-            x=alt.X("x:Q", axis=None), y=alt.Y("y:Q", axis=None),
-            color=alt.Color("group:N", title=col, scale=charts.category_scale()),
-            tooltip=["cell", "group"]).properties(height=320), width="stretch")
+    st.caption(f"A = {result['label']}; B = {other}; compared with **{col}**. Drag a box on either map: the "
+               "same cells stay coloured on both (double-click to clear).")
+    pair = df[["cell", col]].rename(columns={col: "group"}).assign(
+        xa=xy[:, 0], ya=xy[:, 1], xb=comp_res["xy_b"][:, 0], yb=comp_res["xy_b"][:, 1])
+    st.altair_chart(charts.linked_maps(pair, col, f"A: {result['label']}", f"B: {other}"), width="stretch",
+                    key="w.explore.linked")
     st.dataframe(plain.table(res["metrics"]).round(3), hide_index=True)
     st.dataframe(plain.table(res["per_class"]).round(3), hide_index=True, height=240)
 

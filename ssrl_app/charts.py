@@ -34,3 +34,18 @@ def count_chart(counts: pd.DataFrame, col: str, limit: int = 60) -> alt.Chart:
     bars = base.mark_bar(color=PAIR[0], height={"band": 0.8})
     text = base.mark_text(align="left", dx=3, fontSize=11).encode(text="cells:Q")
     return alt.layer(bars, text).properties(height=height)
+
+
+def linked_maps(cells: pd.DataFrame, column: str, title_a: str, title_b: str) -> alt.HConcatChart:
+    """Two maps of the same cells side by side with linked selection: a box dragged on either
+    map greys out, on both, the cells outside it (`cells`: columns cell, group, xa, ya, xb, yb)."""
+    brush_a = alt.selection_interval(name="brush_a", encodings=["x", "y"])
+    brush_b = alt.selection_interval(name="brush_b", encodings=["x", "y"])
+    colour = alt.condition(brush_a & brush_b, alt.Color("group:N", title=column, scale=category_scale()),
+                           alt.value("#d9d9d9"))
+    base = alt.Chart(cells).mark_circle(size=40, opacity=0.85).encode(color=colour, tooltip=["cell", "group"])
+    a = base.encode(x=alt.X("xa:Q", axis=None), y=alt.Y("ya:Q", axis=None)).add_params(brush_a).properties(
+        title=title_a, height=320)
+    b = base.encode(x=alt.X("xb:Q", axis=None), y=alt.Y("yb:Q", axis=None)).add_params(brush_b).properties(
+        title=title_b, height=320)
+    return alt.hconcat(a, b).resolve_scale(color="shared")

@@ -50,6 +50,15 @@ def test_explore_compare_two_representations(tiny_env):
     assert not problems(at), problems(at)
     frames = [d.value for d in at.dataframe]
     assert any(isinstance(f, pd.DataFrame) and "B minus A" in f.columns and "measure" in f.columns for f in frames)
+    # the two maps are one chart with linked selection: a box on either colours the same cells on both
+    specs = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+    linked = next(s for s in specs if "hconcat" in s)
+    params = {p["name"] for p in linked.get("params", [])} | {p["name"] for part in linked["hconcat"]
+                                                               for p in part.get("params", [])}
+    assert params == {"brush_a", "brush_b"}
+    assert linked["hconcat"][1]["encoding"]["color"]["condition"]["test"] == {"and": [{"param": "brush_a"},
+                                                                                       {"param": "brush_b"}]}
+    assert {part["encoding"]["x"]["field"] for part in linked["hconcat"]} == {"xa", "xb"}
 
 
 def test_bias_factor_probe_table(tiny_env):

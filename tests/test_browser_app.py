@@ -176,6 +176,23 @@ def test_every_page_renders_and_interacts(server, page):
     wait_idle(page)
     page.screenshot(path=str(SHOTS / "explore_labelled.png"), full_page=True)
 
+    # compare with a second representation: two linked maps; a box on A greys the other cells on both
+    page.get_by_role("button", name="Compare", exact=True).click()
+    page.get_by_text("Drag a box on either map", exact=False).first.wait_for(timeout=120_000)
+    wait_idle(page)
+    linked = page.locator('[data-testid="stVegaLiteChart"]').last
+    linked.scroll_into_view_if_needed()
+    page.wait_for_timeout(800)
+    lb = linked.bounding_box()
+    before = linked.screenshot()
+    page.mouse.move(lb["x"] + 0.05 * lb["width"], lb["y"] + 0.15 * lb["height"])
+    page.mouse.down()
+    page.mouse.move(lb["x"] + 0.25 * lb["width"], lb["y"] + 0.85 * lb["height"], steps=12)
+    page.mouse.up()
+    page.wait_for_timeout(800)
+    assert linked.screenshot() != before  # the box changed how the maps are drawn
+    (SHOTS / "explore_linked.png").write_bytes(linked.screenshot())
+
     go(page, server, "Bias", "Bias: what has the representation")
     page.locator('[data-testid="stSelectbox"]', has_text="Representation").first.click()
     page.get_by_role("option", name="baseline: hand-made features").click()
