@@ -29,6 +29,10 @@ WHY = {("mnist", "set 1"): "random VGG11 features already separate MNIST digits 
        ("mnist", "set 2"): "set 2 is built to destroy part of the digit (flips, strong rotation, erasing), so an encoder "
                             "that follows it is expected to keep less of the digit than random convolutional features "
                             "(the paper's point of Table 2).",
+       ("bbbc021", "set B"): "set B's centre crop keeps 50% of a 64 px crop, about 32 px around the nucleus: it "
+                              "throws away the cytoplasm (actin, tubulin) where a treatment shows, so on these tight "
+                              "crops it removes information rather than a bias (the paper's crops are 196 px); "
+                              "the maintainers measured the same set B run at k=2 AMI 0.07 on plates we do not have.",
        "mitocheck": "the fine-tune is short; check the base-encoder row, which it starts from.",
        "bbbc021": "k=2 K-Means follows whichever factor dominates the features (cell count, intensity, well); "
                   "the probe says whether treated and control are separable at all."}
