@@ -33,7 +33,9 @@ def test_index_lists_every_planned_checkpoint_with_its_fields(index) -> None:
         assert not missing, f"{e.name} lacks {missing}"
         assert c["file"] == e.file and c["dataset"] == e.dataset and c["recipes"] == list(e.recipes)
         assert c["command"] == f"ssrl train {e.config} --out {e.run_dir()}"
-        assert c["method"] == ("simclr" if e.group == "base" else "moco_v2") and c["half"] is True
+        cfg = yaml.safe_load((paths.PROJECT_ROOT / e.config).read_text())
+        assert c["method"] == cfg["method"]["name"] and c["backbone"] == cfg["backbone"]  # the index says
+        assert c["half"] is True and bool(c.get("per_channel")) == bool(cfg.get("per_channel"))  # what trained it
         assert len(c["sha256"]) == 64
     mnist = [items[e.name] for e in plan.entries("mnist")]
     assert all(c["backbone"] == "vgg11" and c["crop_size"] == 28 for c in mnist)  # as in the paper's Table 2
@@ -79,7 +81,8 @@ def test_app_lists_the_shipped_checkpoints(index) -> None:
     listed = shipped()
     assert {s["name"] for s in listed} == {c["name"] for c in index["checkpoints"]}
     info = check(next(s["path"] for s in listed if s["name"] == "bbbc021_set_b"))
-    assert info["in_channels"] == 3 and info["backbone"] == "tiny_cnn"
+    cfg = yaml.safe_load((paths.PROJECT_ROOT / plan.entry("bbbc021_set_b").config).read_text())
+    assert info["in_channels"] == 3 and info["backbone"] == cfg["backbone"]
 
 
 def _cells(group: str):
