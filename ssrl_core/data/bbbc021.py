@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import zipfile
 from pathlib import Path
+from typing import Callable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -112,6 +113,35 @@ def read_field(zf: zipfile.ZipFile, row: pd.Series, index: dict[str, str] | None
     return np.stack(planes, axis=-1)
 
 
+def _field_crops(fields: pd.DataFrame, zip_dir: Path, size: int, border: str, progress: Progress | None,
+                 done: Callable[[str], bool] = lambda unit: False
+                 ) -> Iterator[tuple[str, str, CellSet | None, str]]:
+    """(unit, field file, its nucleus crops or None, why it was skipped) for every selected field,
+    one plate zip open at a time; fields whose unit (`plate/file`) is `done` are not read."""
+    for plate, rows in fields.groupby("plate", sort=True):
+        zpath = zip_dir / plate_zip_name(str(plate))
+        if not zpath.is_file():
+            raise FileNotFoundError(f"plate zip {zpath.name} is missing from {zip_dir}")
+        with zipfile.ZipFile(zpath) as zf:
+            index = _zip_index(zf)
+            for k, (_, row) in enumerate(rows.iterrows()):
+                unit = f"{plate}/{row['dapi_file']}"
+                if not done(unit):
+                    try:
+                        field = read_field(zf, row, index)
+                    except (FileNotFoundError, ValueError, OSError) as exc:
+                        yield unit, row["dapi_file"], None, str(exc)
+                    else:
+                        meta = {c: row[c] for c in ("plate", "well", "site", "replicate", "compound",
+                                                    "concentration", "moa")}
+                        meta.update(field=row["dapi_file"], source="bbbc021", label=row["compound"])
+                        yield unit, row["dapi_file"], nucleus_crops(
+                            field, size=size, nuclear_channel=0, channels=list(BBBC021_CHANNELS), border=border,
+                            meta=meta), ""
+                if progress:
+                    progress(k + 1, len(rows), f"{plate} fields")
+
+
 def crops_from_zips(fields: pd.DataFrame, zip_dir: str | Path, size: int = 196, border: str = "skip",
                     progress: Progress | None = None, name: str = "bbbc021",
                     scratch: str | Path | None = None) -> CellSet:
@@ -128,32 +158,17 @@ def crops_from_zips(fields: pd.DataFrame, zip_dir: str | Path, size: int = 196, 
     total = 0
     sink = open(scratch, "wb") if scratch is not None else None
     try:
-        for plate, rows in fields.groupby("plate", sort=True):
-            zpath = zip_dir / plate_zip_name(str(plate))
-            if not zpath.is_file():
-                raise FileNotFoundError(f"plate zip {zpath.name} is missing from {zip_dir}")
-            with zipfile.ZipFile(zpath) as zf:
-                index = _zip_index(zf)
-                for k, (_, row) in enumerate(rows.iterrows()):
-                    try:
-                        field = read_field(zf, row, index)
-                    except (FileNotFoundError, ValueError, OSError) as exc:
-                        skipped.append((row["dapi_file"], str(exc)))
-                        continue
-                    meta = {c: row[c] for c in ("plate", "well", "site", "replicate", "compound", "concentration", "moa")}
-                    meta.update(field=row["dapi_file"], source="bbbc021", label=row["compound"])
-                    cells = nucleus_crops(field, size=size, nuclear_channel=0, channels=list(BBBC021_CHANNELS),
-                                          border=border, meta=meta)
-                    if len(cells):
-                        imgs = np.ascontiguousarray(cells.images.astype(np.uint16, copy=False))
-                        if sink is not None:
-                            sink.write(imgs.tobytes())
-                        else:
-                            chunks.append(imgs)
-                        metas.append(cells.meta)
-                        total += len(cells)
-                    if progress:
-                        progress(k + 1, len(rows), f"{plate} fields")
+        for _, file, cells, problem in _field_crops(fields, zip_dir, size, border, progress):
+            if cells is None:
+                skipped.append((file, problem))
+            elif len(cells):
+                imgs = np.ascontiguousarray(cells.images.astype(np.uint16, copy=False))
+                if sink is not None:
+                    sink.write(imgs.tobytes())
+                else:
+                    chunks.append(imgs)
+                metas.append(cells.meta)
+                total += len(cells)
     finally:
         if sink is not None:
             sink.close()
@@ -185,28 +200,11 @@ def crops_to_store(fields: pd.DataFrame, zip_dir: str | Path, out: str | Path, s
         if read_manifest(target).get("params") == settings:
             return target  # the same selection was imported before: nothing to do
     writer = StoreWriter(target, list(BBBC021_CHANNELS), name, params=settings, overwrite=True)
-    for plate, rows in fields.groupby("plate", sort=True):
-        zpath = zip_dir / plate_zip_name(str(plate))
-        if not zpath.is_file():
-            raise FileNotFoundError(f"plate zip {zpath.name} is missing from {zip_dir}")
-        with zipfile.ZipFile(zpath) as zf:
-            index = _zip_index(zf)
-            for k, (_, row) in enumerate(rows.iterrows()):
-                unit = f"{plate}/{row['dapi_file']}"
-                if writer.skip(unit):
-                    continue
-                try:
-                    field = read_field(zf, row, index)
-                except (FileNotFoundError, ValueError, OSError) as exc:
-                    writer.note_skipped(row["dapi_file"], str(exc))
-                    continue
-                meta = {c: row[c] for c in ("plate", "well", "site", "replicate", "compound", "concentration", "moa")}
-                meta.update(field=row["dapi_file"], source="bbbc021", label=row["compound"])
-                cells = nucleus_crops(field, size=size, nuclear_channel=0, channels=list(BBBC021_CHANNELS),
-                                      border=border, meta=meta)
-                writer.add(cells.images.astype(np.uint16, copy=False), cells.meta, unit=unit)
-                if progress:
-                    progress(k + 1, len(rows), f"{plate} fields")
+    for unit, file, cells, problem in _field_crops(fields, zip_dir, size, border, progress, done=writer.skip):
+        if cells is None:
+            writer.note_skipped(file, problem)
+        else:
+            writer.add(cells.images.astype(np.uint16, copy=False), cells.meta, unit=unit)
     if writer.cells == 0:
         raise ValueError("no nuclei were found in the selected fields")
     return writer.close()

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ssrl_core.io import atomic_write_text
+from ssrl_core.io import atomic_write, atomic_write_text
 from ssrl_core.reproduce.tables import fmt, markdown_table, mean_std
 
 HEADER = "Reproduction of the paper's findings on real data"
@@ -204,7 +204,7 @@ def figures(result: dict[str, Any], folder: Path) -> list[Path]:
             ax.set_xticks(range(len(rows)), [r["encoder"] for r in rows], rotation=60, ha="right", fontsize=7)
             ax.set_title(title, fontsize=8)
         fig.tight_layout()
-        made.append(_save(fig, folder / "results_metrics.png", plt))
+        made.append(save_png(fig, folder / "results_metrics.png", plt))
     fac = [(grp, lab) for grp, lab in (("bbbc021", "compound"), ("mitocheck", "phenotype")) if grp in g]
     if fac:
         fig, axes = plt.subplots(1, len(fac), figsize=(5 * len(fac), 3.4), squeeze=False)
@@ -220,13 +220,12 @@ def figures(result: dict[str, Any], folder: Path) -> list[Path]:
             ax.set_title(f"{group}: factor probe (AMI per factor)", fontsize=9)
             ax.legend(fontsize=7)
         fig.tight_layout()
-        made.append(_save(fig, folder / "results_factors.png", plt))
+        made.append(save_png(fig, folder / "results_factors.png", plt))
     return made
 
 
-def _save(fig, path: Path, plt) -> Path:
-    from ssrl_core.io import atomic_write
-
+def save_png(fig, path: Path, plt) -> Path:
+    """Write a matplotlib figure as PNG atomically and close it (the reproduction pages' figures)."""
     atomic_write(path, lambda p: fig.savefig(p, dpi=110, format="png"))
     plt.close(fig)
     return path

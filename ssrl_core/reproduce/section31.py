@@ -30,9 +30,10 @@ import pandas as pd
 
 from ssrl_core import paths
 from ssrl_core.evaluate.bias_stats import bias_report
-from ssrl_core.sweeps.runner import read_results
-from ssrl_core.io import atomic_write, atomic_write_text
+from ssrl_core.io import atomic_write_text
+from ssrl_core.reproduce.report import save_png
 from ssrl_core.reproduce.tables import markdown_table
+from ssrl_core.sweeps.runner import read_results
 
 SHIPPED = Path("sweeps") / "cifar10" / "summary.json"  # under paths.pretrained_dir()
 RUNS = Path("sweeps") / "cifar10"  # under paths.runs_dir()
@@ -314,7 +315,7 @@ def figures(summary: dict[str, Any], folder: Path) -> list[Path]:
                  f"(mean ± std over {len(best['seeds'])} seeds; * = has an opposite partner)", fontsize=10)
     ax.legend(fontsize=7, ncol=2, loc="best")
     fig.tight_layout()
-    made.append(_save(fig, folder / "results_cifar10_curves.png", plt))
+    made.append(save_png(fig, folder / "results_cifar10_curves.png", plt))
     fig, ax = plt.subplots(figsize=(7, 3.8))
     labels = [f"{s['parameter']}\n{s['method']}" for s in sw]
     x = np.arange(len(sw))
@@ -325,14 +326,8 @@ def figures(summary: dict[str, Any], folder: Path) -> list[Path]:
     ax.set_ylabel("classes with an opposite partner")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    made.append(_save(fig, folder / "results_cifar10_ratio.png", plt))
+    made.append(save_png(fig, folder / "results_cifar10_ratio.png", plt))
     return made
-
-
-def _save(fig, path: Path, plt) -> Path:
-    atomic_write(path, lambda p: fig.savefig(p, dpi=110, format="png"))
-    plt.close(fig)
-    return path
 
 
 def render(summary: dict[str, Any], figure_paths: list[str], command: str) -> str:
