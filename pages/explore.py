@@ -158,7 +158,7 @@ st.subheader("Why do two clusters differ?")
 st.caption("Measured features of the cells (intensity, texture, nucleus shape) compared between two clusters, "
            "with the cells that show the largest difference best.")
 with plain_errors("The clusters could not be compared"):
-    group_diff_view.why_clusters_differ(name, cells, index, clusters, rkey)
+    group_diff_view.why_clusters_differ(name, cells, index, clusters)
 
 if "compound" in meta.columns:
     st.subheader("Per-compound check")

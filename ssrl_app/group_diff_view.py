@@ -17,12 +17,12 @@ REST = "all other cells"
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
-def _measure(name: str, key: str, index: tuple[int, ...]) -> pd.DataFrame:
+def _measure(name: str, index: tuple[int, ...]) -> pd.DataFrame:
     """Readable measurements of the embedded cells (cached per dataset and cell subset)."""
     return group_diff.measurements(loaders.cells(name), np.asarray(index, dtype=int), loaders.ranges(name))
 
 
-def why_clusters_differ(name: str, cells, index: np.ndarray, clusters: np.ndarray, key: str) -> None:
+def why_clusters_differ(name: str, cells, index: np.ndarray, clusters: np.ndarray) -> None:
     """Pick cluster A and B (or the rest); show effect sizes and the best-showing cells."""
     ids = sorted(set(clusters.astype(str)), key=lambda s: (len(s), s))
     if len(ids) < 2:
@@ -35,7 +35,7 @@ def why_clusters_differ(name: str, cells, index: np.ndarray, clusters: np.ndarra
     in_a = labels == a
     in_b = ~in_a if b == REST else labels == b
     with st.spinner(f"Measuring {len(index)} cells…"):
-        table = _measure(name, key, tuple(int(i) for i in index))
+        table = _measure(name, tuple(int(i) for i in index))
     diff = group_diff.compare_groups(table, in_a, in_b, list(cells.channels))
     name_b = "the rest" if b == REST else f"cluster {b}"
     st.write(group_diff.summary(diff, f"cluster {a}", name_b))
