@@ -135,7 +135,9 @@ def report() -> None:
              "`benchmarks/train_quality.py`. Each trained row: one run of the given wall budget, pinned to one of the "
              "two cores with one thread, next to its peer on the other core (so both saw the same machine). Scores on "
              "held-out cells only (`ssrl_core/reproduce/quality.py`); minutes 0 = no training. `ours` = the product's "
-             "CPU defaults (`ssrl_core/train/defaults.py`: small_cnn, SimCLR T 0.2, batch 64, AdamW 2e-3, bf16); "
+             f"CPU defaults (`ssrl_core/train/defaults.py`: {CPU['backbone']}, SimCLR T {CPU['method']['params']['temperature']:g}, "
+             f"batch {CPU['batch_size']}, AdamW {CPU['lr']:g}, bf16); `ours_lr2e-3` = the same before the default rate "
+             "went from 2e-3 to 3e-4; "
              "`lightly` = the same method written with lightly 1.6 at its published settings "
              "(`benchmarks/lightly_reference.py`); other names are candidates (their overrides are in "
              "`train_quality/results.jsonl`).", "",
@@ -154,6 +156,9 @@ def report() -> None:
             vals = " | ".join(f"{r[m]:.3f}" if isinstance(r.get(m), (int, float)) else "-" for m in metrics)
             lines.append(f"| {r['config']} | {r['minutes']:g} | {r.get('backbone', '-')} | {r.get('steps', '-')} | {vals} |")
         lines.append("")
+    notes = OUT / "notes.md"  # what the rows say, written by a person: kept across reruns
+    if notes.is_file():
+        lines += [notes.read_text(encoding="utf-8").rstrip()]
     (ROOT / "benchmarks" / "train_quality.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
     fig, axes = plt.subplots(1, len(METRICS), figsize=(5.5 * len(METRICS), 4.0))
     for ax, (group, metrics) in zip(axes, METRICS.items()):

@@ -91,6 +91,9 @@ def show() -> None:
     if tc:
         text = (f"Floor: an untrained {tc.get('encoder')} scores {tc['random_top1']:.1%} with the same probe; these "
                 f"short runs average {tc['ssl_top1']:.1%}.")
+        if tc.get("start_encoder"):
+            text += (f" Each run was fine-tuned from the shipped {tc['start_encoder']}, which scores "
+                     f"{tc['start_top1']:.1%} on its own.")
         (st.caption if tc.get("learned") else st.warning)(
             text + ("" if tc.get("learned") else " They barely learned, so read the curves as mostly noise."))
     draw(sweep)

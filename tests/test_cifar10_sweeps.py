@@ -30,6 +30,7 @@ def test_the_shipped_sweeps_vary_one_parameter_each_with_five_values_and_three_s
         varied.append((cfg.base["method"]["name"], tuple(changed)))
         methods.add(cfg.base["method"]["name"])
         assert cfg.base["data"]["filter"] == {"split": "train"}  # SSL never sees the test images
+        assert cfg.base["init"] == "cifar10_base" and cfg.base["backbone"] == "small_cnn"  # one shared start
     assert methods == {"simclr", "vicreg"}
     changed = {c for _, c in varied}
     assert (("random_resized_crop", "params"),) in changed and (("horizontal_flip", "p"),) in changed
@@ -58,10 +59,16 @@ def test_one_value_one_seed_at_tiny_scale(path, tmp_path, shared_data, one_torch
         pytest.skip("the shared CIFAR-10 subset is absent")
     cfg = load_sweep(path)
     cfg.values, cfg.seeds = cfg.values[2:3], [0]
-    cfg.base = dict(cfg.base, epochs=1, max_steps=2, batch_size=16, backbone="tiny_cnn", cpu_threads=1,
+    cfg.base = dict(cfg.base, epochs=1, max_steps=2, batch_size=16, cpu_threads=1,
                     data=dict(cfg.base["data"], max_cells=64))
     cfg.probe_data, cfg.probe_train_cells = {"name": "cifar10", "max_cells": 600}, 200
-    run_sweep(cfg, tmp_path / "sweep")
+    run_sweep(cfg, tmp_path / "sweep")  # from the shipped cifar10_base, as the real sweep
+    from ssrl_core.models.encoder_file import load_checkpoint
+    from ssrl_core.models.shipped import shipped_path
+
+    run = next(p for p in (tmp_path / "sweep").iterdir() if (p / "checkpoint.pt").is_file())
+    parent = load_checkpoint(run / "checkpoint.pt")["parent"]
+    assert parent["init"] == "cifar10_base" and Path(parent["file"]) == shipped_path("cifar10_base")
     res = read_results(tmp_path / "sweep")
     assert sorted(res["class"]) == sorted(["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
                                            "ship", "truck"])
@@ -70,3 +77,25 @@ def test_one_value_one_seed_at_tiny_scale(path, tmp_path, shared_data, one_torch
     assert 150 < n_test < 250  # only the test-split rows of the 600 cells (a third of CIFAR is test) are scored
     # top1 is the test-weighted mean of the per-class accuracies
     assert np.isclose(res["top1"].iloc[0], float((res["accuracy"] * res["n_test"]).sum() / n_test), atol=1e-6)
+
+
+def test_the_shipped_start_encoder_beats_random_weights_on_unseen_test_images(shared_data, one_torch_thread):
+    """`cifar10_base`, the start of every shipped sweep point: its card says it beats random
+    weights, and it does on 1,000 test-split images it never saw (cosine k-NN top-1, 70/30 split)."""
+    if not (shared_data / "cifar10" / "cifar10_subset.npz").is_file():
+        pytest.skip("the shared CIFAR-10 subset is absent")
+    from ssrl_core.data.registry import load_dataset
+    from ssrl_core.evaluate.embedding import embed
+    from ssrl_core.models.shipped import shipped_checkpoints
+    from ssrl_core.reproduce.quality import knn_top1
+
+    card = next((c for c in shipped_checkpoints() if c["name"] == "cifar10_base"), None)
+    assert card is not None, "cifar10_base is not in pretrained/index.json"
+    assert card["dataset"] == "cifar10" and card["bar_problems"] == []
+    assert card["metrics"]["top1"] > card["metrics"]["random_top1"] + 0.05
+    test = load_dataset("cifar10").where(split="test")
+    cells = test.subset(np.arange(0, len(test), len(test) // 1000)[:1000])
+    labels = cells.meta["label"].astype(str).to_numpy()
+    base = knn_top1(embed(cells, card["path"], use_cache=False), labels)
+    random = knn_top1(embed(cells, "random-small_cnn", use_cache=False), labels)
+    assert base > random + 0.05, (base, random)

@@ -22,6 +22,7 @@ def _tiny_sweep(out: Path) -> Path:
     cfg.values, cfg.seeds = [0.08, 0.45, 0.85], [0]
     cfg.base = dict(cfg.base, epochs=1, max_steps=3, batch_size=32, backbone="tiny_cnn", cpu_threads=1,
                     data=dict(cfg.base["data"], max_cells=96))
+    cfg.base.pop("init")  # from random weights; the start-encoder path is checked with one of these runs
     cfg.probe_data, cfg.probe_train_cells = {"name": "cifar10", "max_cells": 600}, 200
     run_sweep(cfg, out)
     return out
@@ -48,16 +49,21 @@ def tiny_result(tmp_path_factory, shared_data):
         torch.set_num_threads(threads)
     import yaml
 
-    from ssrl_core.reproduce.section31_run import baseline_probe
+    from ssrl_core.reproduce.section31_run import baseline_probe, start_probe
 
     tiny_cfg = base / "tiny.yaml"
     raw = yaml.safe_load((sweep / "sweep.json").read_text())  # the sweep as it ran, base inline
     tiny_cfg.write_text(yaml.safe_dump({k: raw[k] for k in ("base", "parameter", "values", "seeds", "probe_column",
                                                             "probe_split", "probe_data", "probe_train_cells")}))
     baseline = baseline_probe(tiny_cfg, base, log=lambda m: None)
-    summary = section31.build_summary([sweep], props, n_null=50, reference="hand-features", baseline=baseline)
+    start_cfg = base / "tiny_start.yaml"  # the same sweep, fine-tuned from one of its own runs
+    start_cfg.write_text(yaml.safe_dump({**yaml.safe_load(tiny_cfg.read_text()),
+                                         "base": {**raw["base"], "init": str(sweep / "v00_s0")}}))
+    start = start_probe(start_cfg, base, log=lambda m: None)
+    summary = section31.build_summary([sweep], props, n_null=50, reference="hand-features", baseline=baseline,
+                                      start=start)
     shipped = section31.write_shipped(summary, base / "pretrained" / "sweeps" / "cifar10" / "summary.json")
-    return {"base": base, "sweep": sweep, "summary": summary, "shipped": shipped}
+    return {"base": base, "sweep": sweep, "summary": summary, "shipped": shipped, "start_cfg": start_cfg}
 
 
 def test_summary_numbers_follow_the_results(tiny_result):
@@ -69,11 +75,15 @@ def test_summary_numbers_follow_the_results(tiny_result):
     assert s["ratio"] == pytest.approx(rep["opposite_ratio"]) and s["classes"] == CLASSES
     assert s["parameter"] == "crop scale (min area)" and s["method"] == "simclr" and s["runs"] == 3
     assert 0.0 <= s["null_mean"] <= 1.0 and s["probe"]["split"] == "split"
+    assert 0 < s["train_seconds"] < 300  # read from the three runs' metrics.jsonl
     assert len(s["anova"]) == 5 and {a["property"] for a in s["anova"]} >= {"intrinsic_dim", "glcm_contrast"}
     tc = tiny_result["summary"]["training_check"]
     assert tc["encoder"] == "random-tiny_cnn" and 0 < tc["random_top1"] < 1
     assert tc["gain"] == pytest.approx(tc["ssl_top1"] - tc["random_top1"])
     assert tc["ssl_top1"] == pytest.approx(read_results(tiny_result["sweep"])["top1"].mean())  # one seed per value
+    first = read_results(tiny_result["sweep"]).query("value == 0.08")["top1"].iloc[0]
+    assert tc["start_encoder"].endswith("v00_s0") and tc["start_top1"] == pytest.approx(first)  # same probe, same run
+    assert tc["start_gain"] == pytest.approx(tc["ssl_top1"] - tc["start_top1"])
     claims = tiny_result["summary"]["verdicts"]
     assert len(claims) == 4 and claims[3]["holds"] is None  # one method, one parameter: cannot tell
     assert tiny_result["shipped"].stat().st_size < 100_000  # KB, not MB
@@ -91,7 +101,8 @@ def test_report_page_and_figures_are_written_from_the_numbers(tiny_result, tmp_p
     assert (tmp_path / "figures" / "results_cifar10_ratio.png").is_file()
     for v in tiny_result["summary"]["verdicts"]:
         assert v["claim"] in text
-    assert f"{tiny_result['summary']['training_check']['random_top1']:.3f}" in text
+    tc = tiny_result["summary"]["training_check"]
+    assert f"{tc['random_top1']:.3f}" in text and f"probe scores {tc['start_top1']:.3f}" in text
 
 
 def test_report_from_the_shipped_summary(tiny_result, tmp_path, monkeypatch):

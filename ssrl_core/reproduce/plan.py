@@ -41,7 +41,7 @@ class Entry:
     """One shipped checkpoint: `configs/pretrained/<name>.yaml` -> `pretrained/<name>.pt`."""
 
     name: str
-    group: str  # "mnist" | "mitocheck" | "bbbc021"
+    group: str  # "mnist" | "mitocheck" | "bbbc021" | "base" | "cifar10"
     dataset: str
     recipes: tuple[str, ...]
     label: str  # short column label: "set 1", "set A", "A+B", ...
@@ -85,6 +85,9 @@ ENTRIES: tuple[Entry, ...] = (
           "Base encoder for cells of any channel count: one grey-scale small_cnn applied to each channel "
           "(features concatenated), SimCLR on every training crop (MitoCheck, BBBC021, demo nuclei). "
           "Start fine-tunes from it."),
+    Entry("cifar10_base", "cifar10", "cifar10", ("cifar10-section31",), "base",
+          "CIFAR-10 base encoder (small_cnn, 32 px): SimCLR with the fixed recipe of the paper's section 3.1 "
+          "on the 20,000 training-split images; every point of the shipped section 3.1 sweeps starts from it."),
 )
 
 

@@ -168,7 +168,16 @@ def sweep_summary(sweep_dir: str | Path, n_null: int = 200, name: str | None = N
         "null_mean": null["mean"], "null_q95": null["q95"],
         "null_p": float((samples >= ratio - 1e-12).mean()) if len(samples) else float("nan"),
         "seed_noise": float(curves["std"].median()) if "std" in curves else float("nan"),
+        "train_seconds": _train_seconds(d, results),
     }
+
+
+def _train_seconds(sweep_dir: Path, results: pd.DataFrame) -> float | None:
+    """Training wall time of a sweep's runs (their metrics.jsonl), in seconds; None when unknown."""
+    from ssrl_core.reproduce.shipping import train_seconds
+
+    secs = [train_seconds(sweep_dir / str(r)) for r in results["run"].dropna().unique()]
+    return round(sum(secs), 2) if secs and all(s is not None for s in secs) else None
 
 
 def find_sweeps(root: str | Path) -> list[Path]:
@@ -181,8 +190,11 @@ def find_sweeps(root: str | Path) -> list[Path]:
 
 
 def build_summary(sweep_dirs: list[Path], properties: pd.DataFrame | None = None, n_null: int = 200,
-                  reference: str | None = None, baseline: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Summaries of several sweeps, their class properties + ANOVA per sweep, and the verdicts."""
+                  reference: str | None = None, baseline: dict[str, Any] | None = None,
+                  start: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Summaries of several sweeps, their class properties + ANOVA per sweep, and the verdicts.
+    `baseline` is the probe on random weights (the floor); `start`, the probe on the encoder the
+    runs were fine-tuned from (None when they start from random weights)."""
     from ssrl_core.evaluate.class_properties import property_anova
 
     sweeps = []
@@ -199,19 +211,25 @@ def build_summary(sweep_dirs: list[Path], properties: pd.DataFrame | None = None
             s["anova"] = _records(property_anova(properties, pd.DataFrame(s["slopes"])))
     if baseline:
         out["baseline"] = baseline
-        out["training_check"] = training_check(sweeps, baseline)
+        out["training_check"] = training_check(sweeps, baseline, start)
     out["verdicts"] = verdicts(out)
     return out
 
 
-def training_check(sweeps: list[dict[str, Any]], baseline: dict[str, Any]) -> dict[str, Any]:
-    """Did the short SSL runs learn anything beyond a random encoder? Mean top-1 of every run of
-    every sweep against the random-init probe (same backbone, same probe)."""
+def training_check(sweeps: list[dict[str, Any]], baseline: dict[str, Any],
+                   start: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Did the SSL runs learn anything beyond a random encoder? Mean top-1 of every run of every
+    sweep against the random-init probe (same backbone, same probe), and against the encoder they
+    were fine-tuned from when there is one."""
     tops = [o["mean"] for s in sweeps for o in s["overall"]]
     mean = float(np.mean(tops)) if tops else float("nan")
     gain = mean - float(baseline["top1"])
-    return {"ssl_top1": mean, "random_top1": float(baseline["top1"]), "gain": gain, "learned": bool(gain > 0.01),
-            "encoder": baseline.get("encoder")}
+    out = {"ssl_top1": mean, "random_top1": float(baseline["top1"]), "gain": gain, "learned": bool(gain > 0.01),
+           "encoder": baseline.get("encoder")}
+    if start:
+        out.update(start_encoder=start.get("encoder"), start_top1=float(start["top1"]),
+                   start_gain=mean - float(start["top1"]))
+    return out
 
 
 def movers(s: dict[str, Any]) -> list[dict[str, Any]]:
@@ -338,8 +356,8 @@ def render(summary: dict[str, Any], figure_paths: list[str], command: str) -> st
              "every number and verdict below is computed from the sweep folders, none is typed by hand.", ""]
     if not sw:
         return "\n".join(lines + ["No finished sweep was found yet. `ssrl reproduce-cifar` runs the shipped sweeps "
-                                  "(`configs/sweeps/cifar10_*.yaml`, resumable, about 50 CPU-minutes on a quiet "
-                                  "2-core machine) and rewrites this page."]) + "\n"
+                                  "(`configs/sweeps/cifar10_*.yaml`, resumable, about 45 CPU-minutes on one "
+                                  "core after the 20 of `cifar10_base`) and rewrites this page."]) + "\n"
     runs = sum(s["runs"] for s in sw)
     s0 = sw[0]
     lines += ["## What was run", "",
@@ -352,7 +370,12 @@ def render(summary: dict[str, Any], figure_paths: list[str], command: str) -> st
               f"The paper: ResNet18, 20 values x 5 seeds per parameter (100 runs per parameter and method, "
               f"full training); here {len(s0['values'])} values x {len(s0['seeds'])} seeds "
               f"({len(s0['values']) * len(s0['seeds'])} runs per sweep) of a few CPU-minutes in all, so the "
-              "encoders are far weaker and the curves noisier than the paper's.", ""]
+              "encoders are far weaker and the curves noisier than the paper's."]
+    seconds = [s.get("train_seconds") for s in sw]
+    if all(t is not None for t in seconds):
+        lines += [f"Training time of the {runs} runs: {sum(seconds) / 60:.0f} minutes on one core "
+                  "(probes and start-up not counted)."]
+    lines += [""]
     tc = summary.get("training_check")
     if tc:
         lines += [f"Floor: the same probe on a randomly initialised `{tc['encoder']}` scores top-1 "
@@ -362,7 +385,14 @@ def render(summary: dict[str, Any], figure_paths: list[str], command: str) -> st
                                                ("**The short runs do not beat random features**" if tc["gain"] <= 0
                                                 else "**The short runs barely beat random features (under 1 point)**")
                                                + ", so what the parameter changes here is mostly noise around an "
-                                               "untrained encoder; read the verdicts below with that in mind."), ""]
+                                               "untrained encoder; read the verdicts below with that in mind.")]
+        if tc.get("start_encoder"):
+            lines += [f"Start: every run fine-tunes the shipped `{tc['start_encoder']}` (SimCLR with the fixed "
+                      f"recipe on the training split; `configs/pretrained/{tc['start_encoder']}.yaml`), whose own "
+                      f"probe scores {tc['start_top1']:.3f}; the fine-tuned runs average {tc['ssl_top1']:.3f} "
+                      f"({tc['start_gain']:+.3f} against it). What a parameter value changes is measured as what "
+                      "its short fine-tune moves, from one shared starting point."]
+        lines += [""]
     lines += ["## Verdicts", "", "| claim | here | sweeps |", "|---|---|---|"]
     for v in summary["verdicts"]:
         lines.append(f"| {v['claim']} | {_word(v['holds'])} | {v.get('detail', '')} |")

@@ -5,6 +5,10 @@ reference encoder, then hand everything to `section31` for the report and the sh
 runs into `<runs>/sweeps/cifar10/<config name>/` with `sweeps.runner.run_sweep` (finished points
 are never redone, so an interrupted call resumes), the class properties are measured once per
 reference encoder (`<out>/class_properties_<encoder>.csv`), and the report is rewritten.
+The sweeps' runs start from the shipped `cifar10_base` (`init:` in `configs/sweeps/base/`); when it
+is not in `pretrained/`, `ensure_starts` trains it (`configs/pretrained/cifar10_base.yaml`) and
+ships it with its card first. Every run is compared with two fixed encoders on the same probe:
+random weights of the backbone (the floor) and the start encoder (what fine-tuning moved).
 """
 
 from __future__ import annotations
@@ -63,34 +67,119 @@ def reference_properties(out: Path, encoder: str, dataset: str = "cifar10", colu
     return table
 
 
-def baseline_probe(config: Path, out: Path, log: Log = print) -> dict[str, Any]:
-    """The same probe on a randomly initialised encoder of the sweep's backbone (the floor any
-    training must beat), cached in `out/baseline_random.json`."""
+def encoder_probe(config: Path, encoder: str, cache: Path | None = None, log: Log = print) -> dict[str, Any]:
+    """The sweep's probe (train split -> test split, same cells) on a fixed `encoder`: a floor or a
+    starting point that every sweep run is compared with. Cached in `cache` (a JSON file), which
+    records the encoder file's sha256 so that a retrained encoder is probed again."""
     import json
 
     from ssrl_core.evaluate.embedding import embed
+    from ssrl_core.io import atomic_write_json, sha256_file
     from ssrl_core.sweeps.runner import load_sweep, probe_cells, split_probe
-    from ssrl_core.io import atomic_write_json
     from ssrl_core.train.config import DataConfig
     from ssrl_core.train.data import load_cells
 
     cfg = load_sweep(config)
-    encoder = f"random-{cfg.base.get('backbone', 'small_cnn')}"
-    cache = Path(out) / "baseline_random.json"
-    if cache.is_file():
-        return json.loads(cache.read_text())
     if not cfg.probe_split:
-        raise ValueError(f"{Path(config).name} has no probe_split: the baseline needs the train/test probe")
-    log(f"baseline: the same probe on {encoder}")
+        raise ValueError(f"{Path(config).name} has no probe_split: the probe needs the train/test split")
+    file = _encoder_file(encoder)
+    sha = sha256_file(file) if file is not None else None
+    if cache is not None and cache.is_file():
+        cached = json.loads(cache.read_text())
+        if cached.get("encoder") == encoder and cached.get("sha256") == sha:
+            return cached
+    log(f"the same probe on {encoder}")
     cells = probe_cells(load_cells(DataConfig(**(cfg.probe_data or cfg.base["data"]))), cfg)
-    feats = embed(cells, encoder, use_cache=False)
+    feats = embed(cells, str(file) if file is not None else encoder, use_cache=False)
     train = cells.meta[cfg.probe_split].astype(str).to_numpy() == "train"
     y = cells.meta[cfg.probe_column]
     res = split_probe(feats[train], y[train], feats[~train], y[~train])
-    out_obj = {"encoder": encoder, "top1": res["top1"],
+    out_obj = {"encoder": encoder, "sha256": sha, "top1": res["top1"], "n_test": int((~train).sum()),
                "per_class": dict(zip(res["per_class"]["class"], res["per_class"]["accuracy"].astype(float)))}
-    atomic_write_json(cache, out_obj)
+    if cache is not None:
+        atomic_write_json(cache, out_obj)
     return out_obj
+
+
+def _encoder_file(encoder: str) -> Path | None:
+    """The checkpoint behind a shipped name, a run folder or a file; None for a baseline name."""
+    from ssrl_core.train.start_from import resolve_init
+
+    if encoder.startswith(("random-", "imagenet-")) or encoder == "hand-features":
+        return None
+    return resolve_init(encoder)
+
+
+def baseline_probe(config: Path, out: Path, log: Log = print) -> dict[str, Any]:
+    """The probe on a randomly initialised encoder of the sweep's backbone (the floor any training
+    must beat), cached in `out/baseline_random.json`."""
+    from ssrl_core.sweeps.runner import load_sweep
+
+    encoder = f"random-{load_sweep(config).base.get('backbone', 'small_cnn')}"
+    return encoder_probe(config, encoder, Path(out) / "baseline_random.json", log)
+
+
+def start_probe(config: Path, out: Path, log: Log = print) -> dict[str, Any] | None:
+    """The probe on the encoder the sweep's runs start from (`init:` of its base config), cached
+    in `out/start_<name>.json`; None when the runs start from random weights."""
+    from ssrl_core.sweeps.runner import load_sweep
+
+    init = load_sweep(config).base.get("init")
+    if not init:
+        return None
+    return encoder_probe(config, str(init), Path(out) / f"start_{_safe(str(init))}.json", log)
+
+
+def _safe(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+
+
+def shipped_starts(configs: list[Path]) -> list[str]:
+    """The shipped encoders (`plan.ENTRIES`) that the sweeps' base configs start from."""
+    from ssrl_core.reproduce.plan import ENTRIES
+    from ssrl_core.sweeps.runner import load_sweep
+
+    names = {e.name for e in ENTRIES}
+    starts = {str(load_sweep(c).base.get("init")) for c in configs}
+    return sorted(starts & names)
+
+
+def ship_start(name: str, folder: Path | None = None, configs: list[Path] | None = None,
+               log: Log = print) -> dict[str, Any]:
+    """Export the finished run of the shipped start encoder `name` (fp16) into `folder` and write
+    its card: the sweeps' probe on it against random weights of its backbone."""
+    from ssrl_core.reproduce import shipping
+    from ssrl_core.reproduce.plan import entry
+
+    folder = Path(folder or paths.pretrained_dir())
+    e = entry(name)
+    index = shipping.export([e], folder, log)
+    item = next(c for c in index["checkpoints"] if c["name"] == e.name)
+    config = (configs or shipped_configs())[0]
+    mine = encoder_probe(config, str(folder / e.file), None, log)
+    floor = encoder_probe(config, f"random-{item['backbone']}", None, log)
+    item["metrics"] = {"top1": round(float(mine["top1"]), 4), "random_top1": round(float(floor["top1"]), 4),
+                       "heldout_cells": mine["n_test"]}
+    item["bar_problems"] = ([] if mine["top1"] > floor["top1"] else
+                            [f"cifar10 test split: top1 {mine['top1']:.3f} <= random {floor['top1']:.3f}"])
+    shipping.write_index(folder, index)
+    log(f"{e.name}: probe top-1 {mine['top1']:.3f} on the test split (random {item['backbone']}: {floor['top1']:.3f})")
+    return item
+
+
+def ensure_starts(configs: list[Path], log: Log = print) -> None:
+    """Train and ship each shipped start encoder of the sweeps that is not in `pretrained/` yet
+    (resumable like the sweeps: a finished run is not trained again)."""
+    from ssrl_core.models.shipped import shipped_path
+    from ssrl_core.reproduce import shipping
+    from ssrl_core.reproduce.plan import entry
+
+    for name in shipped_starts(configs):
+        if shipped_path(name) is not None:
+            continue
+        log(f"the sweeps start from {name}, which is not shipped here yet: training it first")
+        shipping.retrain([entry(name)], log=log)
+        ship_start(name, configs=configs, log=log)
 
 
 def reproduce_cifar(out: Path | None = None, configs: list[Path] | None = None, encoder: str = "imagenet-vgg16",
@@ -104,6 +193,7 @@ def reproduce_cifar(out: Path | None = None, configs: list[Path] | None = None, 
     if report_only:
         dirs = [out / Path(c).stem for c in configs if (out / Path(c).stem / "results.csv").is_file()]
     else:
+        ensure_starts(configs, log)
         dirs = run_sweeps(configs, out, log)
     props = None
     if encoder:
@@ -111,14 +201,18 @@ def reproduce_cifar(out: Path | None = None, configs: list[Path] | None = None, 
             props = reference_properties(out, encoder, per_class=per_class, log=log)
         except Exception as exc:  # e.g. ImageNet weights not on this machine: the report says so
             log(f"class properties skipped: {type(exc).__name__}: {exc}")
-    baseline = None
+    baseline = start = None
     if configs:
         try:
             baseline = baseline_probe(configs[0], out, log)
         except Exception as exc:
             log(f"random-init baseline skipped: {type(exc).__name__}: {exc}")
+        try:
+            start = start_probe(configs[0], out, log)
+        except Exception as exc:
+            log(f"the probe of the start encoder skipped: {type(exc).__name__}: {exc}")
     summary = section31.build_summary(dirs, props, n_null=n_null, reference=encoder if props is not None else None,
-                                      baseline=baseline)
+                                      baseline=baseline, start=start)
     written = section31.write_report(summary, docs if docs is not None else paths.PROJECT_ROOT / "docs")
     written["summary"] = section31.write_shipped(summary, shipped)
     return {"summary": summary, "written": written}

@@ -27,6 +27,7 @@ HELDOUT = {
     "mnist": "none: SSL never sees digit labels; all 5,000 digits are scored (probe: stratified 70/30 split)",
     "mitocheck": "25 whole plates (1,001 cells, ~30% of every class) never trained on",
     "bbbc021": "sites 3-4 of plate Week4_27801 (trained on sites 1-2) + DMSO plate Week4_27481",
+    "cifar10": "the 10,000 test-split images (never trained on); the probe trains on training-split images",
     "base": "MitoCheck's 25 held-out plates and sites 3-4 of BBBC021 plate Week4_27801 (never trained on)",
 }
 Log = Callable[[str], None]
