@@ -132,6 +132,8 @@ def test_versus_random_says_which_encoders_beat_their_own_random_weights() -> No
     assert floors.misses(t) and "bbbc021 set A" in floors.misses(t)[0]
     t = floors.versus_random(_floor_result(0.2, 0.3, 0.90, 0.97))
     assert list(t["beats random init"]) == ["**no**"]
+    t = floors.versus_random(_floor_result(0.3012, 0.3, 0.99, 0.97))  # within TIE of random: a tie, not a win
+    assert list(t["beats random init"]) == ["on treated vs DMSO probe only"]
 
 
 def test_base_section_reads_the_card_and_its_bar() -> None:

@@ -22,10 +22,14 @@ MEASURES = {"mnist": (("ami", "digit AMI"), ("top1", "digit probe")),
             "mitocheck": (("ami", "phenotype AMI"), ("top1", "phenotype probe")),
             "bbbc021": (("compound_ami", "treated vs DMSO AMI"), ("compound probe", "treated vs DMSO probe"))}
 
-WHY = {("mnist", "set 1"): "random VGG11 features already separate MNIST digits well (probe 0.89); 6 CPU-epochs of "
-                            "MoCo v2 from scratch do not reach them, and set 1's inversion (drawn once per pair) "
-                            "makes the encoder spend those epochs on both polarities of every digit. The comparison "
-                            "of set 1 with set 2 (the paper's Table 2) is what this checkpoint is for.",
+# A difference smaller than this is a tie (the std over training seeds is 0.01-0.03 AMI).
+TIE = 0.005
+
+WHY = {("mnist", "set 1"): "random VGG11 features already cluster MNIST digits well; 6 CPU-epochs of MoCo v2 pass "
+                            "them on the linear probe but only tie them on K-Means AMI (the std over seeds is about "
+                            "0.03), and set 1's inversion (drawn once per pair) makes the encoder spend part of "
+                            "those epochs on both polarities of every digit. The comparison of set 1 with set 2 "
+                            "(the paper's Table 2) is what this checkpoint is for.",
        ("mnist", "set 2"): "set 2 is built to destroy part of the digit (flips, strong rotation, erasing), so an encoder "
                             "that follows it is expected to keep less of the digit than random convolutional features "
                             "(the paper's point of Table 2).",
@@ -58,7 +62,7 @@ def versus_random(result: dict[str, Any]) -> pd.DataFrame:
                 mine, floor = _mean(r, key), _mean(rnd, key)
                 row[column] = f"{label} {mine:.3f} vs {floor:.3f}" if np.isfinite(mine) and np.isfinite(floor) else "-"
                 if np.isfinite(mine) and np.isfinite(floor):
-                    verdicts.append((label, mine > floor))
+                    verdicts.append((label, mine > floor + TIE))
             above = [lab for lab, ok in verdicts if ok]
             if verdicts and len(above) == len(verdicts):
                 row["beats random init"] = "yes"
