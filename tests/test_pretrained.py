@@ -122,6 +122,9 @@ def test_export_indexes_a_finished_run_and_refuses_an_unfinished_one(tmp_path) -
     assert item["sha256"] == shipping.sha256(tmp_path / "pre" / e.file)
     assert any("mnist_set1" in line and "no trained run" in line for line in logs)
     assert shipping.verify(tmp_path / "pre") == []
+    before = (tmp_path / "pre" / e.file).read_bytes()
+    again = shipping.export([e], tmp_path / "pre", log=logs.append, root=tmp_path)["checkpoints"][0]
+    assert (tmp_path / "pre" / e.file).read_bytes() == before and again["sha256"] == item["sha256"]  # same weights: file kept
     shipping.set_metrics(tmp_path / "pre", {e.name: {"ami": 0.123456}})
     assert shipping.read_index(tmp_path / "pre")["checkpoints"][0]["metrics"] == {"ami": 0.1235}
     assert shipping.retrain([e], (0,), log=logs.append, root=tmp_path) == [run_dir]  # finished: not retrained

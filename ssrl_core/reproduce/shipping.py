@@ -89,8 +89,6 @@ def retrain(entries: list[Entry], seeds: tuple[int, ...] = (0,), log: Log = prin
 
 def export(entries: list[Entry], folder: str | Path, log: Log = print, root: Path | None = None) -> dict[str, Any]:
     """Export each entry's seed-0 run to `<folder>/<name>.pt` (fp16 encoder) and index it."""
-    from ssrl_core.train.checkpoint import export_checkpoint
-
     root = root or project_root()
     folder = Path(folder)
     index = read_index(folder)
@@ -104,7 +102,7 @@ def export(entries: list[Entry], folder: str | Path, log: Log = print, root: Pat
         if run_state(run_dir) != "finished":
             log(f"{e.name}: the run in {run_dir} has not finished ({run_state(run_dir)}); not exported")
             continue
-        out = export_checkpoint(ckpt, folder / e.file, half=True)
+        out = _export_unless_same(ckpt, folder / e.file)
         full = load_checkpoint(ckpt)
         cfg = full.get("config") or {}
         item = dict(by_name.get(e.name, {}))
@@ -130,6 +128,28 @@ def export(entries: list[Entry], folder: str | Path, log: Log = print, root: Pat
     index["checkpoints"] = sorted(by_name.values(), key=lambda c: order.index(c["name"]) if c["name"] in order else 99)
     write_index(folder, index)
     return index
+
+
+def _export_unless_same(ckpt: Path, dest: Path) -> Path:
+    """Export `ckpt` to `dest`, but keep the file already there when it holds the same weights and
+    facts: `torch.save` writes different bytes for equal tensors, and a shipped file that changes
+    without a change of content only makes the repository heavier."""
+    from ssrl_core.train.checkpoint import export_checkpoint
+
+    fresh = export_checkpoint(ckpt, dest.with_name(dest.name + ".new"), half=True)
+    if dest.is_file() and _same_content(load_checkpoint(dest), load_checkpoint(fresh)):
+        fresh.unlink()
+        return dest
+    return fresh.replace(dest)
+
+
+def _same_content(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    import torch
+
+    ma, mb = a.get("model") or {}, b.get("model") or {}
+    if ma.keys() != mb.keys() or not all(torch.equal(ma[k], mb[k]) for k in ma):
+        return False
+    return {k: v for k, v in a.items() if k != "model"} == {k: v for k, v in b.items() if k != "model"}
 
 
 def set_metrics(folder: str | Path, metrics: dict[str, dict[str, float]]) -> None:
