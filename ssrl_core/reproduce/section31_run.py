@@ -13,13 +13,13 @@ random weights of the backbone (the floor) and the start encoder (what fine-tuni
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any, Callable
 
 import pandas as pd
 
 from ssrl_core import paths
+from ssrl_core.data.names import safe_filename
 from ssrl_core.io import atomic_write
 
 Log = Callable[[str], None]
@@ -55,7 +55,7 @@ def reference_properties(out: Path, encoder: str, dataset: str = "cifar10", colu
     from ssrl_core.data.registry import load_dataset
     from ssrl_core.evaluate.class_properties import measure
 
-    cache = Path(out) / f"class_properties_{re.sub(r'[^A-Za-z0-9_.-]+', '_', encoder)}.csv"
+    cache = Path(out) / f"class_properties_{safe_filename(encoder)}.csv"
     if cache.is_file():
         return pd.read_csv(cache)
     cells = load_dataset(dataset)
@@ -68,46 +68,43 @@ def reference_properties(out: Path, encoder: str, dataset: str = "cifar10", colu
 
 
 def encoder_probe(config: Path, encoder: str, cache: Path | None = None, log: Log = print) -> dict[str, Any]:
-    """The sweep's probe (train split -> test split, same cells) on a fixed `encoder`: a floor or a
-    starting point that every sweep run is compared with. Cached in `cache` (a JSON file), which
-    records the encoder file's sha256 so that a retrained encoder is probed again."""
+    """The sweep's probe (train split -> test split, same cells) on a fixed `encoder` (a shipped
+    name, a run folder, a checkpoint or a baseline name): a floor or a starting point that every
+    sweep run is compared with. Cached in `cache` (a JSON file) under the encoder's identity (for a
+    checkpoint, its sha256; `evaluate.encoders.resolve`), so a retrained encoder is probed again."""
     import json
 
     from ssrl_core.evaluate.embedding import embed
-    from ssrl_core.io import atomic_write_json, sha256_file
+    from ssrl_core.evaluate.encoders import resolve
+    from ssrl_core.io import atomic_write_json
     from ssrl_core.sweeps.runner import load_sweep, probe_cells, split_probe
     from ssrl_core.train.config import DataConfig
     from ssrl_core.train.data import load_cells
+    from ssrl_core.train.start_from import resolve_init
 
     cfg = load_sweep(config)
     if not cfg.probe_split:
         raise ValueError(f"{Path(config).name} has no probe_split: the probe needs the train/test split")
-    file = _encoder_file(encoder)
-    sha = sha256_file(file) if file is not None else None
+    try:
+        target = str(resolve_init(encoder))  # a shipped name, a run folder or a checkpoint file
+    except FileNotFoundError:
+        target = encoder  # a baseline name (random-<backbone>, imagenet-vgg16, hand-features)
+    identity = resolve(target).identity
     if cache is not None and cache.is_file():
         cached = json.loads(cache.read_text())
-        if cached.get("encoder") == encoder and cached.get("sha256") == sha:
+        if cached.get("identity") == identity:
             return cached
     log(f"the same probe on {encoder}")
     cells = probe_cells(load_cells(DataConfig(**(cfg.probe_data or cfg.base["data"]))), cfg)
-    feats = embed(cells, str(file) if file is not None else encoder, use_cache=False)
+    feats = embed(cells, target, use_cache=False)
     train = cells.meta[cfg.probe_split].astype(str).to_numpy() == "train"
     y = cells.meta[cfg.probe_column]
     res = split_probe(feats[train], y[train], feats[~train], y[~train])
-    out_obj = {"encoder": encoder, "sha256": sha, "top1": res["top1"], "n_test": int((~train).sum()),
+    out_obj = {"encoder": encoder, "identity": identity, "top1": res["top1"], "n_test": int((~train).sum()),
                "per_class": dict(zip(res["per_class"]["class"], res["per_class"]["accuracy"].astype(float)))}
     if cache is not None:
         atomic_write_json(cache, out_obj)
     return out_obj
-
-
-def _encoder_file(encoder: str) -> Path | None:
-    """The checkpoint behind a shipped name, a run folder or a file; None for a baseline name."""
-    from ssrl_core.train.start_from import resolve_init
-
-    if encoder.startswith(("random-", "imagenet-")) or encoder == "hand-features":
-        return None
-    return resolve_init(encoder)
 
 
 def baseline_probe(config: Path, out: Path, log: Log = print) -> dict[str, Any]:
@@ -127,11 +124,7 @@ def start_probe(config: Path, out: Path, log: Log = print) -> dict[str, Any] | N
     init = load_sweep(config).base.get("init")
     if not init:
         return None
-    return encoder_probe(config, str(init), Path(out) / f"start_{_safe(str(init))}.json", log)
-
-
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+    return encoder_probe(config, str(init), Path(out) / f"start_{safe_filename(str(init))}.json", log)
 
 
 def shipped_starts(configs: list[Path]) -> list[str]:
@@ -144,10 +137,11 @@ def shipped_starts(configs: list[Path]) -> list[str]:
     return sorted(starts & names)
 
 
-def ship_start(name: str, folder: Path | None = None, configs: list[Path] | None = None,
+def ship_start(name: str, out: Path, folder: Path | None = None, configs: list[Path] | None = None,
                log: Log = print) -> dict[str, Any]:
     """Export the finished run of the shipped start encoder `name` (fp16) into `folder` and write
-    its card: the sweeps' probe on it against random weights of its backbone."""
+    its card: the sweeps' probe on it against random weights of its backbone (the same cached
+    probes that the report compares every run with, in `out`)."""
     from ssrl_core.reproduce import shipping
     from ssrl_core.reproduce.plan import entry
 
@@ -156,8 +150,8 @@ def ship_start(name: str, folder: Path | None = None, configs: list[Path] | None
     index = shipping.export([e], folder, log)
     item = next(c for c in index["checkpoints"] if c["name"] == e.name)
     config = (configs or shipped_configs())[0]
-    mine = encoder_probe(config, str(folder / e.file), None, log)
-    floor = encoder_probe(config, f"random-{item['backbone']}", None, log)
+    mine = encoder_probe(config, str(folder / e.file), Path(out) / f"start_{safe_filename(name)}.json", log)
+    floor = baseline_probe(config, out, log)
     item["metrics"] = {"top1": round(float(mine["top1"]), 4), "random_top1": round(float(floor["top1"]), 4),
                        "heldout_cells": mine["n_test"]}
     item["bar_problems"] = ([] if mine["top1"] > floor["top1"] else
@@ -167,7 +161,7 @@ def ship_start(name: str, folder: Path | None = None, configs: list[Path] | None
     return item
 
 
-def ensure_starts(configs: list[Path], log: Log = print) -> None:
+def ensure_starts(configs: list[Path], out: Path, log: Log = print) -> None:
     """Train and ship each shipped start encoder of the sweeps that is not in `pretrained/` yet
     (resumable like the sweeps: a finished run is not trained again)."""
     from ssrl_core.models.shipped import shipped_path
@@ -179,7 +173,7 @@ def ensure_starts(configs: list[Path], log: Log = print) -> None:
             continue
         log(f"the sweeps start from {name}, which is not shipped here yet: training it first")
         shipping.retrain([entry(name)], log=log)
-        ship_start(name, configs=configs, log=log)
+        ship_start(name, out, configs=configs, log=log)
 
 
 def reproduce_cifar(out: Path | None = None, configs: list[Path] | None = None, encoder: str = "imagenet-vgg16",
@@ -193,7 +187,7 @@ def reproduce_cifar(out: Path | None = None, configs: list[Path] | None = None, 
     if report_only:
         dirs = [out / Path(c).stem for c in configs if (out / Path(c).stem / "results.csv").is_file()]
     else:
-        ensure_starts(configs, log)
+        ensure_starts(configs, out, log)
         dirs = run_sweeps(configs, out, log)
     props = None
     if encoder:
