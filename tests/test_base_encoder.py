@@ -73,3 +73,31 @@ def test_shipped_base_encoder_beats_random_weights_on_mitocheck_held_out_plates(
     base = knn_top1(embed(cells, str(shipped_path("cells_base"))), labels)
     random = knn_top1(embed(cells, "random-small_cnn-per-channel"), labels)
     assert base > random + 0.05, (base, random)
+
+
+def test_stages_follow_init_run_folders_back_to_the_first_run(tmp_path: Path) -> None:
+    from ssrl_core.reproduce.base_encoder import stages
+    from ssrl_core.train import load_config, train
+    from tests.test_train_finetune import TINY
+    from tests.test_train_loop import tiny_npz
+
+    npz = tiny_npz(tmp_path / "c.npz", n=32)
+    first = load_config(None, [f"data.name={npz}", *TINY, "max_steps=2", "lr=0.002"])
+    assert train(first, tmp_path / "s1")["state"] == "finished"
+    second = load_config(None, [f"data.name={npz}", *TINY, "max_steps=3", "lr=0.001", "recipes=[microscopy-set-a]",
+                                f"init={tmp_path / 's1'}"])
+    assert train(second, tmp_path / "s2")["state"] == "finished"
+    got = stages(tmp_path / "s2")
+    assert [(s["steps"], s["recipes"], s["lr"]) for s in got] == [(2, ["microscopy-set-b"], 0.002),
+                                                                  (3, ["microscopy-set-a"], 0.001)]
+    assert got[0]["run"].endswith("s1") and got[1]["train_seconds"] > 0
+
+
+@requires_shared
+def test_shipped_base_encoder_beats_random_weights_on_bbbc021_held_out_sites() -> None:
+    """The bar stage 2 exists for: cycloheximide vs DMSO, k = 2 AMI, on sites it never saw."""
+    from ssrl_core.models.shipped import shipped_path
+    from ssrl_core.reproduce.quality import score
+
+    base, random = score(str(shipped_path("cells_base")), "bbbc021", device="cpu"), score("random-small_cnn-per-channel", "bbbc021", device="cpu")
+    assert base["ami"] > random["ami"] + 0.05 and base["top1"] >= random["top1"], (base, random)

@@ -147,6 +147,12 @@ def test_base_section_reads_the_card_and_its_bar() -> None:
     assert "## The base encoder `cells_base`" in text and "| mitocheck | held-out plates | cells_base |" in text
     assert "mitocheck: ami 0.500 <= random 0.600" in text
     assert floors.base_section({"checkpoints": []}) == []
+    index["checkpoints"][0]["stages"] = [
+        {"recipes": ["microscopy-set-a"], "steps": 4115, "train_seconds": 3300},
+        {"recipes": ["cells-base-weak-jitter"], "steps": 400, "train_seconds": 420}]
+    text = "\n".join(floors.base_section(index))
+    assert ("stage 1: microscopy-set-a for 55 CPU-minutes (4115 steps); "
+            "stage 2: cells-base-weak-jitter for 7 CPU-minutes (400 steps)") in text
 
 
 def test_the_readme_block_is_replaced_between_its_markers(tmp_path) -> None:

@@ -1,7 +1,11 @@
 """The shipped base encoder `cells_base`: score it on every held-out set and index it with its card.
 
-Trained by `ssrl train configs/pretrained/cells_base.yaml` on the grey-scale set that
-`reproduce/base_data.py` builds. Its bar (issue "Encoders worth exploring"): on the held-out
+Trained in two stages on the grey-scale set that `reproduce/base_data.py` builds: stage 1
+(`configs/pretrained/cells_base_stage1.yaml`, SimCLR with microscopy set A) learns shapes; stage 2
+(`configs/pretrained/cells_base.yaml`, `init:` stage 1's run) continues it with a weak intensity
+jitter so that it keeps per-channel brightness, which set A's jitter teaches it to discard and
+which is most of what separates cycloheximide from DMSO on BBBC021 (`benchmarks/base_encoder.md`).
+The card lists both stages (`stages`: config, steps, training seconds, recipe). Its bar (issue "Encoders worth exploring"): on the held-out
 cells of every dataset it beats random initialisation of the same architecture (the same
 per-channel `small_cnn`, `random-small_cnn-per-channel`) and the hand features, on AMI and on
 the linear probe. The card in `pretrained/index.json` holds those numbers next to the baselines.
@@ -13,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ssrl_core.reproduce import shipping
-from ssrl_core.reproduce.plan import entry
+from ssrl_core.reproduce.plan import entry, project_root
 
 GROUPS = ("mitocheck", "bbbc021", "mnist")
 Log = Callable[[str], None]
@@ -44,6 +48,35 @@ def bar_problems(card: dict[str, dict[str, Any]]) -> list[str]:
     return problems
 
 
+def _relative(folder: Path) -> str:
+    try:
+        return folder.resolve().relative_to(project_root().resolve()).as_posix()
+    except ValueError:
+        return str(folder)
+
+
+def stages(run_dir: Path) -> list[dict[str, Any]]:
+    """The training stages behind a run, oldest first: each run, then the run its `init:` names."""
+    from ssrl_core.models.encoder_file import find_checkpoint, load_checkpoint
+
+    out: list[dict[str, Any]] = []
+    seen: set[Path] = set()
+    folder: Path | None = run_dir
+    while folder is not None and folder.is_dir() and folder.resolve() not in seen:
+        seen.add(folder.resolve())
+        full = load_checkpoint(find_checkpoint(folder))
+        cfg = full.get("config") or {}
+        recipes = [r.get("preset") or (r.get("recipe") or {}).get("name") for r in cfg.get("recipes") or []]
+        out.append({"run": _relative(folder), "steps": full.get("step"), "train_seconds": shipping.train_seconds(folder),
+                    "recipes": recipes, "lr": cfg.get("lr")})
+        init = (full.get("parent") or {}).get("init")
+        parent = Path(init) if init else None
+        if parent is not None and not parent.is_absolute():
+            parent = project_root() / parent  # configs name run folders from the project root
+        folder = parent if parent is not None and parent.is_dir() else None  # a shipped name or a file ends the chain
+    return out[::-1]
+
+
 def ship(folder: str | Path | None = None, log: Log = print) -> dict[str, Any]:
     """Export the finished run of `cells_base` (fp16), score it, and write its card in the index."""
     from ssrl_core import paths
@@ -53,7 +86,8 @@ def ship(folder: str | Path | None = None, log: Log = print) -> dict[str, Any]:
     index = shipping.export([e], folder, log)
     item = next(c for c in index["checkpoints"] if c["name"] == e.name)
     card = scores(str(folder / e.file), str(item["backbone"]))
-    item.update(per_channel=True, metrics=card, bar_problems=bar_problems(card))
+    item.update(per_channel=True, metrics=card, bar_problems=bar_problems(card),
+                stages=stages(project_root() / e.run_dir()))
     shipping.write_index(folder, index)
     log(f"{e.name}: " + ("beats random init and hand features everywhere" if not item["bar_problems"]
                          else "; ".join(item["bar_problems"])))

@@ -104,11 +104,22 @@ def base_section(index: dict | None) -> list[str]:
     verdict = ("It beats random weights and the hand features on AMI and probe everywhere." if not problems else
                "Where it misses the bar (beat random weights and hand features on AMI and probe): "
                + "; ".join(problems) + ".")
-    minutes = (item.get("train_seconds") or 0) / 60
     return ["## The base encoder `cells_base`", "",
             f"One grey-scale `small_cnn` applied to every channel (features concatenated), so it embeds "
-            f"cells of any channel count; SimCLR with set A for {minutes:.0f} CPU-minutes ({item.get('steps')} "
-            f"steps) on every training crop of MitoCheck, BBBC021 and the demo nuclei, as grey images. The "
-            f"MitoCheck checkpoints are fine-tuned from it; on the Train page it is a *Start from* choice. "
-            f"Scored by `python -m ssrl_core.reproduce.base_encoder` on the held-out cells of each data set.",
+            f"cells of any channel count; SimCLR on every training crop of MitoCheck, BBBC021 and the demo "
+            f"nuclei, as grey images: {_stages_text(item)}. The MitoCheck checkpoints are fine-tuned from it; "
+            f"on the Train page it is a *Start from* choice. Scored by `python -m ssrl_core.reproduce.base_encoder` "
+            f"on the held-out cells of each data set.",
             "", markdown_table(pd.DataFrame(rows)), "", verdict, ""]
+
+
+def _stages_text(item: dict) -> str:
+    """'stage 1: recipe, N steps, M CPU-minutes; stage 2: ...' from the card's `stages` (or its own run)."""
+    stages = item.get("stages") or [{"recipes": item.get("recipes"), "steps": item.get("steps"),
+                                     "train_seconds": item.get("train_seconds")}]
+    parts = [f"{', '.join(s.get('recipes') or [])} for {(s.get('train_seconds') or 0) / 60:.0f} CPU-minutes "
+             f"({s.get('steps')} steps)" for s in stages]
+    if len(parts) == 1:
+        return parts[0]
+    return ("; ".join(f"stage {i}: {p}" for i, p in enumerate(parts, 1))
+            + " (why two stages: `benchmarks/base_encoder.md`)")

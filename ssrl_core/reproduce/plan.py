@@ -81,10 +81,10 @@ ENTRIES: tuple[Entry, ...] = (
           "BBBC021 MCF-7 cells (DAPI/actin/tubulin), cycloheximide vs DMSO, microscopy set B; MoCo v2."),
     Entry("bbbc021_a_plus_b", "bbbc021", BBBC021, ("microscopy-set-a", "microscopy-set-b"), "A+B",
           "BBBC021 MCF-7 cells, cycloheximide vs DMSO, two MoCo v2 losses (set A + set B, paper Table 4)."),
-    Entry("cells_base", "base", "data/cells_base_train.npz", ("microscopy-set-a",), "base",
+    Entry("cells_base", "base", "data/cells_base_train.npz", ("cells-base-weak-jitter",), "base",
           "Base encoder for cells of any channel count: one grey-scale small_cnn applied to each channel "
-          "(features concatenated), SimCLR on every training crop (MitoCheck, BBBC021, demo nuclei). "
-          "Start fine-tunes from it."),
+          "(features concatenated), SimCLR on every training crop (MitoCheck, BBBC021, demo nuclei): set A, "
+          "then a weak intensity jitter so that it keeps per-channel brightness. Start fine-tunes from it."),
     Entry("cifar10_base", "cifar10", "cifar10", ("cifar10-section31",), "base",
           "CIFAR-10 base encoder (small_cnn, 32 px): SimCLR with the fixed recipe of the paper's section 3.1 "
           "on the 20,000 training-split images; every point of the shipped section 3.1 sweeps starts from it."),

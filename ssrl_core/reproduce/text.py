@@ -42,9 +42,9 @@ the shipped sweep summary by `ssrl reproduce`).
     batch 32, 6 epochs, AdamW lr 3e-4 (at 1e-3 set 1 stayed below random VGG11 on the probe, 0.836
     against 0.893). Set 1 draws its inversion once per pair (both views share one polarity).
   - **MitoCheck**: fine-tuned from the shipped base encoder `cells_base` (one grey-scale
-    `small_cnn` applied to every channel, SimCLR, 55 CPU-minutes on every training crop; section
-    below): 300 SimCLR steps (temperature 0.2, batch 64, about 8 epochs) with the set's recipe.
-    The base encoder itself is a row of the table, so what the fine-tune adds is visible.
+    `small_cnn` applied to every channel, SimCLR on every training crop, about an hour in two
+    stages; section below): 300 SimCLR steps (temperature 0.2, batch 64, about 8 epochs) with the
+    set's recipe. The base encoder itself is a row of the table, so what the fine-tune adds is visible.
   - **BBBC021**: the paper's VGG13 + MoCo v2 (queue 256), batch 32, 20 epochs (700 steps).
 - Compute: a shared 2-core CPU, no GPU, minutes per checkpoint (the training seconds are in the
   checkpoint table; runs shared the CPU with other work, one thread each). The paper trains for
