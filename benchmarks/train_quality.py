@@ -22,6 +22,7 @@ import argparse
 import copy
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -61,7 +62,9 @@ def run_config(group: str, minutes: float, overrides: dict, seed: int = 0) -> di
 
 
 def launch(kind: str, cfg: dict, run_dir: Path, minutes: float, core: int) -> subprocess.Popen:
-    run_dir.mkdir(parents=True, exist_ok=True)
+    if run_dir.exists():  # a scratch run of an unrecorded measurement (interrupted): measure afresh
+        shutil.rmtree(run_dir)
+    run_dir.mkdir(parents=True)
     (run_dir / "bench_config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     if kind == "lightly":
