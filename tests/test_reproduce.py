@@ -153,6 +153,12 @@ def test_base_section_reads_the_card_and_its_bar() -> None:
     text = "\n".join(floors.base_section(index))
     assert ("stage 1: microscopy-set-a for 55 CPU-minutes (4115 steps); "
             "stage 2: cells-base-weak-jitter for 7 CPU-minutes (400 steps)") in text
+    from ssrl_core.reproduce.text import _ckpt_frame
+
+    for st, cmd in zip(index["checkpoints"][0]["stages"], ("ssrl train a.yaml", "ssrl train b.yaml")):
+        st["command"] = cmd
+    row = _ckpt_frame(index).iloc[0]
+    assert row["train time"] == "62.0 min" and row["retrain"] == "`ssrl train a.yaml` then `ssrl train b.yaml`"
 
 
 def test_the_readme_block_is_replaced_between_its_markers(tmp_path) -> None:

@@ -267,9 +267,12 @@ def _ckpt_frame(index):
 
     rows = []
     for c in index["checkpoints"]:
-        secs = c.get("train_seconds")
+        stages = c.get("stages") or []
+        secs = sum(s.get("train_seconds") or 0 for s in stages) if len(stages) > 1 else c.get("train_seconds")
+        commands = [s["command"] for s in stages if s.get("command")] if len(stages) > 1 else []
+        retrain = " then ".join(f"`{cmd}`" for cmd in commands) if commands else f"`{c.get('command')}`"
         rows.append({"name": c.get("name"), "backbone": c.get("backbone"), "crop": c.get("crop_size"),
                      "epochs": c.get("epochs"), "cells trained": c.get("cells_trained"),
                      "train time": f"{secs / 60:.1f} min" if secs else "-",
-                     "size": f"{(c.get('bytes') or 0) / 1e6:.2f} MB", "retrain": f"`{c.get('command')}`"})
+                     "size": f"{(c.get('bytes') or 0) / 1e6:.2f} MB", "retrain": retrain})
     return pd.DataFrame(rows)
