@@ -4,11 +4,11 @@ Trained in two stages on the grey-scale set that `reproduce/base_data.py` builds
 (`configs/pretrained/cells_base_stage1.yaml`, SimCLR with microscopy set A) learns shapes; stage 2
 (`configs/pretrained/cells_base.yaml`, `init:` stage 1's run) continues it with a weak intensity
 jitter so that it keeps per-channel brightness, which set A's jitter teaches it to discard and
-which is most of what separates cycloheximide from DMSO on BBBC021 (`benchmarks/base_encoder.md`).
-The card lists both stages (`stages`: run, command, steps, training seconds, recipes, lr). Its bar (issue "Encoders worth exploring"): on the held-out
-cells of every dataset it beats random initialisation of the same architecture (the same
-per-channel `small_cnn`, `random-small_cnn-per-channel`) and the hand features, on AMI and on
-the linear probe. The card in `pretrained/index.json` holds those numbers next to the baselines.
+which is much of what separates cycloheximide from DMSO on BBBC021 (`benchmarks/base_encoder.md`).
+The card lists both stages (`stages`: run, command, steps, training seconds, recipes, lr).
+Its bar (issue "Encoders worth exploring"): on the held-out cells of every dataset it beats
+random initialisation of the same architecture (the same per-channel `small_cnn`,
+`random-small_cnn-per-channel`) and the hand features, on AMI and on the linear probe. The card in `pretrained/index.json` holds those numbers next to the baselines.
 """
 
 from __future__ import annotations
@@ -70,8 +70,8 @@ def stages(run_dir: Path) -> list[dict[str, Any]]:
         run = _relative(folder)
         config = f"configs/pretrained/{folder.name}.yaml"
         command = f"ssrl train {config} --out {run}" if (project_root() / config).is_file() else None
-        out.append({"run": run, "command": command, "steps": full.get("step"), "train_seconds": shipping.train_seconds(folder),
-                    "recipes": recipes, "lr": cfg.get("lr")})
+        out.append({"run": run, "command": command, "steps": full.get("step"),
+                    "train_seconds": shipping.train_seconds(folder), "recipes": recipes, "lr": cfg.get("lr")})
         init = (full.get("parent") or {}).get("init")
         parent = Path(init) if init else None
         if parent is not None and not parent.is_absolute():
