@@ -8,7 +8,8 @@ which is much of what separates cycloheximide from DMSO on BBBC021 (`benchmarks/
 The card lists both stages (`stages`: run, command, steps, training seconds, recipes, lr).
 Its bar (issue "Encoders worth exploring"): on the held-out cells of every dataset it beats
 random initialisation of the same architecture (the same per-channel `small_cnn`,
-`random-small_cnn-per-channel`) and the hand features, on AMI and on the linear probe. The card in `pretrained/index.json` holds those numbers next to the baselines.
+`random-small_cnn-per-channel`) and the hand features, on AMI and on the linear probe. The card
+in `pretrained/index.json` holds those numbers next to the baselines.
 """
 
 from __future__ import annotations
