@@ -88,8 +88,8 @@ def verdict(rows: dict[str, dict[str, float]], a, b) -> list[str]:
     if lost:
         lines.append(f"- {' and '.join(lost)} lose AMI against `cells_base`. Both recipes jitter brightness by 0.4, "
                      "which trains an encoder to discard per-channel brightness, and brightness is much of what "
-                     "separates cycloheximide from DMSO here (`benchmarks/base_encoder.md`); lower the jitter in the "
-                     "recipe to keep it.")
+                     "separates cycloheximide from DMSO here; the base encoder kept it with a jitter of 0.1 "
+                     "(`benchmarks/base_encoder.md`).")
     common = [f for f in a.index if f in b.index]
     gap = max(common, key=lambda f: abs(a.loc[f, "probe_score"] - b.loc[f, "probe_score"]))
     lines.append(f"- The factor probes differ most on `{gap}`: set A {a.loc[gap, 'probe_score']:.3f}, set B "
