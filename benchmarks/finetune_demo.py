@@ -80,8 +80,8 @@ def verdict(rows: dict[str, dict[str, float]], a, b) -> list[str]:
     for label in ("fine-tuned, set A", "fine-tuned, set B"):
         s = rows[label]
         beats = [name for m, name in (("ami", "k=2 AMI"), ("top1", "probe")) if s[m] > rand[m]]
-        lines.append(f"- {label}: beats random init on "
-                     + {0: "neither AMI nor probe", 1: f"{beats[0]} only" if beats else "", 2: "AMI and probe"}[len(beats)]
+        which = " and ".join(beats) + (" only" if len(beats) == 1 else "") if beats else "neither AMI nor probe"
+        lines.append(f"- {label}: beats random init on {which}"
                      + f" (AMI {s['ami']:.3f} vs {rand['ami']:.3f}, probe {s['top1']:.3f} vs {rand['top1']:.3f}); "
                      f"against the base it starts from, AMI {s['ami'] - base['ami']:+.3f}.")
     lost = [k.split(", ")[1] for k in ("fine-tuned, set A", "fine-tuned, set B") if rows[k]["ami"] < base["ami"]]
