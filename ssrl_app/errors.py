@@ -19,7 +19,7 @@ LOG = logging.getLogger("ssrl_app")
 # Problems a user can cause or fix (bad file, bad YAML, no network, a checkpoint that does not
 # fit): shown as a sentence, never as a traceback.
 EXPECTED = (ValueError, FileNotFoundError, KeyError, RuntimeError, PermissionError, OSError,
-            TimeoutError, ConnectionError)
+            TimeoutError, ConnectionError, MemoryError)
 
 
 @contextlib.contextmanager
@@ -39,6 +39,9 @@ def plain_errors(what: str, stop: bool = False) -> Iterator[None]:
 
 
 def message(exc: BaseException) -> str:
-    """The user-facing text of an exception (KeyError's quotes removed)."""
-    text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
-    return text or type(exc).__name__
+    """The user-facing text of an exception: the CLI's words (`ssrl_core.oserrors.plain`: a full
+    disk, a read-only folder and the like said with the file and what to do; KeyError's quotes
+    removed)."""
+    from ssrl_core.oserrors import plain
+
+    return plain(exc)

@@ -1,32 +1,75 @@
-"""Small file helpers that must not lose data (atomic writes) or be fooled by input (YAML limits)."""
+"""Small file helpers that must not lose data (atomic writes, a lock for read-modify-write) or be
+fooled by input (YAML limits)."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
 import hashlib
 import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import yaml
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
-    """Call `write(tmp_path)` then rename onto `path`, so readers never see a half file."""
+    """Call `write(tmp_path)` then rename onto `path`, so readers never see a half file.
+
+    Nothing is left behind when the write fails (the temporary file is removed), and an OS
+    error is raised again naming `path` itself, with its errno found even where a library did
+    not set one (`oserrors.errno_of`: numpy's short write on a full disk, HDF5's text)."""
+    from ssrl_core.oserrors import errno_of
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmp_path: Path | None = None
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.close(fd)
+        tmp_path = Path(tmp)
         write(tmp_path)
         os.chmod(tmp_path, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual file mode
         os.replace(tmp_path, path)
+    except OSError as exc:
+        code = errno_of(exc)
+        if code is None:
+            raise
+        target = exc.filename if code in (errno.ENOTDIR, errno.EEXIST) and exc.filename else path
+        raise OSError(code, os.strerror(code), str(target)) from exc
     finally:
-        if tmp_path.exists():
+        if tmp_path is not None and tmp_path.exists():
             tmp_path.unlink()
     return path
+
+
+@contextlib.contextmanager
+def locked(path: str | Path) -> Iterator[None]:
+    """Hold an exclusive lock for a read-modify-write of `path`: `fcntl.flock` on `.<name>.lock`
+    beside it, waited for (not refused), released when the block ends or the process dies.
+    Every writer of the file takes it, so two processes never rewrite from the same old copy."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / f".{path.name}.lock", "a+b") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def overwrite_in_place(path: str | Path, data: bytes) -> None:
+    """Rewrite an existing small file in place (not atomic): the last resort on a full disk,
+    where its already allocated blocks can still be written but no new file can be made."""
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.write(fd, data)
+        os.ftruncate(fd, len(data))
+    finally:
+        os.close(fd)
 
 
 def _umask() -> int:

@@ -17,6 +17,20 @@ def data_dir() -> Path:
     return Path(os.environ.get("SSRL_DATA", PROJECT_ROOT / "data"))
 
 
+def data_dir_problem() -> str | None:
+    """A plain warning when `SSRL_DATA` is set but is not a folder (datasets there cannot be found),
+    else None."""
+    value = os.environ.get("SSRL_DATA")
+    if not value:
+        return None
+    p = Path(value).expanduser()
+    if p.is_dir():
+        return None
+    what = "a file, not a folder" if p.exists() else "a folder that does not exist"
+    return (f"SSRL_DATA is set to {value}, which is {what}, so no dataset was read from it: set SSRL_DATA to your "
+            "data folder (or unset it to use ./data)")
+
+
 def shared_data_dir() -> Path | None:
     """`../shared/data` beside the project, used in development and CI when it exists."""
     p = Path(os.environ.get("SSRL_SHARED_DATA", PROJECT_ROOT.parent / "shared" / "data"))

@@ -16,7 +16,8 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-BASE = ("paths", "io", "jobs", "devices", "params", "weights", "lpips_jax", "perceptual")
+BASE = ("paths", "io", "jobs", "devices", "params", "weights", "lpips_jax", "perceptual", "csvio", "oserrors",
+        "checksums")
 FLOORS = {"base": 0, "data": 1, "augment": 2, "models": 3, "methods": 3, "train": 4, "evaluate": 5,
           "sweeps": 6, "reproduce": 7, "cli": 8, "app": 8}
 

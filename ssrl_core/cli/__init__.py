@@ -1,7 +1,10 @@
 """The `ssrl` command line. Each sub-module registers its own sub-commands.
 
 With `--json`, a command prints exactly one JSON object on stdout; errors go to stderr with a
-non-zero exit status. The app calls the same `ssrl_core` functions as these commands.
+non-zero exit status. The app calls the same `ssrl_core` functions as these commands. Expected
+problems, including what the operating system refuses (a full disk, a read-only folder, a file
+where a folder is needed, too little memory), are one plain line (`ssrl_core.oserrors.plain`),
+never a traceback.
 """
 
 from __future__ import annotations
@@ -41,8 +44,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except (ValueError, FileNotFoundError, KeyError, RuntimeError, PermissionError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except (ValueError, KeyError, RuntimeError, OSError, MemoryError) as exc:
+        from ssrl_core.oserrors import plain
+
+        print(f"error: {plain(exc)}", file=sys.stderr)
         return 2
 
 
