@@ -52,8 +52,10 @@ def label_form(name: str, cells, picked: np.ndarray) -> None:
         target = new if column == "(new column)" else column
         try:
             annotations.label_cells(name, cells, picked, target, value)
-        except annotations.AnnotationError as exc:
-            st.error(str(exc))
+        except (annotations.AnnotationError, OSError) as exc:  # a bad name, or a full or read-only data folder
+            from ssrl_app.errors import message
+
+            st.error(f"The label was not kept: {message(exc)}")
             return
         st.success(f"Kept: {len(picked)} cells labelled '{value}' in column '{target}' (saved with the dataset; "
                    "choose it under *Compare clusters with* or *Colour by*, or filter on it on the Data page).")

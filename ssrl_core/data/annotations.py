@@ -4,7 +4,10 @@ As in CellProfiler Analyst, a biologist selects cells on the Explore map, names 
 phenotype, "debris", "mitotic"...) and keeps it: the name goes into a metadata column of the
 dataset. The columns live beside the data, in `<data>/annotations/<dataset>.csv` (one row per
 labelled cell: its position in the dataset, then one column per annotation), written
-atomically, so they survive a restart and never touch the dataset's own file. Every reader of
+atomically under a file lock (`io.locked`: read, change and rewrite happen while holding it), so
+two app sessions labelling one dataset at once lose nothing, the labels survive a restart, and
+the dataset's own file is never touched. The file goes through the one CSV writer
+(`ssrl_core.csvio`), so a label such as `=1+1` stays text in a spreadsheet. Every reader of
 the dataset sees them (`registry.load_dataset` merges them), so they can be exported, filtered
 on, used by the probe, the factor probe, the per-compound check and training filters.
 
@@ -22,8 +25,9 @@ import numpy as np
 import pandas as pd
 
 from ssrl_core import paths
+from ssrl_core.csvio import read_csv, write_csv
 from ssrl_core.data.cellset import CellSet
-from ssrl_core.io import atomic_write_text
+from ssrl_core.io import locked
 
 CELL = "cell"
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_ .-]{0,39}$")
@@ -47,7 +51,7 @@ def read_annotations(dataset: str | Path) -> pd.DataFrame:
     path = annotations_file(dataset)
     if not path.is_file():
         return pd.DataFrame({CELL: pd.Series(dtype=int)})
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    table = read_csv(path, ours=True, sep=",", dtype=str, keep_default_na=False)
     if CELL not in table.columns:
         raise AnnotationError(f"{path.name} is not a hand-label file (it has no '{CELL}' column)")
     table[CELL] = pd.to_numeric(table[CELL], errors="coerce")
@@ -70,8 +74,14 @@ def label_cells(dataset: str | Path, cells: CellSet, positions, column: str, val
     """Give the cells at `positions` the label `value` in the hand-made `column`; saved at once.
 
     Labelling a cell again replaces its earlier label in that column; `value` "" removes it.
-    Returns the whole annotation table as saved.
+    Returns the whole annotation table as saved (with every other writer's labels: the file is
+    read and rewritten under its lock).
     """
+    with locked(annotations_file(dataset)):
+        return _label(dataset, cells, positions, column, value)
+
+
+def _label(dataset: str | Path, cells: CellSet, positions, column: str, value: str) -> pd.DataFrame:
     table = read_annotations(dataset)
     own = [c for c in cells.meta.columns if c not in table.columns]
     column = check_column(column, own)
@@ -91,18 +101,19 @@ def label_cells(dataset: str | Path, cells: CellSet, positions, column: str, val
     table = table.fillna("")
     table = table[(table != "").any(axis=1)] if len(table.columns) else table
     table = table.sort_index().rename_axis(CELL).reset_index()
-    atomic_write_text(annotations_file(dataset), table.to_csv(index=False))
+    write_csv(table, annotations_file(dataset))
     return table
 
 
 def drop_column(dataset: str | Path, column: str) -> None:
     """Forget one hand-made column of `dataset`."""
-    table = read_annotations(dataset)
-    if column in table.columns and column != CELL:
-        table = table.drop(columns=[column])
-        rest = [c for c in table.columns if c != CELL]
-        table = table[(table[rest] != "").any(axis=1)] if rest else table.iloc[0:0]
-        atomic_write_text(annotations_file(dataset), table.to_csv(index=False))
+    with locked(annotations_file(dataset)):
+        table = read_annotations(dataset)
+        if column in table.columns and column != CELL:
+            table = table.drop(columns=[column])
+            rest = [c for c in table.columns if c != CELL]
+            table = table[(table[rest] != "").any(axis=1)] if rest else table.iloc[0:0]
+            write_csv(table, annotations_file(dataset))
 
 
 def with_annotations(dataset: str | Path, cells: CellSet) -> CellSet:
