@@ -3,7 +3,10 @@
 Uploaded TIFF/PNG files and their CSV are stored under
 `ssrl_core.paths.uploads_dir()/<session id>/<batch>/` with sanitised names, then read by
 `ssrl_core.data.registry.load_dataset(folder)`. An imported set joins the sidebar's list for this
-session (`state.EXTRA_DATASETS`).
+session (`state.EXTRA_DATASETS`). The import message names what was skipped (files, CSV rows
+that match no image, links not followed). Multi-page TIFFs that do not say where their channels
+are can be read with a choice ("Channels in multi-page TIFFs"); the folder is then imported once
+into the data folder as an npz, read with that choice.
 """
 
 from __future__ import annotations
@@ -29,8 +32,38 @@ def use_dataset(path: str | Path) -> None:
         extra.append(str(path))
     state.put(state.EXTRA_DATASETS, extra)
     state.put(state.PENDING_DATASET, str(path))  # the sidebar applies it on the next run
-    state.put(state.IMPORT_MSG, f"Imported {len(cells)} cells from {Path(path).name}"
-              + (f" ({len(cells.skipped)} files skipped)." if cells.skipped else "."))
+    state.put(state.IMPORT_MSG, f"Imported {len(cells)} cells from {Path(path).name}." + skipped_note(cells.skipped))
+
+
+def skipped_note(skipped: list) -> str:
+    """' 3 inputs were skipped: a.tif: why; ... (all of them are listed on this page).' or ''."""
+    if not skipped:
+        return ""
+    shown = "; ".join(f"{f}: {r}" for f, r in skipped[:3])
+    more = f"; and {len(skipped) - 3} more" if len(skipped) > 3 else ""
+    return f" {len(skipped)} input(s) were skipped or not matched: {shown}{more} (all are listed below the cell counts)."
+
+
+AXIS_CHOICES = {"auto": "as the file says (ask when it does not)", "first": "each page is a channel",
+                "last": "the last axis holds the channels"}
+
+
+def _axis_choice() -> str:
+    """The Data page's choice of where multi-page TIFFs keep their channels ("auto", "first", "last")."""
+    return st.selectbox("Channels in multi-page TIFFs", list(AXIS_CHOICES), key="w.data.channel_axis",
+                        format_func=AXIS_CHOICES.get,
+                        help="OME-TIFF and ImageJ files say which axis holds the channels; a plain stack of "
+                             "pages does not. Choose here when the import says it cannot tell.")
+
+
+def import_path(folder: Path, channel_axis: str) -> Path:
+    """The folder itself (read as the file says), or, with a channel-axis choice, an npz in the data
+    folder made from it with that choice (so every page reads the cells the same way)."""
+    if channel_axis == "auto":
+        return folder
+    from ssrl_core.data.folder import import_uploads
+
+    return import_uploads(folder, name=folder.name, channel_axis=channel_axis)[0]
 
 
 LOCAL_ADDRESSES = ("127.0.0.1", "localhost", "::1")
@@ -68,7 +101,7 @@ def check_folder(folder: str) -> Path:
 def _import_folder() -> None:
     folder = state.get("w.data.folder", "").strip()
     try:
-        use_dataset(check_folder(folder))
+        use_dataset(import_path(check_folder(folder), state.get("w.data.channel_axis", "auto")))
     except Exception as exc:  # a bad folder is an expected problem: say it in words
         state.put(state.IMPORT_ERROR, f"Could not import this folder: {message(exc)}")
 
@@ -82,6 +115,7 @@ def render() -> None:
         st.success(ok)
     if err:
         st.error(err)
+    _axis_choice()
     t1, t2, t3 = st.tabs(["Upload files", "A folder on this computer", "Download public data"])
     with t1:
         st.caption("Single-cell crops as TIFF, PNG or JPEG files (any channel count, 8 or 16 bit), plus an "
@@ -96,7 +130,7 @@ def render() -> None:
                     raise ValueError("no TIFF, PNG or JPEG image among the uploaded files.")
                 with st.spinner(f"Saving and reading {len(files)} files…"):
                     folder = save_uploads(files, state.session_id(), time.strftime("upload-%Y%m%d-%H%M%S"))
-                    use_dataset(folder)
+                    use_dataset(import_path(folder, state.get("w.data.channel_axis", "auto")))
                 st.rerun()
             except Exception as exc:  # a bad upload: plain sentence, keep the page alive
                 st.error(f"Could not import these files: {message(exc)}")

@@ -13,10 +13,16 @@ from ssrl_core.jobs import ACTIVE
 def dataset_picker() -> str | None:
     """The dataset selectbox (default: the shipped labelled sample `mitocheck_demo`), then the
     cells in use (the Data page's filters); returns the chosen name."""
+    from ssrl_app.errors import message
+    from ssrl_core.paths import data_dir_problem
+
+    problem = data_dir_problem()
+    if problem:
+        st.sidebar.warning(problem)
     try:
         items = loaders.dataset_list()
     except Exception as exc:  # the registry is broken or missing: say so, keep the app usable
-        st.sidebar.warning(f"Could not list datasets: {exc}")
+        st.sidebar.warning(f"Could not list datasets: {message(exc)}")
         return None
     names = [d["name"] for d in items] + list(state.get(state.EXTRA_DATASETS, []))
     pending = state.pop(state.PENDING_DATASET)

@@ -26,7 +26,8 @@ def test_tiff_folder_with_csv_keeps_16bit_channels_and_metadata(tmp_path):
     assert np.array_equal(cells.images[0], _crop16(0)) and np.array_equal(cells.images[3], _crop16(3))
     row = cells.meta.set_index("file")
     assert row.loc["cell2.tif", "compound"] == "taxol" and row.loc["cell0.tif", "compound"] == "DMSO"
-    assert cells.skipped == []
+    assert cells.skipped == [("2 image(s)", "have no row in metadata.csv, so they have no metadata from it: "
+                                            "cell1.tif, cell3.tif")]
 
 
 def test_png_jpg_class_folders_give_labels(tmp_path):

@@ -26,6 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = dsub.add_parser("info", help="one dataset: shape, channels, metadata columns and value counts")
     p.add_argument("dataset", metavar="PATH_OR_NAME")
+    _channel_axis(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_info)
 
@@ -34,6 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--crop", type=int, default=196, help="crop side in pixels (default 196, as in the paper)")
     p.add_argument("--channel", default="0", help="nuclear channel: index or name (e.g. DAPI) (default 0)")
     p.add_argument("--channels", default=None, help="comma-separated channel names of the field")
+    _channel_axis(p)
     p.add_argument("--border", choices=("skip", "pad"), default="skip",
                    help="nuclei too close to the edge: skip them (default) or pad the crop")
     p.add_argument("--out", required=True, metavar="CROPS.npz",
@@ -62,6 +64,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     plate_cmds.register(dsub)
 
 
+def _channel_axis(p: argparse.ArgumentParser) -> None:
+    from ssrl_core.data.axes import CHOICES
+
+    p.add_argument("--channel-axis", choices=CHOICES, default="auto",
+                   help="multi-page TIFFs that do not say where their channels are: first = each page is a "
+                        "channel, last = the last axis holds them (default auto: as the file's OME/ImageJ "
+                        "axes say; a stack that says nothing is refused with this hint)")
+
+
 def _row(d: dict) -> str:
     if "error" in d:
         return f"{d['name']:<40} UNREADABLE: {d['error']}"
@@ -70,18 +81,23 @@ def _row(d: dict) -> str:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from ssrl_core import paths
     from ssrl_core.data.registry import list_datasets
 
     sets = list_datasets(include_broken=True)
-    emit({"datasets": sets}, args.json, "\n".join(_row(d) for d in sets) or "no datasets found")
+    problem = paths.data_dir_problem()
+    if problem:
+        print(f"warning: {problem}", file=sys.stderr)
+    emit({"datasets": sets, "warnings": [problem] if problem else []}, args.json,
+         "\n".join(_row(d) for d in sets) or "no datasets found")
     return 0
 
 
-def dataset_details(name_or_path: str) -> dict:
+def dataset_details(name_or_path: str, channel_axis: str = "auto") -> dict:
     """Summary of one dataset plus value counts of its small categorical columns."""
     from ssrl_core.data.registry import load_dataset, resolve
 
-    cells = load_dataset(name_or_path)
+    cells = load_dataset(name_or_path, channel_axis)
     info = cells.summary()
     info["path"] = str(resolve(name_or_path))
     counts = {}
@@ -95,7 +111,7 @@ def dataset_details(name_or_path: str) -> dict:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    info = dataset_details(args.dataset)
+    info = dataset_details(args.dataset, args.channel_axis)
     lines = [_row(info), f"path: {info['path']}", f"columns: {', '.join(info['columns'])}"]
     for col, counts in info["value_counts"].items():
         lines.append(f"  {col}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
@@ -106,13 +122,13 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_field(path: Path, max_pixels: int | None) -> np.ndarray:
+def _read_field(path: Path, max_pixels: int | None, channel_axis: str = "auto") -> np.ndarray:
     from ssrl_core.data.imagefile import FIELD_PIXELS, BadImage, read_field_image
 
     if not path.is_file():
         raise FileNotFoundError(f"no such field image: {path}")
     try:
-        return read_field_image(path, max_pixels or FIELD_PIXELS)
+        return read_field_image(path, max_pixels or FIELD_PIXELS, channel_axis)
     except BadImage as exc:
         hint = "; raise the limit with --max-pixels if this machine has the memory" if "limit" in str(exc) else ""
         raise ValueError(f"{path.name}: {exc}{hint}") from None
@@ -128,7 +144,7 @@ def cmd_nuclei(args: argparse.Namespace) -> int:
         raise ValueError(f"--out {out} is a folder; give the crops file to write, e.g. {out / (path.stem + '.npz')}")
     if args.max_pixels is not None and args.max_pixels < 1:
         raise ValueError(f"--max-pixels must be a positive number of pixels; got {args.max_pixels}")
-    field = _read_field(path, args.max_pixels)
+    field = _read_field(path, args.max_pixels, args.channel_axis)
     c = field.shape[2]
     names = [s.strip() for s in args.channels.split(",")] if args.channels else None
     if names is not None and len(names) != c:

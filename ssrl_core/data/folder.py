@@ -5,8 +5,15 @@ float). When the images sit in sub-folders and no `label` comes from the CSV, th
 name becomes the `label` (the class-per-folder layout of MitoCheck sample images).
 
 CSV convention: one row per image, a column `file` (or `filename`, `image`, `name`, `path`)
-holding the file name (or its path relative to the folder); every other column becomes
-metadata (label, compound, concentration, moa, plate, well, site, ...).
+holding the image's path relative to the folder (just the file name for an image at the top);
+every other column becomes metadata (label, compound, concentration, moa, plate, well, site, ...).
+A row matches exactly one file, by that path (`ssrl_core.data.metadata_csv`); rows naming no
+image here, rows pointing outside the folder and images without a row are listed in `skipped`.
+
+The folder is walked without leaving it (`ssrl_core.data.walk`): links out of it, links to
+folders, broken or looping links, pipes and devices are never opened, and are listed in `skipped`.
+Multi-page TIFFs are read with their own axes (`ssrl_core.data.axes`); `channel_axis` settles a
+stack that does not say what its pages are.
 
 Bad files never stop a load: an empty, truncated, corrupt or non-image file, one with NaNs,
 one far larger than a crop, or one whose channel count differs from the rest is skipped and
@@ -30,44 +37,27 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
+from ssrl_core.csvio import read_csv
 from ssrl_core.data.cellset import MIN_SIDE, CellSet
 from ssrl_core.data.imagefile import BadImage, fit_to, read_image
+from ssrl_core.data.metadata_csv import KEY_COLUMNS, lists_files, match_rows, read_metadata_csv
 from ssrl_core.data.names import IMAGE_SUFFIXES, safe_filename
+from ssrl_core.data.walk import walk_folder
 
-KEY_COLUMNS = ("file", "filename", "file_name", "image", "name", "path")
-
-
-def read_metadata_csv(csv: str | Path) -> pd.DataFrame:
-    """Read the metadata CSV and name its key column `file` (plain error when there is none)."""
-    csv = Path(csv)
-    try:
-        table = pd.read_csv(csv)
-    except Exception as exc:
-        raise ValueError(f"the metadata table {csv.name} cannot be read as CSV ({type(exc).__name__}: {exc})") from exc
-    lower = {str(c).strip().lower(): c for c in table.columns}
-    key = next((lower[k] for k in KEY_COLUMNS if k in lower), None)
-    if key is None:
-        raise ValueError(f"the metadata table {csv.name} needs a column naming each image file "
-                         f"(one of: {', '.join(KEY_COLUMNS)}); it has: {', '.join(map(str, table.columns))}")
-    table = table.rename(columns={key: "file"})
-    table["file"] = table["file"].astype(str).str.replace("\\", "/", regex=False)
-    return table
+__all__ = ["KEY_COLUMNS", "image_files", "import_uploads", "load_files", "load_folder", "read_metadata_csv"]
+NOT_IMAGES = (".csv", ".txt", ".md", ".json", ".npz", ".part")
 
 
-def _match(table: pd.DataFrame, rel: str) -> dict:
-    hit = table[table["file"] == rel]
-    base = rel.rsplit("/", 1)[-1]
-    if hit.empty:
-        hit = table[table["file"].map(lambda s: s.rsplit("/", 1)[-1]) == base]
-    if hit.empty:  # uploads are stored under sanitised names
-        hit = table[table["file"].map(lambda s: safe_filename(s.rsplit("/", 1)[-1])) == base]
-    return {} if hit.empty else {k: v for k, v in hit.iloc[0].items() if k != "file"}
+def folder_files(folder: Path) -> tuple[list[Path], list[tuple[str, str]]]:
+    """The files under `folder` that are not hidden and not a CSV or note (images or not), sorted,
+    and `(relative path, reason)` for links and special files that were not followed (`walk`)."""
+    walk = walk_folder(folder)
+    return [p for p in walk.files if p.suffix.lower() not in NOT_IMAGES], walk.skipped
 
 
 def image_files(folder: Path) -> list[Path]:
     """Every file under `folder` that is not hidden and not a CSV, sorted (images or not)."""
-    return sorted(p for p in folder.rglob("*") if p.is_file() and not any(x.startswith(".") for x in p.relative_to(folder).parts)
-                  and p.suffix.lower() not in (".csv", ".txt", ".md", ".json", ".npz", ".part"))
+    return folder_files(folder)[0]
 
 
 MASK_SUFFIXES = ("_labels", "_label", "_mask", "_masks", "_seg", "_segmentation", "_cp_masks")
@@ -101,19 +91,29 @@ def same_scale(image: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return image.astype(np.uint32 if dst > 65535 else dtype) * (dst // src)
 
 
-def load_files(files: Iterable[Path], root: Path, csv: str | Path | None = None, name: str = "",
-               channels: list[str] | None = None) -> CellSet:
-    """Load the given image files (paths under `root`) with the checks described above."""
-    table = read_metadata_csv(csv) if csv else None
-    read: list[tuple[str, np.ndarray]] = []
+def load_files(files: Iterable[Path], root: Path, csv: str | Path | pd.DataFrame | None = None, name: str = "",
+               channels: list[str] | None = None, channel_axis: str = "auto") -> CellSet:
+    """Load the given image files (paths under `root`) with the checks described above.
+
+    `csv` is the metadata table (a path or an already read table); `channel_axis` ("auto",
+    "first", "last") says where the channels are in stacks that do not say it themselves."""
+    files = list(files)
+    root = Path(root)
     skipped: list[tuple[str, str]] = []
+    rows_of: dict[str, dict] = {}
+    if csv is not None and not (isinstance(csv, (str, Path)) and not str(csv)):
+        table = read_metadata_csv(csv)
+        rels = [f.relative_to(root).as_posix() for f in files if f.suffix.lower() in IMAGE_SUFFIXES]
+        rows_of, problems = match_rows(table, rels, root.resolve())
+        skipped += problems
+    read: list[tuple[str, np.ndarray]] = []
     for f in files:
         rel = f.relative_to(root).as_posix()
         if f.suffix.lower() not in IMAGE_SUFFIXES:
             skipped.append((rel, f"not an image file type we read ({', '.join(IMAGE_SUFFIXES)})"))
             continue
         try:
-            a = read_image(f)
+            a = read_image(f, channel_axis=channel_axis)
         except BadImage as exc:
             skipped.append((rel, str(exc)))
             continue
@@ -152,8 +152,7 @@ def load_files(files: Iterable[Path], root: Path, csv: str | Path | None = None,
             row["bits"] = bits
         if "/" in rel:
             row["folder"] = rel.rsplit("/", 1)[0]
-        if table is not None:
-            row.update(_match(table, rel))
+        row.update(rows_of.get(rel, {}))
         rows.append(row)
     meta = pd.DataFrame(rows)
     if "label" not in meta.columns and "folder" in meta.columns:
@@ -164,7 +163,7 @@ def load_files(files: Iterable[Path], root: Path, csv: str | Path | None = None,
 
 
 def load_folder(folder: str | Path, csv: str | Path | None = None, name: str | None = None,
-                channels: list[str] | None = None) -> CellSet:
+                channels: list[str] | None = None, channel_axis: str = "auto") -> CellSet:
     """Load every image under `folder` (see the module docstring for layout, CSV and checks).
 
     When `csv` is not given, the folder's `metadata.csv` is used, else its only CSV, else the
@@ -173,23 +172,19 @@ def load_folder(folder: str | Path, csv: str | Path | None = None, name: str | N
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"no such folder: {folder}")
-    files = image_files(folder)
+    files, not_followed = folder_files(folder)
     if not files:
-        raise ValueError(f"the folder {folder} holds no image files ({', '.join(IMAGE_SUFFIXES)})")
+        extra = (f" ({len(not_followed)} link(s) or special file(s) not followed, e.g. {not_followed[0][0]}: "
+                 f"{not_followed[0][1]})") if not_followed else ""
+        raise ValueError(f"the folder {folder} holds no image files ({', '.join(IMAGE_SUFFIXES)}){extra}")
     note = None
     if csv is None:
         csv, note = _pick_csv(folder, files)
-    cells = load_files(files, folder, csv, name or folder.name, channels)
+    cells = load_files(files, folder, csv, name or folder.name, channels, channel_axis)
+    cells.skipped[:0] = not_followed
     if note is not None:
         cells.skipped.append(note)
     return cells
-
-
-def _lists_files(table: pd.DataFrame, rels: list[str]) -> bool:
-    """Whether a metadata table names at least one of these files (path, name or sanitised name)."""
-    names = set(table["file"]) | {s.rsplit("/", 1)[-1] for s in table["file"]}
-    names |= {safe_filename(s) for s in names}
-    return any(r in names or r.rsplit("/", 1)[-1] in names for r in rels)
 
 
 def _pick_csv(folder: Path, files: list[Path]) -> tuple[Path | None, tuple[str, str] | None]:
@@ -202,7 +197,7 @@ def _pick_csv(folder: Path, files: list[Path]) -> tuple[Path | None, tuple[str, 
     listing = []
     for p in found:
         try:
-            if _lists_files(read_metadata_csv(p), rels):
+            if lists_files(read_metadata_csv(p), rels, folder.resolve()):
                 listing.append(p)
         except ValueError:  # not a metadata table (no file column, not CSV)
             continue
@@ -216,9 +211,11 @@ def _pick_csv(folder: Path, files: list[Path]) -> tuple[Path | None, tuple[str, 
 
 def import_uploads(files: Iterable[tuple[str, bytes]] | Iterable[Path] | str | Path,
                    name: str, csv: tuple[str, bytes] | str | Path | None = None,
-                   data_dir: str | Path | None = None, channels: list[str] | None = None) -> tuple[Path, CellSet]:
+                   data_dir: str | Path | None = None, channels: list[str] | None = None,
+                   channel_axis: str = "auto") -> tuple[Path, CellSet]:
     """Import a folder, a list of files, or uploaded `(file name, bytes)` pairs (+ CSV) into the
-    data directory as `<name>.npz`; returns `(npz path, CellSet)`. File names are sanitised."""
+    data directory as `<name>.npz`; returns `(npz path, CellSet)`. File names are sanitised (a
+    CSV row naming an uploaded file by its original name still matches it)."""
     import tempfile
 
     from ssrl_core import paths
@@ -227,7 +224,8 @@ def import_uploads(files: Iterable[tuple[str, bytes]] | Iterable[Path] | str | P
     stem = safe_filename(name[:-4] if name.lower().endswith(".npz") else name, default="uploaded")
     target = Path(data_dir) if data_dir else paths.data_dir()
     if isinstance(files, (str, Path)):
-        cells = load_folder(files, csv=csv if not isinstance(csv, tuple) else None, name=stem, channels=channels)
+        cells = load_folder(files, csv=csv if not isinstance(csv, tuple) else None, name=stem, channels=channels,
+                            channel_axis=channel_axis)
     else:
         with tempfile.TemporaryDirectory(dir=paths.uploads_dir()) as tmp:
             root = Path(tmp)
@@ -241,14 +239,13 @@ def import_uploads(files: Iterable[tuple[str, bytes]] | Iterable[Path] | str | P
                     k += 1
                 dest.write_bytes(payload)
                 written.append(dest)
-            csv_path = None
+            table = None
             if isinstance(csv, tuple):
-                csv_path = root / ".metadata.csv"
-                csv_path.write_bytes(csv[1])
+                table = read_metadata_csv(read_csv(csv[1], name=csv[0]), name=csv[0])
             elif csv is not None:
-                csv_path = Path(csv)
+                table = Path(csv)
             if not written:
                 raise ValueError("no files were given to import")
-            cells = load_files(sorted(written), root, csv_path, stem, channels)
+            cells = load_files(sorted(written), root, table, stem, channels, channel_axis)
     cells.name = stem
     return save_npz(cells, target / f"{stem}.npz"), cells

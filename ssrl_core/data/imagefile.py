@@ -68,13 +68,19 @@ def check_budget(path: str | Path, max_pixels: int = MAX_PIXELS, max_bytes: int 
     return shape
 
 
-def _read_tiff(path: Path) -> np.ndarray:
+def _read_tiff(path: Path, channel_axis: str = "auto") -> np.ndarray:
+    """The first series as `(H, W, C)`, its axes read from the file (`ssrl_core.data.axes`)."""
     import tifffile
 
-    a = tifffile.imread(path)
-    if a.ndim == 3 and a.shape[0] <= 8 and a.shape[-1] > 8:  # (C, H, W) -> (H, W, C)
-        a = np.moveaxis(a, 0, -1)
-    return a
+    from ssrl_core.data.axes import AxisError, to_hwc
+
+    with tifffile.TiffFile(path) as tf:
+        series = tf.series[0]
+        a, axes = series.asarray(), series.axes
+    try:
+        return to_hwc(a, axes, channel_axis)
+    except AxisError as exc:
+        raise BadImage(str(exc)) from None
 
 
 def _read_pil(path: Path) -> np.ndarray:
@@ -100,11 +106,14 @@ def _read_pil(path: Path) -> np.ndarray:
 
 
 def read_image(path: str | Path, max_pixels: int = MAX_PIXELS, max_bytes: int | None = MAX_BYTES,
-               what: str = "a single-cell crop") -> np.ndarray:
+               what: str = "a single-cell crop", channel_axis: str = "auto") -> np.ndarray:
     """Read one image as `(H, W, C)` uint8 / uint16 / float32; raise BadImage with the reason.
 
     Images with more than `max_pixels` pixels per plane, or more than `max_bytes` once decoded,
-    are refused from their header, before decoding (`check_budget`)."""
+    are refused from their header, before decoding (`check_budget`). A TIFF's channels are
+    found from its own axes; `channel_axis` ("auto", "first", "last") settles a stack that does
+    not say (`ssrl_core.data.axes`). Complex pixels (a Fourier transform, not intensities) are
+    refused rather than cut to their real part."""
     path = Path(path)
     if path.suffix.lower() not in IMAGE_SUFFIXES:
         raise BadImage(f"not an image file type we read ({', '.join(IMAGE_SUFFIXES)})")
@@ -112,7 +121,7 @@ def read_image(path: str | Path, max_pixels: int = MAX_PIXELS, max_bytes: int | 
         raise BadImage("the file is empty (0 bytes)")
     check_budget(path, max_pixels, max_bytes, what)
     try:
-        a = _read_tiff(path) if path.suffix.lower() in (".tif", ".tiff") else _read_pil(path)
+        a = _read_tiff(path, channel_axis) if path.suffix.lower() in (".tif", ".tiff") else _read_pil(path)
     except BadImage:
         raise
     except Exception as exc:  # truncated, corrupt, or not an image at all
@@ -121,6 +130,11 @@ def read_image(path: str | Path, max_pixels: int = MAX_PIXELS, max_bytes: int | 
         a = a[..., None]
     if a.ndim != 3 or a.size == 0:
         raise BadImage(f"unexpected image shape {a.shape}; expected height x width (x channels)")
+    if a.dtype.kind == "c":
+        raise BadImage(f"holds complex numbers ({a.dtype}), not intensities (e.g. a Fourier transform); save the "
+                       "magnitude (abs) or the real part as a float image")
+    if a.dtype.kind not in "fbui":
+        raise BadImage(f"holds values of type {a.dtype}, not pixel intensities")
     if a.dtype.kind == "f":
         a = a.astype(np.float32)
         if not np.isfinite(a).all():
@@ -135,9 +149,9 @@ def read_image(path: str | Path, max_pixels: int = MAX_PIXELS, max_bytes: int | 
     return a
 
 
-def read_field_image(path: str | Path, max_pixels: int = FIELD_PIXELS) -> np.ndarray:
+def read_field_image(path: str | Path, max_pixels: int = FIELD_PIXELS, channel_axis: str = "auto") -> np.ndarray:
     """`read_image` with the budget of a whole field (`max_pixels` per plane)."""
-    return read_image(path, max_pixels, max_pixels * FIELD_BYTES_PER_PIXEL, "a whole field")
+    return read_image(path, max_pixels, max_pixels * FIELD_BYTES_PER_PIXEL, "a whole field", channel_axis)
 
 
 def fit_to(image: np.ndarray, h: int, w: int) -> np.ndarray:

@@ -106,16 +106,19 @@ def resolve(name_or_path: str | Path) -> Path | str:
     if text in ("demo_nuclei", "demo_nuclei.npz"):
         raise FileNotFoundError("the demo set demo_nuclei is not built yet: run `ssrl setup` first")
     names = sorted({p.stem for p, _ in _npz_files()} | {MNIST_NAME})
-    raise FileNotFoundError(f"no dataset named {text!r}; available: {', '.join(names)}")
+    problem = paths.data_dir_problem()
+    raise FileNotFoundError(f"no dataset named {text!r}; available: {', '.join(names)}"
+                            + (f". Note: {problem}" if problem else ""))
 
 
-def load_dataset(name_or_path: str | Path) -> CellSet:
+def load_dataset(name_or_path: str | Path, channel_axis: str = "auto") -> CellSet:
     """Load a dataset by name (see `list_datasets`), npz path or image-folder path (cached),
-    with the cells' hand-made label columns (`data/annotations.py`) in its metadata."""
-    return with_annotations(name_or_path, _load(name_or_path))
+    with the cells' hand-made label columns (`data/annotations.py`) in its metadata.
+    `channel_axis` settles multi-page TIFFs of a folder that do not say where their channels are."""
+    return with_annotations(name_or_path, _load(name_or_path, channel_axis))
 
 
-def _load(name_or_path: str | Path) -> CellSet:
+def _load(name_or_path: str | Path, channel_axis: str = "auto") -> CellSet:
     target = resolve(name_or_path)
     if target == MNIST_NAME:
         key: tuple = (MNIST_NAME,)
@@ -133,7 +136,7 @@ def _load(name_or_path: str | Path) -> CellSet:
     elif target.is_dir():  # type: ignore[union-attr]
         from ssrl_core.data.folder import load_folder
 
-        cells = load_folder(target)
+        cells = load_folder(target, channel_axis=channel_axis)
         return cells  # folders can change at any time: never cached
     elif str(target).lower().endswith(".npz"):
         cells = cifar10.load_cifar10(target) if cifar10.is_cifar_file(target) else load_npz(target)
