@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 import streamlit as st
 
 from ssrl_app import state
@@ -39,8 +38,7 @@ def _scan() -> None:
         typed = state.get("w.plate.map_path", "").strip()
         if typed and upload is None:
             typed = str(check_folder(str(Path(typed).expanduser().parent)) / Path(typed).name)
-        plate_map = read_plate_map(pd.read_csv(upload, sep=None, engine="python")) if upload is not None else (
-            read_plate_map(typed) if typed else None)
+        plate_map = read_plate_map(upload) if upload is not None else (read_plate_map(typed) if typed else None)
         _, unmapped = map_rows(scan, plate_map)
         name = safe_filename(state.get("w.plate.name", "") or scan.folder.name, "plate").removesuffix(".npz")
         state.put(state.PLATE_SCAN, {"scan": scan, "map": plate_map, "unmapped": unmapped, "name": name})
@@ -96,6 +94,7 @@ def render() -> None:
                                                  "cells get plate, well and site only"))
     st.dataframe(scan.table().head(200), hide_index=True, height=220)
     _listing("Files that match no pattern", scan.unmatched)
+    _listing("Links and special files not followed (never read)", scan.not_read)
     _listing("Sites missing a channel (left out)",
              [f"{s['plate']}/{s['well']} site {s['site']}: no {', '.join(s['missing'])}" for s in scan.incomplete])
     _listing("Wells without a plate-map row (imported without metadata)", found["unmapped"])

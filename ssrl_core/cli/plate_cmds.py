@@ -77,10 +77,12 @@ def cmd_import_plate(args: argparse.Namespace) -> int:
         _, unmapped = map_rows(scan, plate_map)
         out = {"pattern": scan.pattern, "channels": scan.channels, "sites": len(scan.sites),
                "wells": len(scan.wells()), "preview": scan.table().head(50).to_dict("records"),
-               "unmatched": scan.unmatched, "incomplete": scan.incomplete, "unmapped_wells": unmapped}
+               "unmatched": scan.unmatched, "not_read": scan.not_read, "incomplete": scan.incomplete,
+               "unmapped_wells": unmapped}
         text = "\n".join([f"pattern {scan.pattern}: {len(scan.sites)} sites in {len(scan.wells())} wells, "
                           f"channels {', '.join(scan.channels)}", scan.table().head(20).to_string(index=False)]
                          + _listing("unmatched files", scan.unmatched) + _listing("incomplete sites", incomplete)
+                         + _listing("links and special files not followed", scan.not_read)
                          + _listing("wells without a plate-map row", unmapped))
         emit(out, args.json, text)
         return 0
@@ -96,6 +98,7 @@ def cmd_import_plate(args: argparse.Namespace) -> int:
     text = "\n".join([f"{report['cells']} nucleus crops of {args.crop} px from {report['sites']} sites "
                       f"({scan.pattern}) saved to {out}"]
                      + _listing("unmatched files", report["unmatched"]) + _listing("incomplete sites", incomplete)
+                     + _listing("links and special files not followed", report["not_read"])
                      + _listing("wells without a plate-map row", report["unmapped_wells"])
                      + _listing("plate-map wells without images", report["map_wells_without_images"])
                      + _listing("sites that could not be read", [f"{f['site']}: {f['reason']}" for f in report["failed"]]))

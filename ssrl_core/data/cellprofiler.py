@@ -85,8 +85,11 @@ def import_cellprofiler(image_csv: str | Path | pd.DataFrame, objects_csv: str |
     """
     if border not in ("skip", "pad"):
         raise ValueError(f"border must be 'skip' or 'pad', not {border!r}")
-    images = image_csv if isinstance(image_csv, pd.DataFrame) else pd.read_csv(image_csv)
-    objects = objects_csv if isinstance(objects_csv, pd.DataFrame) else pd.read_csv(objects_csv)
+    from ssrl_core.csvio import read_csv
+
+    images = image_csv if isinstance(image_csv, pd.DataFrame) else read_csv(image_csv)
+    objects = objects_csv if isinstance(objects_csv, pd.DataFrame) else read_csv(objects_csv)
+    image_name = "the image table" if isinstance(image_csv, pd.DataFrame) else Path(image_csv).name
     root = Path(image_root).expanduser() if image_root else (None if isinstance(image_csv, pd.DataFrame)
                                                             else Path(image_csv).parent)
     chans = channels or image_channels(images)
@@ -94,6 +97,16 @@ def import_cellprofiler(image_csv: str | Path | pd.DataFrame, objects_csv: str |
     if unknown:
         raise ValueError(f"no FileName_ column for channel(s) {sorted(unknown)}; there are {image_channels(images)}")
     img_col = _column(images, "ImageNumber")
+    numbers = pd.to_numeric(images[img_col], errors="coerce")
+    if numbers.isna().any():
+        line = int(numbers.isna().to_numpy().argmax()) + 2
+        raise ValueError(f"{image_name}: {img_col} on line {line} is {images[img_col].iloc[line - 2]!r}, not a number")
+    dup = numbers[numbers.duplicated(keep=False)]
+    if len(dup):
+        first = dup.iloc[0]
+        lines = [str(i + 2) for i in np.flatnonzero(numbers.to_numpy() == first)]
+        raise ValueError(f"{image_name} has {len(dup)} rows sharing an {img_col} (e.g. {int(first)} on lines "
+                         f"{', '.join(lines[:5])}); each image needs its own number, as CellProfiler writes it")
     obj_img, cx, cy = (_column(objects, n) for n in ("ImageNumber", "Location_Center_X", "Location_Center_Y"))
     obj_num = _column(objects, "ObjectNumber") if any(str(c).endswith("ObjectNumber") for c in objects.columns) else None
     from ssrl_core.data.ome import read_field

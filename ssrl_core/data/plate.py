@@ -28,13 +28,12 @@ import numpy as np
 import pandas as pd
 
 from ssrl_core.data.cellset import CellSet
-from ssrl_core.data.patterns import FilePattern, detect_pattern, get_pattern, normalise_well
+from ssrl_core.data.patterns import FilePattern, detect_pattern, get_pattern
+from ssrl_core.data.plate_map import map_rows, read_plate_map
+
+__all__ = ["PlateScan", "import_plate", "map_rows", "read_plate_map", "scan_plate", "channel_names", "read_site"]
 
 FIELD_SUFFIXES = (".tif", ".tiff", ".png")
-_MAP_ALIASES = {"well": ("well", "wells", "well_position", "wellname", "well_name", "position"),
-                "plate": ("plate", "plate_name", "barcode", "plate_barcode", "assay_plate_barcode"),
-                "compound": ("compound", "treatment", "pert_iname", "drug", "perturbation", "broad_sample"),
-                "concentration": ("concentration", "dose", "conc", "mmoles_per_liter", "concentration_um")}
 Progress = Callable[[int, int, str], None]
 
 
@@ -47,6 +46,7 @@ class PlateScan:
     channels: list[str]
     sites: list[dict] = field(default_factory=list)  # {plate, well, site, files: {channel: Path}}
     unmatched: list[str] = field(default_factory=list)
+    not_read: list[str] = field(default_factory=list)  # links and special files, with the reason
     incomplete: list[dict] = field(default_factory=list)  # {plate, well, site, missing: [channels]}
 
     def table(self) -> pd.DataFrame:
@@ -74,7 +74,10 @@ def scan_plate(folder: str | Path, pattern: str = "auto", plate: str | None = No
     root = Path(folder).expanduser()
     if not root.is_dir():
         raise FileNotFoundError(f"there is no folder at {root}")
-    files = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.startswith("."))
+    from ssrl_core.data.walk import walk_folder
+
+    walk = walk_folder(root)
+    files = walk.files
     images = [p for p in files if p.suffix.lower() in FIELD_SUFFIXES]
     if not images:
         raise ValueError(f"no TIFF or PNG field images under {root}")
@@ -99,7 +102,8 @@ def scan_plate(folder: str | Path, pattern: str = "auto", plate: str | None = No
             continue
         chans[g["channel"]] = p
     channels = sorted({c for chans in groups.values() for c in chans}, key=_natural)
-    scan = PlateScan(root, pat.name if pat.name != "custom" else pattern, channels, unmatched=sorted(unmatched))
+    scan = PlateScan(root, pat.name if pat.name != "custom" else pattern, channels, unmatched=sorted(unmatched),
+                     not_read=[f"{rel}: {why}" for rel, why in walk.skipped])
     for (pl, well, site), chans in sorted(groups.items(), key=lambda kv: tuple(_natural(k) for k in kv[0])):
         missing = [c for c in channels if c not in chans]
         if missing:
@@ -107,56 +111,6 @@ def scan_plate(folder: str | Path, pattern: str = "auto", plate: str | None = No
         else:
             scan.sites.append({"plate": pl, "well": well, "site": site, "files": dict(chans)})
     return scan
-
-
-def _canonical(col: str) -> str:
-    c = re.sub(r"^(image_)?metadata_", "", str(col).strip(), flags=re.IGNORECASE).lower().replace(" ", "_")
-    for name, aliases in _MAP_ALIASES.items():
-        if c in aliases:
-            return name
-    return c
-
-
-def read_plate_map(source: str | Path | pd.DataFrame) -> pd.DataFrame:
-    """A plate map (CSV path or table) with canonical columns: `well` (A01), `plate`?, the rest."""
-    df = source.copy() if isinstance(source, pd.DataFrame) else None
-    if df is None:
-        path = Path(source).expanduser()
-        if not path.is_file():
-            raise FileNotFoundError(f"no plate map at {path}")
-        df = pd.read_csv(path, sep=None, engine="python")  # comma, semicolon or tab
-    df.columns = [_canonical(c) for c in df.columns]
-    if df.columns.duplicated().any():
-        raise ValueError(f"the plate map has two columns meaning the same thing: {list(df.columns)}")
-    if "well" not in df.columns:
-        raise ValueError(f"the plate map needs a well column (e.g. 'well' with A01, B02 ...); it has {list(df.columns)}")
-    df["well"] = df["well"].astype(str).map(normalise_well)
-    if "plate" in df.columns:
-        df["plate"] = df["plate"].astype(str)
-    keys = ["plate", "well"] if "plate" in df.columns else ["well"]
-    dup = df[df.duplicated(keys, keep=False)]
-    if len(dup):
-        raise ValueError(f"the plate map has more than one row for {', '.join(dup[keys].astype(str).agg('/'.join, axis=1).unique()[:5])}")
-    return df.reset_index(drop=True)
-
-
-def map_rows(scan: PlateScan, plate_map: pd.DataFrame | None) -> tuple[dict[tuple[str, str], dict], list[str]]:
-    """Plate-map row for each scanned (plate, well), and the wells that have none."""
-    if plate_map is None:
-        return {}, []
-    by_plate = "plate" in plate_map.columns and bool(set(plate_map["plate"]) & {p for p, _ in scan.wells()})
-    if not by_plate and plate_map["well"].duplicated().any():
-        raise ValueError(f"the plate map names plates {sorted(set(plate_map['plate']))[:5]} but the images' plates are "
-                         f"{sorted({p for p, _ in scan.wells()})[:5]}; name the plate (--plate) as in the map")
-    lookup = {((r["plate"] if by_plate else None), r["well"]): r for r in plate_map.to_dict("records")}
-    rows, unmapped = {}, []
-    for pl, well in scan.wells():
-        row = lookup.get(((pl if by_plate else None), well))
-        if row is None:
-            unmapped.append(f"{pl}/{well}")
-        else:
-            rows[(pl, well)] = {k: v for k, v in row.items() if k not in ("plate", "well")}
-    return rows, unmapped
 
 
 def channel_names(scan: PlateScan, names: list[str] | None = None) -> list[str]:
@@ -281,7 +235,7 @@ def import_plate(scan: PlateScan, plate_map: pd.DataFrame | None = None, crop: i
     report = {"pattern": scan.pattern, "sites": total, "cells": len(cells), "channels": cells.channels,
               "crop": crop, "cells_per_well": {f"{p}/{w}": int(n) for (p, w), n in
                                                  meta.groupby(["plate", "well"]).size().items()},
-              "unmatched": list(scan.unmatched), "incomplete": list(scan.incomplete),
+              "unmatched": list(scan.unmatched), "not_read": list(scan.not_read), "incomplete": list(scan.incomplete),
               "unmapped_wells": unmapped, "mapped_wells": len(rows), "failed": failed,
               "map_wells_without_images": missing}
     if writer is not None:

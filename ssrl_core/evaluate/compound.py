@@ -23,7 +23,7 @@ def _pick(meta: pd.DataFrame, column: str, value: str) -> np.ndarray:
     values = meta[column].astype(str)
     mask = np.array(values.str.lower() == str(value).lower(), dtype=bool)
     if not mask.any():
-        known = ", ".join(sorted(values.unique())[:20])
+        known = ", ".join(sorted(map(str, values.dropna().unique()))[:20]) or "none (the column is empty)"
         raise ValueError(f"no cell has {column} = {value!r}; known values: {known}")
     return mask
 
