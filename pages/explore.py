@@ -19,6 +19,7 @@ from ssrl_app import (analysis, cards, charts, checkpoints, figures, group_diff_
 from ssrl_app.errors import message, plain_errors
 from ssrl_app.images import composite, enlarge
 from ssrl_core import evaluate as ev
+from ssrl_core.csvio import csv_text
 
 page.open_page("Explore: which cells does the representation group together?")
 name, cells = page.current_cells()
@@ -212,7 +213,7 @@ if comp_res and comp_res["key"] == ckey:
 st.subheader("Export")
 table = ev.embedding_frame(meta, feats, dataset=str(name), cell_index=index, clusters=clusters, coords=xy)
 e1, e2 = st.columns(2)
-e1.download_button("Download CSV", table.to_csv(index=False), file_name="embeddings.csv", mime="text/csv")
+e1.download_button("Download CSV", csv_text(table), file_name="embeddings.csv", mime="text/csv")
 e2.download_button("Download Parquet", table.to_parquet(index=False), file_name="embeddings.parquet",
                    mime="application/octet-stream")
 if st.toggle("Profiling formats (pycytominer, AnnData)", key="w.explore.formats",
@@ -220,11 +221,11 @@ if st.toggle("Profiling formats (pycytominer, AnnData)", key="w.explore.formats"
     from ssrl_core.evaluate import anndata_export, profiles
 
     f1, f2, f3 = st.columns(3)
-    f1.download_button("Cell profiles (CSV)", lambda: profiles.cell_profiles(feats, meta).to_csv(index=False),
+    f1.download_button("Cell profiles (CSV)", lambda: csv_text(profiles.cell_profiles(feats, meta)),
                        file_name="cell_profiles.csv", mime="text/csv", on_click="ignore")
     if "well" in meta.columns:
         f2.download_button("Well profiles, median (CSV)",
-                           lambda: profiles.well_profiles(profiles.cell_profiles(feats, meta)).to_csv(index=False),
+                           lambda: csv_text(profiles.well_profiles(profiles.cell_profiles(feats, meta))),
                            file_name="well_profiles.csv", mime="text/csv", on_click="ignore")
     else:
         f2.caption("No `well` column: no per-well profiles.")

@@ -20,6 +20,7 @@ import streamlit as st
 from ssrl_app import charts
 from ssrl_app.errors import message
 from ssrl_core import paths
+from ssrl_core.csvio import read_csv
 from ssrl_core.evaluate import class_properties as cprops
 from ssrl_core.reproduce import section31
 
@@ -160,7 +161,7 @@ def properties_section(item: dict[str, Any], s: dict[str, Any]) -> None:
     if item["kind"] == "mine":
         f = Path(item["path"]) / PROPS_FILE
         if f.is_file():
-            props, ref = pd.read_csv(f).to_dict(orient="records"), "measured for this sweep"
+            props, ref = read_csv(f, ours=True, sep=",").to_dict(orient="records"), "measured for this sweep"
         else:
             c = st.columns([3, 1], vertical_alignment="bottom")
             pick = c[0].selectbox("Reference encoder", list(REFERENCES), key="w.bias31.ref")
@@ -192,7 +193,7 @@ def measure_for_sweep(sweep_dir: Path, encoder: str, per_class: int = 300) -> Pa
     """Measure the class properties of a sweep's dataset (its training selection) and keep them."""
     import json
 
-    from ssrl_core.io import atomic_write
+    from ssrl_core.csvio import write_csv
     from ssrl_core.train.config import DataConfig
     from ssrl_core.train.data import load_cells
 
@@ -201,4 +202,4 @@ def measure_for_sweep(sweep_dir: Path, encoder: str, per_class: int = 300) -> Pa
     data.pop("max_cells", None)
     cells = load_cells(DataConfig(**data))
     table = cprops.measure(cells, encoder, column=meta.get("probe_column", "label"), max_per_class=per_class)
-    return atomic_write(sweep_dir / PROPS_FILE, lambda p: table.to_csv(p, index=False))
+    return write_csv(table, sweep_dir / PROPS_FILE)

@@ -71,11 +71,9 @@ def run_reproduce_cifar(args: argparse.Namespace) -> int:
 
 
 def run_class_properties(args: argparse.Namespace) -> int:
-    import pandas as pd
-
     from ssrl_core.data.registry import load_dataset
     from ssrl_core.evaluate.class_properties import measure, property_anova
-    from ssrl_core.io import atomic_write
+    from ssrl_core.csvio import read_csv, write_csv
 
     cells = load_dataset(args.dataset)
     for rule in args.where:
@@ -85,13 +83,13 @@ def run_class_properties(args: argparse.Namespace) -> int:
         cells = cells.where(**{col: value})
     table = measure(cells, args.encoder, column=args.column, max_per_class=args.per_class)
     if args.out:
-        atomic_write(args.out, lambda p: table.to_csv(p, index=False))
+        write_csv(table, args.out)
     anovas = {}
     for d in args.sweep:
         slopes = Path(d) / "slopes.csv"
         if not slopes.is_file():
             raise FileNotFoundError(f"{d} has no slopes.csv (is it a finished sweep folder?)")
-        anovas[str(d)] = property_anova(table, pd.read_csv(slopes))
+        anovas[str(d)] = property_anova(table, read_csv(slopes, ours=True, sep=","))
     out = {"properties": table.to_dict(orient="records"),
            "anova": {k: v.to_dict(orient="records") for k, v in anovas.items()}}
     text = table.round(4).to_string(index=False) + "".join(

@@ -7,6 +7,11 @@ Embedding file layout (Parquet or CSV), one row per cell:
   `source_cell_index`); optional `cluster` and `x`, `y` (2-D map coordinates);
 - `emb_0` ... `emb_{d-1}`: the embedding.
 `read_embeddings` reads such a file back into (features, metadata).
+
+Parquet files carry page checksums and a content digest (`ssrl_core.checksums`), checked when
+read; CSV files go through the one CSV writer (`ssrl_core.csvio`: cells that would run as a
+spreadsheet formula are quoted). Embeddings read back must be numbers, every one finite: a
+column that is not is named.
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ssrl_core.io import atomic_write
+from ssrl_core.checksums import read_parquet, write_parquet
+from ssrl_core.csvio import read_csv, write_csv
 
 EMB_PREFIX = "emb_"
 _EMB = re.compile(r"^emb_(\d+)$")
@@ -61,8 +67,8 @@ def write_table(df: pd.DataFrame, path: str | Path) -> Path:
         if out[col].dtype == object:
             out[col] = out[col].astype(str)
     if suffix == ".parquet":
-        return atomic_write(path, lambda p: out.to_parquet(p, index=False))
-    return atomic_write(path, lambda p: out.to_csv(p, index=False))
+        return write_parquet(out, path)
+    return write_csv(out, path)
 
 
 def read_table(path: str | Path) -> pd.DataFrame:
@@ -70,11 +76,11 @@ def read_table(path: str | Path) -> pd.DataFrame:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no file at {path}")
-    if path.suffix.lower() == ".parquet":
-        return pd.read_parquet(path)
-    if path.suffix.lower() == ".csv":
-        return pd.read_csv(path)
-    raise ValueError(f"read a .parquet or .csv file, not {path.name!r}")
+    if path.suffix.lower() not in (".parquet", ".csv"):
+        raise ValueError(f"read a .parquet or .csv file, not {path.name!r}")
+    table = read_parquet(path) if path.suffix.lower() == ".parquet" else read_csv(path, ours=True)
+    table.attrs["source"] = path.name  # so a later problem with a value can name the file
+    return table
 
 
 def split_embeddings(df: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
@@ -83,11 +89,32 @@ def split_embeddings(df: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
     if not cols:
         raise ValueError("this table has no embedding columns (emb_0, emb_1, ...); make one with `ssrl embed`")
     meta = df.drop(columns=cols).reset_index(drop=True)
-    return df[cols].to_numpy(dtype=np.float32), meta
+    feats = np.empty((len(df), len(cols)), dtype=np.float32)
+    for j, col in enumerate(cols):
+        values = pd.to_numeric(df[col], errors="coerce").to_numpy(dtype=np.float64)
+        bad = np.flatnonzero(~np.isfinite(values))
+        if len(bad):
+            raw = df[col].iloc[int(bad[0])]
+            source = f"{df.attrs['source']}: " if df.attrs.get("source") else ""
+            raise ValueError(f"{source}column {col} {_what(raw)} in {len(bad)} row(s) (first: row {int(bad[0]) + 1}, "
+                             f"value {raw!r}); embeddings must be finite numbers: embed the cells again")
+        feats[:, j] = values
+    return feats, meta
+
+
+def _what(value: object) -> str:
+    """What is wrong with one embedding value, in words."""
+    if value is None or value is pd.NA or (isinstance(value, str) and not value.strip()):
+        return "is empty"
+    number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
+    if pd.isna(number):
+        return "is NaN (not a number)" if isinstance(value, float) else "is not a number"
+    return "is infinite"
 
 
 def read_embeddings(path: str | Path) -> tuple[np.ndarray, pd.DataFrame]:
-    """Read an embedding file written by `ssrl embed` -> (features, metadata)."""
+    """Read an embedding file written by `ssrl embed` -> (features, metadata); a plain error
+    naming the file, the column and the row for a value that is not a finite number."""
     return split_embeddings(read_table(path))
 
 

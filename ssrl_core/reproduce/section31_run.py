@@ -20,7 +20,7 @@ import pandas as pd
 
 from ssrl_core import paths
 from ssrl_core.data.names import safe_filename
-from ssrl_core.io import atomic_write
+from ssrl_core.csvio import read_csv, write_csv
 
 Log = Callable[[str], None]
 
@@ -57,13 +57,13 @@ def reference_properties(out: Path, encoder: str, dataset: str = "cifar10", colu
 
     cache = Path(out) / f"class_properties_{safe_filename(encoder)}.csv"
     if cache.is_file():
-        return pd.read_csv(cache)
+        return read_csv(cache, ours=True, sep=",")
     cells = load_dataset(dataset)
     if split and "split" in cells.meta.columns:
         cells = cells.where(split=split)
     log(f"class properties of {dataset} ({per_class} per class) with {encoder}")
     table = measure(cells, encoder, column=column, max_per_class=per_class)
-    atomic_write(cache, lambda p: table.to_csv(p, index=False))
+    write_csv(table, cache)
     return table
 
 

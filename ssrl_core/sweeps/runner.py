@@ -35,11 +35,10 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from ssrl_core.evaluate.bias_stats import bias_report
-from ssrl_core.io import atomic_write, atomic_write_json, read_yaml
+from ssrl_core.io import atomic_write_json, read_yaml
+from ssrl_core.sweeps.results import (RESULT_COLUMNS, RESULTS, append_results, check_sweep_folder, read_results,
+                                      write_statistics)
 
-RESULTS = "results.csv"
-RESULT_COLUMNS = ["value", "seed", "class", "accuracy", "n_test", "top1", "run"]
 
 
 @dataclass
@@ -69,6 +68,10 @@ def load_sweep(path: str | Path) -> SweepConfig:
     base = raw.get("base")
     if isinstance(base, str):
         bp = Path(base) if Path(base).is_absolute() else path.parent / base
+        if bp.is_dir():
+            hint = f" (e.g. {bp / 'config.yaml'})" if (bp / "config.yaml").is_file() else ""
+            raise ValueError(f"the sweep's base run config {base!r} is a folder ({bp}); give the run config YAML "
+                             f"file{hint}")
         if not bp.is_file():
             raise FileNotFoundError(f"the sweep's base run config {base!r} was not found (looked at {bp})")
         base = read_yaml(bp) or {}
@@ -181,17 +184,6 @@ def _step_path(raw: dict[str, Any], parameter: dict[str, Any]) -> list[str]:
     return ["recipes", str(idx), "recipe", "steps", str(hit[0]), "params", str(parameter["param"])]
 
 
-def read_results(sweep_dir: str | Path) -> pd.DataFrame:
-    """The results table so far (empty with the right columns when nothing is done)."""
-    p = Path(sweep_dir) / RESULTS
-    return pd.read_csv(p) if p.is_file() else pd.DataFrame(columns=RESULT_COLUMNS)
-
-
-def _append(sweep_dir: Path, rows: pd.DataFrame) -> None:
-    table = pd.concat([read_results(sweep_dir), rows], ignore_index=True)
-    atomic_write(sweep_dir / RESULTS, lambda p: table.to_csv(p, index=False))
-
-
 def _done(results: pd.DataFrame, value: Any, seed: int) -> bool:
     if results.empty:
         return False
@@ -212,6 +204,7 @@ def run_sweep(cfg: SweepConfig, sweep_dir: str | Path,
     """
     from ssrl_core.train.rundir import lock
 
+    check_sweep_folder(sweep_dir)
     Path(sweep_dir).mkdir(parents=True, exist_ok=True)
     with lock(sweep_dir):
         return _run_sweep(cfg, Path(sweep_dir), progress)
@@ -266,7 +259,7 @@ def _run_sweep(cfg: SweepConfig, sweep_dir: Path, progress: Callable[[float, str
             res = linear_probe(feats, cells.meta[cfg.probe_column], test_fraction=cfg.test_fraction,
                                seed=cfg.probe_seed)
         rows = res["per_class"].assign(value=value, seed=int(seed), top1=res["top1"], run=run_dir.name)
-        _append(sweep_dir, rows[RESULT_COLUMNS])
+        append_results(sweep_dir, rows[RESULT_COLUMNS])
     results = read_results(sweep_dir)
     report = write_statistics(results, sweep_dir)
     if progress is not None:
@@ -322,17 +315,3 @@ def split_probe(x_train: np.ndarray, y_train: Any, x_test: np.ndarray, y_test: A
                               "accuracy": [float((pred[yte == c] == c).mean()) for c in classes]})
     return {"top1": float((pred == yte).mean()), "per_class": per_class, "n_train": int(len(ytr)),
             "n_test": int(len(yte))}
-
-
-def write_statistics(results: pd.DataFrame, sweep_dir: str | Path) -> dict[str, Any]:
-    """Compute the bias statistics of a results table and write them as CSV + summary.json."""
-    sweep_dir = Path(sweep_dir)
-    report = bias_report(results)
-    for name in ("curves", "pairs", "slopes"):
-        table = report[name]
-        atomic_write(sweep_dir / f"{name}.csv", lambda p, t=table: t.to_csv(p, index=False))
-    summary = {"opposite_ratio": report["opposite_ratio"], "opposite_classes": report["opposite_classes"],
-               "classes": report["classes"], "trends": report["trends"],
-               "top1_by_value": results.groupby("value")["top1"].mean().to_dict() if "top1" in results else {}}
-    atomic_write_json(sweep_dir / "summary.json", json.loads(json.dumps(summary, default=str)))
-    return report
