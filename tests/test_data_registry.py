@@ -31,7 +31,7 @@ def test_list_reads_headers_and_always_offers_mnist(data_dir):
     assert (mine["cells"], mine["height"], mine["width"], mine["channels"]) == (7, 16, 16, 2)
     assert mine["channel_names"] == ["DAPI", "GFP"] and mine["dtype"] == "uint16" and mine["kind"] == "npz"
     broken = [d for d in registry.list_datasets(include_broken=True) if d["name"] == "broken"]
-    assert broken and "not a readable" in broken[0]["error"]
+    assert broken and broken[0]["error"] == "broken.npz is a text file (it begins 'not a zip'), not an .npz archive"
 
 
 def test_load_by_name_path_and_folder_with_cache(data_dir, tmp_path):

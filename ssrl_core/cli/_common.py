@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import sys
-from typing import Any
+from typing import Any, Callable
 
 
 def emit(obj: Any, as_json: bool, text: str | None = None) -> None:
@@ -46,3 +47,21 @@ def clean(obj: Any) -> Any:
 def fmt(v: Any) -> str:
     """A metric with three decimals, or "n/a" for a missing or non-finite one."""
     return "n/a" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.3f}"
+
+
+def whole_number(low: int, what: str) -> Callable[[str], int]:
+    """An argparse `type` for a whole number of at least `low` (`what` says what it counts), so
+    `--k -3` or `--k 0` is refused in words instead of being bent into another value."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"give a whole number of {what}, not {text!r}") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"the number of {what} must be at least {low}; got {value}")
+        return value
+
+    return parse
+
+
+CLUSTERS = whole_number(2, "clusters")  # K-Means needs two clusters to compare with anything

@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from ssrl_core.cli._common import clean, emit, fmt
+from ssrl_core.cli._common import CLUSTERS, clean, emit, fmt
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("cluster", help="K-Means on embeddings: AMI, ARI, NMI, silhouette")
     p.add_argument("embeddings")
-    p.add_argument("--k", type=int, default=None, help="clusters (default: number of groups in --by)")
+    p.add_argument("--k", type=CLUSTERS, default=None, help="clusters (default: number of groups in --by)")
     p.add_argument("--by", required=True, help="metadata column to compare the clusters with")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="write the table with a `cluster` column (.parquet or .csv)")
@@ -62,7 +62,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("embeddings_a")
     p.add_argument("embeddings_b")
     p.add_argument("--by", required=True)
-    p.add_argument("--k", type=int, default=None)
+    p.add_argument("--k", type=CLUSTERS, default=None)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=run_compare)
@@ -117,6 +117,8 @@ def run_embed(args: argparse.Namespace) -> int:
                                   batch_size=args.batch_size, use_cache=not args.no_cache)
     if show:
         print(file=sys.stderr)
+    if info.get("cache_note"):
+        print(f"note: {info['cache_note']}", file=sys.stderr)
     write_table(embedding_frame(cells.meta, feats, dataset=str(args.data), cell_index=index), args.out)
     report = {"out": str(args.out), "cells": len(cells), "dim": int(feats.shape[1]), "encoder": encoder,
               "cached": bool(info.get("cached"))}

@@ -4,7 +4,9 @@ Format (the one of ../shared/data, MitoCheck and BBBC021 crops): an `images` arr
 `(N, H, W, C)` in uint8 / uint16 / float32, plus any number of 1-D per-row arrays of length N
 (label, compound, concentration, moa, plate, well, site, source, ...), each becoming a metadata
 column, and optionally `channels` (C strings). Files are written without pickled objects, so
-loading never needs `allow_pickle`.
+loading never needs `allow_pickle`. Before any array is read, the file is checked from its zip
+and npy headers (`ssrl_core.data.npz_guard`): what it is, and that no array would expand past
+the memory budget (a decompression bomb is refused, not decoded).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pandas as pd
 
 from ssrl_core.data.cellset import MIN_SIDE, CellSet
 from ssrl_core.data.mitocheck_names import parse_name
+from ssrl_core.data.npz_guard import check_npz
 from ssrl_core.io import atomic_write
 
 # Channel names of known datasets, chosen by looking at the images (see docs/data.md).
@@ -39,9 +42,21 @@ def default_channels(stem: str, n_channels: int, columns: list[str]) -> list[str
     return [f"ch{i}" for i in range(n_channels)]
 
 
+def _check_shape(shape: tuple[int, ...], path: Path) -> None:
+    """Refuse an `images` shape no model can take (from the header, before reading it)."""
+    if len(shape) not in (3, 4):
+        raise ValueError(f"{path.name}: 'images' must be (N, H, W) or (N, H, W, C), not shape {shape}")
+    if shape[0] == 0:
+        raise ValueError(f"{path.name}: 'images' holds no crops (shape {shape})")
+    if len(shape) == 4 and shape[3] == 0:
+        raise ValueError(f"{path.name}: 'images' has 0 channels (shape {shape}); a crop needs at least one channel")
+
+
 def _check_images(images: np.ndarray, path: Path) -> np.ndarray:
-    if images.ndim not in (3, 4):
-        raise ValueError(f"{path.name}: 'images' must be (N, H, W) or (N, H, W, C), not shape {images.shape}")
+    _check_shape(images.shape, path)
+    if images.dtype.kind == "c":
+        raise ValueError(f"{path.name}: the pixels are complex numbers ({images.dtype}), not intensities; save the "
+                         "magnitude (abs) or the real part")
     if min(images.shape[1:3]) < MIN_SIDE:
         raise ValueError(f"{path.name}: the crops are {images.shape[1]}x{images.shape[2]} pixels; crops must be at "
                          f"least {MIN_SIDE}x{MIN_SIDE}, the smallest any backbone takes")
@@ -67,13 +82,18 @@ def _member(data: np.lib.npyio.NpzFile, key: str, path: Path) -> np.ndarray:
                          "(loading them could run code); save numbers or text instead") from None
 
 
-def load_npz(path: str | Path, name: str | None = None) -> CellSet:
+def load_npz(path: str | Path, name: str | None = None, max_bytes: int | None = None) -> CellSet:
     """Load crops saved as npz (see the module docstring). Crops with NaN or infinite pixels are
     skipped and reported in `CellSet.skipped`, as are metadata arrays that are not one value per
-    crop; crops smaller than MIN_SIDE and pickled arrays are refused with the file named."""
+    crop; crops smaller than MIN_SIDE, pickled arrays and arrays past the memory budget
+    (`max_bytes`, default `npz_guard.npz_budget()`) are refused with the file named, before
+    anything is decoded."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such dataset file: {path}")
+    declared = check_npz(path, max_bytes)
+    if "images" in declared:
+        _check_shape(declared["images"][0], path)
     try:
         data = np.load(path, allow_pickle=False)
         keys = list(data.files)
@@ -158,35 +178,18 @@ def save_npz(cells: CellSet, path: str | Path, compress: bool = True) -> Path:
     return atomic_write(path, write)
 
 
-def _array_header(zf: zipfile.ZipFile, member: str) -> tuple[tuple[int, ...], np.dtype]:
-    with zf.open(member) as fh:
-        version = np.lib.format.read_magic(fh)
-        if version == (1, 0):
-            shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
-        else:
-            shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
-    return tuple(shape), np.dtype(dtype)
-
-
 def npz_header(path: str | Path) -> dict:
     """Cell count, shape, dtype and channel names of an npz without reading its pixels."""
     path = Path(path)
-    try:
-        with zipfile.ZipFile(path) as zf:
-            names = zf.namelist()
-            if "images.npy" not in names:
-                raise ValueError(f"{path.name} has no 'images' array")
-            shape, dtype = _array_header(zf, "images.npy")
-            cols = [n[:-4] for n in names if n.endswith(".npy") and n not in ("images.npy", "channels.npy")]
-    except zipfile.BadZipFile as exc:
-        raise ValueError(f"{path.name} is not a readable .npz file ({exc})") from exc
-    if dtype.hasobject:
-        raise ValueError(f"{path.name}: the array 'images' holds pickled Python objects, which are refused")
-    if len(shape) not in (3, 4):
-        raise ValueError(f"{path.name}: 'images' has shape {shape}, expected (N, H, W[, C])")
+    declared = check_npz(path)
+    if "images" not in declared:
+        raise ValueError(f"{path.name} has no 'images' array (it has: {', '.join(declared) or 'nothing'})")
+    shape, dtype = declared["images"]
+    _check_shape(shape, path)
+    cols = [k for k in declared if k not in ("images", "channels")]
     c = 1 if len(shape) == 3 else shape[3]
     channels = None
-    if "channels.npy" in names:
+    if "channels" in declared:
         with np.load(path, allow_pickle=False) as data:
             channels = [str(x) for x in _member(data, "channels", path)]
     if not channels or len(channels) != c:

@@ -38,6 +38,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 import pandas as pd
 
+from ssrl_core.checksums import read_parquet, write_parquet
 from ssrl_core.io import atomic_write, atomic_write_json
 
 FORMAT = "ssrl-cell-store"
@@ -132,11 +133,11 @@ def _parquet_ready(meta: pd.DataFrame) -> pd.DataFrame:
 
 
 def _write_parquet(path: Path, meta: pd.DataFrame) -> None:
-    atomic_write(path, lambda p: _parquet_ready(meta).to_parquet(p, index=False))
+    write_parquet(_parquet_ready(meta), path)  # page checksums and a content digest (`ssrl_core.checksums`)
 
 
 def _read_parquet(path: Path, columns: Sequence[str] | None = None) -> pd.DataFrame:
-    return pd.read_parquet(path, columns=list(columns) if columns is not None else None)
+    return read_parquet(path, columns)
 
 
 # ----------------------------------------------------------------------------- lazy pixels
@@ -512,7 +513,7 @@ class StoreWriter:
         if not self.man["chunks"]:
             raise StoreError("no crops were written")
         n = len(self.man["chunks"])
-        meta = pd.concat([pd.read_parquet(_chunk_file(self.root, i, "parquet")) for i in range(n)], ignore_index=True)
+        meta = pd.concat([_read_parquet(_chunk_file(self.root, i, "parquet")) for i in range(n)], ignore_index=True)
         _write_parquet(self.root / META, meta)
         self.man.update(complete=True, columns=[str(c) for c in meta.columns], partial=None,
                         attrs={**self.man.get("attrs", {}), **(attrs or {})})
@@ -563,11 +564,22 @@ def open_store(path: str | Path, name: str | None = None, lazy: bool | None = No
         raise StoreError(f"{root.name}: {len(meta)} metadata rows for {len(arr)} crops")
     if lazy is None:
         lazy = arr.nbytes > IN_MEMORY_BYTES or len(arr) > IN_MEMORY_CELLS
-    images: Any = arr if lazy else arr[:]
+    images: Any = arr if lazy else _verified(arr, root)
     stem = root.name[: -len(SUFFIX)] if root.name.endswith(SUFFIX) else root.name
     skipped = [tuple(s) for s in man.get("skipped", [])]
     return CellSet(images, list(man["channels"]), meta, name=name or stem,  # named by its folder, as npz by file
                    skipped=skipped)  # type: ignore[arg-type]
+
+
+def _verified(arr: "StoreArray", root: Path) -> np.ndarray:
+    """All crops of a store read into memory, each chunk checked against the hash in the manifest."""
+    images = arr[:]
+    for i, (start, want) in enumerate(zip(arr.offsets[:-1], arr.hashes or [])):
+        got = hashlib.blake2b(images[start:arr.offsets[i + 1]].tobytes(), digest_size=16).hexdigest()
+        if got != want:
+            raise StoreError(f"{root.name}: chunk {i} ({_chunk_file(root, i).name}) is damaged: its pixels no longer "
+                             "match the checksum written with them; import the data again")
+    return images
 
 
 def read_meta(path: str | Path, columns: Sequence[str] | None = None) -> pd.DataFrame:

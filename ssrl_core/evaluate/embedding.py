@@ -9,7 +9,13 @@ linear probes).
 Cache: `cache_dir()/embeddings/<key>.npy` with `<key>.json` beside it, where the key hashes the
 encoder identity (the sha256 of a checkpoint file, remembered by path + mtime + size; or the
 baseline name), the data fingerprint (hash of the pixels, shape, dtype, channel names) and the
-preprocessing settings. A second look at the same cells is a file read.
+preprocessing settings. A second look at the same cells is a file read. The `.json` holds the
+`.npy` file's sha256 (written after the `.npy`), so a cache file changed since it was written (an
+all-zero file of the same shape, a copy cut short) is recomputed instead of being served.
+
+Embeddings must be finite: a checkpoint whose weights are not (refused when it is loaded) or an
+encoder that overflows gives NaN features, and those are refused with the cells named, never
+written to a table or the cache.
 
 Streaming: crops are read, scaled and resized batch by batch (the next batch is prepared on a
 background thread while the model runs the current one), and features go into one preallocated
@@ -29,7 +35,7 @@ from ssrl_core import paths
 from ssrl_core.data.cellset import CellSet, channel_ranges, to_unit_float
 from ssrl_core.evaluate.encoders import build_module, resolve
 from ssrl_core.evaluate.handmade import hand_features
-from ssrl_core.io import atomic_write, atomic_write_json
+from ssrl_core.io import atomic_write, atomic_write_json, sha256_file
 
 Progress = Callable[[float], None]
 
@@ -101,24 +107,62 @@ def embed_with_info(cells: CellSet, encoder: str, progress: Progress | None = No
     settings = ({"nuclear_channel": nuclear_channel} if spec.kind == "hand"
                 else {"pre": "unit-float+resize", **({"bf16": True} if bf16 else {})})
     key = cache_key(spec.identity, data_fingerprint(cells), settings)
-    npy, meta_json = _cache_paths(key)
-    if use_cache and npy.is_file() and meta_json.is_file():
-        try:
-            feats = np.load(npy, allow_pickle=False)
-            info = json.loads(meta_json.read_text(encoding="utf-8"))
-            if feats.shape[0] == len(cells):
-                if progress is not None:
-                    progress(1.0)
-                return feats, dict(info, cached=True)
-        except (OSError, ValueError):
-            pass  # a damaged cache entry is recomputed
+    note = None
+    try:
+        npy, meta_json = _cache_paths(key)
+    except OSError as exc:  # SSRL_CACHE unusable: embed anyway, without the cache, and say so
+        use_cache, note, npy, meta_json = False, _cache_note(exc), None, None
+    if use_cache:
+        hit = _cached(npy, meta_json, len(cells))
+        if hit is not None:
+            if progress is not None:
+                progress(1.0)
+            return hit[0], dict(hit[1], cached=True)
     feats, info = _compute(cells, spec, progress, dev, batch_size, nuclear_channel, bf16)
+    check_finite(feats, encoder)
     info.update(encoder=str(encoder), kind=spec.kind, identity=spec.identity, key=key, dim=int(feats.shape[1]),
                 cells=len(cells), dataset=cells.name)
     if use_cache:
-        _save_npy(npy, feats)
-        atomic_write_json(meta_json, info)
-    return feats, dict(info, cached=False)
+        try:
+            _save_npy(npy, feats)
+            info["sha256"] = sha256_file(npy)
+            atomic_write_json(meta_json, info)
+        except OSError as exc:  # a full or read-only cache folder costs the cache, not the embeddings
+            note = _cache_note(exc)
+    return feats, dict(info, cached=False, **({"cache_note": note} if note else {}))
+
+
+def _cache_note(exc: OSError) -> str:
+    from ssrl_core.oserrors import plain
+
+    return f"the embeddings were computed but not cached: {plain(exc)}"
+
+
+def _cached(npy, meta_json, n: int) -> tuple[np.ndarray, dict] | None:
+    """A cache entry whose `.npy` still has the sha256 written with it and `n` finite rows; None
+    when there is none or it is damaged (then it is recomputed and written again)."""
+    if not (npy.is_file() and meta_json.is_file()):
+        return None
+    try:
+        info = json.loads(meta_json.read_text(encoding="utf-8"))
+        if not isinstance(info, dict) or info.get("sha256") != sha256_file(npy):
+            return None  # changed since it was written, or an entry from before checksums
+        feats = np.load(npy, allow_pickle=False)
+    except (OSError, ValueError):
+        return None
+    if feats.ndim != 2 or feats.shape[0] != n or not np.isfinite(feats).all():
+        return None
+    return feats, info
+
+
+def check_finite(feats: np.ndarray, encoder: str) -> None:
+    """Refuse embeddings holding NaN or infinite values, naming the encoder and the cells."""
+    bad = np.flatnonzero(~np.isfinite(feats).all(axis=1)) if feats.size else np.zeros(0, dtype=int)
+    if len(bad):
+        which = ", ".join(str(int(i)) for i in bad[:5]) + (" ..." if len(bad) > 5 else "")
+        raise ValueError(f"the encoder {encoder} gave NaN or infinite embeddings for {len(bad)} of {len(feats)} "
+                         f"cells (positions {which}); nothing was written. Its weights or the images' "
+                         "values are not usable: check the checkpoint, or try another one")
 
 
 def embed(cells: CellSet, encoder: str, progress: Progress | None = None, **kwargs) -> np.ndarray:

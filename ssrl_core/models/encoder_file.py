@@ -8,7 +8,9 @@ is applied per channel, and the checkpoint a fine-tune started from (`parent`). 
 those facts with `EncoderFacts.to_dict()`; training (resume, fine-tune) and evaluation read them
 with `EncoderFacts.of(...)`, so both floors agree on one contract without `evaluate` importing
 `train`. Files are read only with `torch.load(..., weights_only=True)`: a file holding pickled
-Python objects is refused instead of run.
+Python objects is refused instead of run. A checkpoint whose tensors no longer match the digest
+written with them (`tensors_digest`, bytes changed on disk), or whose weights hold NaN or
+infinite values, is refused in words: it can neither embed cells nor resume.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from ssrl_core.models.backbones import build_backbone
 
 FORMAT = "ssrl-checkpoint"
 FORMAT_VERSION = 1
+DIGEST = "tensors_digest"  # BLAKE2b of every tensor in the checkpoint (`ssrl_core.checksums`)
 CHECKPOINT = "checkpoint.pt"  # the last checkpoint of a run directory (always this name)
 INFO_KEYS = ("method", "backbone", "in_channels", "crop_size", "feat_dim", "channels", "channel_ranges",
              "recipes", "recipe_weights", "dataset", "config", "versions", "metrics", "epoch", "step",
@@ -124,7 +127,24 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise ValueError(f"{path.name} is an ssrl checkpoint ({seems or 'with no description'}) but its model "
                          "weights ('model') are missing, so it can neither embed cells nor resume training; "
                          f"use the run's complete {CHECKPOINT}")
+    _check_integrity(path, ckpt)
     return ckpt
+
+
+def _check_integrity(path: Path, ckpt: dict[str, Any]) -> None:
+    """Refuse a checkpoint whose tensors changed since it was written or whose weights are not finite."""
+    from ssrl_core.checksums import nonfinite_tensors, tensors_digest
+
+    stored = ckpt.get(DIGEST)
+    if isinstance(stored, str) and tensors_digest({k: v for k, v in ckpt.items() if k != DIGEST}) != stored:
+        raise ValueError(f"{path.name} is damaged: its weights no longer match the checksum written with them "
+                         "(bytes changed on disk or in a copy). Use another checkpoint of the run "
+                         "(checkpoint_epochN.pt) or copy it again from where it was made.")
+    bad = nonfinite_tensors(ckpt["model"])
+    if bad:
+        raise ValueError(f"{path.name} holds NaN or infinite weights ({len(bad)} tensor(s), e.g. {bad[0]}), so it "
+                         "cannot embed cells or resume training. Use an earlier checkpoint of the run "
+                         "(checkpoint_epochN.pt) or train again with a lower learning rate.")
 
 
 def read_facts(path: str | Path, what: str = "") -> tuple[dict[str, Any], EncoderFacts]:

@@ -2,13 +2,17 @@
 
 A checkpoint holds the model state, the run config, the method name, the encoder's facts
 (`models.encoder_file.EncoderFacts`: backbone, channels, crop size, channel ranges, per-channel
-mode, parent), the recipes, package versions and the final metrics. It is written atomically
+mode, parent), the recipes, package versions and the final metrics. It carries a digest of all
+its tensors (`tensors_digest`, checked when read: bytes changed on disk are refused) and is
+written atomically
 (temporary file, then rename); reading it (`load_checkpoint`, `load_encoder`) lives in
 `ssrl_core.models.encoder_file`, where evaluation reads it too.
 """
 
 from __future__ import annotations
 
+import errno
+import os
 import platform
 from pathlib import Path
 from typing import Any
@@ -17,8 +21,9 @@ import numpy as np
 import torch
 
 import ssrl_core
+from ssrl_core.checksums import tensors_digest
 from ssrl_core.io import atomic_write
-from ssrl_core.models.encoder_file import FORMAT, FORMAT_VERSION, INFO_KEYS, encoder_state, load_checkpoint
+from ssrl_core.models.encoder_file import DIGEST, FORMAT, FORMAT_VERSION, INFO_KEYS, encoder_state, load_checkpoint
 
 __all__ = ["export_checkpoint", "package_versions", "plain", "save_checkpoint"]
 
@@ -42,8 +47,10 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
     state.setdefault("format", FORMAT)
     state.setdefault("format_version", FORMAT_VERSION)
     state.setdefault("versions", package_versions())
+    state.pop(DIGEST, None)
     state = plain(state)
-    return atomic_write(path, lambda p: torch.save(state, p))
+    state[DIGEST] = tensors_digest(state)
+    return atomic_write(path, lambda p: _save(state, p))
 
 
 def plain(obj: Any, where: str = "checkpoint") -> Any:
@@ -79,3 +86,40 @@ def export_checkpoint(path: str | Path, out: str | Path, half: bool = True) -> P
     small = {k: ckpt[k] for k in INFO_KEYS if k in ckpt}
     small.update(format=FORMAT, model=state, encoder_prefix="", half=bool(half), exported_from=str(Path(path).name))
     return save_checkpoint(out, small)
+
+
+class _WholeWrites:
+    """A raw file whose `write` writes everything or records why not. torch replaces an error
+    raised in a writer by its own RuntimeError about the file position; `_save` raises the
+    recorded OSError instead, so a full disk is ENOSPC (handled in words), not a bare RuntimeError."""
+
+    def __init__(self, raw: Any, path: Path):
+        self.raw, self.path, self.error = raw, path, None
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        done = 0
+        try:
+            while done < len(view):
+                n = self.raw.write(view[done:])
+                if not n:
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.path))
+                done += n
+        except OSError as exc:
+            self.error = exc
+            raise
+        return done
+
+    def flush(self) -> None:
+        self.raw.flush()
+
+
+def _save(state: dict[str, Any], path: Path) -> None:
+    with open(path, "wb", buffering=0) as raw:
+        out = _WholeWrites(raw, path)
+        try:
+            torch.save(state, out)
+        except RuntimeError:
+            if out.error is not None:
+                raise out.error from None
+            raise
