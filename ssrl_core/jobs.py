@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from ssrl_core import paths
-from ssrl_core.io import atomic_write_json
+from ssrl_core.io import atomic_write_json, overwrite_in_place
 
 STATUS = "status.json"
 JOB = "job.json"
@@ -83,12 +83,22 @@ def read_json(path: Path) -> dict[str, Any]:
 
 
 def write_status(folder: str | Path, **fields: Any) -> dict[str, Any]:
-    """Merge `fields` into status.json and rewrite it atomically; returns the new status."""
+    """Merge `fields` into status.json and rewrite it atomically; returns the new status.
+
+    On a full disk, where not even a small new file can be made, the existing status.json is
+    overwritten in place (its blocks are already allocated), so a job can still say why it stopped."""
     path = Path(folder) / STATUS
     status = read_json(path)
     status.update(fields)
     status["updated"] = now_iso()
-    atomic_write_json(path, status)
+    try:
+        atomic_write_json(path, status)
+    except OSError as exc:
+        from ssrl_core.oserrors import is_disk_full
+
+        if not (is_disk_full(exc) and path.is_file()):
+            raise
+        overwrite_in_place(path, (json.dumps(status, indent=2, default=str) + "\n").encode("utf-8"))
     return status
 
 

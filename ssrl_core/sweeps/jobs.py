@@ -53,7 +53,10 @@ def launch(sweep: Mapping[str, Any] | str | Path, name: str = "sweep", sweep_dir
     from ssrl_core.sweeps.runner import load_sweep, sweep_from_dict
 
     cfg = load_sweep(sweep) if isinstance(sweep, (str, Path)) else sweep_from_dict(dict(sweep))
+    from ssrl_core.sweeps.results import check_sweep_folder
+
     d = Path(sweep_dir) if sweep_dir is not None else jobs.new_run_dir(name, base=sweeps_dir())
+    check_sweep_folder(d)
     d.mkdir(parents=True, exist_ok=True)
     with jobs.lock(d):  # RunLocked, and nothing written, when a sweep job is running in it
         atomic_write_text(d / CONFIG, yaml.safe_dump(dataclasses.asdict(cfg), sort_keys=False))

@@ -59,3 +59,17 @@ class StopSignals:
     def __exit__(self, *exc: Any) -> None:
         for sig, old in self._old.items():
             signal.signal(sig, old)
+
+
+def not_finite_message(terms: dict[str, Any], lr: float, step: int, epoch: int, cfg_lr: float) -> str:
+    """Why a run stopped at a NaN/inf loss, which term went first, and what to change."""
+    import torch
+
+    names = [k for k, v in terms.items() if k != "loss" and not bool(torch.isfinite(v.detach()).all())]
+    which = names[0] if names else ("loss" if not bool(torch.isfinite(terms["loss"].detach()).all())
+                                    else "loss (on another process)")
+    kind = "NaN" if names and bool(torch.isnan(terms[names[0]].detach()).any()) else "NaN or infinite"
+    return (f"Training stopped at step {step + 1} (epoch {epoch + 1}): the loss term '{which}' "
+            f"became {kind}. The learning rate ({lr:g}) is probably too high for this method and batch size: "
+            f"lower it (e.g. --set lr={cfg_lr / 10:g}) and start again. The last good checkpoint "
+            "(if any) is kept.")

@@ -3,12 +3,12 @@
 One loop for one CPU, one GPU (bf16 autocast) or several GPUs under torchrun (DDP). Progress goes
 to the run directory (status.json, metrics.jsonl, train.log, checkpoints), written by rank 0.
 The run stops cleanly on Ctrl-C / SIGTERM / a `stop` file (checkpoint saved, state `stopped`),
-and at once on a NaN/inf loss (state `failed`, the last good checkpoint kept).
+at once on a NaN/inf loss (state `failed`, the last good checkpoint kept), and on a full disk
+(state `stopped`, "stopped: the disk is full ...", files consistent: `train.diskfull`).
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 import time
@@ -24,31 +24,22 @@ from ssrl_core.models.encoder_file import EncoderFacts, load_checkpoint
 from ssrl_core.train import checkpoint as ckpt_io
 from ssrl_core.train import distributed as dist_
 from ssrl_core.train import rundir as rd
+from ssrl_core.oserrors import is_disk_full, plain
 from ssrl_core.train.budget import Clock
-from ssrl_core.train.guards import StopSignals, check_resume
+from ssrl_core.train.diskfull import TrainingStopped, stop_for_full_disk
+from ssrl_core.train.guards import StopSignals, check_resume, not_finite_message
 from ssrl_core.train.config import RunConfig, load_config
 from ssrl_core.train.data import (EpochSampler, ViewPairs, check_channels, load_cells, prepare_images,
                                   prepare_images_with, resolve_recipes)
 from ssrl_core.train.model import (build_model, build_optimizer, lr_at, lr_at_share, rng_state, set_lr,
                                    set_rng_state)
-from ssrl_core.train.start_from import keep_frozen_eval, parent_info
+from ssrl_core.train.start_from import check_parent, keep_frozen_eval, parent_info
 
 Progress = Callable[[dict[str, Any]], None]
 
 
 class LossNotFinite(RuntimeError):
     """The loss became NaN or infinite."""
-
-
-def _logger(run_dir: Path, active: bool) -> logging.Logger:
-    log = logging.getLogger(f"ssrl_core.train.run.{run_dir.name}.{os.getpid()}")
-    log.setLevel(logging.INFO)
-    log.propagate = False
-    if active and not log.handlers:
-        h = logging.FileHandler(run_dir / rd.LOG, encoding="utf-8")
-        h.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-        log.addHandler(h)
-    return log
 
 
 def train(config: RunConfig | str | Path, run_dir: str | Path, progress: Progress | None = None,
@@ -74,7 +65,7 @@ def _train(cfg: RunConfig, run_dir: Path, progress: Progress | None, resume: boo
     if info.enabled and device.type == "cuda":
         device = torch.device("cuda", info.local_rank)
     main = info.is_main
-    log = _logger(run_dir, main)
+    log = rd.run_logger(run_dir, main)
     status = lambda **kw: rd.write_status(run_dir, **kw) if main else {}  # noqa: E731
     if main:
         rd.clear_stop(run_dir)
@@ -88,21 +79,25 @@ def _train(cfg: RunConfig, run_dir: Path, progress: Progress | None, resume: boo
     threads = torch.get_num_threads()
     if cfg.cpu_threads and device.type == "cpu":
         torch.set_num_threads(cfg.cpu_threads)
+    loop = None
     try:
         with StopSignals() as sig:
-            return _Loop(cfg, run_dir, device, bf16, info, log, progress, sig).run(resume)
+            loop = _Loop(cfg, run_dir, device, bf16, info, log, progress, sig)
+            return loop.run(resume)
     except BaseException as exc:
+        if main and isinstance(exc, OSError) and is_disk_full(exc):
+            raise TrainingStopped(stop_for_full_disk(run_dir, loop and loop.saved_step, loop.step if loop else 0,
+                                                     log)) from exc
         if main and not isinstance(exc, LossNotFinite):
-            reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"{type(exc).__name__}: {exc}"
+            reason = ("interrupted" if isinstance(exc, KeyboardInterrupt) else plain(exc)
+                      if isinstance(exc, (OSError, MemoryError)) else f"{type(exc).__name__}: {exc}")
             state = "stopped" if isinstance(exc, KeyboardInterrupt) else "failed"
             status(state=state, error=reason)
             log.error("run %s: %s", state, reason)
         raise
     finally:
         torch.set_num_threads(threads)
-        for h in list(log.handlers):
-            h.close()
-            log.removeHandler(h)
+        rd.close_logger(log)
         dist_.cleanup(info)
 
 
@@ -111,6 +106,7 @@ class _Loop:
         self.cfg, self.run_dir, self.device, self.bf16 = cfg, run_dir, device, bf16
         self.info, self.log, self.progress, self.sig = info, log, progress, sig
         self.main = info.is_main
+        self.step, self.saved_step = 0, None  # saved_step: the step of the last complete checkpoint.pt
 
     def _status(self, **kw: Any) -> None:
         if self.main:
@@ -122,15 +118,19 @@ class _Loop:
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
         cells = load_cells(cfg.data, cfg.seed)
-        images01, lo, hi = prepare_images(cells)
         self.cells, self.recipes = cells, resolve_recipes(cfg.recipes)
-        check_channels(self.recipes, cells.images.shape[-1])
-        self.ckpt = None
-        last = self.run_dir / rd.CHECKPOINT
-        if resume and last.is_file():
+        check_channels(self.recipes, cells.images.shape[-1])  # every check before the pixels are scaled
+        self.ckpt, last, self.parent = None, self.run_dir / rd.CHECKPOINT, None
+        if resume and last.is_file():  # resumed: the weights come from the run's own checkpoint
             self.ckpt = load_checkpoint(last)
             facts = EncoderFacts.of(self.ckpt)
+            self.parent = facts.parent
             images01, lo, hi = prepare_images_with(cells, facts.lo, facts.hi)
+        else:
+            self.parent = parent_info(cfg.init) if cfg.init else None
+            if self.parent:
+                check_parent(self.parent, cfg.backbone, cfg.per_channel, cells.images.shape[-1])
+            images01, lo, hi = prepare_images(cells)
         self.lo, self.hi = lo, hi
         self.dataset = ViewPairs(images01, self.recipes, cfg.crop_size, cfg.seed)
         self.sampler = EpochSampler(len(self.dataset), cfg.seed, self.info.rank, self.info.world,
@@ -141,14 +141,9 @@ class _Loop:
                              "cells each process has; lower batch_size or use more cells")
         full = cfg.epochs * self.steps_per_epoch
         self.total_steps = min(full, cfg.max_steps) if cfg.max_steps else full
-        if self.ckpt is not None:  # resumed: the weights come from the run's own checkpoint
-            self.parent = facts.parent
-            self.model, self.feat_dim = build_model(cfg, cells.images.shape[-1])
-        else:
-            self.parent = parent_info(cfg.init) if cfg.init else None
-            self.model, self.feat_dim = build_model(cfg, cells.images.shape[-1], self.parent)
-            if self.parent:
-                self.log.info("starting from %s (%s)", cfg.init, self.parent["file"])
+        self.model, self.feat_dim = build_model(cfg, cells.images.shape[-1], None if self.ckpt else self.parent)
+        if self.parent and self.ckpt is None:
+            self.log.info("starting from %s (%s)", cfg.init, self.parent["file"])
         self.clock = Clock(cfg.max_minutes, float(self.ckpt.get("train_seconds", 0.0)) if self.ckpt is not None else 0.0,
                            self.info, self.device)
         self.fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
@@ -163,6 +158,7 @@ class _Loop:
             if self.ckpt.get("optimizer"):
                 self.opt.load_state_dict(self.ckpt["optimizer"])
             self.step, self.epoch = int(self.ckpt["step"]), int(self.ckpt["epoch"])
+            self.saved_step = self.step
             self.batch_in_epoch = int(self.ckpt.get("batch_in_epoch", 0))
             set_rng_state(self.ckpt.get("rng"))
             self.log.info("resumed from %s at step %d (epoch %d)", last.name, self.step, self.epoch + 1)
@@ -187,7 +183,10 @@ class _Loop:
                  "dataset": cfg.data.name, "cells": len(self.cells), "metrics": metrics, "epoch": self.epoch,
                  "step": self.step, "batch_in_epoch": self.batch_in_epoch, "rng": rng_state(), "half": False,
                  "freeze": int(cfg.freeze), "train_seconds": round(self.clock.seconds(), 2)}
-        return ckpt_io.save_checkpoint(self.run_dir / name, state)
+        path = ckpt_io.save_checkpoint(self.run_dir / name, state)
+        if name == rd.CHECKPOINT:
+            self.saved_step = self.step
+        return path
 
     def _should_stop(self) -> bool:
         local = self.sig.reason is not None or (self.main and rd.stop_requested(self.run_dir))
@@ -276,14 +275,7 @@ class _Loop:
                           record.get("loss", float("nan")), record["lr"], record["pairs_per_s"])
 
     def _not_finite(self, terms: dict[str, torch.Tensor], lr: float) -> None:
-        names = [k for k, v in terms.items() if k != "loss" and not bool(torch.isfinite(v.detach()).all())]
-        which = names[0] if names else ("loss" if not bool(torch.isfinite(terms["loss"].detach()).all())
-                                        else "loss (on another process)")
-        kind = "NaN" if names and bool(torch.isnan(terms[names[0]].detach()).any()) else "NaN or infinite"
-        msg = (f"Training stopped at step {self.step + 1} (epoch {self.epoch + 1}): the loss term '{which}' "
-               f"became {kind}. The learning rate ({lr:g}) is probably too high for this method and batch size: "
-               f"lower it (e.g. --set lr={self.cfg.lr / 10:g}) and start again. The last good checkpoint "
-               "(if any) is kept.")
+        msg = not_finite_message(terms, lr, self.step, self.epoch, self.cfg.lr)
         self._status(state="failed", error=msg, step=self.step)
         self.log.error(msg)
         raise LossNotFinite(msg)

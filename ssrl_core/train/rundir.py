@@ -17,7 +17,9 @@ the job layer's, and their helpers are named here too so that training code read
 
 from __future__ import annotations
 
+import errno
 import json
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -32,7 +34,7 @@ CONFIG = "config.yaml"
 METRICS = "metrics.jsonl"
 LOG = "train.log"
 __all__ = ["CONFIG", "METRICS", "CHECKPOINT", "LOG", "epoch_checkpoint_name", "append_metrics",
-           "read_metrics_records", "truncate_metrics", "eta_seconds",
+           "read_metrics_records", "truncate_metrics", "eta_seconds", "run_logger", "close_logger",
            # the job layer's, named here for training code
            "LOCK", "STATES", "STATUS", "STOP", "RunLocked", "check_unlocked", "clear_stop", "lock", "new_run_dir",
            "now_iso", "pid_alive", "proc_start", "read_json", "request_stop", "slug", "stop_requested",
@@ -47,9 +49,12 @@ def epoch_checkpoint_name(epoch: int) -> str:
 def append_metrics(run_dir: str | Path, record: dict[str, Any]) -> None:
     """Append one JSON line to metrics.jsonl (flushed at once, so readers see whole lines)."""
     line = json.dumps(record, default=float) + "\n"
-    fd = os.open(Path(run_dir) / METRICS, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    path = Path(run_dir) / METRICS
+    data = line.encode("utf-8")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     try:
-        os.write(fd, line.encode("utf-8"))
+        if os.write(fd, data) != len(data):  # a short write: the disk filled up mid-line
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
     finally:
         os.close(fd)
 
@@ -98,3 +103,29 @@ def eta_seconds(elapsed: float, done: int, total: int) -> float | None:
     if done <= 0 or total <= done:
         return 0.0 if total and done >= total else None
     return round(elapsed / done * (total - done), 1)
+
+
+class _LogFile(logging.FileHandler):
+    """train.log; a line that cannot be written (a full disk) is dropped, not printed as a traceback."""
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+        pass
+
+
+def run_logger(run_dir: Path, active: bool) -> logging.Logger:
+    """The run's logger, writing train.log (on rank 0 only: `active`)."""
+    log = logging.getLogger(f"ssrl_core.train.run.{run_dir.name}.{os.getpid()}")
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    if active and not log.handlers:
+        h = _LogFile(run_dir / LOG, encoding="utf-8")
+        h.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        log.addHandler(h)
+    return log
+
+
+def close_logger(log: logging.Logger) -> None:
+    """Close and remove the logger's file handlers (the run is over)."""
+    for h in list(log.handlers):
+        h.close()
+        log.removeHandler(h)
