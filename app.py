@@ -11,6 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ssrl_app import demo, loaders, session, sidebar, state
+from ssrl_app.errors import at_the_edge
 
 
 def home() -> None:
@@ -53,11 +54,13 @@ def main() -> None:
     page = st.navigation(pages)
     sidebar.dataset_picker()
     try:
-        page.run()
+        with at_the_edge("This page"):  # a full disk, a read-only folder...: one plain sentence
+            page.run()
     finally:  # also after a page stops early (st.stop) with a plain message
-        sidebar.render_status()
-        session.sidebar_box()
-        session.save()
+        with at_the_edge("The sidebar"):
+            sidebar.render_status()
+            session.sidebar_box()
+            session.save()
     loaders.warm_up()
 
 

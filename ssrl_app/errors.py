@@ -38,6 +38,18 @@ def plain_errors(what: str, stop: bool = False) -> Iterator[None]:
             st.stop()
 
 
+@contextlib.contextmanager
+def at_the_edge(what: str = "This page") -> Iterator[None]:
+    """The app's edge for what the operating system refuses (a full disk, a read-only folder,
+    `SSRL_RUNS` pointing at a file, too little memory): one plain sentence with the file and what
+    to do, instead of Streamlit's redacted error. `app.py` runs every page inside it."""
+    try:
+        yield
+    except (OSError, MemoryError) as exc:
+        LOG.warning("%s: %s", what, exc)
+        st.error(f"{what} could not go on: {message(exc)}")
+
+
 def message(exc: BaseException) -> str:
     """The user-facing text of an exception: the CLI's words (`ssrl_core.oserrors.plain`: a full
     disk, a read-only folder and the like said with the file and what to do; KeyError's quotes

@@ -76,3 +76,18 @@ def test_an_os_error_when_keeping_a_label_is_one_sentence(tiny_env, tmp_path: Pa
     assert errors == [f"The label was not kept: {Path(tiny_env) / 'annotations'} is a file, not a folder (this folder "
                       f"comes from SSRL_DATA={os.environ['SSRL_DATA']}: set SSRL_DATA to a folder you can write). Give "
                       "a folder path (a new name is created), or move the file away."], errors
+
+
+def test_ssrl_runs_pointing_at_a_file_is_one_sentence_on_every_page_that_lists_runs(
+        tiny_env, tmp_path: Path, monkeypatch) -> None:
+    runs = tmp_path / "runs.txt"
+    runs.write_text("not a folder\n")
+    monkeypatch.setenv("SSRL_RUNS", str(runs))
+    for page in ("pages/train.py", "pages/explore.py"):
+        at = app_on(page)
+        assert not problems(at), (page, problems(at))
+        assert [e.value for e in at.error] == [
+            f"This page could not go on: {runs} is a file, not a folder (this folder comes from SSRL_RUNS={runs}: "
+            "set SSRL_RUNS to a folder you can write). Give a folder path (a new name is created), or move the file "
+            "away."], page
+    assert runs.read_text() == "not a folder\n"

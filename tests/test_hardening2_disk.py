@@ -262,3 +262,29 @@ def test_training_meets_a_full_disk_in_process(config: Path, tmp_path: Path, mon
     assert rd.read_json(run / rd.STATUS)["state"] == "stopped" and not list(run.glob(".*.tmp"))
     monkeypatch.setattr(ck, "_save", real)
     assert train(cfg, run, resume=True)["step"] == 9
+
+
+def test_fine_tuning_from_an_encoder_that_does_not_fit_is_refused_before_any_image_is_scaled(
+        tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """`train --init` under a memory cap: the channel check comes first, so the refusal needs no
+    float copy of the images (4,000 crops: 16 MB as uint8, 66 MB scaled to float32)."""
+    import tracemalloc
+
+    import ssrl_core.train.loop  # noqa: F401  (imported up front: only the command's own memory is traced)
+
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "big.npz", images=rng.integers(0, 255, (4000, 64, 64), dtype=np.uint8))
+    cfg = tmp_path / "ft.yaml"
+    cfg.write_text(f"name: ft\ndata: {tmp_path / 'big.npz'}\nrecipes: [microscopy-set-a]\nmethod: simclr\n")
+    tracemalloc.start()
+    try:
+        code = main(["train", str(cfg), "--init", "bbbc021_set_a", "--out", str(tmp_path / "run"), "--json"])
+        used = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert code == 2
+    assert capsys.readouterr().err.strip() == ("error: Cannot start from 'bbbc021_set_a': it takes 3-channel images "
+                                               "and these cells have 1.")
+    print(f"peak traced: {used / 2**20:.1f} MiB")
+    assert used < 45 * (1 << 20), used / 2**20  # the uint8 set is read, no float32 copy (66 MB) is made
+    assert not (tmp_path / "run" / rd.CHECKPOINT).exists()
