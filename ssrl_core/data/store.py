@@ -38,7 +38,8 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 import pandas as pd
 
-from ssrl_core.checksums import read_parquet, write_parquet
+from ssrl_core.data.store_meta import read_parquet as _read_parquet
+from ssrl_core.data.store_meta import write_parquet as _write_parquet
 from ssrl_core.io import atomic_write, atomic_write_json
 
 FORMAT = "ssrl-cell-store"
@@ -99,45 +100,6 @@ def store_header(path: str | Path) -> dict:
     return {"cells": int(man["cells"]), "height": int(h), "width": int(w), "channels": int(c),
             "channel_names": list(man["channels"]), "dtype": str(man["dtype"]),
             "columns": list(man.get("columns", [])), "format": "store"}
-
-
-# ----------------------------------------------------------------------------- metadata tables
-
-
-def _parquet_ready(meta: pd.DataFrame) -> pd.DataFrame:
-    """Columns Parquet can hold with one type each: mixed or odd object columns become text."""
-    out = meta.reset_index(drop=True).copy()
-    out.columns = [str(c) for c in out.columns]
-    for col in out.columns:
-        s = out[col]
-        if isinstance(s.dtype, pd.StringDtype):  # text: a missing value reads back as "", as from an npz
-            out[col] = s.fillna("")
-            continue
-        if s.dtype.kind in "biufM":
-            continue
-        if s.dtype == object:
-            kinds = {type(v) for v in s if v is not None and not (isinstance(v, float) and np.isnan(v))}
-            if kinds <= {str}:  # text: a missing value reads back as "", as from an npz
-                out[col] = s.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else v)
-                continue
-            if kinds and all(issubclass(k, (int, np.integer)) and not issubclass(k, bool) for k in kinds) \
-                    and s.notna().all():
-                out[col] = s.astype(np.int64)
-                continue
-            if kinds and all(issubclass(k, (int, float, np.integer, np.floating)) and not issubclass(k, bool)
-                             for k in kinds):
-                out[col] = s.astype(np.float64)
-                continue
-        out[col] = s.map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v))
-    return out
-
-
-def _write_parquet(path: Path, meta: pd.DataFrame) -> None:
-    write_parquet(_parquet_ready(meta), path)  # page checksums and a content digest (`ssrl_core.checksums`)
-
-
-def _read_parquet(path: Path, columns: Sequence[str] | None = None) -> pd.DataFrame:
-    return read_parquet(path, columns)
 
 
 # ----------------------------------------------------------------------------- lazy pixels
