@@ -263,3 +263,16 @@ def test_sweep_base_pointing_at_a_folder_says_so(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"^the sweep's base run config 'runs' is a folder \(.*runs\); give the run "
                                          r"config YAML file$"):
         load_sweep(tmp_path / "sweep.yaml")
+
+
+def test_a_member_that_is_not_an_array_is_never_read(tmp_path: Path) -> None:
+    """A bomb hidden in a non-.npy member (np.load would hand back its bytes) is listed, not read."""
+    path = tmp_path / "extra.npz"
+    np.savez(path, images=np.zeros((2, 32, 32), np.uint8))
+    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED) as zf:
+        with zf.open("notes.txt", "w", force_zip64=True) as fh:
+            for _ in range(64):
+                fh.write(bytes(MiB))
+    cells, used = peak(load_npz, path)
+    assert len(cells) == 2 and used < 4 * MiB
+    assert cells.skipped == [("extra.npz:notes.txt", "not a numpy array (.npy); it was not read")]

@@ -96,7 +96,7 @@ def load_npz(path: str | Path, name: str | None = None, max_bytes: int | None = 
         _check_shape(declared["images"][0], path)
     try:
         data = np.load(path, allow_pickle=False)
-        keys = list(data.files)
+        keys = [k for k in data.files if k in declared]  # only the .npy arrays whose headers were checked
     except Exception as exc:  # corrupt zip, not an npz, truncated
         raise ValueError(f"{path.name} is not a readable .npz file ({type(exc).__name__}: {exc})") from exc
     with data:
@@ -106,7 +106,8 @@ def load_npz(path: str | Path, name: str | None = None, max_bytes: int | None = 
             images = _check_images(_member(data, "images", path), path)
             n = images.shape[0]
             cols: dict[str, np.ndarray] = {}
-            skipped: list[tuple[str, str]] = []
+            skipped: list[tuple[str, str]] = [(f"{path.name}:{k}", "not a numpy array (.npy); it was not read")
+                                              for k in data.files if k not in declared]
             for k in keys:
                 if k in ("images", "channels"):
                     continue
