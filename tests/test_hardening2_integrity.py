@@ -276,3 +276,19 @@ def test_a_member_that_is_not_an_array_is_never_read(tmp_path: Path) -> None:
     cells, used = peak(load_npz, path)
     assert len(cells) == 2 and used < 4 * MiB
     assert cells.skipped == [("extra.npz:notes.txt", "not a numpy array (.npy); it was not read")]
+
+
+def test_converted_imagenet_weights_changed_in_the_cache_are_refused(tmp_path: Path) -> None:
+    from ssrl_core.checksums import tensors_digest
+    from ssrl_core.io import atomic_write, save_torch
+    from ssrl_core.weights import WeightsUnavailable, _load_file
+
+    state = {"features.0.weight": torch.randn(8, 3, 3, 3), "features.0.bias": torch.zeros(8)}
+    path = atomic_write(tmp_path / "alexnet_imagenet.pt", lambda p: save_torch(state, p))
+    (tmp_path / "alexnet_imagenet.pt.digest").write_text(tensors_digest(state) + "\n")
+    assert torch.equal(_load_file(str(path), 1)["features.0.weight"], state["features.0.weight"])
+    changed = dict(state, **{"features.0.bias": torch.ones(8)})  # same shape, other values
+    torch.save(changed, path)
+    with pytest.raises(WeightsUnavailable, match=r"alexnet_imagenet.pt are damaged \(their checksum no longer "
+                                                 r"matches, or they hold NaN values\): delete alexnet_imagenet.pt"):
+        _load_file(str(path), 2)

@@ -11,8 +11,6 @@ written atomically
 
 from __future__ import annotations
 
-import errno
-import os
 import platform
 from pathlib import Path
 from typing import Any
@@ -22,7 +20,7 @@ import torch
 
 import ssrl_core
 from ssrl_core.checksums import tensors_digest
-from ssrl_core.io import atomic_write
+from ssrl_core.io import atomic_write, save_torch
 from ssrl_core.models.encoder_file import DIGEST, FORMAT, FORMAT_VERSION, INFO_KEYS, encoder_state, load_checkpoint
 
 __all__ = ["export_checkpoint", "package_versions", "plain", "save_checkpoint"]
@@ -50,7 +48,7 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
     state.pop(DIGEST, None)
     state = plain(state)
     state[DIGEST] = tensors_digest(state)
-    return atomic_write(path, lambda p: _save(state, p))
+    return atomic_write(path, lambda p: save_torch(state, p))
 
 
 def plain(obj: Any, where: str = "checkpoint") -> Any:
@@ -86,40 +84,3 @@ def export_checkpoint(path: str | Path, out: str | Path, half: bool = True) -> P
     small = {k: ckpt[k] for k in INFO_KEYS if k in ckpt}
     small.update(format=FORMAT, model=state, encoder_prefix="", half=bool(half), exported_from=str(Path(path).name))
     return save_checkpoint(out, small)
-
-
-class _WholeWrites:
-    """A raw file whose `write` writes everything or records why not. torch replaces an error
-    raised in a writer by its own RuntimeError about the file position; `_save` raises the
-    recorded OSError instead, so a full disk is ENOSPC (handled in words), not a bare RuntimeError."""
-
-    def __init__(self, raw: Any, path: Path):
-        self.raw, self.path, self.error = raw, path, None
-
-    def write(self, data: Any) -> int:
-        view = memoryview(data).cast("B")
-        done = 0
-        try:
-            while done < len(view):
-                n = self.raw.write(view[done:])
-                if not n:
-                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.path))
-                done += n
-        except OSError as exc:
-            self.error = exc
-            raise
-        return done
-
-    def flush(self) -> None:
-        self.raw.flush()
-
-
-def _save(state: dict[str, Any], path: Path) -> None:
-    with open(path, "wb", buffering=0) as raw:
-        out = _WholeWrites(raw, path)
-        try:
-            torch.save(state, out)
-        except RuntimeError:
-            if out.error is not None:
-                raise out.error from None
-            raise
