@@ -227,7 +227,7 @@ def test_ssrl_runs_or_sweep_out_pointing_at_a_file(config: Path, tmp_path: Path,
     assert capsys.readouterr().err.startswith(f"error: {runs} is a file, not a folder")
     assert runs.read_text() == "not a folder\n"
     sweep = tmp_path / "sweep.yaml"
-    sweep.write_text(f"base: {config.name}\nparameter: lr\nvalues: [0.1]\nseeds: [0]\nprobe_column: label\n")
+    sweep.write_text(f"base: {config.name}\nparameter: lr\nvalues: [0.1, 0.2]\nseeds: [0]\nprobe_column: label\n")
     taken = tmp_path / "taken.csv"
     taken.write_text("keep me\n")
     for extra in ([], ["--background"]):
@@ -243,7 +243,7 @@ def test_training_meets_a_full_disk_in_process(config: Path, tmp_path: Path, mon
     from ssrl_core.train import load_config, train
     from ssrl_core.train.diskfull import TrainingStopped
 
-    real, calls = ck._save, []
+    real, calls = ck.save_torch, []
 
     def full_on_second(state, path):
         calls.append(path)
@@ -252,7 +252,7 @@ def test_training_meets_a_full_disk_in_process(config: Path, tmp_path: Path, mon
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
         real(state, path)
 
-    monkeypatch.setattr(ck, "_save", full_on_second)
+    monkeypatch.setattr(ck, "save_torch", full_on_second)
     cfg = load_config(config, SETS[1::2])
     run = tmp_path / "run"
     with pytest.raises(TrainingStopped, match=r"^stopped: the disk is full \(.* MB free in .*\) at step 6; "
@@ -260,7 +260,7 @@ def test_training_meets_a_full_disk_in_process(config: Path, tmp_path: Path, mon
         train(cfg, run)
     assert [json.loads(x)["step"] for x in (run / rd.METRICS).read_text().splitlines()] == [1, 2, 3]
     assert rd.read_json(run / rd.STATUS)["state"] == "stopped" and not list(run.glob(".*.tmp"))
-    monkeypatch.setattr(ck, "_save", real)
+    monkeypatch.setattr(ck, "save_torch", real)
     assert train(cfg, run, resume=True)["step"] == 9
 
 
