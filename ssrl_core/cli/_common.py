@@ -46,3 +46,16 @@ def clean(obj: Any) -> Any:
 def fmt(v: Any) -> str:
     """A metric with three decimals, or "n/a" for a missing or non-finite one."""
     return "n/a" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.3f}"
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number of 1 or more (a plain error otherwise)."""
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more, not {value}")
+    return value
