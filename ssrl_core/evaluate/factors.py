@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ssrl_core.data.cellset import CellSet, channel_ranges, to_unit_float
+from ssrl_core.data.cellset import CellSet, to_unit_float
 from ssrl_core.evaluate.morphology import nucleus_measurements
 
 LABEL_COLUMNS = ("label", "phenotype", "compound", "moa", "concentration", "dose")
@@ -43,7 +43,7 @@ def nuisance_factors(cells: CellSet, nuclear_channel: int = 0, lo=None, hi=None)
     nucleus_area (pixels of the central nucleus) and nucleus_offset (pixels from the centre).
     """
     if lo is None or hi is None:
-        lo, hi = channel_ranges(cells.images)
+        lo, hi = cells.ranges()  # the whole dataset's scale, also for a subset
     out = []
     for start in range(0, len(cells), 512):
         x = to_unit_float(cells.images[start:start + 512], lo, hi)
@@ -174,13 +174,13 @@ def factor_table(features: np.ndarray, meta: pd.DataFrame, cells: CellSet | None
     metadata, one row per embedding).
 
     With `cells`, the nuisance factors are measured on those cells' images scaled with `ranges`
-    (default: `channel_ranges` of the whole `cells`, the scale the app displays and trains with);
+    (default: `cells.ranges()`, the whole dataset's scale the app displays and trains with);
     without, only metadata factors are probed. `index=None` means every cell of `cells`.
     """
     nuisance = None
     if cells is not None:
         idx = np.arange(len(cells)) if index is None else np.asarray(index, dtype=np.int64)
-        lo, hi = ranges if ranges is not None else channel_ranges(cells.images)
+        lo, hi = ranges if ranges is not None else cells.ranges()
         nuisance = nuisance_factors(cells.subset(idx), nuclear_channel=nuclear_channel, lo=lo, hi=hi)
     return factor_probe(features, meta, nuisance, quantiles=quantiles, seed=seed)
 
