@@ -22,6 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", required=True, help="dataset name (see `ssrl data list`) or file path")
     p.add_argument("--where", action="append", default=[], metavar="COLUMN=VALUE",
                    help="keep only cells with this metadata value (repeatable)")
+    p.add_argument("--heldout", choices=("mitocheck", "bbbc021"),
+                   help="keep only the held-out cells the shipped checkpoints of this group were scored on "
+                        "(their cards' and docs/results.md's numbers)")
     p.add_argument("--out", required=True, help="output .parquet or .csv")
     p.add_argument("--device", default="auto")
     p.add_argument("--batch-size", type=int, default=256)
@@ -110,9 +113,17 @@ def run_embed(args: argparse.Namespace) -> int:
     from ssrl_core.evaluate.export import embedding_frame, write_table
 
     cells = load_dataset(args.data)
-    index = np.arange(len(cells))
+    keep = np.ones(len(cells), dtype=bool)
     if args.where:
-        index = np.flatnonzero(_select(cells, _parse_where(args.where)))
+        keep &= _select(cells, _parse_where(args.where))
+    if args.heldout:
+        from ssrl_core.reproduce.plan import heldout_mask
+
+        keep &= heldout_mask(cells.meta, args.heldout)
+    index = np.flatnonzero(keep)
+    if len(index) < len(cells):
+        if len(index) == 0:
+            raise ValueError("no cell is left after --where / --heldout")
         cells = cells.subset(index)
     encoder = args.checkpoint or args.encoder
     show = (lambda f: print(f"\rembedding {100 * f:5.1f}%", end="", file=sys.stderr)) if not args.json else None
