@@ -46,9 +46,8 @@ the shipped sweep summary by `ssrl reproduce`).
     `small_cnn` applied to every channel, SimCLR on every training crop, about an hour in two
     stages; section below): 300 SimCLR steps (temperature 0.2, batch 64, about 8 epochs) with the
     set's recipe. The base encoder itself is a row of the table, so what the fine-tune adds is visible.
-  - **BBBC021**: fine-tuned from `cells_base` like MitoCheck (300 SimCLR steps, batch 64). The
-    paper's VGG13 + MoCo v2 trained from scratch (shipped until December 2026) fell below random
-    VGG13 and the hand features on the probe trained on other wells, so it was replaced.
+  - **BBBC021**: the paper's VGG13 + MoCo v2 (queue 256), batch 32, 20 epochs (700 steps), trained
+    from scratch on sites 1-2 of Week4_27801.
 - Compute: a shared 2-core CPU, no GPU, minutes per checkpoint (the training seconds are in the
   checkpoint table; runs shared the CPU with other work, one thread each). The paper trains for
   hundreds of epochs on GPUs at 196 px; here crops are 64 px (MitoCheck 64 px; BBBC021 68 px
@@ -87,8 +86,9 @@ The app, the command line and this page score embeddings the same way
   evaluated on its sites 3-4 (the 5 uM well B05 has only site 1, so the held-out treated cells are
   the 15 and 50 uM doses) together with the DMSO plate Week4_27481, which they never trained on.
   Each plate is normalised to its own DMSO cells; the probe is trained on some wells and tested on
-  the others. What cannot be held out: the treated plate itself, and the base encoder `cells_base`
-  saw the DMSO crops of Week4_27481 (as unlabelled grey images) when it was trained.
+  the others. What cannot be held out: the treated plate itself (for treated cells), and the base
+  encoder `cells_base` saw the DMSO crops of Week4_27481 (as unlabelled grey images) when it was
+  trained, so for `cells_base` that plate is held out from labels only.
 """
 
 LIMITS = """\
