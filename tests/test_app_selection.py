@@ -211,8 +211,10 @@ def test_home_one_click_demo_on_the_shipped_sample(tmp_path, monkeypatch):
     assert at.session_state["ssrl.dataset"] == "mitocheck_demo"  # the labelled sample is the default
     next(b for b in at.button if b.label == "Run the demo").click().run()
     assert not problems(at), problems(at)
-    text = " ".join(s.value for s in at.success)
+    text = " ".join(s.value for s in at.info)
     assert "mitocheck_set_a" in text and "AMI" in text, text
+    # the verdict has a margin: set A and set B differ by less than their K-Means spread here
+    assert text.startswith(("No clear difference", "mitocheck_set_a scores higher", "mitocheck_set_b scores higher"))
     assert len(at.get("vega_lite_chart")) == 4  # set A and set B, by phenotype and by number of nuclei
 
 
