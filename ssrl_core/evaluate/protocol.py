@@ -20,7 +20,7 @@ line is the same number for the same cells.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -112,7 +112,8 @@ def evaluate_cells(features: np.ndarray, meta: pd.DataFrame, column: str, k: int
         rc = cluster_metrics(rz, labels, k=k, seed=seed)
         out["raw"] = {"ami": rc["ami"], "ami_spread": rc["ami_spread"], "chance95": rc["chance95"]}
         raw_plate = plate_effect(rz, kept_meta, rc["clusters"], ctrl, seed)
-        out["plate"].update(plate_ami_raw=raw_plate["plate_ami"], clusters_vs_plate_raw=raw_plate["clusters_vs_plate"])
+        if out["plate"] is not None and raw_plate is not None:
+            out["plate"].update(plate_ami_raw=raw_plate["plate_ami"], clusters_vs_plate_raw=raw_plate["clusters_vs_plate"])
     warn = plate_warning(out["plate"], cm, column)
     if warn:
         out["warnings"].append(warn)
@@ -147,7 +148,3 @@ def summary(result: dict) -> dict:
     out["words"] = result["words"]
     return out
 
-
-def protocol_dict() -> dict:
-    """The settings, for JSON outputs and cards."""
-    return asdict(PROTOCOL)

@@ -100,7 +100,7 @@ def ship(folder: str | Path | None = None, log: Log = print, export: bool = True
     index = shipping.export([e], folder, log) if export else shipping.read_index(folder)
     item = next(c for c in index["checkpoints"] if c["name"] == e.name)
     card = scores(str(folder / e.file), str(item["backbone"]))
-    item.update(per_channel=True, metrics=card, bar_problems=bar_problems(card))
+    item.update(per_channel=True, metrics=card, bar_problems=bar_problems(card), heldout=shipping.HELDOUT["base"])
     if export:
         item["stages"] = stages(project_root() / e.run_dir())
     shipping.write_index(folder, index)
