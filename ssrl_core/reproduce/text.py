@@ -115,7 +115,7 @@ LIMITS = """\
 
 def _suggest(claims: list[dict[str, str]]) -> list[str]:
     out = []
-    bad = [c["claim"] for c in claims if "not held" in c["verdict"]]
+    bad = [c["claim"] for c in claims if "not held" in c["verdict"] or "tie" in c["verdict"]]
     if any("SSL beats ImageNet" in c for c in bad):
         out.append("- Where ImageNet VGG16 features beat the SSL encoders, the likely reason is compute: "
                    "a 138 M-parameter network trained on 1.2 M images against encoders trained for "
