@@ -46,11 +46,17 @@ if go:
     try:
         feats = analysis.embed(name, index, choices[enc_label],
                                progress=lambda f: bar.progress(min(float(f), 1.0) * 0.7, text=f"Embedding… {f:.0%}"))
-        bar.progress(0.75, text="Measuring size, brightness and nuclei on the images…")
-        table = ev.factor_table(feats, cells.meta.iloc[index].reset_index(drop=True), cells, index,
-                                ranges=loaders.ranges(name))
+        bar.progress(0.6, text="Measuring size, brightness and nuclei on the images…")
+        sel_meta = cells.meta.iloc[index].reset_index(drop=True)
+        table = ev.factor_table(feats, sel_meta, cells, index, ranges=loaders.ranges(name))
+        random_name, random_table = analysis.random_twin(choices[enc_label]), None
+        if random_name:  # the same network with random weights: what the training added
+            bar.progress(0.8, text="The same network with random weights, for comparison…")
+            random_table = ev.factor_table(analysis.embed(name, index, random_name), sel_meta, cells, index,
+                                           ranges=loaders.ranges(name))
         state.put(state.BIAS_RESULT, {"key": key, "dataset": name, "label": enc_label, "table": table,
-                                       "encoder": choices[enc_label]})
+                                       "encoder": choices[enc_label], "random": random_table,
+                                       "random_name": random_name})
     except Exception as exc:  # a checkpoint that does not fit, too few cells: say it plainly
         st.error(f"The factor probe could not run: {message(exc)}")
     bar.empty()
@@ -58,10 +64,16 @@ if go:
 res = state.get(state.BIAS_RESULT)
 if res and res["dataset"] == name:
     table = res["table"]
-    st.success(plain.bias_verdict(table))
-    st.caption(f"Representation: **{res['label']}**. Score: accuracy for categories, R² (share of the "
-               "variation explained) for measurements. Chance: always guessing the commonest value.")
+    st.success(plain.bias_verdict(table, res.get("random")))
+    st.caption(f"Representation: **{res['label']}**. Score: balanced accuracy for categories (chance = 1 / number "
+               "of values), R² (share of the variation explained) for measurements, always on plates (or wells) "
+               "the probe did not train on, after normalising each plate to its controls."
+               + (f" Compared with the same network with random weights (`{res['random_name']}`)."
+                  if res.get("random_name") else ""))
     show = table.copy()
+    if res.get("random") is not None:
+        show = show.merge(res["random"][["factor", "probe_score"]].rename(
+            columns={"probe_score": "random weights"}), on="factor", how="left")
     st.dataframe(plain.table(show).round(3), hide_index=True)
     named = show.assign(factor=show["factor"].map(plain.factor_name),
                         kind=show["kind"].map(lambda v: plain.VALUES.get(str(v), v)))

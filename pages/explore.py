@@ -86,16 +86,27 @@ st.subheader("Clusters")
 c = st.columns(2)
 col = c[0].selectbox("Compare clusters with", columns or ["(none)"], key="w.explore.column")
 labels = meta[col].astype(str).to_numpy() if col in meta.columns else np.zeros(len(meta), dtype=object)
-state.setdefault("w.explore.k", max(2, min(int(pd.Series(labels).nunique()), 30)))
-k = int(c[1].number_input("Number of clusters (K-Means k)", 2, 100, key="w.explore.k"))
-with st.spinner("Clustering…"):
-    cm = analysis.metrics(feats, rkey, tuple(labels), k)
-clusters = np.asarray(cm["clusters"])
-st.dataframe(plain.table(pd.DataFrame([{"representation": result["label"], "compared with": col, "k": cm["k"],
-                                        "ami": cm["ami"], "ari": cm["ari"], "silhouette": cm["silhouette"]}])).round(3),
-             hide_index=True)
-st.caption(plain.cluster_verdict(cm["ami"], col) + " Agreement scores: 1 = the clusters follow the column "
-           "exactly, 0 = no better than chance. Separation (silhouette): -1 to 1."
+if state.get(state.EXPLORE_K_FOR) != [str(name), col]:  # a k chosen for another set or column starts over
+    state.put("w.explore.k", 0)
+    state.put(state.EXPLORE_K_FOR, [str(name), col])
+k_in = int(c[1].number_input("Number of clusters (K-Means k; 0 = one per group)", 0, 100, key="w.explore.k",
+                             help="0 (the default) makes as many clusters as the compared column has groups"))
+scored = meta.assign(**{col: labels}) if col not in meta.columns else meta
+with st.spinner("Clustering and probing (the evaluation protocol)…"):
+    ev_res = analysis.evaluate(feats, rkey, scored, col, k_in or (None if col in meta.columns else 8))
+cm = ev_res["cluster"]
+k = int(cm["k"])
+clusters = np.full(len(meta), -1, dtype=np.int64)  # -1: no value in the compared column
+clusters[scored[col].notna().to_numpy()] = np.asarray(cm["clusters"])
+st.dataframe(plain.table(pd.DataFrame([plain.protocol_row(result["label"], ev_res)])).round(3), hide_index=True)
+st.caption(ev_res["words"].replace("Warning: ", "") if not ev_res["warnings"] else
+           ev_res["words"].split(" Warning:")[0])
+for warning in ev_res["warnings"]:
+    st.warning(warning)
+st.caption(f"How these numbers are made: {ev_res['normalisation']['note']} "
+           + (f"Without it the AMI would be {ev_res['raw']['ami']:.2f}. " if ev_res.get("raw") else "")
+           + "Agreement (AMI): 1 = the clusters follow the column exactly, 0 = chance. The same cells give the "
+             "same numbers on every page, in `ssrl cluster` and in docs/results.md."
            + (" Clustered with mini-batch K-Means (fast on large sets; the same measures)."
               if cm.get("method") == "minibatch-kmeans" else ""))
 
@@ -167,19 +178,20 @@ if "compound" in meta.columns:
     if compounds:
         comp_pick = st.selectbox("Compound (against DMSO controls)", compounds, key="w.explore.compound")
         with plain_errors("The per-compound check could not run"):
-            r = ev.check_compound(feats, meta, comp_pick)
+            r = analysis.compound_check(feats, rkey, meta, comp_pick)
             st.write(r.get("verdict", ""))
-            st.dataframe(pd.DataFrame([{k_: r.get(k_) for k_ in ("n_treated", "n_control", "compound_ami",
-                                        "compound_silhouette", "plate_ami", "plate_silhouette")}]).round(3),
-                         hide_index=True)
+            st.dataframe(plain.table(pd.DataFrame([plain.compound_row(r)])).round(3), hide_index=True)
         if st.toggle("Mean average precision (copairs)", key="w.explore.map",
                      help="The profiling field's phenotypic-activity score: how well the treated cells (and "
                           "wells) retrieve each other before the DMSO controls, with p- and q-values"):
             with plain_errors("The mAP could not be computed"), st.spinner("Computing mAP…"):
-                mp = ev.check_compound(feats, meta, comp_pick, with_map=True, null_size=2000)["map"]
+                mp = analysis.compound_check(feats, rkey, meta, comp_pick, with_map=True)["map"]
                 rows = [{"level": lv, **(e or {"note": mp.get("notes", {}).get(lv, "")})}
                         for lv, e in mp["levels"].items()]
-                st.dataframe(pd.DataFrame(rows).round(4), hide_index=True)
+                st.dataframe(plain.table(pd.DataFrame(rows)).round(4), hide_index=True)
+                st.caption("Replicates are wells: a treatment needs two wells or more for a p-value. The cell "
+                           "level is exploratory (the cells of one well are not independent) and never called "
+                           "significant.")
                 st.caption("Treated: " + ", ".join(f"{k_} {v}" for k_, v in mp["treated"].get("plates", {}).items())
                            + " · controls: " + ", ".join(f"{k_} {v}" for k_, v in mp["control"].get("plates", {}).items())
                            + f" · wells {', '.join(mp['treated'].get('wells', {}))} vs "
@@ -195,7 +207,7 @@ if st.button("Compare"):
     feats_b = run_embed(choices[other])
     if feats_b is not None:
         with plain_errors("The comparison could not run"), st.spinner("Comparing…"):
-            res = ev.compare(feats, feats_b, labels, k=k, names=("A", "B"))
+            res = ev.compare(feats, feats_b, scored, col, k=k_in or None, names=("A", "B"))
             xy_b = analysis.projection(feats_b, f"{ckey}|b", method)
             state.put(state.COMPARE_RESULT, {"key": ckey, "other": other, "res": res, "xy_b": xy_b})
 comp_res = state.get(state.COMPARE_RESULT)
@@ -207,6 +219,8 @@ if comp_res and comp_res["key"] == ckey:
         xa=xy[:, 0], ya=xy[:, 1], xb=comp_res["xy_b"][:, 0], yb=comp_res["xy_b"][:, 1])
     st.altair_chart(charts.linked_maps(pair, col, f"A: {result['label']}", f"B: {other}"), width="stretch",
                     key="w.explore.linked")
+    for line in res["verdicts"]:
+        st.markdown(f"- {line}")
     st.dataframe(plain.table(res["metrics"]).round(3), hide_index=True)
     st.dataframe(plain.table(res["per_class"]).round(3), hide_index=True, height=240)
 

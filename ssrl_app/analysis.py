@@ -1,8 +1,9 @@
 """Cached wrappers around `ssrl_core.evaluate` for the Explore and Bias pages.
 
 Results are keyed by (dataset, cell subset, encoder), so a second look, or a return to the page,
-is instant. The numbers themselves come from ssrl_core (K-Means AMI/ARI/silhouette as in
-Bendidi et al. 2024; t-SNE/UMAP maps; the factor probe).
+is instant. The numbers themselves come from ssrl_core's one evaluation protocol
+(`ssrl_core.evaluate.protocol`: per-plate normalisation, K-Means runs, held-out probes; the same
+numbers as the command line and docs/results.md), t-SNE/UMAP maps and the factor probe.
 """
 
 from __future__ import annotations
@@ -44,6 +45,18 @@ def encoder_choices(checkpoint: str | None, runs: list[dict]) -> dict[str, str]:
     return out
 
 
+def random_twin(encoder: str) -> str | None:
+    """`random-<backbone>[-per-channel]` of a checkpoint (the floor its training must beat); None
+    for baselines and unreadable files."""
+    from ssrl_app.checkpoints import facts
+    if not str(encoder).endswith(".pt"):
+        return None
+    info = facts(encoder)
+    if not info.get("backbone"):
+        return None
+    return f"random-{info['backbone']}" + ("-per-channel" if info.get("per_channel") else "")
+
+
 def split_by_fit(choices: dict[str, str], n_channels: int, side: int) -> tuple[dict[str, str], dict[str, str]]:
     """(label -> encoder that fits these cells, label -> why it does not). Baselines always fit."""
     from ssrl_app.checkpoints import facts, misfit
@@ -67,10 +80,20 @@ def embed(dataset: str, index: np.ndarray, encoder: str, progress: Callable[[flo
 
 
 @st.cache_data(show_spinner=False, max_entries=16)
-def metrics(_features: np.ndarray, key: str, labels: tuple, k: int) -> dict:
-    """`cluster_metrics` for one embedding (identified by `key`), column and k."""
-    from ssrl_core.evaluate import cluster_metrics
-    return cluster_metrics(_features, np.asarray(labels, dtype=object), k=k)
+def evaluate(_features: np.ndarray, key: str, _meta: pd.DataFrame, column: str, k: int | None) -> dict:
+    """The evaluation protocol (`ssrl_core.evaluate.protocol.evaluate_cells`) for one embedding
+    (identified by `key`: dataset, cells and encoder), column and k (None: one per group)."""
+    from ssrl_core.evaluate.protocol import evaluate_cells
+    return evaluate_cells(_features, _meta, column, k=k)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def compound_check(_features: np.ndarray, key: str, _meta: pd.DataFrame, compound: str, with_map: bool = False) -> dict:
+    """`ssrl_core.evaluate.check_compound` (against DMSO) for one embedding (identified by `key`)."""
+    from ssrl_core.evaluate import check_compound
+    r = check_compound(_features, _meta, compound, with_map=with_map, null_size=2000)
+    r.pop("protocol", None)  # per-cell arrays: not needed by the page
+    return r
 
 
 def projection(features: np.ndarray, key: str, method: str) -> np.ndarray:

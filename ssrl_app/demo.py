@@ -2,8 +2,10 @@
 
 The held-out cells of the shipped MitoCheck sample (`mitocheck_demo`, 25 plates never trained
 on) are embedded by the two shipped encoders `mitocheck_set_a` and `mitocheck_set_b`, clustered
-(K-Means, k = 16 phenotypes) and mapped (UMAP); the maps are coloured by phenotype and by the
-number of nuclei in the crop, with the agreement (AMI) of each. Where the BBBC021 crops are
+under the one evaluation protocol (`ssrl_core.evaluate.protocol`: k = the number of groups,
+median AMI over K-Means runs) and mapped (UMAP); the maps are coloured by phenotype and by the
+number of nuclei in the crop, with the agreement (AMI) of each, and the verdict calls a
+difference only when it exceeds the spread over K-Means runs. Where the BBBC021 crops are
 present, the same is shown for `bbbc021_set_a` / `_set_b` coloured by compound.
 """
 
@@ -16,6 +18,7 @@ import streamlit as st
 
 from ssrl_app import charts, labels, loaders, selection, state
 from ssrl_app.checkpoints import shipped
+from ssrl_core.evaluate.verdicts import compare_words
 
 CASES = (  # dataset, filters, (checkpoint A, checkpoint B), colour columns
     ("mitocheck_demo", {"split": ["held-out"]}, ("mitocheck_set_a", "mitocheck_set_b"), ("label", "n_nuclei")),
@@ -30,6 +33,7 @@ def _result(dataset: str, rules_json: str, names: tuple[str, str]) -> dict:
     import json
 
     from ssrl_core import evaluate as ev
+    from ssrl_core.evaluate.protocol import evaluate_cells
     cells = loaders.cells(dataset)
     index = np.flatnonzero(selection.mask_of(cells, json.loads(rules_json)))
     sub = cells.subset(index)
@@ -38,12 +42,12 @@ def _result(dataset: str, rules_json: str, names: tuple[str, str]) -> dict:
     meta["n_nuclei"] = ev.nuisance_factors(sub, lo=lo, hi=hi)["n_nuclei"].astype(int).astype(str).to_numpy()
     col = "label" if "label" in meta.columns else "compound"
     paths = {i["name"]: i["path"] for i in shipped()}
-    out = {"meta": meta, "maps": {}, "ami": {}, "n": len(sub), "column": col}
+    out = {"meta": meta, "maps": {}, "ami": {}, "spread": {}, "chance": {}, "n": len(sub), "column": col}
     for name in names:
         feats = ev.embed(sub, paths[name])
-        k = int(meta[col].nunique())
-        out["ami"][name] = float(ev.cluster_metrics(feats, meta[col].astype(str).to_numpy(), k=k)["ami"])
-        out["ami"][f"{name}|n_nuclei"] = float(ev.cluster_metrics(feats, meta["n_nuclei"].to_numpy(), k=k)["ami"])
+        for column, key in ((col, name), ("n_nuclei", f"{name}|n_nuclei")):
+            cm = evaluate_cells(feats, meta, column, probe=False, raw=False)["cluster"]  # the one protocol
+            out["ami"][key], out["spread"][key], out["chance"][key] = cm["ami"], cm["ami_spread"], cm["chance95"]
         out["maps"][name] = ev.project(feats, method="umap")
     return out
 
@@ -88,10 +92,9 @@ def render() -> None:
                     color=alt.Color(f"{colour}:N", scale=charts.category_scale(), legend=alt.Legend(columns=2)),
                     tooltip=[colour]).properties(height=300), width="stretch")
         a, b = names
-        better = a if res["ami"][a] >= res["ami"][b] else b
-        st.success(f"On these cells the clusters of **{better}** follow the {labels.factor_name(col)} best "
-                   f"(AMI {res['ami'][a]:.2f} for {a}, {res['ami'][b]:.2f} for {b}). The augmentations chose "
-                   "what each representation sees.")
+        what = labels.factor_name(col)
+        st.info(compare_words(a, res["ami"][a], b, res["ami"][b], f"agreement with the {what} (AMI)",
+                              res["spread"][a], res["spread"][b], max(res["chance"][a], res["chance"][b])))
         c = st.columns(3)
         if c[0].button("Use these cells", key=f"home.use.{dataset}"):
             selection.use(dataset, rules, next(i["path"] for i in shipped() if i["name"] == a))

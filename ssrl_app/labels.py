@@ -41,7 +41,11 @@ COLUMNS = {
     "difference": "B minus A", "metric": "measure", "class": "class",
     "n_treated": "treated cells", "n_control": "control cells", "compound_ami": "compound agreement (AMI)",
     "compound_silhouette": "compound separation", "plate_ami": "plate agreement (AMI)",
-    "plate_silhouette": "plate separation",
+    "plate_silhouette": "plate separation", "mean_average_precision": "mAP", "p_value": "p-value",
+    "q_value": "q-value (corrected)", "significant": "significant", "profiles": "treated replicates",
+    "controls": "control replicates", "same_plate_map": "mAP against same-plate controls",
+    "same_plate_p_value": "p-value (same-plate controls)", "note": "note", "level": "replicates",
+    "cells": "cells", "probe": "probe recall", "knn": "k-NN recall",
 }
 VALUES = {
     "ami": "agreement with the column (AMI)", "ari": "agreement with the column (ARI)",
@@ -89,33 +93,39 @@ def table(df: pd.DataFrame) -> pd.DataFrame:
     return out.rename(columns={c: COLUMNS.get(str(c), c) for c in out.columns})
 
 
-def cluster_verdict(ami: float, column: str) -> str:
-    """One sentence on an AMI value."""
-    a = float(ami)
-    if a >= 0.6:
-        how = "follow it closely"
-    elif a >= 0.3:
-        how = "partly follow it"
-    elif a >= 0.1:
-        how = "follow it only weakly"
-    else:
-        how = "do not follow it (chance level)"
-    return f"The clusters {how} ({column}: AMI {a:.2f})."
+def protocol_row(representation: str, res: dict) -> dict:
+    """One table row of an `evaluate_cells` result, with plain column names."""
+    cm, pr = res["cluster"], res.get("probe") or {}
+    row = {"representation": representation, "compared with": res["column"], "k": cm["k"],
+           "agreement (AMI)": cm["ami"], "single K-Means runs": f"{min(cm['ami_runs']):.2f}–{max(cm['ami_runs']):.2f}",
+           "chance level (AMI)": cm["chance95"], "separation (silhouette)": cm["silhouette"]}
+    if pr:
+        unit = {"plate": "plates", "well": "wells", "cell": "cells"}[pr["held_out_by"]]
+        row[f"probe on unseen {unit} (balanced accuracy)"] = pr["balanced_accuracy"]
+        row["k-NN (balanced accuracy)"] = pr["knn"]
+        row["probe chance level"] = pr["chance95"]
+    return row
 
 
-def _level(score: float, chance: float, metric: str) -> tuple[float, str]:
-    """(how far above chance in 0..1, words)."""
-    room = max(1e-9, 1.0 - chance)
-    gain = (score - chance) / room if metric != "r2" else score
-    if gain >= 0.8:
-        return gain, "almost perfectly"
-    if gain >= 0.5:
-        return gain, "well"
-    if gain >= 0.2:
-        return gain, "partly"
-    if gain >= 0.05:
-        return gain, "weakly (just above chance)"
-    return gain, "not at all (chance level)"
+def compound_row(r: dict) -> dict:
+    """One table row of a `check_compound` result, with plain column names."""
+    pr = r.get("probe") or {}
+    row = {"treated cells": r["n_treated"], "control cells": r["n_control"],
+           "treatment agreement (AMI)": r["compound_ami"], "chance level (AMI)": r["chance95"],
+           "AMI without per-plate normalisation": r["compound_ami_raw"]}
+    if pr:
+        row["probe on unseen wells/plates (balanced accuracy)"] = pr["balanced_accuracy"]
+        row["k-NN (balanced accuracy)"] = pr["knn"]
+    row["plate agreement of the controls (AMI)"] = r["plate_ami"]
+    return row
+
+
+def _gain(r) -> float:
+    """How far above chance a factor's probe score is, in 0..1 (R^2 as it is)."""
+    score, chance = float(r["probe_score"]), float(r.get("chance", 0.0) or 0.0)
+    if str(r["probe_metric"]) == "r2":
+        return score
+    return (score - chance) / max(1e-9, 1.0 - chance)
 
 
 def remedy(factor: str) -> str:
@@ -128,27 +138,36 @@ def remedy(factor: str) -> str:
             "n_nuclei": "a centre crop around one nucleus"}.get(f, "a step that varies it")
 
 
-def bias_verdict(factors: pd.DataFrame) -> str:
-    """One or two sentences: what the representation encodes most, and a warning for batches."""
+def bias_verdict(factors: pd.DataFrame, random: pd.DataFrame | None = None) -> str:
+    """One or two sentences: what the representation encodes most (in words calibrated against
+    chance, and against random weights of the same network when `random` is its factor table),
+    and a warning for batches."""
+    from ssrl_core.evaluate.verdicts import against_random
+
     if factors is None or factors.empty:
         return ""
-    rows = []
-    for _, r in factors.iterrows():
-        gain, words = _level(float(r["probe_score"]), float(r.get("chance", 0.0) or 0.0), str(r["probe_metric"]))
-        rows.append((gain, words, str(r["factor"]), str(r["kind"])))
-    rows.sort(reverse=True)
+    ref = ({str(r["factor"]): float(r["probe_score"]) for _, r in random.iterrows()}
+           if random is not None and not random.empty else {})
+    rows = sorted(((_gain(r), str(r.get("words", "")), str(r["factor"]), str(r["kind"]), float(r["probe_score"]))
+                   for _, r in factors.iterrows() if pd.notna(r["probe_score"])), reverse=True)
+    if not rows:
+        return ""
+
+    def said(row) -> str:
+        return f"{factor_name(row[2])} is encoded {row[1]}{against_random(row[4], ref.get(row[2]))}"
+
     top = rows[0]
-    first = factor_name(top[2])
-    text = f"{first[:1].upper()}{first[1:]} is encoded {top[1]}"
+    text = said(top)
+    text = text[:1].upper() + text[1:]
     labels = [r for r in rows if r[3] == "label"]
     if labels and labels[0] is not top:
-        text += f"; the {factor_name(labels[0][2])} is encoded {labels[0][1]}"
+        text += f"; the {said(labels[0])}"
     text += "."
-    batches = [r for r in rows if r[3] == "batch" and r[0] >= 0.2]
+    batches = [r for r in rows if r[3] == "batch" and r[0] >= 0.3 and not r[1].startswith("not at all")]
     if batches:
         b = batches[0]
-        text += (f" The {factor_name(b[2])} is predicted {b[1]}: check for {b[2]} effects before "
-                 "comparing compounds or classes.")
+        text += (f" The {factor_name(b[2])} is still predicted {b[1]} after per-plate normalisation: check for "
+                 f"{b[2]} effects before comparing compounds or classes.")
     nuis = [r for r in rows if r[3] == "nuisance" and r[0] >= 0.5]
     if nuis and labels and nuis[0][0] > labels[0][0]:
         text += (f" It sees {factor_name(nuis[0][2])} better than the labels: an augmentation that changes it "

@@ -52,8 +52,12 @@ def selected(name: str) -> np.ndarray:
     return index
 
 
-def cells_input(label: str, key: str, n: int, low: int = 10, default: int = 1000, **kw) -> int:
-    """A number box for how many of the `n` selected cells to use (its kept value clamped to n)."""
+ALL_CELLS_UP_TO = 3000  # by default every selected cell, up to this many (the same cells as the docs' numbers)
+
+
+def cells_input(label: str, key: str, n: int, low: int = 10, default: int = ALL_CELLS_UP_TO, **kw) -> int:
+    """A number box for how many of the `n` selected cells to use (its kept value clamped to n); by
+    default all of them up to `ALL_CELLS_UP_TO`, so a selection's numbers match `ssrl` and the docs."""
     low = min(low, n)
     state.put(key, int(min(max(int(state.get(key)), low), n)) if state.has(key) else min(default, n))
     return int(st.number_input(label, low, n, key=key, **kw))

@@ -44,14 +44,8 @@ def set_filters(name: str, rules: dict[str, list]) -> None:
 
 def heldout_mask(cells, group: str) -> np.ndarray:
     """Boolean mask of the cells a shipped checkpoint group was scored on."""
-    from ssrl_core.data.cellset import CellSet
-    from ssrl_core.reproduce.plan import heldout_cells
-
-    meta = cells.meta.reset_index(drop=True).assign(_pos=np.arange(len(cells)))
-    tiny = CellSet(images=np.zeros((len(cells), 1, 1, 1), dtype=np.uint8), channels=["x"], meta=meta, name=cells.name)
-    mask = np.zeros(len(cells), dtype=bool)
-    mask[heldout_cells(tiny, group).meta["_pos"].to_numpy(dtype=int)] = True
-    return mask
+    from ssrl_core.reproduce.plan import heldout_mask as rule
+    return rule(cells.meta, group)
 
 
 def mask_of(cells, rules: dict[str, list[str]]) -> np.ndarray:
@@ -149,6 +143,8 @@ def use(dataset: str, rules: dict[str, list[str]], checkpoint: str | None = None
     if checkpoint:
         state.put(state.CHECKPOINT, checkpoint)
     state.forget(f"w.data.f.{dataset}.")  # the Data page's filter boxes show the new rules
+    for key in ("w.explore.cells", "w.bias.cells"):  # every selected cell, as they were scored
+        state.forget(key)
 
 
 def scored_button(item: dict[str, Any], where: Any, key: str) -> None:

@@ -29,6 +29,7 @@ Plain keys (not widgets):
     AUG_MEASURED     the (recipe, cells, seed) previews whose distances the Augment page measured (set)
     IMPORT_MSG       a success message of a data import, shown once on the Data page
     IMPORT_ERROR     the problem of the last folder import, shown once on the Data page
+    EXPLORE_K_FOR    [dataset, column] the Explore page's k box was last set for (a new one resets k)
     GALLERY_SEED     which random cells the Data page's gallery shows (*Show others* adds 1)
     PLATE_SCAN       the plate import's scan (files, plate map) waiting for "Import"
     PLATE_ERROR      the plate import's last problem, shown once
@@ -71,6 +72,7 @@ AUG_MEASURED = "ssrl.aug_measured"
 IMPORT_MSG = "ssrl.import_msg"
 IMPORT_ERROR = "ssrl.import_error"
 GALLERY_SEED = "ssrl.gallery_seed"
+EXPLORE_K_FOR = "ssrl.explore_k_for"
 PLATE_SCAN = "ssrl.plate_scan"
 PLATE_ERROR = "ssrl.plate_error"
 

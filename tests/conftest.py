@@ -60,6 +60,24 @@ def tiny_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return data
 
 
+@pytest.fixture
+def offline_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh user's machine: only the shipped sample (no data folder, no shared data), an empty
+    cache, no background warm-up; returns tmp_path."""
+    monkeypatch.setenv("SSRL_DATA", str(tmp_path / "empty"))
+    monkeypatch.setenv("SSRL_SHARED_DATA", str(tmp_path / "no-shared"))
+    monkeypatch.setenv("SSRL_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("SSRL_APP_WARM", "0")
+    _navigation_mode(monkeypatch)
+    from ssrl_app import loaders
+    from ssrl_core.data import registry
+
+    for cached in (loaders.dataset_list, loaders.cells, loaders.ranges):
+        cached.clear()
+    registry.clear_cache()
+    return tmp_path
+
+
 def _navigation_mode(monkeypatch: pytest.MonkeyPatch) -> None:
     """Run pages through app.py as a live server does once `st.navigation` has been called.
 

@@ -25,8 +25,10 @@ def test_explore_embeds_clusters_and_shows_metrics_map_and_export(tiny_env):
     assert not problems(at), problems(at)
     assert not at.error, [e.value for e in at.error]
     table = at.dataframe[0].value
-    assert {"agreement (AMI)", "agreement (ARI)", "separation (silhouette)"} <= set(table.columns)  # plain names
+    assert {"agreement (AMI)", "single K-Means runs", "chance level (AMI)", "separation (silhouette)"} <= set(table.columns)
+    assert any(c.startswith("probe on unseen") for c in table.columns)  # plates held out, plain names
     assert -0.5 <= float(table["agreement (AMI)"][0]) <= 1.0
+    assert int(table["k"][0]) == 4  # k = the number of labels of the compared column by default
     charts = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
     tooltip_fields = [t.get("field") for spec in charts for t in spec.get("encoding", {}).get("tooltip", [])
                       if isinstance(spec.get("encoding", {}).get("tooltip"), list)]
@@ -34,9 +36,12 @@ def test_explore_embeds_clusters_and_shows_metrics_map_and_export(tiny_env):
     subheads = [s.value for s in at.subheader]
     assert "Cluster cards" in subheads and "Per-compound check" in subheads
     assert [d.label for d in at.main.get("download_button")] == ["Download CSV", "Download Parquet"]
-    # k changes the clustering; coming back later is instant (session state + caches)
+    # k changes the clustering; a k set for one column starts over for another; coming back is instant
     at.number_input(key="w.explore.k").set_value(3).run()
     assert int(at.dataframe[0].value["k"][0]) == 3
+    at.selectbox(key="w.explore.column").select("compound").run()
+    assert int(at.dataframe[0].value["k"][0]) == 2 and at.number_input(key="w.explore.k").value == 0
+    at.selectbox(key="w.explore.column").select("label").run()
     t = time.time()
     at.switch_page("pages/data.py").run()
     at.switch_page("pages/explore.py").run()

@@ -57,14 +57,22 @@ def test_embed_then_every_command(tmp_path, toy_npz, capsys) -> None:
     assert list(table["cell_index"]) == list(range(60)) and "emb_0" in table.columns
 
     c = run(capsys, "cluster", str(emb), "--k", "2", "--by", "compound", "--out", str(tmp_path / "cl.csv"))
-    assert c["ami"] == pytest.approx(1.0) and c["k"] == 2
+    assert c["ami"] == pytest.approx(1.0) and c["k"] == 2 and len(c["ami_runs"]) == 10
+    assert c["normalisation"] == "per plate to controls" and "ami_spread" in c and c["ami_chance95"] < 0.1
     assert "cluster" in pd.read_csv(tmp_path / "cl.csv").columns
+    for bad in ("0", "-3"):  # a k below 2 is refused in plain words, never silently replaced
+        with pytest.raises(SystemExit):
+            main(["cluster", str(emb), "--k", bad, "--by", "compound"])
+        assert "must be at least 2" in capsys.readouterr().err
 
     p = run(capsys, "probe", str(emb), "--by", "compound")
-    assert p["top1"] == pytest.approx(1.0) and set(p["per_class"]) == {"DMSO", "drugX"}
+    assert p["balanced_accuracy"] == pytest.approx(1.0) and set(p["per_class"]) == {"DMSO", "drugX"}
+    assert p["held_out_by"] == "plate" and p["chance95"] < 0.7
 
     cc = run(capsys, "check-compound", str(emb), "--compound", "drugX", "--control", "DMSO")
-    assert cc["compound_ami"] > 0.9 and cc["plate_ami"] < 0.1 and cc["n_treated"] == 20
+    assert cc["compound_ami"] > 0.9 and abs(cc["plate_ami"]) < 0.1 and cc["n_treated"] == 20
+    assert cc["probe"]["balanced_accuracy"] > 0.9 and cc["normalisation"]["scope"] == "per plate"
+    assert cc["compound_ami"] == pytest.approx(c["ami"])  # the same cells, the same number
 
     f = run(capsys, "factors", str(emb), "--out", str(tmp_path / "factors.csv"))
     names = {row["factor"] for row in f["factors"]}
@@ -77,7 +85,7 @@ def test_embed_then_every_command(tmp_path, toy_npz, capsys) -> None:
     emb2 = tmp_path / "rand.parquet"
     run(capsys, "embed", "--encoder", "random-tiny_cnn", "--data", str(toy_npz), "--out", str(emb2))
     cmp_ = run(capsys, "compare", str(emb), str(emb2), "--by", "compound")
-    assert cmp_["names"] == ["hand", "rand"] and len(cmp_["metrics"]) == 5
+    assert cmp_["names"] == ["hand", "rand"] and len(cmp_["metrics"]) == 6 and len(cmp_["verdicts"]) == 2
 
 
 def test_where_subset_keeps_dataset_positions(tmp_path, toy_npz, capsys) -> None:

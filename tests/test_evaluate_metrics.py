@@ -9,7 +9,7 @@ import pytest
 from ssrl_core.evaluate.cluster import cluster_metrics, kmeans, nearest_to_centroid
 from ssrl_core.evaluate.comparison import compare
 from ssrl_core.evaluate.export import embedding_frame, read_embeddings, write_table
-from ssrl_core.evaluate.probe import linear_probe, regression_probe
+from ssrl_core.evaluate.probe import linear_probe
 from ssrl_core.evaluate.projection import project
 
 
@@ -68,13 +68,6 @@ def test_linear_probe_reports_per_class_and_confusion() -> None:
     assert linear_probe(x, y2)["dropped"] == ["lonely"]
 
 
-def test_regression_probe_r2() -> None:
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(100, 5)).astype(np.float32)
-    assert regression_probe(x, 2 * x[:, 0] - x[:, 1]) > 0.95
-    assert regression_probe(x, rng.normal(size=100)) < 0.2
-
-
 def test_projections_are_seeded() -> None:
     x, _ = blobs(n_per=15)
     a = project(x, "tsne", seed=0, perplexity=5, max_iter=250)
@@ -95,11 +88,14 @@ def test_umap_is_seeded() -> None:
 def test_compare_side_by_side() -> None:
     x, y = blobs()
     noise = np.random.default_rng(0).normal(size=x.shape).astype(np.float32)
-    res = compare(noise, x, y, names=("noise", "blobs"))
+    res = compare(noise, x, pd.DataFrame({"label": y}), "label", names=("noise", "blobs"))
     m = res["metrics"].set_index("metric")
     assert m.loc["ami", "blobs"] > m.loc["ami", "noise"] + 0.5
-    assert m.loc["top1", "difference"] > 0.3
+    assert m.loc["probe balanced accuracy", "difference"] > 0.3
     assert set(res["per_class"].columns) >= {"class", "noise", "blobs", "difference"}
+    assert res["verdicts"][0].startswith("blobs scores higher")
+    same = compare(x, x.copy(), pd.DataFrame({"label": y}), "label", names=("a", "b"))
+    assert all(v.startswith("No clear difference") for v in same["verdicts"])
 
 
 @pytest.mark.parametrize("suffix", [".parquet", ".csv"])

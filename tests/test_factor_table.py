@@ -27,9 +27,12 @@ def test_subset_factors_use_the_whole_dataset_scale() -> None:
     lo, hi = channel_ranges(cells.images)
     expected = factor_probe(feats, meta, nuisance_factors(cells.subset(index), lo=lo, hi=hi))
     pd.testing.assert_frame_equal(table, expected)
-    own = nuisance_factors(cells.subset(index))  # the subset scaled by its own range: other numbers
+    sub = cells.subset(index)
+    own = nuisance_factors(sub, lo=channel_ranges(sub.images)[0], hi=channel_ranges(sub.images)[1])  # other numbers
+    whole_scale = nuisance_factors(sub)  # a subset keeps its dataset's scale by default
     whole = nuisance_factors(cells.subset(index), lo=lo, hi=hi)
     assert not np.allclose(own["total_intensity_DNA"], whole["total_intensity_DNA"])
+    assert whole_scale.equals(whole)  # a subset keeps its dataset's scale
     assert {"label", "total_intensity_DNA"} <= set(table["factor"])
 
 

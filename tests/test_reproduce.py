@@ -102,9 +102,11 @@ def test_quick_reproduce_writes_the_tables(tmp_path, shared_data) -> None:
     payload = json.loads(out.getvalue())
     text = (docs / "results.md").read_text(encoding="utf-8")
     for header in ("## Table 2: MNIST-5k, set 1 vs set 2", "| encoder | seeds | digit AMI (k=10) | silhouette | "
-                   "linear top-1 | LPIPS between views |", "## Tables 3-4: BBBC021 cycloheximide vs DMSO",
-                   "treated vs DMSO AMI (k=2)", "plate AMI, DMSO (k=2)", "## The paper's claims, checked",
-                   "held out by site", "## Factor probe", "**Quick mode**"):
+                   "probe (held-out cells) | LPIPS between views |", "## Tables 3-4: BBBC021 cycloheximide vs DMSO",
+                   "treated vs DMSO AMI (k=2)", "AMI without normalisation", "probe (held-out wells)",
+                   "plate AMI, DMSO", "## The evaluation protocol", "1. Features are standardised per plate",
+                   "## The paper's claims, checked", "held out by site and well", "## Factor probe",
+                   "**Quick mode**"):
         assert header in text, header
     assert "| set 1 | 1 |" in text and "| set A | 1 |" in text  # the shipped checkpoints were evaluated
     assert (docs / "results_headline.md").read_text().startswith("| Data (held-out cells) |")
@@ -112,12 +114,15 @@ def test_quick_reproduce_writes_the_tables(tmp_path, shared_data) -> None:
     assert sha256(index) == before  # quick mode never rewrites the shipped index
 
 
-def _floor_result(a: float, rnd: float, probe_a: float, probe_rnd: float) -> dict:
-    def row(label, kind, ami, probe):
-        return {"encoder": label, "kind": kind, "name": label, "seeds": [0, 1],
-                "values": {"compound_ami": [ami, ami], "compound probe": [probe, probe]}}
-    return {"groups": {"bbbc021": {"cells": 10, "rows": [row("set A", "ssl", a, probe_a),
-                                                          row("random init (vgg13)", "baseline", rnd, probe_rnd)]}},
+def _floor_result(a: float, rnd: float, probe_a: float, probe_rnd: float, spread: float = 0.0,
+                  hand: tuple[float, float] = (0.1, 0.5)) -> dict:
+    def row(label, kind, ami, probe, seeds=(0,)):
+        return {"encoder": label, "kind": kind, "name": label, "seeds": list(seeds),
+                "values": {"compound_ami": [ami] * len(seeds), "probe": [probe] * len(seeds),
+                           "ami_spread": [spread] * len(seeds)}}
+    return {"groups": {"bbbc021": {"cells": 10, "rows": [row("set A", "ssl", a, probe_a, (0, 1)),
+                                                          row("random init (small_cnn)", "baseline", rnd, probe_rnd),
+                                                          row("hand features", "baseline", *hand)]}},
             "notes": [], "options": {"quick": True}}
 
 
@@ -125,21 +130,23 @@ def test_versus_random_says_which_encoders_beat_their_own_random_weights() -> No
     from ssrl_core.reproduce import floors
 
     t = floors.versus_random(_floor_result(0.6, 0.3, 0.99, 0.97))
-    assert list(t["beats random init"]) == ["yes"]
-    assert t.iloc[0]["clustering: AMI (vs random)"] == "treated vs DMSO AMI 0.600 vs 0.300"
+    assert list(t["beats random init"]) == ["yes"] and list(t["beats hand features"]) == ["yes"]
+    assert t.iloc[0]["treated vs DMSO AMI: vs random init"] == "0.600 vs 0.300"
     t = floors.versus_random(_floor_result(0.2, 0.3, 0.99, 0.97))
     assert list(t["beats random init"]) == ["on treated vs DMSO probe only"]
     assert floors.misses(t) and "bbbc021 set A" in floors.misses(t)[0]
-    t = floors.versus_random(_floor_result(0.2, 0.3, 0.90, 0.97))
-    assert list(t["beats random init"]) == ["**no**"]
-    t = floors.versus_random(_floor_result(0.3012, 0.3, 0.99, 0.97))  # within TIE of random: a tie, not a win
+    t = floors.versus_random(_floor_result(0.2, 0.3, 0.90, 0.97, hand=(0.5, 0.99)))
+    assert list(t["beats random init"]) == ["**no**"] and list(t["beats hand features"]) == ["**no**"]
+    t = floors.versus_random(_floor_result(0.305, 0.3, 0.99, 0.97))  # within the 0.01 margin: a tie, not a win
+    assert list(t["beats random init"]) == ["on treated vs DMSO probe only"]
+    t = floors.versus_random(_floor_result(0.34, 0.3, 0.99, 0.97, spread=0.05))  # inside the K-Means spread
     assert list(t["beats random init"]) == ["on treated vs DMSO probe only"]
 
 
 def test_base_section_reads_the_card_and_its_bar() -> None:
     from ssrl_core.reproduce import floors
 
-    s = {"top1": 0.8, "knn_top1": 0.7, "ami": 0.5}
+    s = {"probe": 0.8, "knn": 0.7, "ami": 0.5}
     card = {"mitocheck": {"encoder": s, "random": {**s, "ami": 0.6}, "split": "held-out plates"}}
     index = {"checkpoints": [{"name": "cells_base", "metrics": card, "steps": 10, "train_seconds": 120,
                               "bar_problems": ["mitocheck: ami 0.500 <= random 0.600"]}]}

@@ -21,7 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dose", type=float, default=None)
     p.add_argument("--control", default="DMSO")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--map", action="store_true", help="add copairs mAP (p, q values) at cell and well level")
+    p.add_argument("--map", action="store_true",
+                   help="add copairs mAP with wells as replicates (p, q values) and the exploratory cell level")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=run_check_compound)
 
@@ -51,12 +52,17 @@ def run_check_compound(args: argparse.Namespace) -> int:
     feats, meta = read_embeddings(args.embeddings)
     r = check_compound(feats, meta, args.compound, control=args.control, dose=args.dose, seed=args.seed,
                        with_map=args.map)
+    pr = r["probe"] or {}
     text = (f"{args.compound}{'' if args.dose is None else f' at {args.dose:g}'} ({r['n_treated']} cells) vs "
-            f"{args.control} ({r['n_control']} cells), K-Means k=2:\n"
-            f"  treatment: AMI {fmt(r['compound_ami'])}, silhouette {fmt(r['compound_silhouette'])}\n"
-            f"  plate:     AMI {fmt(r['plate_ami'])}, silhouette {fmt(r['plate_silhouette'])}\n"
+            f"{args.control} ({r['n_control']} cells); {r['normalisation']['note']}\n"
+            f"  treatment: AMI {fmt(r['compound_ami'])} (k=2, single runs within {fmt(r['compound_ami_spread'])}; "
+            f"chance {fmt(r['chance95'])}; without per-plate normalisation {fmt(r['compound_ami_raw'])}), "
+            f"silhouette {fmt(r['compound_silhouette'])}\n"
+            + (f"  probe:     balanced accuracy {fmt(pr['balanced_accuracy'])}, k-NN {fmt(pr['knn'])} "
+               f"({pr['held_out']})\n" if pr else "")
+            + f"  plate:     AMI {fmt(r['plate_ami'])} (controls), silhouette {fmt(r['plate_silhouette'])}\n"
             f"  {r['verdict']}")
-    emit(clean(r), args.json, text)
+    emit(clean({k: v for k, v in r.items() if k != "protocol"}), args.json, text)
     return 0
 
 

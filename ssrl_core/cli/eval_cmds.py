@@ -22,6 +22,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", required=True, help="dataset name (see `ssrl data list`) or file path")
     p.add_argument("--where", action="append", default=[], metavar="COLUMN=VALUE",
                    help="keep only cells with this metadata value (repeatable)")
+    p.add_argument("--heldout", choices=("mitocheck", "bbbc021"),
+                   help="keep only the held-out cells the shipped checkpoints of this group were scored on "
+                        "(their cards' and docs/results.md's numbers)")
     p.add_argument("--out", required=True, help="output .parquet or .csv")
     p.add_argument("--device", default="auto")
     p.add_argument("--batch-size", type=int, default=256)
@@ -29,19 +32,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=run_embed)
 
-    p = sub.add_parser("cluster", help="K-Means on embeddings: AMI, ARI, NMI, silhouette")
+    p = sub.add_parser("cluster", help="K-Means on embeddings (the evaluation protocol): AMI and its spread, "
+                                       "ARI, NMI, silhouette, the plate's share")
     p.add_argument("embeddings")
     p.add_argument("--k", type=CLUSTERS, default=None, help="clusters (default: number of groups in --by)")
     p.add_argument("--by", required=True, help="metadata column to compare the clusters with")
+    p.add_argument("--control", default="auto",
+                   help="control value to normalise each plate to (default: DMSO/negcon when present; 'none': no controls)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="write the table with a `cluster` column (.parquet or .csv)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=run_cluster)
 
-    p = sub.add_parser("probe", help="linear probe: top-1 and per-class accuracy")
+    p = sub.add_parser("probe", help="linear probe and k-NN trained on other plates (or wells): balanced accuracy")
     p.add_argument("embeddings")
     p.add_argument("--by", required=True)
-    p.add_argument("--test-fraction", type=float, default=0.3)
+    p.add_argument("--control", default="auto", help="as for `cluster`")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=run_probe)
@@ -107,9 +113,17 @@ def run_embed(args: argparse.Namespace) -> int:
     from ssrl_core.evaluate.export import embedding_frame, write_table
 
     cells = load_dataset(args.data)
-    index = np.arange(len(cells))
+    keep = np.ones(len(cells), dtype=bool)
     if args.where:
-        index = np.flatnonzero(_select(cells, _parse_where(args.where)))
+        keep &= _select(cells, _parse_where(args.where))
+    if args.heldout:
+        from ssrl_core.reproduce.plan import heldout_mask
+
+        keep &= heldout_mask(cells.meta, args.heldout)
+    index = np.flatnonzero(keep)
+    if len(index) < len(cells):
+        if len(index) == 0:
+            raise ValueError("no cell is left after --where / --heldout")
         cells = cells.subset(index)
     encoder = args.checkpoint or args.encoder
     show = (lambda f: print(f"\rembedding {100 * f:5.1f}%", end="", file=sys.stderr)) if not args.json else None
@@ -127,36 +141,55 @@ def run_embed(args: argparse.Namespace) -> int:
     return 0
 
 
+def _control(value: str) -> str | None:
+    return None if str(value).lower() == "none" else value
+
+
 def run_cluster(args: argparse.Namespace) -> int:
-    from ssrl_core.evaluate.cluster import cluster_metrics
+    import numpy as np
+
     from ssrl_core.evaluate.export import read_table, require_column, split_embeddings, write_table
+    from ssrl_core.evaluate.protocol import evaluate_cells, summary
 
     table = read_table(args.embeddings)
     feats, meta = split_embeddings(table)
-    res = cluster_metrics(feats, require_column(meta, args.by), k=args.k, seed=args.seed)
+    require_column(meta, args.by)
+    res = evaluate_cells(feats, meta, args.by, k=args.k, control=_control(args.control), seed=args.seed, probe=False)
+    cm = res["cluster"]
     if args.out:
-        write_table(table.assign(cluster=res["clusters"]), args.out)
-    comp = res["composition"]
-    out = {k: res[k] for k in ("k", "n", "ami", "ari", "nmi", "silhouette", "sizes")}
-    out.update(by=args.by, composition={int(c): row.to_dict() for c, row in comp.iterrows()})
-    text = (f"K-Means k={out['k']} on {out['n']} cells vs {args.by!r}: AMI {fmt(out['ami'])}, "
-            f"ARI {fmt(out['ari'])}, NMI {fmt(out['nmi'])}, silhouette {fmt(out['silhouette'])}\n"
-            + comp.to_string())
+        clusters = np.full(len(table), -1, dtype=np.int64)
+        clusters[meta[args.by].notna().to_numpy()] = cm["clusters"]
+        write_table(table.assign(cluster=clusters), args.out)
+    comp = cm["composition"]
+    out = summary(res)
+    out.update(by=args.by, sizes=cm["sizes"], ami_runs=cm["ami_runs"], normalisation_note=res["normalisation"]["note"],
+               composition={int(c): row.to_dict() for c, row in comp.iterrows()})
+    text = (f"K-Means k={out['k']} on {out['n']} cells vs {args.by!r} ({res['normalisation']['note']})\n"
+            f"AMI {fmt(out['ami'])} (median of {cm['runs']} runs; single runs {fmt(min(cm['ami_runs']))} to "
+            f"{fmt(max(cm['ami_runs']))}; chance level {fmt(cm['chance95'])}), ARI {fmt(out['ari'])}, "
+            f"NMI {fmt(out['nmi'])}, silhouette {fmt(out['silhouette'])}\n{res['words']}\n" + comp.to_string())
     emit(clean(out), args.json, text)
     return 0
 
 
 def run_probe(args: argparse.Namespace) -> int:
     from ssrl_core.evaluate.export import read_embeddings, require_column
-    from ssrl_core.evaluate.probe import linear_probe
+    from ssrl_core.evaluate.heldout_probe import heldout_probe
+    from ssrl_core.evaluate.normalise import normalise
+    from ssrl_core.evaluate.verdicts import probe_words
 
     feats, meta = read_embeddings(args.embeddings)
-    res = linear_probe(feats, require_column(meta, args.by), test_fraction=args.test_fraction, seed=args.seed)
-    per = {str(r["class"]): float(r["accuracy"]) for _, r in res["per_class"].iterrows()}
-    out = {"by": args.by, "top1": res["top1"], "chance": res["chance"], "per_class": per,
-           "n_train": res["n_train"], "n_test": res["n_test"], "classes": res["classes"],
-           "confusion": res["confusion"].to_numpy().tolist(), "dropped": res["dropped"]}
-    text = (f"linear probe on {args.by!r}: top-1 {fmt(res['top1'])} (chance {fmt(res['chance'])})\n"
+    labels = require_column(meta, args.by)
+    keep = labels.notna().to_numpy()
+    norm = normalise(feats, meta, _control(args.control))
+    res = heldout_probe(norm.features[keep], labels[keep], meta[keep], seed=args.seed)
+    per = {str(r["class"]): {"cells": int(r["cells"]), "probe": float(r["probe"]), "knn": float(r["knn"])}
+           for _, r in res["per_class"].iterrows()}
+    out = {"by": args.by, **{k: res[k] for k in ("balanced_accuracy", "top1", "knn", "knn_top1", "chance", "chance95",
+                                                  "knn_chance95", "held_out_by", "folds", "held_out", "classes", "n",
+                                                  "dropped")},
+           "per_class": per, "normalisation": norm.summary()}
+    text = (f"probe on {args.by!r}, {res['held_out']}:\n{probe_words(res, args.by)}\n"
             + res["per_class"].to_string(index=False))
     emit(clean(out), args.json, text)
     return 0
@@ -193,9 +226,11 @@ def run_compare(args: argparse.Namespace) -> int:
     names = (Path(args.embeddings_a).stem, Path(args.embeddings_b).stem)
     if names[0] == names[1]:
         names = ("A", "B")
-    res = compare(fa, fb, require_column(ma, args.by), k=args.k, seed=args.seed, names=names)
+    require_column(ma, args.by)
+    res = compare(fa, fb, ma, args.by, k=args.k, seed=args.seed, names=names)
     out = {"by": args.by, "names": res["names"], "metrics": res["metrics"].to_dict(orient="records"),
-           "per_class": res["per_class"].to_dict(orient="records")}
-    text = res["metrics"].to_string(index=False) + "\n\n" + res["per_class"].to_string(index=False)
+           "per_class": res["per_class"].to_dict(orient="records"), "verdicts": res["verdicts"]}
+    text = ("\n".join(res["verdicts"]) + "\n\n" + res["metrics"].to_string(index=False) + "\n\n"
+            + res["per_class"].to_string(index=False))
     emit(clean(out), args.json, text)
     return 0

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 
-from ssrl_core.cli._common import emit
+from ssrl_core.cli._common import clean, emit
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -34,10 +34,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run_anndata)
 
     p = sub.add_parser("map", help="mean average precision (copairs) of each treatment against controls")
-    p.add_argument("embeddings")
+    p.add_argument("embeddings", help="an embedding file (`ssrl embed`) or a pycytominer profile table "
+                                      "(Metadata_* columns + features, e.g. normalised, feature-selected wells)")
     p.add_argument("--control", default="DMSO")
     p.add_argument("--by", default="compound,concentration", help="columns that define a treatment")
-    p.add_argument("--level", choices=("cell", "site", "well"), default="cell")
+    p.add_argument("--level", choices=("cell", "site", "well"), default="well",
+                   help="replicates: wells (default, the field's way); cell is exploratory (never significant). "
+                        "A profile table is scored row by row")
     p.add_argument("--same-plate", action="store_true", help="negatives only from controls of the same plate")
     p.add_argument("--null-size", type=int, default=10000)
     p.add_argument("--seed", type=int, default=0)
@@ -90,13 +93,30 @@ def run_anndata(args: argparse.Namespace) -> int:
     return 0
 
 
+def _map_inputs(path: str, control: str):
+    """(features, metadata, what) from an embedding file (normalised per plate to `control` first)
+    or a profile table (used as it is)."""
+    from ssrl_core.evaluate.export import EMB_PREFIX, read_table, split_embeddings
+    from ssrl_core.evaluate.normalise import normalise
+    from ssrl_core.evaluate.profiles import split_profiles
+
+    table = read_table(path)
+    if any(str(c).startswith(EMB_PREFIX) for c in table.columns):
+        feats, meta = split_embeddings(table)
+        norm = normalise(feats, meta, control=control, clip=None)
+        return norm.features, meta, f"embeddings, {norm.note[0].lower()}{norm.note[1:]}"
+    feats, meta = split_profiles(table)
+    return feats, meta, "a profile table, used as it is (one replicate per row)"
+
+
 def run_map(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from ssrl_core.evaluate.export import read_embeddings, require_column, write_table
+    from ssrl_core.evaluate.export import require_column, write_table
     from ssrl_core.evaluate.map_copairs import activity_map
 
-    feats, meta = read_embeddings(args.embeddings)
+    feats, meta, what = _map_inputs(args.embeddings, args.control)
+    level = "profile" if what.startswith("a profile table") else args.level
     cols = [c.strip() for c in args.by.split(",") if c.strip()]
     parts = [require_column(meta, c).astype(str) for c in cols if c in meta.columns or c == cols[0]]
     label = parts[0].copy()
@@ -104,13 +124,13 @@ def run_map(args: argparse.Namespace) -> int:
         label = label + " @ " + p
     is_ctrl = parts[0].str.lower() == args.control.lower()
     label = np.where(is_ctrl, args.control, label.to_numpy())
-    table = activity_map(feats, meta, label, control=args.control, level=args.level, same_plate=args.same_plate,
+    table = activity_map(feats, meta, label, control=args.control, level=level, same_plate=args.same_plate,
                          null_size=args.null_size, seed=args.seed)
     if args.out:
         write_table(table, args.out)
-    text = (f"mAP against {args.control} at the {args.level} level"
-            f"{' (same-plate controls)' if args.same_plate else ''}:\n"
+    text = (f"mAP against {args.control} at the {level} level"
+            f"{' (same-plate controls)' if args.same_plate else ''}; input: {what}\n"
             + table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
-    emit({"level": args.level, "control": args.control, "treatments": table.to_dict(orient="records")},
-         args.json, text)
+    emit({"level": level, "control": args.control, "input": what,
+          "treatments": clean(table.to_dict(orient="records"))}, args.json, text)
     return 0

@@ -62,6 +62,9 @@ def run_reproduce(args: argparse.Namespace) -> int:
         report.update_readme(PROJECT_ROOT / "README.md",
                              report.readme_block(result, "-".join(str(s) for s in (seeds[0], seeds[-1])) if
                                                  len(seeds) > 1 else str(seeds[0] if seeds else 1)))
+        base = report.base_block(index)
+        if base:
+            report.update_readme(PROJECT_ROOT / "README.md", base, report.BASE_START, report.BASE_END)
     if not args.quick:  # the paper's section 3.1 on CIFAR-10, from the shipped sweep summary
         cifar = section31.report_from_shipped(docs, command=cmd)
         if cifar:

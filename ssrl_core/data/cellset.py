@@ -33,6 +33,9 @@ class CellSet:
         meta: metadata table with N rows (index 0..N-1).
         name: a short human name for the set.
         skipped: `(file, reason)` for every input that was refused while loading.
+        scale: per-channel `(lo, hi)` intensity range of the whole dataset the cells come from
+            (None: computed from these cells on first use). A subset inherits its parent's, so
+            the same cell is scaled the same way whichever other cells were picked with it.
     """
 
     images: Any  # np.ndarray, or a lazy ssrl_core.data.store.StoreArray
@@ -40,6 +43,7 @@ class CellSet:
     meta: pd.DataFrame = field(default_factory=pd.DataFrame)
     name: str = ""
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    scale: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.images.ndim == 3:  # (N, H, W) -> one channel
@@ -73,14 +77,21 @@ class CellSet:
         """Bytes of all pixels (on disk for a lazy set)."""
         return int(self.images.nbytes)
 
+    def ranges(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per-channel `(lo, hi)` intensity range of the dataset (see `scale`), computed once."""
+        if self.scale is None:
+            self.scale = channel_ranges(self.images)
+        return self.scale
+
     def subset(self, index: np.ndarray | list[int] | pd.Series) -> "CellSet":
-        """A new CellSet with the rows picked by positions or a boolean mask (lazy stays lazy)."""
+        """A new CellSet with the rows picked by positions or a boolean mask (lazy stays lazy);
+        it keeps the whole set's intensity `ranges()`."""
         idx = np.asarray(index)
         if idx.dtype == bool:
             idx = np.flatnonzero(idx)
         images = self.images.take(idx) if self.lazy else self.images[idx]
         return CellSet(images, list(self.channels), self.meta.iloc[idx].reset_index(drop=True),
-                       self.name, list(self.skipped))
+                       self.name, list(self.skipped), self.ranges())
 
     def batches(self, batch_size: int = 256) -> Iterator[np.ndarray]:
         """The crops in order, `batch_size` at a time (only one batch in memory for a lazy set)."""
@@ -91,7 +102,7 @@ class CellSet:
         """The same set with every pixel read into memory (a no-op for in-memory sets)."""
         if not self.lazy:
             return self
-        return CellSet(self.images[:], list(self.channels), self.meta, self.name, list(self.skipped))
+        return CellSet(self.images[:], list(self.channels), self.meta, self.name, list(self.skipped), self.scale)
 
     def where(self, **equals: object) -> "CellSet":
         """Rows whose metadata equals the given values, e.g. `cells.where(compound="DMSO")`.

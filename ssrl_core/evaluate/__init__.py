@@ -6,7 +6,9 @@ Public functions (imported lazily, so `import ssrl_core.evaluate` stays cheap):
   encoder = checkpoint path, `random-<backbone>`, `imagenet-vgg16` or `hand-features`.
 - `cluster_metrics`, `kmeans`, `nearest_to_centroid`, `composition`: K-Means with AMI/ARI/NMI
   and silhouette against a metadata column.
-- `linear_probe`, `regression_probe`: linear evaluation on frozen features.
+- `evaluate_cells` (the one evaluation protocol: per-plate normalisation, K-Means runs, probes on
+  held-out plates or wells, verdicts with margins), `normalise`, `heldout_probe`.
+- `linear_probe`: linear evaluation on a random split (the sweeps of section 3.1).
 - `project`: t-SNE / UMAP / PCA to 2-D.
 - `check_compound`: treated vs control (k = 2), next to the plate (batch effect).
 - `factor_table` (the one entry point: image factors on the whole dataset's scale), `factor_probe`,
@@ -26,7 +28,8 @@ _WHERE = {
     "embed": "embedding", "embed_with_info": "embedding", "data_fingerprint": "embedding", "pick_device": "embedding",
     "cluster_metrics": "cluster", "kmeans": "cluster", "nearest_to_centroid": "cluster",
     "composition": "cluster", "agreement": "cluster", "silhouette": "cluster",
-    "linear_probe": "probe", "regression_probe": "probe",
+    "linear_probe": "probe", "evaluate_cells": "protocol", "normalise": "normalise",
+    "heldout_probe": "heldout_probe",
     "project": "projection", "project_with_info": "projection",
     "check_compound": "compound",
     "factor_table": "factors", "factor_probe": "factors", "nuisance_factors": "factors",

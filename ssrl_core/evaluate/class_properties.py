@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ssrl_core.data.cellset import CellSet, channel_ranges, to_unit_float
+from ssrl_core.data.cellset import CellSet, to_unit_float
 
 PROPERTIES = ("intrinsic_dim", "effective_rank", "glcm_contrast", "glcm_homogeneity", "high_freq_energy")
 PROPERTY_NAMES = {"intrinsic_dim": "intrinsic dimension (two-NN)", "effective_rank": "effective rank of the feature covariance",
@@ -92,7 +92,7 @@ def high_frequency_share(grey01: np.ndarray, cutoff: float = 0.25) -> float:
 
 
 def _grey(cells: CellSet) -> np.ndarray:
-    lo, hi = channel_ranges(cells.images)
+    lo, hi = cells.ranges()
     return to_unit_float(cells.images, lo, hi).mean(axis=-1)
 
 

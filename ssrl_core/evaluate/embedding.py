@@ -1,8 +1,9 @@
 """Embed a CellSet with any encoder, batched, without gradients, cached on disk.
 
 Preprocessing (the same as training, see docs/ARCHITECTURE.md): pixels are scaled to [0, 1] per
-channel with the checkpoint's stored channel ranges when it has them, else the set's own
-(`channel_ranges`), then resized to the checkpoint's crop size. The embedding is the backbone
+channel with the checkpoint's stored channel ranges when it has them, else the whole dataset's
+(`CellSet.ranges()`: a subset keeps its dataset's ranges, so a cell embeds to the same numbers
+whichever other cells were selected with it), then resized to the checkpoint's crop size. The embedding is the backbone
 output, before any projection head (the representation the paper evaluates with K-Means and
 linear probes).
 
@@ -32,7 +33,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ssrl_core import paths
-from ssrl_core.data.cellset import CellSet, channel_ranges, to_unit_float
+from ssrl_core.data.cellset import CellSet, to_unit_float
 from ssrl_core.evaluate.encoders import build_module, resolve
 from ssrl_core.evaluate.handmade import hand_features
 from ssrl_core.io import atomic_write, atomic_write_json, sha256_file
@@ -104,8 +105,10 @@ def embed_with_info(cells: CellSet, encoder: str, progress: Progress | None = No
         raise ValueError("there are no cells to embed")
     spec = resolve(encoder)
     dev, bf16 = pick_device(device, precision)
+    lo, hi = cells.ranges()
     settings = ({"nuclear_channel": nuclear_channel} if spec.kind == "hand"
                 else {"pre": "unit-float+resize", **({"bf16": True} if bf16 else {})})
+    settings["ranges"] = [np.round(np.asarray(r, np.float64), 4).tolist() for r in (lo, hi)]
     key = cache_key(spec.identity, data_fingerprint(cells), settings)
     note = None
     try:
@@ -173,8 +176,8 @@ def embed(cells: CellSet, encoder: str, progress: Progress | None = None, **kwar
 def _compute(cells: CellSet, spec, progress, device: str, batch_size: int, nuclear_channel: int,
              bf16: bool = False):
     h, w, c = cells.shape
-    module = build_module(spec, c, int(h), device)
-    lo, hi = (spec.lo, spec.hi) if spec.lo is not None else channel_ranges(cells.images)
+    module = build_module(spec, c, int(h), device, tuple(cells.channels))
+    lo, hi = (spec.lo, spec.hi) if spec.lo is not None else cells.ranges()
     if len(lo) != c:
         raise ValueError(f"the encoder's stored channel ranges are for {len(lo)} channels, the cells have {c}")
     info: dict[str, Any] = {"lo": np.asarray(lo).tolist(), "hi": np.asarray(hi).tolist(), **spec.info}

@@ -28,7 +28,7 @@ from ssrl_core.models.encoder_file import EncoderFacts, check_channels, find_che
 BASELINES = ("random-<backbone>", "random-<backbone>-per-channel", "imagenet-vgg16", "hand-features")
 PER_CHANNEL = "-per-channel"
 RANDOM_SEED = 0
-RECIPE_VERSION = "1"  # bump when the preprocessing or a baseline changes, to refresh caches
+RECIPE_VERSION = "2"  # bump when the preprocessing or a baseline changes, to refresh caches
 
 
 @dataclass
@@ -83,9 +83,15 @@ def resolve(encoder: str) -> EncoderSpec:
     return EncoderSpec("checkpoint", ckpt.name, f"ckpt:{file_sha256(ckpt)}:v{RECIPE_VERSION}", path=ckpt)
 
 
-def build_module(spec: EncoderSpec, in_channels: int, image_size: int, device: str):
+def build_module(spec: EncoderSpec, in_channels: int, image_size: int, device: str,
+                 channels: tuple[str, ...] | list[str] = ()):
     """The torch module for a neural encoder (eval mode, on `device`); fills spec's crop size,
-    ranges and info. Returns None for `hand-features`."""
+    ranges and info. Returns None for `hand-features`.
+
+    A checkpoint's stored channel ranges (those of its training cells) scale the cells, so a cell
+    embeds the same way whichever dataset file or selection it comes from. A per-channel encoder
+    met on other stains (`channels` differ from its training channels, e.g. `cells_base`) scales
+    each channel by the cells' dataset range instead."""
     import torch
 
     if spec.kind == "hand":
@@ -97,8 +103,8 @@ def build_module(spec: EncoderSpec, in_channels: int, image_size: int, device: s
         spec.info = {k: v for k, v in info.items() if k in ("method", "backbone", "in_channels", "crop_size",
                                                              "feat_dim", "channels", "dataset", "per_channel")}
         spec.crop_size = facts.crop_size or image_size
-        # a per-channel encoder sees each channel scaled by these cells' own range
-        ranges = None if facts.per_channel else facts.ranges()
+        same_stains = tuple(facts.channels) == tuple(str(c) for c in channels)
+        ranges = None if facts.per_channel and not same_stains else facts.ranges()
         if ranges is not None:
             spec.lo, spec.hi = ranges
         return module.eval()

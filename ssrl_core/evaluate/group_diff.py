@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ssrl_core.data.cellset import CellSet, channel_ranges, to_unit_float
+from ssrl_core.data.cellset import CellSet, to_unit_float
 from ssrl_core.evaluate.handmade import hand_feature_names, hand_features
 
 # Which hand-made columns to show (per channel: mean, std, gradient; every nucleus measure).
@@ -47,7 +47,7 @@ def measurements(cells: CellSet, index: np.ndarray, ranges: tuple[np.ndarray, np
     so that intensities are comparable between the groups.
     """
     index = np.asarray(index, dtype=int)
-    lo, hi = ranges if ranges is not None else channel_ranges(cells.images)
+    lo, hi = ranges if ranges is not None else cells.ranges()
     unit = to_unit_float(np.asarray(cells.subset(index).images), lo, hi)
     names = hand_feature_names(list(cells.channels))
     table = pd.DataFrame(hand_features(unit, nuclear_channel=nuclear_channel), columns=names)

@@ -1,9 +1,9 @@
-"""Linear probes on frozen embeddings: the "linear evaluation" of Bendidi et al. 2024.
+"""A linear probe on a random stratified split: the "linear evaluation" of Bendidi et al. 2024.
 
 A logistic regression on standardised features predicts a metadata column from the embedding;
 its held-out accuracy says how much of that information the representation holds in a linearly
-readable form. For continuous values (dose, nucleus area) a ridge regression gives a
-cross-validated R^2 instead.
+readable form. The parameter sweeps (paper section 3.1) use it for per-class accuracies; everything
+that scores cells from plates uses `heldout_probe` instead, which holds out whole plates or wells.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import warnings
 import numpy as np
 import pandas as pd
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression, RidgeCV
+from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import confusion_matrix
-from sklearn.model_selection import KFold, cross_val_score, train_test_split
+from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
@@ -63,22 +63,3 @@ def linear_probe(features: np.ndarray, labels: np.ndarray | pd.Series, test_frac
             "per_class": per_class,
             "confusion": pd.DataFrame(cm, index=classes, columns=classes),
             "classes": classes, "n_train": int(len(ytr)), "n_test": int(len(yte)), "dropped": dropped}
-
-
-def regression_probe(features: np.ndarray, values: np.ndarray | pd.Series, folds: int = 5,
-                     seed: int = 0) -> float:
-    """Cross-validated R^2 of a ridge regression (standardised features) predicting `values`.
-
-    1 = perfectly predicted, 0 = no better than the mean, negative = worse. Cells with a
-    missing value are left out.
-    """
-    x = np.asarray(features, dtype=np.float32)
-    v = pd.to_numeric(pd.Series(np.asarray(values)), errors="coerce").to_numpy(dtype=np.float64)
-    keep = np.isfinite(v)
-    x, v = x[keep], v[keep]
-    if len(v) < 2 * folds or np.std(v) == 0:
-        return float("nan")
-    model = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-2, 4, 7)))
-    cv = KFold(n_splits=folds, shuffle=True, random_state=seed)
-    with compute_threads(len(x)):
-        return float(np.mean(cross_val_score(model, x, v, cv=cv, scoring="r2")))

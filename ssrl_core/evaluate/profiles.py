@@ -35,6 +35,25 @@ def feature_columns(df: pd.DataFrame) -> list[str]:
     return [c for c in df.columns if str(c).startswith(("Cells_", "Nuclei_", "Cytoplasm_"))]
 
 
+def split_profiles(df: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+    """(features, metadata) of a pycytominer profile table (e.g. normalised, feature-selected wells).
+
+    Features are the numeric columns without the `Metadata_` prefix; metadata columns lose the
+    prefix (`Metadata_Plate` -> `plate`, `Metadata_compound` -> `compound`).
+    """
+    meta_cols = [c for c in df.columns if str(c).startswith("Metadata_")]
+    feats = [c for c in df.columns if c not in meta_cols and pd.api.types.is_numeric_dtype(df[c])]
+    if not meta_cols or not feats:
+        raise ValueError("not a profile table: it needs Metadata_* columns and numeric feature columns")
+    inverse = {v: k for k, v in _STANDARD.items()}
+    meta = df[meta_cols].rename(columns=lambda c: inverse.get(c, c[len("Metadata_"):])).reset_index(drop=True)
+    x = df[feats].to_numpy(dtype=np.float32)
+    if not np.isfinite(x).all():
+        bad = [c for c in feats if not np.isfinite(df[c].to_numpy(dtype=float)).all()][:5]
+        raise ValueError(f"the profile table has missing or infinite values in {bad}; drop those features first")
+    return x, meta
+
+
 def cell_profiles(features: np.ndarray, meta: pd.DataFrame, prefix: str = FEATURE_PREFIX) -> pd.DataFrame:
     """One row per cell: `Metadata_*` columns then `<prefix><i>` features (float32)."""
     x = np.asarray(features, dtype=np.float32)
@@ -77,31 +96,27 @@ def well_profiles(cells: pd.DataFrame, operation: str = "median") -> pd.DataFram
 
 def normalize_profiles(profiles: pd.DataFrame, control: str = "DMSO", column: str = "Metadata_compound",
                        method: str = "standardize") -> tuple[pd.DataFrame, str]:
-    """Normalise features to the control rows, per plate when every plate has controls.
+    """Normalise features to the control rows, per plate when every plate has them
+    (`ssrl_core.evaluate.normalise`, the same rule as the evaluation protocol; not clipped).
 
     Returns `(profiles, note)`; the note says whether it was per plate or over all plates.
     """
-    from pycytominer import normalize
+    from ssrl_core.evaluate.normalise import normalise
 
     if column not in profiles.columns:
         raise ValueError(f"no {column!r} column to find the {control} controls in")
     feats = feature_columns(profiles)
-    meta = [c for c in profiles.columns if c not in feats]
     is_ctrl = profiles[column].astype(str).str.lower() == str(control).lower()
     if not is_ctrl.any():
         raise ValueError(f"no {control} rows to normalise to (values of {column}: "
                          f"{sorted(profiles[column].astype(str).unique())[:10]})")
-    df = profiles.assign(_ssrl_ctrl=is_ctrl.astype(int))
-
-    def run(part: pd.DataFrame) -> pd.DataFrame:
-        return normalize(part, features=feats, meta_features=meta + ["_ssrl_ctrl"],
-                         samples="_ssrl_ctrl == 1", method=method)
-
-    plates = df["Metadata_Plate"].astype(str) if "Metadata_Plate" in df.columns else None
-    if plates is not None and plates.nunique() > 1 and df.groupby(plates)["_ssrl_ctrl"].max().all():
-        out = pd.concat([run(part) for _, part in df.groupby(plates, sort=False)]).loc[df.index]
-        note = f"{method} to the {control} rows of each plate"
-    else:
-        out = run(df)
-        note = f"{method} to the {control} rows of all plates together"
-    return out.drop(columns="_ssrl_ctrl").reset_index(drop=True), note
+    meta = pd.DataFrame({"control": is_ctrl.map({True: "control", False: "other"}).to_numpy()})
+    if "Metadata_Plate" in profiles.columns:
+        meta["plate"] = profiles["Metadata_Plate"].astype(str).to_numpy()
+    norm = normalise(profiles[feats].to_numpy(dtype=np.float32), meta, control="control", control_column="control",
+                     clip=None, min_controls=1, method=method)
+    out = profiles.reset_index(drop=True).copy()
+    out[feats] = norm.features
+    note = (f"{method} to the {control} rows of " + ("each plate" if norm.per_plate else "all plates together")
+            if norm.reference == "controls" else f"{method} over all rows (too few {control} rows to be the reference)")
+    return out, note

@@ -24,8 +24,11 @@ GROUPS = ("mitocheck", "bbbc021", "mnist")
 Log = Callable[[str], None]
 
 
+METRICS = ("probe", "knn", "ami")
+
+
 def scores(encoder: str, backbone: str, groups: tuple[str, ...] = GROUPS) -> dict[str, dict[str, Any]]:
-    """{group: {encoder | random | hand: scores}} on each group's held-out cells."""
+    """{group: {encoder | random | hand: scores}} on each group's held-out cells (the protocol's)."""
     from ssrl_core.reproduce.quality import score
 
     out: dict[str, dict[str, Any]] = {}
@@ -33,19 +36,25 @@ def scores(encoder: str, backbone: str, groups: tuple[str, ...] = GROUPS) -> dic
         rows = {"encoder": score(encoder, group), "random": score(f"random-{backbone}-per-channel", group)}
         if group != "mnist":
             rows["hand"] = score("hand-features", group)
-        out[group] = {k: {m: v[m] for m in ("top1", "knn_top1", "ami", "cells")} for k, v in rows.items()}
+        out[group] = {k: {m: v[m] for m in (*METRICS, "cells")} for k, v in rows.items()}
         out[group]["split"] = rows["encoder"]["split"]
+        out[group]["held_out_by"] = rows["encoder"]["held_out_by"]
     return out
 
 
 def bar_problems(card: dict[str, dict[str, Any]]) -> list[str]:
-    """Where the encoder does not beat random init and hand features on AMI and probe top-1."""
+    """Where the encoder does not beat random init and hand features on AMI and the held-out probe
+    by more than the protocol's margin (a smaller gap is a tie, which is not a win)."""
+    from ssrl_core.evaluate.verdicts import margin
+
     problems = []
     for group, rows in card.items():
         for base in ("random", "hand"):
-            for metric in ("ami", "top1"):
-                if base in rows and rows["encoder"][metric] <= rows[base][metric]:
-                    problems.append(f"{group}: {metric} {rows['encoder'][metric]:.3f} <= {base} {rows[base][metric]:.3f}")
+            for metric in ("ami", "probe"):
+                if base in rows and rows["encoder"][metric] <= rows[base][metric] + margin():
+                    how = "ties" if rows["encoder"][metric] > rows[base][metric] - margin() else "is below"
+                    problems.append(f"{group}: {metric} {rows['encoder'][metric]:.3f} {how} {base} "
+                                    f"{rows[base][metric]:.3f}")
     return problems
 
 
@@ -81,17 +90,19 @@ def stages(run_dir: Path) -> list[dict[str, Any]]:
     return out[::-1]
 
 
-def ship(folder: str | Path | None = None, log: Log = print) -> dict[str, Any]:
-    """Export the finished run of `cells_base` (fp16), score it, and write its card in the index."""
+def ship(folder: str | Path | None = None, log: Log = print, export: bool = True) -> dict[str, Any]:
+    """Export the finished run of `cells_base` (fp16; `export=False` keeps the shipped file), score
+    it, and write its card in the index."""
     from ssrl_core import paths
 
     folder = Path(folder or paths.pretrained_dir())
     e = entry("cells_base")
-    index = shipping.export([e], folder, log)
+    index = shipping.export([e], folder, log) if export else shipping.read_index(folder)
     item = next(c for c in index["checkpoints"] if c["name"] == e.name)
     card = scores(str(folder / e.file), str(item["backbone"]))
-    item.update(per_channel=True, metrics=card, bar_problems=bar_problems(card),
-                stages=stages(project_root() / e.run_dir()))
+    item.update(per_channel=True, metrics=card, bar_problems=bar_problems(card), heldout=shipping.HELDOUT["base"])
+    if export:
+        item["stages"] = stages(project_root() / e.run_dir())
     shipping.write_index(folder, index)
     log(f"{e.name}: " + ("beats random init and hand features everywhere" if not item["bar_problems"]
                          else "; ".join(item["bar_problems"])))
@@ -99,4 +110,6 @@ def ship(folder: str | Path | None = None, log: Log = print) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    ship()
+    import sys
+
+    ship(export="--score-only" not in sys.argv[1:])

@@ -103,23 +103,31 @@ def entry(name: str) -> Entry:
     raise KeyError(f"no shipped checkpoint is called {name!r}; known: {', '.join(e.name for e in ENTRIES)}")
 
 
-def heldout_cells(cells: CellSet, group: str) -> CellSet:
-    """The evaluation cells of a group (see the module docstring); adds a `split` column."""
-    meta = cells.meta.reset_index(drop=True)
+def heldout_mask(meta: pd.DataFrame, group: str) -> np.ndarray:
+    """Which cells (rows of `meta`) a group's shipped checkpoints are scored on (module docstring)."""
+    meta = meta.reset_index(drop=True)
     if group == "mnist":
-        keep = np.ones(len(cells), dtype=bool)
-    elif group == "mitocheck":
-        keep = meta["plate"].astype(str).isin(MITOCHECK_HELDOUT_PLATES).to_numpy()
-    elif group == "bbbc021":
+        return np.ones(len(meta), dtype=bool)
+    if group == "mitocheck":
+        if "plate" not in meta.columns:
+            raise ValueError("the MitoCheck held-out cells are chosen by plate; these cells have no plate column")
+        return meta["plate"].astype(str).isin(MITOCHECK_HELDOUT_PLATES).to_numpy()
+    if group == "bbbc021":
+        missing = [c for c in ("plate", "site", "compound") if c not in meta.columns]
+        if missing:
+            raise ValueError(f"the BBBC021 held-out cells are chosen by plate, site and compound; these cells lack {missing}")
         plate = meta["plate"].astype(str)
         site = pd.to_numeric(meta["site"], errors="coerce")
         compound = meta["compound"].astype(str)
         same = (plate == TRAIN_PLATE) & ~site.isin(BBBC021_TRAIN_SITES) & compound.isin([TREATMENT, "DMSO"])
         other = (plate == OTHER_PLATE) & (compound == "DMSO")
-        keep = (same | other).to_numpy()
-    else:
-        raise ValueError(f"unknown group {group!r} (mnist, mitocheck or bbbc021)")
-    out = cells.subset(np.flatnonzero(keep))
+        return (same | other).to_numpy()
+    raise ValueError(f"unknown group {group!r} (mnist, mitocheck or bbbc021)")
+
+
+def heldout_cells(cells: CellSet, group: str) -> CellSet:
+    """The evaluation cells of a group (see the module docstring); adds a `split` column."""
+    out = cells.subset(np.flatnonzero(heldout_mask(cells.meta, group)))
     out.meta = out.meta.reset_index(drop=True)
     out.meta["split"] = "held-out"
     return out

@@ -20,7 +20,7 @@ from ssrl_core.data.cellset import CellSet
 from ssrl_core.evaluate.encoders import PER_CHANNEL
 from ssrl_core.models.encoder_file import CHECKPOINT, load_checkpoint
 from ssrl_core.reproduce import tables
-from ssrl_core.reproduce.plan import ENTRIES, TRAIN_PLATE, Entry, entries, heldout_cells, project_root
+from ssrl_core.reproduce.plan import ENTRIES, Entry, entries, heldout_cells, project_root
 from ssrl_core.reproduce.shipping import run_state
 
 Log = Callable[[str], None]
@@ -134,16 +134,6 @@ def _embed(cells: CellSet, encoder: str, opts: Options) -> np.ndarray:
     return embed(cells, encoder, device=opts.device)
 
 
-def _factor_rows(group: str, cells: CellSet) -> np.ndarray | None:
-    """Which held-out cells the factor probe uses: all (MitoCheck), the treated plate (BBBC021:
-    the plate is its own row of the compound table), none (MNIST)."""
-    if group == "mnist":
-        return None
-    if group == "bbbc021":
-        return np.flatnonzero((cells.meta["plate"].astype(str) == TRAIN_PLATE).to_numpy())
-    return np.arange(len(cells))
-
-
 def _encoders(group: str, opts: Options) -> list[tuple[str, str, str, list[tuple[int, str]]]]:
     """(label, kind, name, [(seed, encoder)]) for the SSL checkpoints and the baselines."""
     out = []
@@ -164,11 +154,7 @@ def evaluate_group(group: str, opts: Options, log: Log = print) -> dict[str, Any
     t0 = time.time()
     cells = load_group_cells(group, opts)
     log(f"{group}: {len(cells)} held-out cells")
-    frows = _factor_rows(group, cells)
-    if frows is not None:
-        fcells = cells.subset(frows)
-        fmeta = fcells.meta.reset_index(drop=True)
-        nuisance = tables.measured_factors(fcells)
+    nuisance = tables.measured_factors(cells) if group != "mnist" else None
     label_col = "compound" if group == "bbbc021" else "label"
     rows = []
     for label, kind, name, found in _encoders(group, opts):
@@ -180,14 +166,14 @@ def evaluate_group(group: str, opts: Options, log: Log = print) -> dict[str, Any
                 opts.notes.append(f"{label} ({group}) could not be evaluated: {exc}")
                 continue
             measured = _metrics(group, feats, cells, opts.seed)
-            if frows is not None:
-                measured.update(tables.factor_metrics(feats[frows], fmeta, nuisance, label_col, opts.seed))
+            if nuisance is not None:
+                measured.update(tables.factor_metrics(feats, cells.meta, nuisance, label_col, opts.seed))
             for k, v in measured.items():
                 values.setdefault(k, []).append(v)
         rows.append({"encoder": label, "kind": kind, "name": name, "seeds": [s for s, _ in found],
                      "values": values})
         log(f"{group}: {label}: " + ", ".join(f"{k}={tables.fmt(v)}" for k, v in values.items()
-                                              if k in ("ami", "top1", "silhouette", "compound_ami", "plate_ami")))
+                                              if k in ("ami", "probe", "knn", "ami_raw", "plate_ami")))
     out = {"group": group, "cells": len(cells), "rows": rows, "seconds": round(time.time() - t0, 1)}
     if group == "mnist":
         out["lpips"] = {e.label: tables.view_lpips(cells, e.recipes[0], n=opts.lpips_pairs, seed=opts.seed)
@@ -199,7 +185,7 @@ def _metrics(group: str, feats: np.ndarray, cells: CellSet, seed: int) -> dict[s
     if group == "mnist":
         return tables.digit_metrics(feats, cells.meta["label"], seed)
     if group == "mitocheck":
-        return tables.phenotype_metrics(feats, cells.meta["label"], seed)
+        return tables.phenotype_metrics(feats, cells.meta, seed)
     return tables.compound_metrics(feats, cells.meta, seed)
 
 
@@ -218,13 +204,18 @@ def reproduce(opts: Options, log: Log = print) -> dict[str, Any]:
 
 
 def index_metrics(result: dict[str, Any]) -> dict[str, dict[str, float]]:
-    """Seed-0 held-out metrics per shipped checkpoint, for pretrained/index.json."""
+    """Seed-0 held-out metrics per shipped checkpoint (the shipped file's own numbers, which the app
+    shows for the same cells), with `seed_std`: each metric's standard deviation over the training
+    seeds found (the spread a verdict must exceed), for pretrained/index.json."""
     out: dict[str, dict[str, float]] = {}
     for g, res in result["groups"].items():
         for row in res["rows"]:
             if row["kind"] != "ssl" or not row["seeds"] or row["seeds"][0] != 0:
                 continue
-            m = {k: v[0] for k, v in row["values"].items() if v}
+            m: dict[str, Any] = {k: v[0] for k, v in row["values"].items() if v}
+            if len(row["seeds"]) > 1:
+                m["seed_std"] = {k: round(tables.mean_std(v)[1], 4) for k, v in row["values"].items() if len(v) > 1}
+                m["training_seeds"] = len(row["seeds"])
             if g == "mnist":
                 m["view_lpips"] = res.get("lpips", {}).get(row["encoder"])
             m["heldout_cells"] = res["cells"]

@@ -24,11 +24,16 @@ from ssrl_core.models.shipped import INDEX, read_index
 from ssrl_core.reproduce.plan import ENTRIES, Entry, project_root
 
 HELDOUT = {
-    "mnist": "none: SSL never sees digit labels; all 5,000 digits are scored (probe: stratified 70/30 split)",
-    "mitocheck": "25 whole plates (1,001 cells, ~30% of every class) never trained on",
-    "bbbc021": "sites 3-4 of plate Week4_27801 (trained on sites 1-2) + DMSO plate Week4_27481",
+    "mnist": "none: SSL never sees digit labels; all 5,000 digits are scored; there is no plate or well, so the "
+             "probe holds out cells (5 folds)",
+    "mitocheck": "held out by plate: 25 whole plates (1,001 cells, ~30% of every class) never trained on; the probe "
+                 "trains on some of them and is tested on the others; no control cells, so no per-plate normalisation",
+    "bbbc021": "held out by site and well, not by plate (cycloheximide is on one plate only): sites 3-4 of Week4_27801 "
+               "(trained on sites 1-2) + the DMSO plate Week4_27481 (never trained on); each plate normalised to its "
+               "DMSO cells; the probe is trained on other wells",
     "cifar10": "the 10,000 test-split images (never trained on); the probe trains on training-split images",
-    "base": "MitoCheck's 25 held-out plates and sites 3-4 of BBBC021 plate Week4_27801 (never trained on)",
+    "base": "MitoCheck's 25 held-out plates (probe by plate); BBBC021 sites 3-4 of Week4_27801 + DMSO plate "
+            "Week4_27481 (probe by well; the base saw that plate's DMSO crops as unlabelled images); MNIST (by cell)",
 }
 Log = Callable[[str], None]
 
@@ -154,10 +159,13 @@ def _same_content(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 def set_metrics(folder: str | Path, metrics: dict[str, dict[str, float]]) -> None:
     """Record held-out metrics (name -> {metric: value}) in the index."""
+    from ssrl_core.reproduce.plan import entry
+
     index = read_index(folder)
     for c in index["checkpoints"]:
         if c.get("name") in metrics:
             c["metrics"] = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in metrics[c["name"]].items()}
+            c["heldout"] = HELDOUT[entry(c["name"]).group]  # what was held out, in the protocol's words
     write_index(folder, index)
 
 

@@ -1,15 +1,18 @@
-"""The metrics of the reproduction tables, one function per paper table.
+"""The metrics of the reproduction tables, one function per paper table, all under the one
+evaluation protocol (`ssrl_core.evaluate.protocol.evaluate_cells`: features normalised per plate
+to the DMSO cells where there are controls, k = the number of groups, the median AMI over 10
+K-Means runs, probes trained on other plates or wells), so every number here is the number the
+app and the command line show for the same cells.
 
-- `digit_metrics`: Table 2 (MNIST): AMI of a K-Means with k = 10 against the digit, silhouette of
-  the K-Means clusters, held-out linear top-1 on the digit.
+- `digit_metrics`: Table 2 (MNIST): digit AMI (k = 10), silhouette of the clusters, probe.
 - `view_lpips`: Table 2's last column: mean LPIPS (AlexNet, ImageNet + v0.1 weights) between the
   two views a recipe makes of the same image: how far apart the augmentation pushes the views.
-- `compound_metrics`: Tables 3-4 (BBBC021): AMI of a K-Means with k = 2 against treated /
-  control on the held-out sites of the treated plate; the same K-Means on the DMSO cells of both
-  plates against the plate (the batch factor).
-- `phenotype_metrics`: MitoCheck: AMI (k = number of classes) and held-out linear top-1.
+- `compound_metrics`: Tables 3-4 (BBBC021): treated vs DMSO on all held-out cells (the held-out
+  sites of the treated plate and the DMSO plate never trained on), AMI with k = 2 after per-plate
+  normalisation (and without), the plate AMI of the DMSO cells, and the probe trained on other wells.
+- `phenotype_metrics`: MitoCheck: AMI (k = number of classes) and the probe trained on other plates.
 - `factor_metrics`: the factor probe: which of phenotype / compound, number of nuclei in the
-  crop and intensity a representation encodes (AMI and linear-probe score per factor).
+  crop and intensity a representation encodes (AMI and held-out probe score per factor).
 - `mean_std` / `fmt`: aggregation over training seeds.
 """
 
@@ -18,44 +21,48 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ssrl_core.data.cellset import CellSet, channel_ranges, to_unit_float
-from ssrl_core.evaluate.cluster import agreement, cluster_metrics, kmeans
-from ssrl_core.evaluate.compound import check_compound
+from ssrl_core.data.cellset import CellSet, to_unit_float
 from ssrl_core.evaluate.factors import factor_probe, nuisance_factors
-from ssrl_core.evaluate.probe import linear_probe
-from ssrl_core.reproduce.plan import OTHER_PLATE, TRAIN_PLATE, TREATMENT
+from ssrl_core.evaluate.protocol import evaluate_cells
 
 FACTOR_LABELS = {"label": "phenotype", "compound": "compound"}
 
 
+def protocol_metrics(features: np.ndarray, meta: pd.DataFrame, column: str, seed: int = 0,
+                     k: int | None = None) -> dict[str, float]:
+    """The protocol's numbers for one embedding: ami, ami_spread, ami_chance, silhouette, probe
+    (balanced accuracy on held-out plates/wells), probe_top1, knn, probe_chance (and ami_raw,
+    plate_ami, plate_ami_raw where there are plates and controls)."""
+    res = evaluate_cells(features, meta, column, k=k, seed=seed)
+    cm, pr = res["cluster"], res["probe"] or {}
+    out = {"ami": cm["ami"], "ami_spread": cm["ami_spread"], "ami_chance": cm["chance95"],
+           "silhouette": cm["silhouette"], "k": float(cm["k"])}
+    if pr:
+        out.update(probe=pr["balanced_accuracy"], probe_top1=pr["top1"], knn=pr["knn"], probe_chance=pr["chance95"])
+    if res.get("raw"):
+        out["ami_raw"] = res["raw"]["ami"]
+    plate = res.get("plate") or {}
+    for key in ("plate_ami", "plate_ami_raw"):
+        if key in plate:
+            out[key] = float(plate[key])
+    return out
+
+
 def digit_metrics(features: np.ndarray, labels, seed: int = 0) -> dict[str, float]:
-    """AMI (k = 10), silhouette of the clusters and linear top-1 on the digit (Table 2)."""
-    labels = np.asarray(labels).astype(str)
-    cm = cluster_metrics(features, labels, k=10, seed=seed)
-    lp = linear_probe(features, labels, test_fraction=0.3, seed=seed)
-    return {"ami": cm["ami"], "silhouette": cm["silhouette"], "top1": lp["top1"]}
+    """Digit AMI (k = 10), silhouette of the clusters and probe (Table 2)."""
+    meta = pd.DataFrame({"label": np.asarray(labels).astype(str)})
+    return protocol_metrics(features, meta, "label", seed=seed, k=10)
 
 
-def phenotype_metrics(features: np.ndarray, labels, seed: int = 0) -> dict[str, float]:
-    """AMI (k = number of classes) and stratified held-out linear top-1 on the phenotype."""
-    labels = np.asarray(labels).astype(str)
-    cm = cluster_metrics(features, labels, seed=seed)
-    lp = linear_probe(features, labels, test_fraction=0.3, seed=seed)
-    return {"ami": cm["ami"], "top1": lp["top1"], "chance": lp["chance"], "k": cm["k"]}
+def phenotype_metrics(features: np.ndarray, meta: pd.DataFrame, seed: int = 0) -> dict[str, float]:
+    """Phenotype AMI (k = number of classes) and the probe trained on other plates."""
+    return protocol_metrics(features, meta.reset_index(drop=True), "label", seed=seed)
 
 
 def compound_metrics(features: np.ndarray, meta: pd.DataFrame, seed: int = 0) -> dict[str, float]:
-    """k = 2 AMI treated vs DMSO on the treated plate, and plate AMI on the DMSO cells of both plates."""
-    meta = meta.reset_index(drop=True)
-    plate = meta["plate"].astype(str).to_numpy()
-    same = plate == TRAIN_PLATE
-    r = check_compound(features[same], meta[same], TREATMENT, control="DMSO", k=2, seed=seed)
-    out = {"compound_ami": r["compound_ami"], "compound_silhouette": r["compound_silhouette"]}
-    dmso = (meta["compound"].astype(str) == "DMSO").to_numpy()
-    if len(set(plate[dmso])) > 1:
-        out["plate_ami"] = agreement(kmeans(features[dmso], 2, seed), plate[dmso])["ami"]
-    else:
-        out["plate_ami"] = float("nan")
+    """Treated vs DMSO (k = 2) on every held-out cell, per-plate normalised; `compound_ami` is its AMI."""
+    out = protocol_metrics(features, meta.reset_index(drop=True), "compound", seed=seed)
+    out["compound_ami"] = out["ami"]
     return out
 
 
@@ -67,7 +74,7 @@ def view_lpips(cells: CellSet, recipe: str, n: int = 256, crop_size: int | None 
 
     rng = np.random.default_rng(seed)
     idx = np.sort(rng.choice(len(cells), min(n, len(cells)), replace=False))
-    lo, hi = channel_ranges(cells.images)
+    lo, hi = cells.ranges()
     images = to_unit_float(cells.images[idx], lo, hi)
     size = int(crop_size or images.shape[1])
     maker = TwoViews(get_preset(recipe), out_size=size)
@@ -92,14 +99,18 @@ def factor_metrics(features: np.ndarray, meta: pd.DataFrame, nuisance: pd.DataFr
 
     Keys: `<factor> AMI` and `<factor> probe` where factor is phenotype / compound, n_nuclei,
     nucleus_area (the central nucleus) or intensity (the nuclear channel's total intensity); probe
-    is held-out accuracy (categorical factors) or cross-validated R^2 (continuous ones).
+    is balanced accuracy on held-out plates or wells (categorical factors) or out-of-fold R^2
+    (continuous ones). The features are normalised per plate with the metadata's controls.
     """
-    meta = meta.reset_index(drop=True)[[label_column]]
+    keep = [c for c in (label_column, "plate", "well", "compound") if c in meta.columns]
+    meta = meta.reset_index(drop=True)[list(dict.fromkeys(keep))]
     intensity = [c for c in nuisance.columns if c.startswith("total_intensity_")][:1]
     nuis = nuisance.reset_index(drop=True)[["n_nuclei", "nucleus_area", *intensity]]
-    table = factor_probe(features, meta, nuis, seed=seed)
+    table = factor_probe(features, meta, nuis, seed=seed, kinds=("label", "nuisance"))
     out: dict[str, float] = {}
     for _, row in table.iterrows():
+        if row["kind"] == "label" and row["factor"] != label_column:
+            continue
         name = FACTOR_LABELS.get(row["factor"], row["factor"])
         if name.startswith("total_intensity_"):
             name = "intensity"
