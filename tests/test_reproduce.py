@@ -131,7 +131,7 @@ def test_versus_random_says_which_encoders_beat_their_own_random_weights() -> No
 
     t = floors.versus_random(_floor_result(0.6, 0.3, 0.99, 0.97))
     assert list(t["beats random init"]) == ["yes"] and list(t["beats hand features"]) == ["yes"]
-    assert t.iloc[0]["treated vs DMSO AMI: vs random init"] == "0.600 vs 0.300"
+    assert t.iloc[0]["AMI vs random init"] == "0.600 vs 0.300" and t.iloc[0]["probe vs hand features"] == "0.990 vs 0.500"
     t = floors.versus_random(_floor_result(0.2, 0.3, 0.99, 0.97))
     assert list(t["beats random init"]) == ["on treated vs DMSO probe only"]
     assert floors.misses(t) and "bbbc021 set A" in floors.misses(t)[0]
