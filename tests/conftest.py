@@ -51,12 +51,7 @@ def tiny_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("SSRL_SHARED_DATA", str(tmp_path / "no-shared"))
     monkeypatch.setenv("SSRL_APP_WARM", "0")
     _navigation_mode(monkeypatch)
-    from ssrl_app import loaders
-    from ssrl_core.data import registry
-
-    for cached in (loaders.dataset_list, loaders.cells, loaders.ranges):
-        cached.clear()
-    registry.clear_cache()
+    _forget_loaded_data()
     return data
 
 
@@ -69,13 +64,18 @@ def offline_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("SSRL_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("SSRL_APP_WARM", "0")
     _navigation_mode(monkeypatch)
+    _forget_loaded_data()
+    return tmp_path
+
+
+def _forget_loaded_data() -> None:
+    """Clear the app's and the registry's caches of datasets (another data folder is in use)."""
     from ssrl_app import loaders
     from ssrl_core.data import registry
 
     for cached in (loaders.dataset_list, loaders.cells, loaders.ranges):
         cached.clear()
     registry.clear_cache()
-    return tmp_path
 
 
 def _navigation_mode(monkeypatch: pytest.MonkeyPatch) -> None:

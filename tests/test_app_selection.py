@@ -136,10 +136,10 @@ def test_plain_names_and_bias_verdict():
     text = labels.bias_verdict(table)
     assert text.startswith("Brightness of DAPI is encoded almost perfectly"), text
     assert "check for plate effects" in text
-    random = table.assign(probe_score=[0.39, 0.5, 0.6])
+    random = table.assign(probe_score=[0.395, 0.5, 0.6])
     compared = labels.bias_verdict(table, random)
     assert "more than random weights of the same network (0.60)" in compared, compared
-    assert "label (class) is encoded partly, no more than random weights" in compared, compared
+    assert "label (class) is encoded weakly, no more than random weights" in compared, compared  # 0.005: a tie
     shown = labels.table(table)
     assert "how well it is predicted" in shown.columns and "brightness of DAPI" in set(shown["factor"])
 

@@ -141,6 +141,8 @@ def test_versus_random_says_which_encoders_beat_their_own_random_weights() -> No
     assert list(t["beats random init"]) == ["on treated vs DMSO probe only"]
     t = floors.versus_random(_floor_result(0.34, 0.3, 0.99, 0.97, spread=0.05))  # inside the K-Means spread
     assert list(t["beats random init"]) == ["on treated vs DMSO probe only"]
+    words = floors.card_words(t)[("bbbc021", "set A")]  # the card says where it loses, with the numbers
+    assert words.startswith("beats random init: on treated vs DMSO probe only (AMI 0.340 vs 0.300") and "Why:" in words
 
 
 def test_base_section_reads_the_card_and_its_bar() -> None:

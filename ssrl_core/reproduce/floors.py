@@ -92,6 +92,24 @@ def versus_random(result: dict[str, Any]) -> pd.DataFrame:
     return table[[c for c in order if c in table.columns]].fillna("-")
 
 
+def card_words(table: pd.DataFrame) -> dict[tuple[str, str], str]:
+    """(group, encoder label) -> one sentence for its card: does it beat random weights of its own
+    backbone and the hand features, with the numbers (issue: "where one still loses, its card says so")."""
+    out = {}
+    for _, r in table.iterrows():
+        parts = []
+        for who in ("random init", "hand features"):
+            verdict = str(r.get(f"beats {who}", "-")).strip("*")
+            if verdict == "-":
+                continue
+            nums = ", ".join(f"{m} {r[f'{m} vs {who}']}" for m in ("AMI", "probe") if r.get(f"{m} vs {who}", "-") != "-")
+            parts.append(f"beats {who}: {verdict} ({nums})")
+        why = WHY.get((r["data"], r["encoder"])) or WHY.get(r["data"], "")
+        lost = any(not p.split(": ", 1)[1].startswith("yes") for p in parts)
+        out[(r["data"], r["encoder"])] = "; ".join(parts) + (f". Why: {why}" if lost and why else ".")
+    return out
+
+
 def misses(table: pd.DataFrame) -> list[str]:
     """Sentences for the encoders that do not beat random init (or the hand features) on both
     measures, with the likely why."""

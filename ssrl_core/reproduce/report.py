@@ -166,8 +166,9 @@ README_END = "<!-- /results -->"
 
 def readme_block(result: dict[str, Any], seeds: str) -> str:
     """The README's results paragraph and table (between its markers)."""
-    return (f"Shipped checkpoints (`pretrained/`, trained on this project's 2-core CPU in minutes; mean ± std over "
-            f"{seeds} training seeds), scored on held-out cells by `ssrl reproduce` under the one evaluation "
+    seeds_text = ("one training seed each: the runs of extra seeds were not kept; `ssrl reproduce --retrain "
+                  "--seeds 0 1 2` trains them" if seeds == "1" else f"mean ± std over {seeds} training seeds")
+    return (f"Shipped checkpoints (`pretrained/`, trained on this project's 2-core CPU in minutes; {seeds_text}), scored on held-out cells by `ssrl reproduce` under the one evaluation "
             "protocol the app and the command line use (features normalised per plate to its DMSO cells, "
             "k = the number of groups, the median AMI over 10 K-Means runs, probes trained on other plates or "
             "wells, balanced accuracy); each one's training is in [docs/results.md](docs/results.md), with every "

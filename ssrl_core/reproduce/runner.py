@@ -207,12 +207,17 @@ def index_metrics(result: dict[str, Any]) -> dict[str, dict[str, float]]:
     """Seed-0 held-out metrics per shipped checkpoint (the shipped file's own numbers, which the app
     shows for the same cells), with `seed_std`: each metric's standard deviation over the training
     seeds found (the spread a verdict must exceed), for pretrained/index.json."""
+    from ssrl_core.reproduce.floors import card_words, versus_random
+
+    words = card_words(versus_random(result))
     out: dict[str, dict[str, float]] = {}
     for g, res in result["groups"].items():
         for row in res["rows"]:
             if row["kind"] != "ssl" or not row["seeds"] or row["seeds"][0] != 0:
                 continue
             m: dict[str, Any] = {k: v[0] for k, v in row["values"].items() if v}
+            if (g, row["encoder"]) in words:
+                m["against_floors"] = words[(g, row["encoder"])]
             if len(row["seeds"]) > 1:
                 m["seed_std"] = {k: round(tables.mean_std(v)[1], 4) for k, v in row["values"].items() if len(v) > 1}
                 m["training_seeds"] = len(row["seeds"])
