@@ -12,7 +12,7 @@ run: $(READY)
 	$(VENV)/bin/streamlit run app.py
 
 test: $(READY) browser
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadfile
 
 setup: $(STAMP)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -112,18 +111,15 @@ def test_errors_are_plain() -> None:
         LPIPS("resnet")
 
 
-def test_sixteen_view_pairs_are_fast() -> None:
-    """The app scores 16 view pairs of 64x64x3; target well under 200 ms (loose bound: shared CPU)."""
+def test_sixteen_view_pairs_in_one_batch_equal_one_pair_at_a_time() -> None:
+    """The app scores 16 view pairs of 64x64x3 in one batch (its speed is in benchmarks/app_speed.py,
+    not timed here): the batch must give each pair's own distance."""
     rng = np.random.default_rng(4)
     a, b = rng.random((2, 16, 64, 64, 3), dtype=np.float32)
     model = LPIPS("alex")
-    model.batch(a, b)
-    times = []
-    for _ in range(5):
-        t0 = time.perf_counter()
-        model.batch(a, b)
-        times.append(time.perf_counter() - t0)
-    assert min(times) < 0.5
+    batched = model.batch(a, b)
+    single = np.array([model.distance(a[i], b[i]) for i in range(16)])
+    assert batched.shape == (16,) and np.allclose(batched, single, atol=1e-5)
 
 
 def test_imagenet_encoder_channels() -> None:
