@@ -18,26 +18,12 @@ import pandas as pd
 import pytest
 
 from ssrl_core.augment import Recipe, Step, get_preset
-from ssrl_core.augment.invariance import (REFERENCE, as_recipe, as_record, explain, explain_words, icc, sample_cells,
-                                          verdict)
+from ssrl_core.augment.agreement import icc
+from ssrl_core.augment.invariance import REFERENCE, as_recipe, as_record, explain, explain_words, sample_cells, verdict
 from ssrl_core.augment.measures import factors, measure, otsu_thresholds
+from synthetic_cells import synthetic_cells
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def synthetic_cells(n: int = 48, side: int = 32, seed: int = 0) -> np.ndarray:
-    """(n, side, side, 2) float32: channel 0 an elongated nucleus (random size, angle, brightness),
-    channel 1 a round cell body (independent brightness), both centred."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[:side, :side] - (side - 1) / 2
-    out = np.zeros((n, side, side, 2), np.float32)
-    for i in range(n):
-        a = rng.uniform(4, 8)
-        b, t = a / rng.uniform(1.6, 2.4), rng.uniform(0, np.pi)
-        u, v = xx * np.cos(t) + yy * np.sin(t), -xx * np.sin(t) + yy * np.cos(t)
-        out[i, ..., 0] = rng.uniform(0.25, 0.95) * ((u / a) ** 2 + (v / b) ** 2 <= 1)
-        out[i, ..., 1] = rng.uniform(0.2, 0.9) * (xx ** 2 + yy ** 2 <= (a + 4) ** 2)
-    return out + rng.uniform(0, 0.02, out.shape).astype(np.float32)
 
 
 def by_factor(table: pd.DataFrame) -> pd.DataFrame:
@@ -75,7 +61,8 @@ def test_measures_read_the_factors_they_name() -> None:
     turned = measure(np.ascontiguousarray(np.rot90(cells, 1, axes=(1, 2))), ["ch0", "Actin"])
     assert np.allclose(turned["nucleus_area"], table["nucleus_area"])
     assert np.allclose(turned["orientation_cos"], -table["orientation_cos"], atol=0.05)  # 90 degrees: 2θ + 180°
-    zoomed = measure(np.repeat(np.repeat(cells, 2, axis=1), 2, axis=2), ["ch0", "Actin"])
+    from scipy.ndimage import zoom
+    zoomed = measure(zoom(cells, (1, 2, 2, 1), order=1), ["ch0", "Actin"])
     assert np.allclose(zoomed["nucleus_area"], 4 * table["nucleus_area"], rtol=0.1)
     assert (zoomed["scale"] > 1.6 * table["scale"]).all()  # apparent scale doubles
     assert (zoomed["texture"] < table["texture"]).all()
@@ -119,8 +106,8 @@ def test_each_step_scrambles_its_factor_and_keeps_the_others(cells) -> None:
 
 def test_explain_table_words_json_and_reference(cells) -> None:
     table = explain("microscopy-set-b", cells, n=32, seed=1)
-    assert list(table.columns) == ["factor", "channel", "words", "agreement", "low", "high", "cells", "reference",
-                                   "relative", "verdict"]
+    assert list(table.columns) == ["factor", "channel", "words", "agreement", "low", "high", "cells", "shown", "kept",
+                                   "reference", "relative", "verdict", "hidden"]
     assert table["factor"].tolist() == [f.name for f in factors(["ch0", "ch1"])]
     assert table.loc[table["factor"] == "brightness:ch1", "channel"].item() == "ch1"
     ref = by_factor(table)["reference"]
@@ -153,16 +140,26 @@ def test_recipes_from_names_files_and_mistakes(tmp_path: Path) -> None:
         sample_cells(np.zeros((0, 8, 8, 1), np.float32))
 
 
-def test_real_nuclei_set_b_keeps_size_set_a_scrambles_it() -> None:
-    """MitoCheck nuclei (the shipped sample): set B's centre crop is the same for both views, set A's
-    random resized crop and zoom are not (the paper's sections 3.3-3.4: A follows crop content)."""
+def test_real_nuclei_set_a_scrambles_size_and_set_b_hides_the_neighbours() -> None:
+    """MitoCheck nuclei (the shipped sample), the paper's sections 3.3-3.4: set A's random crops and
+    zoom scramble the nucleus's size between views; set B's centre crop is the same for both views
+    (they agree on it) but cuts the neighbouring nuclei away, so its views no longer show how many
+    nuclei the crop holds, which set A's encoders cluster by."""
     from ssrl_core.data.registry import load_dataset
     cells = load_dataset("mitocheck_demo")
     sample = sample_cells(cells, 96, 0)
     a, b = by_factor(explain("microscopy-set-a", sample, boot=0)), by_factor(explain("microscopy-set-b", sample, boot=0))
-    assert b.loc["nucleus_area", "verdict"] == "keeps"
-    assert a.loc["nucleus_area", "agreement"] < b.loc["nucleus_area", "agreement"] - 0.05
+    assert b.loc["nucleus_area", "agreement"] > a.loc["nucleus_area", "agreement"] + 0.05
+    assert b.loc["n_nuclei", "agreement"] > 0.8 and b.loc["n_nuclei", "shown"] < b.loc["n_nuclei", "agreement"] - 0.3
+    assert a.loc["n_nuclei", "kept"] > b.loc["n_nuclei", "kept"] + 0.2
     assert a.loc["orientation", "verdict"] == b.loc["orientation", "verdict"] == "drops"
+
+
+def test_views_shown_larger_than_the_cells_are_said_so(cells) -> None:
+    table = explain(_recipe(Step("center_crop", {"fraction": 0.5})), cells, n=48, boot=0)
+    assert table.attrs["zoom"] == pytest.approx(2.0, rel=0.15)
+    assert "about 2.0x larger" in explain_words(table)
+    assert "larger" not in explain_words(explain(_recipe(Step("rotate", {"degrees": 90.0})), cells, n=48, boot=0))
 
 
 @pytest.mark.skipif(not (ROOT.parent / "shared" / "data" / "bbbc021").is_dir(), reason="needs ../shared/data/bbbc021")

@@ -5,11 +5,12 @@ the views the encoder is taught to ignore (Bendidi et al. 2024: the augmentation
 supervision). `explain(recipe, cells)` measures readable factors (`ssrl_core.augment.measures`:
 each channel's brightness and contrast, the nucleus's size, position and orientation, the number of
 nuclei, sharpness, fine texture, apparent scale) on both views of a few hundred cells and reports,
-per factor, how well the views agree relative to how much cells differ: the intraclass correlation
-ICC(1,1) of the one-way random-effects model (Shrout & Fleiss 1979; the two views are unordered
-random draws), computed on normal scores (ranks) so that a few extreme cells do not decide it.
-Near 1 the recipe keeps the factor (the encoder may use it); near 0 it scrambles it (the encoder
-is taught to drop it).
+per factor, how well the views agree relative to how much cells differ (`agreement.icc`: the
+intraclass correlation ICC(1,1), Shrout & Fleiss 1979, on normal scores). Near 1 the recipe keeps
+the factor (the encoder may use it); near 0 it scrambles it (the encoder is taught to drop it).
+A view must also still show the cell's own value (`shown`: a centre crop the same for both views
+agrees with itself but hides the neighbouring nuclei), so a factor counts as kept as far as both
+hold (`kept`).
 
 The same factors are measured on two near-identical views (a shift of at most one pixel and faint
 noise, `REFERENCE`): that is the best agreement the measurement itself allows on these cells
@@ -25,11 +26,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.special import ndtri
-from scipy.stats import rankdata
 
 from ssrl_core.data.cellset import CellSet, channel_ranges, to_unit_float
 
+from .agreement import agreements, shown
 from .measures import Factor, factors, measure
 from .presets import PRESETS, get_preset
 from .recipe import Recipe, Step
@@ -39,6 +39,7 @@ from .views import TwoViews, _seed_pair
 # spread between cells (sd ratio sqrt(0.1/0.9)); 0.5 means noise as large as that spread.
 KEEPS, PARTLY = 0.9, 0.5  # >= KEEPS: keeps; < PARTLY: drops; between: partly
 MEASURABLE = 0.5  # a reference below this: the cells barely differ in the factor, or it is noisy here
+HIDDEN = 0.1  # a factor is hidden (not scrambled) when `shown` is this much below the views' agreement
 REFERENCE = Recipe("reference (near-identical views)", [
     Step("affine", {"scale": [1.0, 1.0], "translate": 0.015, "shear": 0.0, "border": "reflect"}),
     Step("gaussian_noise", {"std": [0.002, 0.004], "per_channel": True}, 1.0),
@@ -70,10 +71,18 @@ class Sample:
     nuclear_channel: int = 0
     index: np.ndarray | None = None
     _reference: pd.DataFrame | None = field(default=None, repr=False)
+    _original: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
     def factors(self) -> list[Factor]:
         return factors(self.channels, self.nuclear_channel)
+
+    @property
+    def original(self) -> pd.DataFrame:
+        """The factors of the unaugmented cells (measured once)."""
+        if self._original is None:
+            self._original = measure(self.images, self.channels, self.nuclear_channel)
+        return self._original
 
 
 def sample_cells(cells: CellSet | np.ndarray, n: int = 256, seed: int = 0, ranges: tuple | None = None,
@@ -113,50 +122,44 @@ def view_tables(recipe: Recipe, sample: Sample, seed: int = 0) -> tuple[pd.DataF
     return one, two
 
 
-def _scores(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Normal scores of the pooled values of both views (ties share their mean rank)."""
-    r = rankdata(np.concatenate([a, b]))
-    z = ndtri((r - 0.5) / len(r))
-    return z[:len(a)], z[len(a):]
+def shared_view_table(recipe: Recipe, sample: Sample, seed: int = 0) -> pd.DataFrame:
+    """The factors of one view of every cell, all cells drawn with the same random numbers (the same
+    angle, crop, jitter...): what the recipe removes, apart from how it varies from cell to cell."""
+    maker = TwoViews(recipe)
+    shared = _seed_pair(seed, 10**6)
+    views = np.stack([maker(img, shared)[0] for img in sample.images])
+    return measure(views, sample.channels, sample.nuclear_channel)
 
 
-def icc(a: np.ndarray, b: np.ndarray, boot: int = 0, seed: int = 0) -> tuple[float, float, float]:
-    """ICC(1,1) of two measurements of the same cells on normal scores, and a bootstrap 90% interval
-    over cells (`boot` resamples; NaN bounds without). Cells with a missing value are left out."""
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    ok = np.isfinite(a) & np.isfinite(b)
-    if ok.sum() < 5 or np.ptp(np.concatenate([a[ok], b[ok]])) == 0:  # too few cells, or all alike
-        return float("nan"), float("nan"), float("nan")
-    za, zb = _scores(a[ok], b[ok])
-    idx = np.arange(len(za))[None, :]
-    if boot:
-        idx = np.concatenate([idx, np.random.default_rng(seed).integers(0, len(za), (boot, len(za)))])
-    x, y = za[idx], zb[idx]
-    m = (x + y) / 2
-    msb = 2 * ((m - m.mean(axis=1, keepdims=True)) ** 2).sum(axis=1) / (x.shape[1] - 1)
-    msw = ((x - m) ** 2 + (y - m) ** 2).sum(axis=1) / x.shape[1]
+def kept_table(recipe: Recipe, sample: Sample, seed: int = 0, boot: int = 0) -> pd.DataFrame:
+    """Per factor: `agreement` between the two views (with `low` / `high` and `cells`), `shown` (how
+    well a view still shows the cell's own value) and `kept`, the smaller of the two: a factor the
+    views scramble is taught away, one they hide cannot be learnt. `attrs["zoom"]`: how much larger
+    the views show the cells than they are (median square root of the ratio of nucleus areas).
+
+    `shown` is the agreement in order between the cells and one view of each drawn with the same
+    random numbers for every cell (`shared_view_table`): a jitter or a rotation shared by all cells
+    keeps the order of their brightness or size, a centre crop that cuts away the neighbouring nuclei
+    does not keep the order of their number. Orientation has no `shown` (a shared rotation changes
+    every angle alike: nothing is lost, yet the order of the angles is not kept)."""
+    one, two = view_tables(recipe, sample, seed)
+    table = agreements(one, two, sample.factors, boot)
+    same = shared_view_table(recipe, sample, seed)
+    circular = {"orientation"}
+    table["shown"] = [np.nan if f.name in circular else shown(sample.original, same, f) for f in sample.factors]
+    table["kept"] = np.where(table["shown"].isna(), table["agreement"], table[["agreement", "shown"]].min(axis=1))
+    area = sample.original["nucleus_area"].to_numpy(dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
-        vals = np.where(msb + msw > 0, (msb - msw) / (msb + msw), np.nan)
-    lo, hi = (np.nanpercentile(vals[1:], [5, 95]) if boot and np.isfinite(vals[1:]).any() else (np.nan, np.nan))
-    return float(vals[0]), float(lo), float(hi)
-
-
-def agreements(one: pd.DataFrame, two: pd.DataFrame, fs: list[Factor], boot: int = 0) -> pd.DataFrame:
-    """Per factor: agreement (a factor of several columns averages them), its interval, cells used."""
-    rows = []
-    for f in fs:
-        vals = [icc(one[c].to_numpy(), two[c].to_numpy(), boot) for c in f.columns]
-        used = int(min((np.isfinite(one[c]) & np.isfinite(two[c])).sum() for c in f.columns))
-        rows.append({"factor": f.name, "agreement": float(np.mean([v[0] for v in vals])),
-                     "low": float(np.mean([v[1] for v in vals])), "high": float(np.mean([v[2] for v in vals])),
-                     "cells": used})
-    return pd.DataFrame(rows)
+        ratio = np.sqrt(np.concatenate([one["nucleus_area"] / area, two["nucleus_area"] / area]))
+    ratio = ratio[np.isfinite(ratio) & (ratio > 0)]
+    table.attrs["zoom"] = float(np.median(ratio)) if len(ratio) else float("nan")
+    return table
 
 
 def reference_table(sample: Sample, seed: int = 0) -> pd.DataFrame:
-    """Agreement of each factor between two near-identical views (`REFERENCE`), made once per sample."""
+    """`kept_table` of two near-identical views (`REFERENCE`), made once per sample."""
     if sample._reference is None:
-        sample._reference = agreements(*view_tables(REFERENCE, sample, seed), sample.factors)
+        sample._reference = kept_table(REFERENCE, sample, seed)
     return sample._reference
 
 
@@ -172,9 +175,13 @@ def verdict(agreement: float, reference: float) -> str:
 def explain(recipe: Recipe | str | Path, cells: CellSet | np.ndarray | Sample, n: int = 256, seed: int = 0,
             ranges: tuple | None = None, nuclear_channel: int = 0, boot: int = 200) -> pd.DataFrame:
     """What `recipe` teaches on `cells`: one row per factor with `factor`, `channel` (or None),
-    `words` (plain name), `agreement` (ICC between the two views), `low` / `high` (bootstrap 90%
-    interval over cells), `reference` (agreement of near-identical views), `relative`
-    (agreement / reference), `verdict` ('keeps', 'partly', 'drops' or 'unclear') and `cells` used.
+    `words` (plain name), `agreement` (ICC between the two views), `low` / `high` (its bootstrap 90%
+    interval over cells), `cells` used, `shown` (ICC between a cell and its views: low when a step
+    that is the same for both views removes the factor), `kept` (the smaller of the two),
+    `reference` (`kept` for two near-identical views), `relative` (kept / reference), `verdict`
+    ('keeps', 'partly', 'drops' or 'unclear') and `hidden` (True when it is lost mostly because the
+    views do not show the cell's own value, rather than because they disagree). `attrs`: recipe,
+    cells, seed, zoom.
 
     `cells` is a CellSet (n random cells are drawn with `seed`), an `(N, H, W, C)` array, or a
     `Sample` (reused: its reference is measured once). Pure: no Streamlit, no files written.
@@ -182,13 +189,15 @@ def explain(recipe: Recipe | str | Path, cells: CellSet | np.ndarray | Sample, n
     rec = as_recipe(recipe)
     sample = sample_cells(cells, n, seed, ranges, nuclear_channel)
     fs = sample.factors
-    table = agreements(*view_tables(rec, sample, seed), fs, boot)
-    ref = reference_table(sample, seed).set_index("factor")["agreement"]
+    table = kept_table(rec, sample, seed, boot)
+    ref = reference_table(sample, seed).set_index("factor")["kept"]
     table.insert(1, "channel", [f.channel if f.name.split(":")[0] in ("brightness", "contrast") else None for f in fs])
     table.insert(2, "words", [f.words for f in fs])
     table["reference"] = table["factor"].map(ref).astype(float)
-    table["relative"] = (table["agreement"] / table["reference"]).clip(upper=1.0)
-    table["verdict"] = [verdict(a, r) for a, r in zip(table["agreement"], table["reference"])]
+    table["relative"] = (table["kept"] / table["reference"]).clip(upper=1.0)
+    table["verdict"] = [verdict(a, r) for a, r in zip(table["kept"], table["reference"])]
+    table["hidden"] = (table["verdict"].isin(["drops", "partly"])
+                       & (table["shown"] < table["agreement"] - HIDDEN)).to_numpy()
     table.attrs.update(recipe=rec.name, cells=len(sample.images), seed=seed)
     return table
 
@@ -203,7 +212,9 @@ def explain_words(table: pd.DataFrame, recipe_name: str | None = None, subject: 
     `subject` replaces the opening 'Recipe <name>' (e.g. '**Recipe A: microscopy-set-a**')."""
     name = recipe_name or table.attrs.get("recipe")
     who = subject or (f"Recipe {name}" if name else "This recipe")
-    by = {v: table.loc[table["verdict"] == v, "words"].tolist() for v in ("drops", "partly", "keeps", "unclear")}
+    hidden = table["hidden"] if "hidden" in table else pd.Series(False, index=table.index)
+    by = {v: table.loc[(table["verdict"] == v) & ~hidden, "words"].tolist()
+          for v in ("drops", "partly", "keeps", "unclear")}
     parts = []
     if by["drops"]:
         parts.append(f"{who} teaches the encoder to ignore: {_listing(by['drops'])}.")
@@ -211,10 +222,17 @@ def explain_words(table: pd.DataFrame, recipe_name: str | None = None, subject: 
         parts.append(f"{who} scrambles none of the measured factors between its two views.")
     if by["partly"]:
         parts.append(f"It partly scrambles, so the encoder learns to rely less on: {_listing(by['partly'])}.")
+    if hidden.any():
+        parts.append("Its views do not show the cell's own value (a step the same for both views removes it), "
+                     f"so the encoder cannot learn: {_listing(table.loc[hidden, 'words'].tolist())}.")
     if by["keeps"]:
         parts.append(f"It keeps: {_listing(by['keeps'])}.")
     if by["unclear"]:
         parts.append(f"Not measurable on these cells (they barely differ in it): {_listing(by['unclear'])}.")
+    zoom = table.attrs.get("zoom", 1.0)
+    if np.isfinite(zoom) and not 0.8 <= zoom <= 1.25:
+        parts.append(f"Its views show the cells about {zoom:.1f}x {'larger' if zoom > 1 else 'smaller'} than they "
+                     "are: an encoder trained on them meets unaugmented cells at another scale.")
     return " ".join(parts)
 
 
@@ -222,4 +240,4 @@ def as_record(table: pd.DataFrame) -> dict[str, Any]:
     """A JSON-ready dict of an `explain` table: recipe, cells, and each factor by name."""
     rows = table.replace({np.nan: None}).to_dict(orient="records")
     return {"recipe": table.attrs.get("recipe"), "cells": table.attrs.get("cells"), "seed": table.attrs.get("seed"),
-            "factors": {r.pop("factor"): r for r in rows}, "words": explain_words(table)}
+            "zoom": table.attrs.get("zoom"), "factors": {r.pop("factor"): r for r in rows}, "words": explain_words(table)}

@@ -81,9 +81,11 @@ def otsu_thresholds(planes: np.ndarray) -> np.ndarray:
 def _channel_stats(x: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     """Foreground mean, foreground coefficient of variation and background mean, `(N, C, 3)`."""
     fg = x > thresholds[:, None, None, :]
-    n_fg, n_bg = fg.sum(axis=(1, 2)), (~fg).sum(axis=(1, 2))
-    s_fg = np.where(fg, x, 0).sum(axis=(1, 2), dtype=np.float64)
-    q_fg = np.where(fg, x * x, 0).sum(axis=(1, 2), dtype=np.float64)
+    n_fg = fg.sum(axis=(1, 2))
+    n_bg = x.shape[1] * x.shape[2] - n_fg
+    inside = x * fg
+    s_fg = inside.sum(axis=(1, 2), dtype=np.float64)
+    q_fg = (inside * inside).sum(axis=(1, 2), dtype=np.float64)
     s_all = x.sum(axis=(1, 2), dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_fg = np.where(n_fg > 0, s_fg / np.maximum(n_fg, 1), x.mean(axis=(1, 2)))
@@ -107,21 +109,29 @@ def _nucleus(plane: np.ndarray, min_area: int, threshold: float) -> tuple[float,
 def _spectral(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """High-frequency share and autocorrelation half-width of `(N, H, W)` images."""
     n, h, w = grey.shape
-    x = grey - grey.mean(axis=(1, 2), keepdims=True)
-    power = np.abs(np.fft.fft2(x)) ** 2
-    fy, fx = np.meshgrid(np.fft.fftfreq(h), np.fft.fftfreq(w), indexing="ij")
-    radius_f = np.hypot(fy, fx)
-    total = power.sum(axis=(1, 2))
-    texture = np.where(total > 0, power[:, radius_f > 0.25].sum(axis=1) / np.maximum(total, 1e-12), 0.0)
-    auto = np.fft.ifft2(power).real
+    x = (grey - grey.mean(axis=(1, 2), keepdims=True)).astype(np.float32)
+    spectrum = np.fft.rfft2(x)
+    power = spectrum.real ** 2 + spectrum.imag ** 2
+    fy, fx = np.meshgrid(np.fft.fftfreq(h), np.fft.rfftfreq(w), indexing="ij")
+    # the half spectrum of a real image: every column but the first (and the last, for an even width)
+    # stands for two frequencies of the full one
+    weight = np.full(fx.shape, 2.0)
+    weight[:, 0] = 1.0
+    if w % 2 == 0:
+        weight[:, -1] = 1.0
+    wp = power * weight
+    total = wp.sum(axis=(1, 2))
+    texture = np.where(total > 0, wp[:, np.hypot(fy, fx) > 0.25].sum(axis=1) / np.maximum(total, 1e-12), 0.0)
+    auto = np.fft.irfft2(power, s=(h, w))
     auto = auto / np.maximum(auto[:, :1, :1], 1e-12)
     dy, dx = np.meshgrid(np.minimum(np.arange(h), h - np.arange(h)), np.minimum(np.arange(w), w - np.arange(w)),
                          indexing="ij")
     ring = np.rint(np.hypot(dy, dx)).astype(int).ravel()
     rmax = min(h, w) // 2
     counts = np.bincount(ring, minlength=rmax + 1)[:rmax + 1]
-    profile = np.stack([np.bincount(ring, weights=a.ravel(), minlength=rmax + 1)[:rmax + 1] for a in auto])
-    profile = profile / np.maximum(counts, 1)
+    sums = np.zeros((n, ring.max() + 1))
+    np.add.at(sums, (np.repeat(np.arange(n), ring.size), np.tile(ring, n)), auto.reshape(-1))
+    profile = sums[:, :rmax + 1] / np.maximum(counts, 1)
     scale = np.full(n, float(rmax))
     for i, prof in enumerate(profile):
         below = np.flatnonzero(prof < 0.5)

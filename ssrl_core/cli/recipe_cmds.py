@@ -3,7 +3,8 @@
 `ssrl recipe explain RECIPE --data NAME [--where COL=VAL ...] [--cells 256] [--why] [--json]`
 measures readable factors (each channel's brightness and contrast, nucleus size, position and
 orientation, number of nuclei, sharpness, texture, apparent scale) on both views of a sample of
-the cells and reports, per factor, how well the two views agree (`ssrl_core.augment.invariance`).
+the cells and reports, per factor, how well the two views agree and whether they still show the cell's own value
+(`ssrl_core.augment.invariance`).
 RECIPE is a preset name (`microscopy-set-a`) or a recipe YAML file. `--why` adds, for each
 scrambled factor, the responsible steps and the smallest change that keeps it
 (`ssrl_core.augment.attribution`). With `--json`, one JSON object.
@@ -84,10 +85,11 @@ def run_explain(args: argparse.Namespace) -> int:
     out = as_record(table)
     out.update(data=args.data, where=parse_where(args.where), seconds=round(seconds, 2))
     lines = [f"{recipe.name} on {len(sample.images)} cells of {args.data} ({seconds:.1f} s)", "",
-             f"{'factor':<28} {'agreement':>9} {'90% interval':>14} {'reference':>9}  verdict"]
+             f"{'factor':<28} {'agreement':>9} {'90% interval':>14} {'shown':>6} {'reference':>9}  verdict"]
     for _, r in table.iterrows():
         lines.append(f"{r['factor']:<28} {fmt(r['agreement']):>9} {fmt(r['low']) + '-' + fmt(r['high']):>14} "
-                     f"{fmt(r['reference']):>9}  {r['verdict']}")
+                     f"{fmt(r['shown']):>6} {fmt(r['reference']):>9}  {r['verdict']}"
+                     + (" (hidden by the views)" if r["hidden"] else ""))
     lines += ["", out["words"]]
     if args.why:
         diag = diagnose(recipe, sample, seed=args.seed)
