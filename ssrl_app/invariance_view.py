@@ -23,7 +23,8 @@ from ssrl_core.augment import Recipe
 from ssrl_core.augment.attribution import Fix, apply_changes, explain_fix, smallest_change, step_effects
 from ssrl_core.augment.invariance import KEEPS, PARTLY, Sample, explain, explain_words, sample_cells
 
-VERDICT_COLOURS = {"keeps": "#59a14f", "partly": "#edc948", "drops": "#e15759", "unclear": "#bab0ac"}
+# dark enough to read as text on white (contrast ratio >= 4.5)
+VERDICT_COLOURS = {"keeps": "#2e7d32", "partly": "#8a6100", "drops": "#c62828", "unclear": "#616161"}
 
 
 def cells_key(name: str) -> tuple[str, str]:
@@ -79,15 +80,16 @@ def chart(tables: dict[str, pd.DataFrame]) -> alt.LayerChart:
     y = alt.Y("words:N", sort=order, title=None, axis=alt.Axis(labelLimit=260, labelOverlap=False))
     offset = alt.YOffset("recipe:N", sort=list(tables))
     colour = alt.Color("recipe:N", scale=alt.Scale(domain=list(tables), range=charts.PAIR),
-                       legend=alt.Legend(orient="top", title=None, labelLimit=400) if len(tables) > 1 else None)
+                       legend=alt.Legend(orient="top", direction="vertical", title=None, labelLimit=600)
+                       if len(tables) > 1 else None)
     tip = ["recipe:N", alt.Tooltip("words:N", title="factor"), alt.Tooltip("kept:Q", format=".2f"),
            alt.Tooltip("agreement:Q", format=".2f", title="views agree"),
            alt.Tooltip("shown:Q", format=".2f", title="views show the cell's value"),
            alt.Tooltip("reference:Q", format=".2f"), "label:N"]
     base = alt.Chart(df).encode(y=y, yOffset=offset)
     bars = base.mark_bar(height={"band": 0.8}).encode(
-        x=alt.X("kept:Q", scale=alt.Scale(domain=[0, 1.2]),
-                title="how much of the factor the recipe keeps (0 = scrambled or hidden, 1 = kept)"),
+        x=alt.X("kept:Q", scale=alt.Scale(domain=[0, 1.2]), axis=alt.Axis(values=[0, 0.2, 0.4, 0.6, 0.8, 1.0]),
+                title="kept (0 = scrambled or hidden, 1 = kept)"),
         color=colour, tooltip=tip)
     whiskers = base.mark_rule(color="#333").encode(x="low:Q", x2="high:Q")
     ref = base.mark_tick(color="black", thickness=2, size=10).encode(x="reference:Q")
