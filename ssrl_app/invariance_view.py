@@ -149,14 +149,17 @@ def which_step(name: str, title: str, slot: str, recipe: Recipe, tab: pd.DataFra
     resp = eff.loc[eff["responsible"]]
     grid = eff.loc[eff["factor"].isin(scrambled["factor"])].assign(words=lambda d: d["factor"].map(words))
     grid["responsible"] = np.where(grid["responsible"], "yes", "")
-    st.altair_chart(alt.Chart(grid).mark_rect().encode(
-        x=alt.X("title:N", sort=list(dict.fromkeys(grid["title"])), title="step alone",
-                axis=alt.Axis(labelAngle=-30, labelLimit=160)),
-        y=alt.Y("words:N", sort=list(dict.fromkeys(grid["words"])), title=None, axis=alt.Axis(labelLimit=260)),
+    steps = list(dict.fromkeys(grid["title"]))
+    heat = alt.Chart(grid).mark_rect().encode(
+        x=alt.X("title:N", sort=steps, title="each step alone", axis=alt.Axis(
+            labelAngle=-30, labelLimit=170, labelOverlap=False, orient="top")),
+        y=alt.Y("words:N", sort=list(dict.fromkeys(grid["words"])), title=None,
+                axis=alt.Axis(labelLimit=260, labelOverlap=False)),
         color=alt.Color("alone:Q", scale=alt.Scale(domain=[0, 1], scheme="redyellowgreen"),
-                        title="agreement with only this step"),
+                        title=["kept with", "only this step"]),
         tooltip=["words:N", "title:N", alt.Tooltip("alone:Q", format=".2f"), alt.Tooltip("without:Q", format=".2f"),
-                 "responsible:N"]).properties(height=22 * grid["words"].nunique() + 80), width="stretch")
+                 "responsible:N"]).properties(height=alt.Step(22), width=alt.Step(64))
+    st.altair_chart(heat)
     lines = [f"- **{words[f]}**: " + " + ".join(part.sort_values("alone")["title"])
              for f, part in resp.groupby("factor", sort=False)]
     st.markdown("Scrambled by:\n" + "\n".join(lines))

@@ -49,7 +49,7 @@ def factors(channels: list[str], nuclear_channel: int = 0) -> list[Factor]:
     out = [Factor(f"brightness:{ch}", (f"brightness:{ch}",), ch, f"brightness of {ch}") for ch in channels]
     out += [Factor(f"contrast:{ch}", (f"contrast:{ch}",), ch, f"contrast of {ch}") for ch in channels]
     out += [Factor("nucleus_area", ("nucleus_area",), nuc, "nucleus size"),
-            Factor("nucleus_offset", ("nucleus_offset",), nuc, "nucleus position (offset from the centre)"),
+            Factor("nucleus_offset", ("nucleus_offset",), nuc, "nucleus offset from the centre"),
             Factor("n_nuclei", ("n_nuclei",), nuc, "number of nuclei"),
             Factor("orientation", ("orientation_cos", "orientation_sin"), nuc, "orientation"),
             Factor("sharpness", ("sharpness",), nuc, "sharpness (focus)"),
