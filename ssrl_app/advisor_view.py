@@ -58,19 +58,19 @@ def section(name: str, cells, recipes: dict[str, tuple[str, Recipe]]) -> None:
     if column != "(none)":
         with plain_errors("The groups could not be compared"), st.spinner("Measuring the groups…"):
             eff = effects_of(name, invariance_view.cells_key(name)[1], column)
-            shown = eff.assign(factor=eff["factor"].map(words))[["factor", "group", "d", "size", "p"]]
-            st.dataframe(shown.rename(columns={"group": "group that differs most", "d": "Cohen's d",
-                                               "size": "effect", "p": "p (Kruskal-Wallis)"}).round(3),
-                         hide_index=True, height=min(35 * len(shown) + 38, 320))
+            shown = eff.assign(factor=eff["factor"].map(words), d=eff["d"].round(2),
+                               p=eff["p"].map(lambda v: "< 0.001" if v < 0.001 else f"{v:.3f}"))
+            st.dataframe(shown[["factor", "d", "size", "group", "p"]].rename(columns={
+                "d": "Cohen's d", "size": "effect", "group": "group most apart"}),
+                hide_index=True, height=min(35 * len(shown) + 38, 320))
             big = eff.loc[eff["size"] == "large", "factor"].tolist()
             if big and st.button(f"Keep the {len(big)} factor(s) with a large difference", key="w.aug.keep_big"):
                 state.put("w.aug.keep", list(dict.fromkeys([*(state.get("w.aug.keep") or []), *big])))
                 state.put("w.aug.ignore", [f for f in (state.get("w.aug.ignore") or []) if f not in big])
                 st.rerun()
-    c = st.columns(2)
-    keep = c[0].multiselect("Keep (the encoder may use it)", list(words), format_func=words.get, key="w.aug.keep")
-    ignore = c[1].multiselect("Ignore (teach the encoder to drop it)", [f for f in words if f not in keep],
-                              format_func=words.get, key="w.aug.ignore")
+    keep = st.multiselect("Keep (the encoder may use it)", list(words), format_func=words.get, key="w.aug.keep")
+    ignore = st.multiselect("Ignore (teach the encoder to drop it)", [f for f in words if f not in keep],
+                            format_func=words.get, key="w.aug.ignore")
     n = int(state.get("w.aug.inv_cells", 256))
     seed = int(state.get(state.PREVIEW_SEED, 0))
     args = (name, invariance_view.cells_key(name)[1], tuple(keep), tuple(ignore), n, seed)  # kept when a recipe is used
@@ -89,7 +89,7 @@ def section(name: str, cells, recipes: dict[str, tuple[str, Recipe]]) -> None:
     ranking = result["table"]
     shown = ranking.assign(misses=ranking["misses"].apply(lambda m: ", ".join(m) or "none"),
                            fits=np.where(ranking["fits"], "yes", "no"))
-    st.dataframe(shown[["recipe", "fits", "score", "misses"]].rename(columns={
+    st.dataframe(shown[["fits", "score", "recipe", "misses"]].rename(columns={
         "fits": "all wishes met", "score": "match (1 = perfect)", "misses": "not as wished"}).round(3),
         hide_index=True)
     pick = st.selectbox("Recipe", list(ranking["recipe"]), key="w.aug.pick")

@@ -113,8 +113,10 @@ def suggestions(recipe: Recipe, cells, keep: list[str], n: int = 128, seed: int 
             for c in fix.changes:
                 merged[(c.step, c.param)] = _stronger(merged.get((c.step, c.param)), c)
     if len(out) > 1:
-        both = apply_changes(recipe, tuple(merged.values()))
-        both.name = f"{recipe.name} with {changes_words(recipe, tuple(merged.values()))}"
+        off = {step for (step, param), c in merged.items() if param == "enabled"}
+        together = tuple(c for (step, param), c in merged.items() if step not in off or param == "enabled")
+        both = apply_changes(recipe, together)
+        both.name = f"{recipe.name} with {changes_words(recipe, together)}"
         out[both.name] = both
     return out
 
