@@ -74,8 +74,8 @@ def _recipes() -> dict[str, dict]:
                  "params": {"scale": [0.5, 1.6], "translate": 0.1, "shear": 0.0, "border": "constant"}}]}
     blur = copy.deepcopy(a)
     blur["steps"][0] = {"name": "gaussian_blur", "p": 1.0, "enabled": True, "params": {"sigma": [0.1, 3.0]}}
-    blur.update(name="set-a-blur", description="Microscopy set A with its brightness/contrast jitter replaced by a "
-                                               "strong blur (sigma 0.1 to 3 px): keeps brightness, scrambles fine detail.")
+    blur.update(name="set-a-blur", description="Microscopy set A with its brightness/contrast jitter replaced by "
+                "a strong blur (sigma 0.1 to 3 px): keeps brightness, scrambles fine detail.")
     return {"set A": a, "set B": b, "set A, jitter 0.1": weak, "zoom, no jitter": zoom, "set A, blur for jitter": blur}
 
 
@@ -251,8 +251,10 @@ def write_report(out: Path, cells, fs, preview, probes, ami, missing, preview_s,
     pairs = pd.DataFrame([{"recipe": r, "factor": f.name, "words": f.words,
                            "agreement": float(preview[r].loc[f.name, "kept"]),
                            "verdict": preview[r].loc[f.name, "verdict"],
-                           "ridge": float(mean.loc[(r, f.name), "ridge_r2"]), "ridge_sd": float(sd.loc[(r, f.name), "ridge_r2"]),
-                           "knn": float(mean.loc[(r, f.name), "knn_r2"]), "knn_sd": float(sd.loc[(r, f.name), "knn_r2"])}
+                           "ridge": float(mean.loc[(r, f.name), "ridge_r2"]),
+                           "ridge_sd": float(sd.loc[(r, f.name), "ridge_r2"]),
+                           "knn": float(mean.loc[(r, f.name), "knn_r2"]),
+                           "knn_sd": float(sd.loc[(r, f.name), "knn_r2"])}
                           for r in labels for f in fs if (r, f.name) in mean.index])
     seeds = trained.groupby("recipe")["seed"].nunique().to_dict()
     lines = ["# Does the invariance preview predict what a fine-tuned encoder keeps?", "",
@@ -299,7 +301,8 @@ def write_report(out: Path, cells, fs, preview, probes, ami, missing, preview_s,
         centred = pairs.assign(a=pairs["agreement"] - pairs.groupby("factor")["agreement"].transform("mean"),
                                m=pairs[metric] - pairs.groupby("factor")[metric].transform("mean"))
         rho_c, p_c = spearmanr(centred["a"], centred["m"])
-        within = [spearmanr(g["agreement"], g[metric])[0] for _, g in pairs.groupby("factor") if g[metric].nunique() > 1]
+        within = [spearmanr(g["agreement"], g[metric])[0] for _, g in pairs.groupby("factor")
+                  if g[metric].nunique() > 1]
         stats.append((metric, rho, p, rho_c, p_c, float(np.nanmean(within)), len(within)))
     lines += ["## Rank correlation", "",
               "| probe | Spearman, all (recipe, factor) pairs | Spearman, recipe effect (each factor's mean removed) "
@@ -316,7 +319,8 @@ def write_report(out: Path, cells, fs, preview, probes, ami, missing, preview_s,
     done = [r for r in labels if r in set(pairs["recipe"])]
     if (a in done) and (w in done):
         pa = pairs.set_index(["recipe", "factor"])
-        lines.append("| recipe | preview: brightness of Tubulin | ridge R^2 | k-NN R^2 | k=2 AMI, cycloheximide vs DMSO "
+        lines.append("| recipe | preview: brightness of Tubulin | ridge R^2 | k-NN R^2 | "
+                     "k=2 AMI, cycloheximide vs DMSO "
                      "(Week4_27801 sites 3-4) |")
         lines.append("|---|---|---|---|---|")
         for r in done:
@@ -331,7 +335,8 @@ def write_report(out: Path, cells, fs, preview, probes, ami, missing, preview_s,
         ok_r = pa.loc[(a, "brightness:Tubulin"), "ridge"] < pa.loc[(w, "brightness:Tubulin"), "ridge"]
         lines += ["", f"Preview: set A scrambles tubulin brightness more than the weak jitter "
                       f"({pa.loc[(a, 'brightness:Tubulin'), 'agreement']:.2f} vs "
-                      f"{pa.loc[(w, 'brightness:Tubulin'), 'agreement']:.2f}). Trained encoders: set A keeps less of it "
+                      f"{pa.loc[(w, 'brightness:Tubulin'), 'agreement']:.2f}). "
+                      "Trained encoders: set A keeps less of it "
                       f"by k-NN R^2: **{'yes' if ok else 'no'}**; by ridge R^2: **{'yes' if ok_r else 'no'}**.", ""]
     lines += disagreements(pairs, partner)
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")

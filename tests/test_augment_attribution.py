@@ -78,7 +78,8 @@ def test_candidate_changes_go_from_small_to_off_and_are_valid() -> None:
     assert sizes == sorted(sizes) and options[-1][1] == (Change(0, "enabled", True, False),)
     first = options[0][1]
     assert len(first) == 1 and first[0].new in ([0.625, 1.375], 0.15, 7.5)  # a quarter of the way to no change
-    assert changes_words(rec, (Change(0, "draw", "view", "pair"),)) == "Affine (zoom, shift, shear): the same for both views"
+    pair = (Change(0, "draw", "view", "pair"),)
+    assert changes_words(rec, pair) == "Affine (zoom, shift, shear): the same for both views"
     assert apply_changes(rec, (Change(0, "draw", "view", "pair"),)).steps[0].draw == "pair"
 
 

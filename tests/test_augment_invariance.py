@@ -148,7 +148,8 @@ def test_real_nuclei_set_a_scrambles_size_and_set_b_hides_the_neighbours() -> No
     from ssrl_core.data.registry import load_dataset
     cells = load_dataset("mitocheck_demo")
     sample = sample_cells(cells, 96, 0)
-    a, b = by_factor(explain("microscopy-set-a", sample, boot=0)), by_factor(explain("microscopy-set-b", sample, boot=0))
+    a = by_factor(explain("microscopy-set-a", sample, boot=0))
+    b = by_factor(explain("microscopy-set-b", sample, boot=0))
     assert b.loc["nucleus_area", "agreement"] > a.loc["nucleus_area", "agreement"] + 0.05
     assert b.loc["n_nuclei", "agreement"] > 0.8 and b.loc["n_nuclei", "shown"] < b.loc["n_nuclei", "agreement"] - 0.3
     assert a.loc["n_nuclei", "kept"] > b.loc["n_nuclei", "kept"] + 0.2

@@ -153,4 +153,5 @@ def rank_recipes(candidates: dict[str, Recipe], cells, keep: list[str], ignore: 
                      "drops": table.loc[table["verdict"].isin(["drops", "partly"]), "words"].tolist()})
     out = pd.DataFrame(rows)
     out["n_misses"] = out["misses"].apply(len)
-    return out.sort_values(["n_misses", "score"], ascending=[True, False]).drop(columns="n_misses").reset_index(drop=True)
+    out = out.sort_values(["n_misses", "score"], ascending=[True, False])
+    return out.drop(columns="n_misses").reset_index(drop=True)

@@ -240,4 +240,5 @@ def as_record(table: pd.DataFrame) -> dict[str, Any]:
     """A JSON-ready dict of an `explain` table: recipe, cells, and each factor by name."""
     rows = table.replace({np.nan: None}).to_dict(orient="records")
     return {"recipe": table.attrs.get("recipe"), "cells": table.attrs.get("cells"), "seed": table.attrs.get("seed"),
-            "zoom": table.attrs.get("zoom"), "factors": {r.pop("factor"): r for r in rows}, "words": explain_words(table)}
+            "zoom": table.attrs.get("zoom"), "factors": {r.pop("factor"): r for r in rows},
+            "words": explain_words(table)}
