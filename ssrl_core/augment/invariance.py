@@ -15,7 +15,7 @@ hold (`kept`).
 The same factors are measured on two near-identical views (a shift of at most one pixel and faint
 noise, `REFERENCE`): that is the best agreement the measurement itself allows on these cells
 (the identity recipe gives exactly 1 by construction, so it says nothing). The verdict compares
-the recipe's agreement with that reference.
+what the recipe keeps with that reference.
 """
 
 from __future__ import annotations
