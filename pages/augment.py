@@ -1,8 +1,11 @@
-"""Augment: compose augmentation recipes and judge their views by eye and by LPIPS.
+"""Augment: compose augmentation recipes, see what each teaches before training, judge the views.
 
 The paper's point (Bendidi et al. 2024): what the two views of a cell differ in is what the
-representation learns to ignore. Near-identical views teach little; views that destroy the cell
-teach the wrong thing. LPIPS (Zhang et al. 2018) measures how different two views look.
+representation learns to ignore. The invariance preview (`ssrl_app.invariance_view`) says which
+readable factors each recipe keeps and which it scrambles, which step does it and the smallest
+change that keeps a factor; the advisor (`ssrl_app.advisor_view`) ranks recipes against the
+factors a biologist wants kept or ignored. Near-identical views teach little; views that destroy
+the cell teach the wrong thing. LPIPS (Zhang et al. 2018) measures how different two views look.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ssrl_app import charts, loaders, page, recipe_editor, state
+from ssrl_app import advisor_view, charts, invariance_view, loaders, page, recipe_editor, state
 from ssrl_app.errors import message, plain_errors
 from ssrl_app.images import composite, row_montage
 from ssrl_core import augment
@@ -125,6 +128,15 @@ with preview_area:
                     st.image(row_montage(tiles), caption=cap, width="stretch", output_format="PNG")  # fits its column
                 st.caption("Each row: the cell, then its views in pairs (1–2, 3–4…). LPIPS says how "
                            "different the two views of a pair look (0 = the same).")
+
+st.divider()
+tables = invariance_view.preview(name, cells, {title: (slot, recipes[title]) for slot, title, _ in slots})
+for (slot, title, _), label in zip(slots, tables):
+    with st.expander(f"Which step does it? ({title})"):
+        invariance_view.which_step(name, title, slot, recipes[title], tables[label])
+st.divider()
+advisor_view.section(name, cells, {title: (slot, recipes[title]) for slot, title, _ in slots})
+st.divider()
 
 if lpips is not None:
     st.subheader("How different are the two views, over many cells?")

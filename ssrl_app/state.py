@@ -27,6 +27,8 @@ Plain keys (not widgets):
     SESSION_SAVED    the session file's text last written (so an unchanged session is not rewritten)
     DEMO_ON          True once the home page's demo was started (it then stays shown)
     AUG_MEASURED     the (recipe, cells, seed) previews whose distances the Augment page measured (set)
+    AUG_STEPS_ASKED  the (dataset, cells, recipe, n, seed) whose responsible steps the Augment page measured (set)
+    ADVISOR          the Augment page advisor's last ranking: {"args", "table", "recipes" {label: recipe dict}}
     IMPORT_MSG       a success message of a data import, shown once on the Data page
     IMPORT_ERROR     the problem of the last folder import, shown once on the Data page
     EXPLORE_K_FOR    [dataset, column] the Explore page's k box was last set for (a new one resets k)
@@ -69,6 +71,8 @@ PINNED = "ssrl.pinned"
 SESSION_SAVED = "ssrl.session_saved"
 DEMO_ON = "ssrl.demo_on"
 AUG_MEASURED = "ssrl.aug_measured"
+AUG_STEPS_ASKED = "ssrl.aug_steps_asked"
+ADVISOR = "ssrl.advisor"
 IMPORT_MSG = "ssrl.import_msg"
 IMPORT_ERROR = "ssrl.import_error"
 GALLERY_SEED = "ssrl.gallery_seed"
@@ -86,7 +90,8 @@ def recipe_error(slot: str) -> str:
 KEEP = (
     DATASET,
     "w.data.filters", "w.data.n_gallery", "w.data.columns",
-    "w.aug.compare", "w.aug.n_views", "w.aug.n_cells", "w.aug.cells", "w.aug.sample",
+    "w.aug.compare", "w.aug.n_views", "w.aug.n_cells", "w.aug.cells", "w.aug.sample", "w.aug.inv_cells",
+    "w.aug.keep", "w.aug.ignore", "w.aug.groups",
     "w.train.method", "w.train.backbone", "w.train.epochs", "w.train.batch", "w.train.crop",
     "w.train.lr", "w.train.seed", "w.train.device", "w.train.subset",
     "w.explore.encoder", "w.explore.k", "w.explore.column", "w.explore.proj", "w.explore.color",
