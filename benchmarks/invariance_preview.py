@@ -130,8 +130,9 @@ def train_all() -> None:
 # ---------------------------------------------------------------- scoring (light: no training)
 
 PREVIEW_CELLS = 512
-# Why a disagreement happens, written after looking at the numbers (see the report's last section).
-WHY: dict[str, str] = {}
+# Why a disagreement happens, written after looking at the numbers (see the report's last section):
+# by factor, or by (factor, recipe X, recipe Y) where one pair has its own reason.
+WHY: dict = {}
 
 
 def heldout_cells():
@@ -215,19 +216,32 @@ def score(out: Path) -> None:
     rows, ami = [], {}
     site = pd.to_numeric(cells.meta["site"], errors="coerce")
     pair = ((cells.meta["plate"] == TRAIN_PLATE) & ~site.isin(BBBC021_TRAIN_SITES)).to_numpy()
+    scores = RUNS / "scores"  # each encoder's probes, kept: the report can be written again at once
+    scores.mkdir(exist_ok=True)
     for (label, seed), ckpt in [*encoders.items(), (("cells_base (start)", 0), shipped_path("cells_base"))]:
-        feats = embed(cells, str(ckpt))
-        ami[(label, seed)] = k2_ami(feats[pair], cells.meta["compound"].astype(str).to_numpy()[pair])
-        for f in fs:
-            scores = [probe_scores(feats, truth[c].to_numpy(dtype=float)) for c in f.columns]
-            rows.append({"recipe": label, "seed": seed, "factor": f.name, "ridge_r2": np.mean([s[0] for s in scores]),
-                         "knn_r2": np.mean([s[1] for s in scores])})
+        done = scores / f"{''.join(ch if ch.isalnum() else '-' for ch in label)}_seed{seed}.json"
+        if done.is_file() and json.loads(done.read_text())["checkpoint_mtime"] == ckpt.stat().st_mtime:
+            kept = json.loads(done.read_text())
+        else:
+            feats = embed(cells, str(ckpt))
+            kept = {"checkpoint_mtime": ckpt.stat().st_mtime,
+                    "ami": k2_ami(feats[pair], cells.meta["compound"].astype(str).to_numpy()[pair]), "rows": []}
+            for f in fs:
+                got = [probe_scores(feats, truth[c].to_numpy(dtype=float)) for c in f.columns]
+                kept["rows"].append({"recipe": label, "seed": seed, "factor": f.name,
+                                     "ridge_r2": float(np.mean([g[0] for g in got])),
+                                     "knn_r2": float(np.mean([g[1] for g in got]))})
+            done.write_text(json.dumps(kept), encoding="utf-8")
+        ami[(label, seed)] = kept["ami"]
+        rows += kept["rows"]
         print(f"scored {label} seed {seed}", flush=True)
     probes = pd.DataFrame(rows)
     # how each factor goes with the others on these cells: an encoder can read a factor from a kept one
-    flat = pd.DataFrame({f.name: truth[list(f.columns)].mean(axis=1) for f in fs})
+    flat = pd.DataFrame({f.name: truth[f.columns[0]] for f in fs if len(f.columns) == 1})  # not the angle
     corr = flat.corr(method="spearman").abs()
-    np.fill_diagonal(corr.values, np.nan)
+    values = corr.to_numpy(copy=True)
+    np.fill_diagonal(values, np.nan)
+    corr = pd.DataFrame(values, index=corr.index, columns=corr.columns)
     partner = {f: (corr[f].idxmax(), float(corr[f].max())) for f in corr.columns if corr[f].notna().any()}
     write_report(out, cells, fs, preview, probes, ami, missing, preview_s, spearmanr, partner)
 
@@ -374,7 +388,8 @@ def disagreements(pairs, partner: dict) -> list[str]:
                 out.append(f"| {g.loc[x, 'words']} | {x} keeps it better than {y} | {g.loc[x, 'agreement']:.2f} / "
                            f"{g.loc[y, 'agreement']:.2f} | {g.loc[x, 'knn']:.3f} / {g.loc[y, 'knn']:.3f} | "
                            f"{g.loc[x, 'ridge']:.3f} / {g.loc[y, 'ridge']:.3f} | {kind} | "
-                           f"{partner[f][0]} ({partner[f][1]:.2f}) | {WHY.get(f, '(no reason recorded)')} |")
+                           + (f"{partner[f][0]} ({partner[f][1]:.2f}) | " if f in partner else "- | ")
+                           + f"{WHY.get((f, x, y), WHY.get(f, '(no reason recorded)'))} |")
     out += ["", f"{n_bad} of {n_pairs} clear preview contrasts are not confirmed by the trained encoders "
                 f"({n_pairs - n_bad} are).", ""]
     return out
