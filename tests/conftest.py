@@ -85,14 +85,17 @@ def _navigation_mode(monkeypatch: pytest.MonkeyPatch) -> None:
     page go through `ssrl_app.entry.through_app()`'s extra rerun (and lose a button click). A
     live server leaves that mode for good at its first run; this does the same for each test run.
     """
-    from streamlit.runtime.pages_manager import PagesManager
-    original = PagesManager.__init__
+    from ssrl_app import entry
+
+    manager = entry._pages_manager()
+    assert manager is not None, "Streamlit changed its pages internals: see tests/test_streamlit_internals.py"
+    original = manager.__init__
 
     def init(self, *args, **kwargs):
         original(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
+        entry.end_pages_directory_mode()
 
-    monkeypatch.setattr(PagesManager, "__init__", init)
+    monkeypatch.setattr(manager, "__init__", init)
 
 
 @pytest.fixture(scope="session")

@@ -221,3 +221,18 @@ def test_pages_reach_the_session_state_through_state_py() -> None:
     assert not still, f"these files no longer touch the raw session state: remove them from RAW_STATE: {still}"
     assert _raw_state(ast.parse('st.session_state["ssrl.x"] = 1')) == [
         "line 1: st.session_state", "line 1: 'ssrl.x'"]  # the checker sees a raw use
+
+
+def test_streamlit_internals_stay_in_one_function() -> None:
+    """Only `ssrl_app.entry` touches Streamlit's private modules (`streamlit.runtime`, `streamlit.web`,
+    `streamlit.elements`); `tests/test_streamlit_internals.py` pins what it relies on."""
+    private = ("streamlit.runtime", "streamlit.web", "streamlit.elements", "streamlit.proto")
+    found = []
+    for module, path in SOURCES.items():
+        if module == "ssrl_app.entry":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            found += [f"{module}: {n}" for n in names if n.startswith(private)]
+    assert not found, f"Streamlit internals outside ssrl_app/entry.py: {found}"
