@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import yaml
@@ -71,6 +72,10 @@ def test_configs_validate_and_hold_out_the_documented_cells() -> None:
         if e.group == "bbbc021":
             assert tuple(cfg.data.filter["site"]) == plan.BBBC021_TRAIN_SITES
             assert cfg.data.filter["plate"] == [plan.TRAIN_PLATE]
+        if e.group == "demo":  # trained on the DMSO plate; scored on the other plate, held out whole
+            assert cfg.data.filter["plate"] == [plan.OTHER_PLATE]
+            meta = pd.DataFrame({"plate": [plan.OTHER_PLATE, plan.TRAIN_PLATE]})
+            assert plan.heldout_mask(meta, "demo").tolist() == [False, True]
     raw = yaml.safe_load((paths.PROJECT_ROOT / "configs/pretrained/mitocheck_a_plus_b.yaml").read_text())
     assert [r["weight"] for r in raw["recipes"]] == [0.5, 0.5]
 

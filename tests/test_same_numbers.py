@@ -21,16 +21,13 @@ def _card(name: str) -> dict:
     return next(c for c in shipped_checkpoints() if c["name"] == name)
 
 
-def test_mitocheck_sample_same_number_in_demo_explore_cli_and_card(offline_env, capsys):
+def test_mitocheck_sample_same_number_in_explore_cli_and_card(offline_env, capsys):
     from streamlit.testing.v1 import AppTest
 
     from app_support import APP
-    from ssrl_app import demo
     from ssrl_core.models.shipped import shipped_path
 
     card = _card("mitocheck_set_a")
-    shown = demo._result("mitocheck_demo", json.dumps(HELD_OUT, sort_keys=True),
-                         ("mitocheck_set_a", "mitocheck_set_b"))["ami"]["mitocheck_set_a"]
 
     emb = offline_env / "emb.parquet"
     assert main(["embed", "--checkpoint", str(shipped_path("mitocheck_set_a")), "--data", "mitocheck_demo",
@@ -50,9 +47,8 @@ def test_mitocheck_sample_same_number_in_demo_explore_cli_and_card(offline_env, 
     assert not problems(at), problems(at)
     explore = float(at.dataframe[0].value["agreement (AMI)"][0])
 
-    print(f"demo {shown:.4f}, cli {cli['ami']:.4f}, explore {explore:.4f}, card {card['metrics']['ami']:.4f}")
+    print(f"cli {cli['ami']:.4f}, explore {explore:.4f}, card {card['metrics']['ami']:.4f}")
     assert cli["n"] == 1001 and cli["k"] == 16
-    assert shown == pytest.approx(cli["ami"], abs=1e-9)
     assert explore == pytest.approx(cli["ami"], abs=5e-4)  # the page shows 3 decimals
     # the card (and README) scored the same 1,001 cells of the full MitoCheck set with the same scaling
     assert card["metrics"]["ami"] == pytest.approx(cli["ami"], abs=0.005)
@@ -84,3 +80,30 @@ def test_bbbc021_same_number_in_check_compound_explore_cli_and_reproduce(shared_
     assert cli == pytest.approx(core, abs=1e-9)
     assert card == pytest.approx(core, abs=0.005)
     assert np.isfinite(core)
+
+
+def test_home_demo_numbers_are_the_protocol_s_on_this_machine(shared_data, tmp_path, monkeypatch, capsys):
+    """The Home demo draws shipped measurements (pretrained/demo_contrast.json): they are what the
+    protocol gives here for the shipped seed-0 encoders, and what `ssrl embed --heldout demo` +
+    `ssrl cluster` print."""
+    from ssrl_core.cli.demo_cmd import seed_checkpoints
+    from ssrl_core.evaluate import recipe_contrast as rc
+
+    monkeypatch.setenv("SSRL_CACHE", str(tmp_path / "cache"))
+    shipped = rc.load()
+    assert shipped is not None, "pretrained/demo_contrast.json is missing or was made with other checkpoints"
+    live = rc.build(seed_checkpoints(rc.CASE, with_extra=False), preview_cells=64, maps=False)
+    for label in rc.CASE.labels:
+        here, there = live["seeds"][label][0], shipped["seeds"][label][0]
+        assert here["ami"] == pytest.approx(there["ami"], abs=1e-6), label
+        assert here["factor_r2"] == pytest.approx(there["factor_r2"], abs=1e-6), label
+    assert live["cells"] == shipped["cells"]
+    name = rc.CASE.checkpoints[0]
+    emb = tmp_path / "emb.parquet"
+    assert main(["embed", "--checkpoint", str(seed_checkpoints(rc.CASE, False)[rc.CASE.labels[0]][0]), "--data",
+                 rc.CASE.dataset, "--heldout", "demo", "--out", str(emb), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["cells"] == shipped["cells"]
+    assert main(["cluster", str(emb), "--by", "compound", "--json"]) == 0
+    cli = json.loads(capsys.readouterr().out)
+    print(f"{name}: shipped {shipped['seeds'][rc.CASE.labels[0]][0]['ami']:.4f}, cli {cli['ami']:.4f}")
+    assert cli["ami"] == pytest.approx(shipped["seeds"][rc.CASE.labels[0]][0]["ami"], abs=1e-6)

@@ -22,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--data", required=True, help="dataset name (see `ssrl data list`) or file path")
     p.add_argument("--where", action="append", default=[], metavar="COLUMN=VALUE",
                    help="keep only cells with this metadata value (repeatable)")
-    p.add_argument("--heldout", choices=("mitocheck", "bbbc021"),
+    p.add_argument("--heldout", choices=("mitocheck", "bbbc021", "demo"),
                    help="keep only the held-out cells the shipped checkpoints of this group were scored on "
                         "(their cards' and docs/results.md's numbers)")
     p.add_argument("--out", required=True, help="output .parquet or .csv")

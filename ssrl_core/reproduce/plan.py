@@ -41,7 +41,7 @@ class Entry:
     """One shipped checkpoint: `configs/pretrained/<name>.yaml` -> `pretrained/<name>.pt`."""
 
     name: str
-    group: str  # "mnist" | "mitocheck" | "bbbc021" | "base" | "cifar10"
+    group: str  # "mnist" | "mitocheck" | "bbbc021" | "base" | "cifar10" | "demo"
     dataset: str
     recipes: tuple[str, ...]
     label: str  # short column label: "set 1", "set A", "A+B", ...
@@ -85,6 +85,12 @@ ENTRIES: tuple[Entry, ...] = (
           "Base encoder for cells of any channel count: one grey-scale small_cnn applied to each channel "
           "(features concatenated), SimCLR on every training crop (MitoCheck, BBBC021, demo nuclei): set A, "
           "then a weak intensity jitter so that it keeps per-channel brightness. Start fine-tunes from it."),
+    Entry("bbbc021_jitter_strong", "demo", BBBC021, ("set-a-jitter-04",), "jitter 0.4",
+          "BBBC021, the Home demo's pair: cells_base fine-tuned with microscopy set A as published (brightness/"
+          "contrast jitter 0.4) on the DMSO plate Week4_27481; it learns to ignore each stain's brightness."),
+    Entry("bbbc021_jitter_weak", "demo", BBBC021, ("set-a-jitter-01",), "jitter 0.1",
+          "BBBC021, the Home demo's pair: cells_base fine-tuned with set A whose brightness/contrast jitter is "
+          "0.1 (one step changed) on the DMSO plate Week4_27481; it keeps tubulin brightness."),
     Entry("cifar10_base", "cifar10", "cifar10", ("cifar10-section31",), "base",
           "CIFAR-10 base encoder (small_cnn, 32 px): SimCLR with the fixed recipe of the paper's section 3.1 "
           "on the 20,000 training-split images; every point of the shipped section 3.1 sweeps starts from it."),
@@ -122,7 +128,11 @@ def heldout_mask(meta: pd.DataFrame, group: str) -> np.ndarray:
         same = (plate == TRAIN_PLATE) & ~site.isin(BBBC021_TRAIN_SITES) & compound.isin([TREATMENT, "DMSO"])
         other = (plate == OTHER_PLATE) & (compound == "DMSO")
         return (same | other).to_numpy()
-    raise ValueError(f"unknown group {group!r} (mnist, mitocheck or bbbc021)")
+    if group == "demo":  # the Home demo's pair, trained on the DMSO plate: the other plate is held out whole
+        if "plate" not in meta.columns:
+            raise ValueError("the demo's held-out cells are chosen by plate; these cells have no plate column")
+        return (meta["plate"].astype(str) == TRAIN_PLATE).to_numpy()
+    raise ValueError(f"unknown group {group!r} (mnist, mitocheck, bbbc021 or demo)")
 
 
 def heldout_cells(cells: CellSet, group: str) -> CellSet:

@@ -34,6 +34,9 @@ HELDOUT = {
     "cifar10": "the 10,000 test-split images (never trained on); the probe trains on training-split images",
     "base": "MitoCheck's 25 held-out plates (probe by plate); BBBC021 sites 3-4 of Week4_27801 + DMSO plate "
             "Week4_27481 (probe by well; the base saw that plate's DMSO crops as unlabelled images); MNIST (by cell)",
+    "demo": "held out by plate: trained on the DMSO plate Week4_27481 only; scored on every cell of plate Week4_27801 "
+            "(DMSO and cycloheximide at 3 doses), normalised to that plate's DMSO; 3 training seeds "
+            "(pretrained/demo_contrast.json)",
 }
 Log = Callable[[str], None]
 
