@@ -14,6 +14,18 @@ from ssrl_app import demo, loaders, session, sidebar, state
 from ssrl_app.errors import at_the_edge
 
 
+# The one table of pages: the navigation and the Home page's path through the app are built from it.
+PAGES = (  # file, title, icon, what it is for
+    ("pages/data.py", "Data", ":material/photo_library:", "look at your cells, filter them, import your own images."),
+    ("pages/augment.py", "Augment", ":material/tune:", "compose a recipe of alterations and check the views by eye."),
+    ("pages/train.py", "Train", ":material/model_training:", "run a short self-supervised training in the background."),
+    ("pages/explore.py", "Explore", ":material/scatter_plot:",
+     "embed, cluster and map the cells; see which cells group together."),
+    ("pages/bias.py", "Bias", ":material/balance:",
+     "measure which factors (size, brightness, class…) the representation encodes."),
+)
+
+
 def home() -> None:
     """The landing page: what the tool does and the path through it."""
     st.title("Which augmentations decide what your cells' representation sees")
@@ -22,16 +34,9 @@ def home() -> None:
         "each cell look alike to a network. The alterations you choose (crops, blur, intensity "
         "changes…) are a hidden form of supervision: whatever they change, the representation learns "
         "to ignore (Bendidi et al., *Biological Imaging* 2024).")
-    steps = [
-        ("pages/data.py", "1. Data", "look at your cells, filter them, import your own images."),
-        ("pages/augment.py", "2. Augment", "compose a recipe of alterations and check the views by eye."),
-        ("pages/train.py", "3. Train", "run a short self-supervised training in the background."),
-        ("pages/explore.py", "4. Explore", "embed, cluster and map the cells; see which cells group together."),
-        ("pages/bias.py", "5. Bias", "measure which factors (size, brightness, class…) the representation encodes."),
-    ]
-    for page, label, text in steps:
+    for step, (page, title, _icon, text) in enumerate(PAGES, start=1):
         c1, c2 = st.columns([1, 4])
-        c1.page_link(page, label=label)
+        c1.page_link(page, label=f"{step}. {title}")
         c2.write(text)
     st.caption("Everything stays on this computer. Runs are saved in the runs folder; uploads in a "
                "per-session folder.")
@@ -43,14 +48,8 @@ def main() -> None:
     st.set_page_config(page_title="SSRL for microscopy", page_icon="🔬", layout="wide")
     state.keep_widget_state()
     session.restore()  # after a browser refresh: the dataset, cells, checkpoint and recipes come back
-    pages = [
-        st.Page(home, title="Home", icon=":material/home:", default=True),
-        st.Page("pages/data.py", title="Data", icon=":material/photo_library:"),
-        st.Page("pages/augment.py", title="Augment", icon=":material/tune:"),
-        st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
-        st.Page("pages/explore.py", title="Explore", icon=":material/scatter_plot:"),
-        st.Page("pages/bias.py", title="Bias", icon=":material/balance:"),
-    ]
+    pages = [st.Page(home, title="Home", icon=":material/home:", default=True)]
+    pages += [st.Page(path, title=title, icon=icon) for path, title, icon, _text in PAGES]
     page = st.navigation(pages)
     sidebar.dataset_picker()
     try:
