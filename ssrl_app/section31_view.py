@@ -22,7 +22,7 @@ from ssrl_app.errors import message
 from ssrl_core import paths
 from ssrl_core.csvio import read_csv
 from ssrl_core.evaluate import class_properties as cprops
-from ssrl_core.reproduce import section31
+from ssrl_core.sweeps import class_bias, class_verdicts
 
 PROPS_FILE = "class_properties.csv"
 REFERENCES = {"ImageNet VGG16 (fixed, as in the paper)": "imagenet-vgg16",
@@ -37,7 +37,7 @@ def user_sweeps() -> list[Path]:
     base = runs / "sweeps"
     if base.is_dir():
         for p in sorted(base.iterdir()):
-            found += section31.find_sweeps(p) if p.is_dir() else []
+            found += class_bias.find_sweeps(p) if p.is_dir() else []
     found += [p for p in sorted(runs.glob("sweep-*")) if (p / "results.csv").is_file()]
     return list(dict.fromkeys(found))
 
@@ -45,7 +45,7 @@ def user_sweeps() -> list[Path]:
 @st.cache_data(show_spinner=False, max_entries=32)
 def _summary_of(path: str, stamp: float) -> dict[str, Any]:
     """A sweep folder's summary (cached until its results.csv changes)."""
-    return section31.sweep_summary(path, n_null=100)
+    return class_bias.sweep_summary(path, n_null=100)
 
 
 def _stamp(path: Path) -> float:
@@ -56,7 +56,7 @@ def _stamp(path: Path) -> float:
 def sources() -> dict[str, dict[str, Any]]:
     """Label -> {kind: shipped | mine, sweep: summary or None, path, properties}."""
     out: dict[str, dict[str, Any]] = {}
-    shipped = section31.load_summary()
+    shipped = class_bias.load_summary()
     if shipped:
         for s in shipped.get("sweeps", []):
             out[f"Shipped CIFAR-10 result: {s['method']}, {s['parameter']}"] = {
@@ -116,7 +116,7 @@ def draw(s: dict[str, Any]) -> None:
     c[3].metric("Largest class change", f"{top['change']:+.1%}", help=f"class {top['class']}")
     st.caption(f"{s['method']}, {s['parameter']}: {len(s['values'])} values × {len(s['seeds'])} seeds "
                f"({s['runs']} runs, {s.get('backbone')}); probe scored on {s['probe'].get('n_test')} images.")
-    for v in section31.verdicts({"sweeps": [s]}):
+    for v in class_verdicts.verdicts({"sweeps": [s]}):
         if v["holds"] is None:
             continue
         st.markdown(f"- **{'holds' if v['holds'] else 'does not hold'}**: {v['claim']} — "

@@ -35,7 +35,7 @@ def tiny_result(tmp_path_factory, shared_data):
 
     from ssrl_core.data.registry import load_dataset
     from ssrl_core.evaluate.class_properties import measure
-    from ssrl_core.reproduce import section31
+    from ssrl_core.sweeps import class_bias
 
     if not (shared_data / "cifar10" / "cifar10_subset.npz").is_file():
         pytest.skip("the shared CIFAR-10 subset is absent")
@@ -60,9 +60,9 @@ def tiny_result(tmp_path_factory, shared_data):
     start_cfg.write_text(yaml.safe_dump({**yaml.safe_load(tiny_cfg.read_text()),
                                          "base": {**raw["base"], "init": str(sweep / "v00_s0")}}))
     start = start_probe(start_cfg, base, log=lambda m: None)
-    summary = section31.build_summary([sweep], props, n_null=50, reference="hand-features", baseline=baseline,
+    summary = class_bias.build_summary([sweep], props, n_null=50, reference="hand-features", baseline=baseline,
                                       start=start)
-    shipped = section31.write_shipped(summary, base / "pretrained" / "sweeps" / "cifar10" / "summary.json")
+    shipped = class_bias.write_shipped(summary, base / "pretrained" / "sweeps" / "cifar10" / "summary.json")
     return {"base": base, "sweep": sweep, "summary": summary, "shipped": shipped, "start_cfg": start_cfg}
 
 

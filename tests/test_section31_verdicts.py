@@ -3,7 +3,7 @@ one of them stands above what shuffled curves give (the chance level)."""
 
 from __future__ import annotations
 
-from ssrl_core.reproduce.section31 import verdicts
+from ssrl_core.sweeps.class_verdicts import verdicts
 
 
 def _sweep(parameter: str, ratio: float, q95: float) -> dict:

@@ -56,7 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run_reproduce_cifar(args: argparse.Namespace) -> int:
-    from ssrl_core.reproduce.section31 import _word
+    from ssrl_core.sweeps.class_verdicts import _word
     from ssrl_core.reproduce.section31_run import reproduce_cifar
 
     log = (lambda msg: print(msg, file=sys.stderr, flush=True))  # noqa: E731

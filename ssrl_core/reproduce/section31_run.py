@@ -181,6 +181,7 @@ def reproduce_cifar(out: Path | None = None, configs: list[Path] | None = None, 
                     report_only: bool = False, n_null: int = 200, log: Log = print) -> dict[str, Any]:
     """Sweeps (unless `report_only`), class properties, docs/results_cifar10.md and the shipped summary."""
     from ssrl_core.reproduce import section31
+    from ssrl_core.sweeps import class_bias
 
     out = Path(out) if out is not None else default_out()
     configs = list(configs) if configs is not None else shipped_configs()
@@ -205,8 +206,8 @@ def reproduce_cifar(out: Path | None = None, configs: list[Path] | None = None, 
             start = start_probe(configs[0], out, log)
         except Exception as exc:
             log(f"the probe of the start encoder skipped: {type(exc).__name__}: {exc}")
-    summary = section31.build_summary(dirs, props, n_null=n_null, reference=encoder if props is not None else None,
+    summary = class_bias.build_summary(dirs, props, n_null=n_null, reference=encoder if props is not None else None,
                                       baseline=baseline, start=start)
     written = section31.write_report(summary, docs if docs is not None else paths.PROJECT_ROOT / "docs")
-    written["summary"] = section31.write_shipped(summary, shipped)
+    written["summary"] = class_bias.write_shipped(summary, shipped)
     return {"summary": summary, "written": written}

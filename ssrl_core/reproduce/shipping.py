@@ -49,17 +49,10 @@ def write_index(folder: str | Path, index: dict[str, Any]) -> Path:
 
 
 def train_seconds(run_dir: Path) -> float | None:
-    """Wall-clock training time of a run (last `elapsed_s` in metrics.jsonl)."""
-    path = run_dir / "metrics.jsonl"
-    if not path.is_file():
-        return None
-    last = None
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            last = json.loads(line).get("elapsed_s", last)
-        except ValueError:
-            continue
-    return None if last is None else float(last)
+    """Wall-clock training time of a run (`train.rundir.run_seconds`)."""
+    from ssrl_core.train.rundir import run_seconds
+
+    return run_seconds(run_dir)
 
 
 def run_state(run_dir: Path) -> str:

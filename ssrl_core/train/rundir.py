@@ -88,6 +88,12 @@ def read_metrics_records(run_dir: str | Path) -> list[dict[str, Any]]:
     return _one_per_step(_metric_lines(path)) if path.is_file() else []
 
 
+def run_seconds(run_dir: str | Path) -> float | None:
+    """Wall-clock training time of a run: the last `elapsed_s` in its metrics.jsonl (None when unknown)."""
+    times = [r["elapsed_s"] for r in read_metrics_records(run_dir) if r.get("elapsed_s") is not None]
+    return float(times[-1]) if times else None
+
+
 def truncate_metrics(run_dir: str | Path, step: int) -> None:
     """Keep one record per step up to `step` (where a resume restarts), rewriting atomically."""
     path = Path(run_dir) / METRICS
