@@ -3,7 +3,8 @@
 Filters are kept per dataset in `state.FILTERS` as `{column: [values as text]}` (a cell is kept
 when, for every column, its value is one of the listed ones). The special key `HELDOUT` names a
 shipped checkpoint group (`mitocheck`, `bbbc021`): the cells that group's checkpoints were
-scored on (`ssrl_core.reproduce.plan.heldout_cells`), so the app shows the card's numbers.
+scored on (the `heldout_rule` its card carries in `pretrained/index.json`, an
+`ssrl_core.data.rules` rule), so the app shows the card's numbers.
 Train and the Bias sweep pass the column filters to the run configuration (`data.filter`).
 """
 
@@ -42,10 +43,22 @@ def set_filters(name: str, rules: dict[str, list]) -> None:
     state.put(state.FILTERS, all_f)
 
 
+def heldout_rule(group: str) -> list | None:
+    """The held-out rule the shipped checkpoints of `group` carry in their cards (None if none does)."""
+    from ssrl_core.models.shipped import shipped_checkpoints
+
+    return next((i["heldout_rule"] for i in shipped_checkpoints()
+                 if i.get("heldout_group") == group and i.get("heldout_rule") is not None), None)
+
+
 def heldout_mask(cells, group: str) -> np.ndarray:
     """Boolean mask of the cells a shipped checkpoint group was scored on."""
-    from ssrl_core.reproduce.plan import heldout_mask as rule
-    return rule(cells.meta, group)
+    from ssrl_core.data.rules import rule_mask
+
+    rule = heldout_rule(group)
+    if rule is None:
+        raise KeyError(f"no shipped checkpoint carries the held-out rule of {group!r}")
+    return rule_mask(cells.meta, rule)
 
 
 def mask_of(cells, rules: dict[str, list[str]]) -> np.ndarray:
@@ -118,11 +131,12 @@ def scored_cells(item: dict[str, Any], names: list[str]) -> tuple[str, dict[str,
     """(dataset, filters) of the cells a shipped checkpoint was scored on, or None when unknown
     or when its dataset (or, for MitoCheck, the shipped sample) is not here."""
     from ssrl_core.data.samples import MITOCHECK_DEMO
-    from ssrl_core.reproduce.plan import entry
 
-    try:
-        group = entry(str(item.get("name"))).group
-    except KeyError:
+    from ssrl_core.models.shipped import shipped_checkpoints
+
+    card = next((c for c in shipped_checkpoints() if c.get("name") == item.get("name")), item)
+    group = card.get("heldout_group")
+    if not group or card.get("heldout_rule") is None:
         return None
     dataset = str(item.get("dataset") or "")
     if dataset not in names and group == "mitocheck" and MITOCHECK_DEMO in names:

@@ -34,6 +34,7 @@ TREATMENT = "cyclohexamide"  # BBBC021's own spelling
 TRAIN_PLATE = "Week4_27801"
 OTHER_PLATE = "Week4_27481"
 BBBC021_TRAIN_SITES = (1, 2)
+BBBC021_HELDOUT_SITES = (3, 4)  # BBBC021 images 4 sites a well
 
 
 @dataclass(frozen=True)
@@ -109,30 +110,23 @@ def entry(name: str) -> Entry:
     raise KeyError(f"no shipped checkpoint is called {name!r}; known: {', '.join(e.name for e in ENTRIES)}")
 
 
+HELDOUT_RULES: dict[str, list[dict[str, list]]] = {  # group -> `ssrl_core.data.rules` rule (any clause)
+    "mnist": [{}],
+    "mitocheck": [{"plate": list(MITOCHECK_HELDOUT_PLATES)}],
+    "bbbc021": [{"plate": [TRAIN_PLATE], "site": list(BBBC021_HELDOUT_SITES), "compound": [TREATMENT, "DMSO"]},
+                {"plate": [OTHER_PLATE], "compound": ["DMSO"]}],
+    # the Home demo's pair, trained on the DMSO plate: the other plate is held out whole
+    "demo": [{"plate": [TRAIN_PLATE]}],
+}
+
+
 def heldout_mask(meta: pd.DataFrame, group: str) -> np.ndarray:
-    """Which cells (rows of `meta`) a group's shipped checkpoints are scored on (module docstring)."""
-    meta = meta.reset_index(drop=True)
-    if group == "mnist":
-        return np.ones(len(meta), dtype=bool)
-    if group == "mitocheck":
-        if "plate" not in meta.columns:
-            raise ValueError("the MitoCheck held-out cells are chosen by plate; these cells have no plate column")
-        return meta["plate"].astype(str).isin(MITOCHECK_HELDOUT_PLATES).to_numpy()
-    if group == "bbbc021":
-        missing = [c for c in ("plate", "site", "compound") if c not in meta.columns]
-        if missing:
-            raise ValueError(f"the BBBC021 held-out cells are chosen by plate, site and compound; these cells lack {missing}")
-        plate = meta["plate"].astype(str)
-        site = pd.to_numeric(meta["site"], errors="coerce")
-        compound = meta["compound"].astype(str)
-        same = (plate == TRAIN_PLATE) & ~site.isin(BBBC021_TRAIN_SITES) & compound.isin([TREATMENT, "DMSO"])
-        other = (plate == OTHER_PLATE) & (compound == "DMSO")
-        return (same | other).to_numpy()
-    if group == "demo":  # the Home demo's pair, trained on the DMSO plate: the other plate is held out whole
-        if "plate" not in meta.columns:
-            raise ValueError("the demo's held-out cells are chosen by plate; these cells have no plate column")
-        return (meta["plate"].astype(str) == TRAIN_PLATE).to_numpy()
-    raise ValueError(f"unknown group {group!r} (mnist, mitocheck, bbbc021 or demo)")
+    """Which cells (rows of `meta`) a group's shipped checkpoints are scored on (`HELDOUT_RULES`)."""
+    from ssrl_core.data.rules import rule_mask
+
+    if group not in HELDOUT_RULES:
+        raise ValueError(f"unknown group {group!r} ({', '.join(HELDOUT_RULES)})")
+    return rule_mask(meta, HELDOUT_RULES[group])
 
 
 def heldout_cells(cells: CellSet, group: str) -> CellSet:

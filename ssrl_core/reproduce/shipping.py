@@ -2,7 +2,9 @@
 
 `pretrained/index.json` is `{"format": "ssrl-pretrained-index", "version": 1, "checkpoints": [...]}`;
 each entry has name, file, dataset, description (read by the app), plus recipes, method,
-backbone, crop_size, epochs, seed, sha256, bytes, half, train_seconds, cells_trained, heldout,
+backbone, crop_size, epochs, seed, sha256, bytes, half, train_seconds, cells_trained, heldout
+(words), heldout_group and heldout_rule (the held-out cells as a `ssrl_core.data.rules` rule,
+which the app applies; null for the base encoders, scored on several sets),
 metrics (measured on held-out cells by `ssrl reproduce`), config and command (the exact `ssrl`
 command that retrains it). Files are encoder-only fp16 copies made by
 `train.checkpoint.export_checkpoint`; `models.encoder_file.load_encoder` turns them back into float32 encoders.
@@ -21,7 +23,7 @@ from typing import Any, Callable
 from ssrl_core.io import atomic_write_json, sha256_file
 from ssrl_core.models.encoder_file import CHECKPOINT, load_checkpoint, load_encoder
 from ssrl_core.models.shipped import INDEX, read_index
-from ssrl_core.reproduce.plan import ENTRIES, Entry, project_root
+from ssrl_core.reproduce.plan import ENTRIES, HELDOUT_RULES, Entry, project_root
 
 HELDOUT = {
     "mnist": "none: SSL never sees digit labels; all 5,000 digits are scored; there is no plate or well, so the "
@@ -115,6 +117,7 @@ def export(entries: list[Entry], folder: str | Path, log: Log = print, root: Pat
                     batch_size=cfg.get("batch_size"), seed=cfg.get("seed"), cells_trained=full.get("cells"),
                     final_loss=(full.get("metrics") or {}).get("loss"), train_seconds=train_seconds(run_dir),
                     half=True, bytes=out.stat().st_size, sha256=sha256(out), heldout=HELDOUT[e.group],
+                    heldout_group=e.group, heldout_rule=HELDOUT_RULES.get(e.group),
                     config=e.config, command=e.command(), per_channel=bool(full.get("per_channel", False)))
         parent = full.get("parent")
         if isinstance(parent, dict):  # a fine-tune: what it started from
@@ -161,7 +164,9 @@ def set_metrics(folder: str | Path, metrics: dict[str, dict[str, float]]) -> Non
     for c in index["checkpoints"]:
         if c.get("name") in metrics:
             c["metrics"] = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in metrics[c["name"]].items()}
-            c["heldout"] = HELDOUT[entry(c["name"]).group]  # what was held out, in the protocol's words
+            group = entry(c["name"]).group
+            c["heldout"] = HELDOUT[group]  # what was held out, in the protocol's words
+            c.update(heldout_group=group, heldout_rule=HELDOUT_RULES.get(group))  # and as a rule the app applies
     write_index(folder, index)
 
 
