@@ -68,31 +68,43 @@ def _metadata(row: pd.Series) -> dict:
     return out
 
 
-def import_cellprofiler(image_csv: str | Path | pd.DataFrame, objects_csv: str | Path | pd.DataFrame,
+def import_cellprofiler(image_csv: str | Path | pd.DataFrame, objects_csv: str | Path | pd.DataFrame | None = None,
                         image_root: str | Path | None = None, size: int = 196, channels: list[str] | None = None,
                         border: str = "skip", progress: Progress | None = None, name: str = "cellprofiler",
-                        ) -> tuple[CellSet, dict]:
-    """Crops at the object centres of a CellProfiler export.
+                        compartment: str | None = None) -> tuple[CellSet, dict]:
+    """Crops at the object centres of a CellProfiler output.
 
     Args:
-        image_csv, objects_csv: the two tables (paths or DataFrames).
+        image_csv: the image table (CSV, parquet or DataFrame), or a whole output on its own: a
+            SQLite database (ExportToDatabase or cytominer-database), a CytoTable single-cell
+            table, a folder of tables (`ssrl_core.data.cp_tables`).
+        objects_csv: the object table when `image_csv` is only the image table.
         image_root: folder holding the images when `PathName_*` points elsewhere (another computer).
-        size: crop side in pixels; channels: which `FileName_<Channel>` to stack (default all, in order).
+        size: crop side in pixels; channels: which `FileName_<Channel>` to stack (default: the
+            original images, `FileName_Orig*` when there are such, see `default_channels`).
+        compartment: whose centres to crop around (default Nuclei, else the only one).
     Returns:
         `(cells, report)`; metadata per cell: every `Metadata_*` of its image (prefix dropped,
         lower case), `ImageNumber`, `ObjectNumber`, `y`, `x`. The report counts `images`,
-        `objects`, `cells`, `skipped_border`, and lists `missing_images`.
+        `objects`, `cells`, `skipped_border`, lists `missing_images`, and says the `layout`,
+        `compartment` and `channels_note` (which channels were stacked and why).
     """
     if border not in ("skip", "pad"):
         raise ValueError(f"border must be 'skip' or 'pad', not {border!r}")
-    from ssrl_core.csvio import read_csv
+    from ssrl_core.data.cp_tables import choose_compartment, default_channels, read_cp_tables
 
-    images = image_csv if isinstance(image_csv, pd.DataFrame) else read_csv(image_csv)
-    objects = objects_csv if isinstance(objects_csv, pd.DataFrame) else read_csv(objects_csv)
-    image_name = "the image table" if isinstance(image_csv, pd.DataFrame) else Path(image_csv).name
-    root = Path(image_root).expanduser() if image_root else (None if isinstance(image_csv, pd.DataFrame)
-                                                            else Path(image_csv).parent)
-    chans = channels or image_channels(images)
+    tables = read_cp_tables(image_csv, objects_csv)
+    images = tables.images
+    comp = choose_compartment(tables, compartment)
+    objects = tables.objects[comp]
+    image_name = tables.source
+    given = None if isinstance(image_csv, pd.DataFrame) else Path(image_csv).expanduser()
+    root = Path(image_root).expanduser() if image_root else (None if given is None
+                                                            else given if given.is_dir() else given.parent)
+    if channels:
+        chans, note = list(channels), f"channels {', '.join(channels)} (as asked)"
+    else:
+        chans, note = default_channels(images)
     unknown = set(chans) - set(image_channels(images))
     if unknown:
         raise ValueError(f"no FileName_ column for channel(s) {sorted(unknown)}; there are {image_channels(images)}")
@@ -107,8 +119,8 @@ def import_cellprofiler(image_csv: str | Path | pd.DataFrame, objects_csv: str |
         lines = [str(i + 2) for i in np.flatnonzero(numbers.to_numpy() == first)]
         raise ValueError(f"{image_name} has {len(dup)} rows sharing an {img_col} (e.g. {int(first)} on lines "
                          f"{', '.join(lines[:5])}); each image needs its own number, as CellProfiler writes it")
-    obj_img, cx, cy = (_column(objects, n) for n in ("ImageNumber", "Location_Center_X", "Location_Center_Y"))
-    obj_num = _column(objects, "ObjectNumber") if any(str(c).endswith("ObjectNumber") for c in objects.columns) else None
+    images = images.assign(**{img_col: numbers})
+    obj_img, cx, cy, obj_num = "ImageNumber", "Location_Center_X", "Location_Center_Y", "ObjectNumber"
     from ssrl_core.data.ome import read_field
 
     crops, rows, missing, skipped = [], [], [], 0
@@ -130,7 +142,7 @@ def import_cellprofiler(image_csv: str | Path | pd.DataFrame, objects_csv: str |
         meta = {**_metadata(row), "ImageNumber": int(number)}
         for _, o in objs.iterrows():
             y, x = float(o[cy]), float(o[cx])
-            if not (np.isfinite(x) and np.isfinite(y)):
+            if not (np.isfinite(x) and np.isfinite(y) and np.isfinite(o[obj_num])):
                 skipped += 1
                 continue
             crop = _crop(field, int(round(y)), int(round(x)), size, border, fill)
@@ -138,7 +150,7 @@ def import_cellprofiler(image_csv: str | Path | pd.DataFrame, objects_csv: str |
                 skipped += 1
                 continue
             crops.append(crop)
-            rows.append({**meta, "ObjectNumber": int(o[obj_num]) if obj_num else len(rows) + 1, "y": y, "x": x})
+            rows.append({**meta, "ObjectNumber": int(o[obj_num]), "y": y, "x": x})
     if progress:
         progress(groups.ngroups, groups.ngroups, "done")
     if not crops:
@@ -146,5 +158,7 @@ def import_cellprofiler(image_csv: str | Path | pd.DataFrame, objects_csv: str |
                          + (f"; {len(missing)} image(s) missing, e.g. {missing[0]}" if missing else ""))
     cells = CellSet(np.stack(crops), list(chans), pd.DataFrame(rows), name=name)
     report = {"images": int(groups.ngroups), "objects": int(len(objects)), "cells": len(cells),
-              "skipped_border": skipped, "missing_images": missing, "channels": list(chans), "crop": size}
+              "skipped_border": skipped, "missing_images": missing, "channels": list(chans), "crop": size,
+              "layout": tables.layout, "compartment": comp, "compartments": list(tables.objects),
+              "channels_note": note}
     return cells, report

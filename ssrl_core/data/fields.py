@@ -153,7 +153,8 @@ def nucleus_crops(field: np.ndarray, size: int = 196, nuclear_channel: int = 0,
         name: name of the resulting set.
 
     Returns:
-        A CellSet with columns `cell_index`, `y`, `x`, `area` plus the `meta` keys.
+        A CellSet with columns `cell_index`, `ObjectNumber` (the nucleus's label, 1..K, as
+        CellProfiler numbers objects), `y`, `x`, `area` plus the `meta` keys.
     """
     if border not in ("skip", "pad"):
         raise ValueError(f"border must be 'skip' or 'pad', not {border!r}")
@@ -177,7 +178,8 @@ def nucleus_crops(field: np.ndarray, size: int = 196, nuclear_channel: int = 0,
         if crop is None:
             continue
         crops.append(crop)
-        rows.append({**(meta or {}), "cell_index": i, "y": float(r), "x": float(c), "area": int(areas[i])})
+        rows.append({**(meta or {}), "cell_index": i, "ObjectNumber": i + 1, "y": float(r), "x": float(c),
+                     "area": int(areas[i])})
     images = np.stack(crops) if crops else np.zeros((0, size, size, f.shape[2]), f.dtype)
     return CellSet(images, list(channels), pd.DataFrame(rows), name=name)
 

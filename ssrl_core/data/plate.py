@@ -237,7 +237,8 @@ def import_plate(scan: PlateScan, plate_map: pd.DataFrame | None = None, crop: i
                                                  meta.groupby(["plate", "well"]).size().items()},
               "unmatched": list(scan.unmatched), "not_read": list(scan.not_read), "incomplete": list(scan.incomplete),
               "unmapped_wells": unmapped, "mapped_wells": len(rows), "failed": failed,
-              "map_wells_without_images": missing}
+              "map_wells_without_images": missing,
+              "map_notes": [] if plate_map is None else list(plate_map.attrs.get("notes", []))}
     if writer is not None:
         report.update(out=str(writer.root), resumed=resumed)
     return cells, report
