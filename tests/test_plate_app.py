@@ -34,7 +34,6 @@ def test_data_page_previews_and_imports_a_plate(tiny_env, shared_data, tmp_path,
     at.text_input(key="w.plate.map_path").input(str(tmp_path / "map.csv"))
     at.number_input(key="w.plate.crop").set_value(32)
     at.text_input(key="w.plate.names").input("DNA, Actin")
-    at.text_input(key="w.plate.name").input("my plate")
     next(b for b in at.button if b.label == "Preview the matched files").click().run()
     assert not problems(at), problems(at)
     assert not at.error, [e.value for e in at.error]
@@ -43,6 +42,14 @@ def test_data_page_previews_and_imports_a_plate(tiny_env, shared_data, tmp_path,
     assert any("Wells without a plate-map row" in e.label and e.label.endswith("(1)") for e in at.expander)
     preview = next(d.value for d in at.dataframe if "channel 1" in d.value.columns)
     assert list(preview["channel 1"]) == ["B02_s1_w1.tif", "C03_s1_w1.tif"]
+    assert at.text_input(key="w.plate.name").value == "plateX"  # the folder's name until the user types one
+    assert any("Nucleus check" in m.value for m in at.markdown)  # the check comes before the import
+    checked = next(d.value for d in at.dataframe if "nuclei found" in d.value.columns)
+    assert len(checked) == 2 and (checked["nuclei found"] > 10).all()
+    assert any("(1)" in c or "site 1" in c for img in at.get("image") for c in img.captions)  # outlines drawn
+    # "Save as" typed after the preview is the name used (issue 25: it wrote data/plate.npz)
+    at.text_input(key="w.plate.name").input("my plate")
+    at.run()
     next(b for b in at.button if b.label.startswith("Import 2 sites")).click().run()
     assert not problems(at), problems(at)
     assert not at.error, [e.value for e in at.error]
@@ -54,3 +61,4 @@ def test_data_page_previews_and_imports_a_plate(tiny_env, shared_data, tmp_path,
     assert cells.channels == ["DNA", "Actin"] and cells.images.shape[1:] == (32, 32, 2)
     assert set(cells.meta["compound"]) == {"DMSO", ""}
     assert any("Imported" in s.value and "my_plate" in s.value for s in at.success)
+    assert not (tiny_env / "plateX.npz").exists() and not (tiny_env / "plate.npz").exists()

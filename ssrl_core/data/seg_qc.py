@@ -178,3 +178,45 @@ def compare_with_cellprofiler(source: object, objects: object = None, image_root
             "ours": ours, "reference": ref_n, "matched": matched,
             "matched_fraction": matched / ref_n if ref_n else float("nan"),
             "precision": matched / ours if ours else float("nan")}
+
+
+def plate_qc(scan: object, nuclear_channel: int | str = 0, names: list[str] | None = None, sites: int = 4,
+             overlays: int = 3, **detect_kw: object) -> dict:
+    """`segmentation_report` on `sites` sites spread over a scanned plate (`ssrl_core.data.plate`),
+    run before the import so a wrong channel or an implausible count is seen first."""
+    from ssrl_core.data.plate import _channel_index, channel_names, read_site
+
+    all_sites = list(getattr(scan, "sites"))
+    if not all_sites or sites <= 0:
+        return {"fields": [], "areas": [], "overlays": [], "failed": [], "warnings": [], "objects_per_field": 0.0}
+    pick = [all_sites[int(i)] for i in np.unique(np.linspace(0, len(all_sites) - 1, min(sites, len(all_sites))).round())]
+    chan = channel_names(scan, names)  # type: ignore[arg-type]
+
+    def reader(site: dict) -> Callable[[], np.ndarray]:
+        def read() -> np.ndarray:
+            image, ome_names, _ = read_site(site, scan.channels)  # type: ignore[attr-defined]
+            site_names = ome_names if (ome_names and names is None) else chan
+            return image[..., _channel_index(nuclear_channel, site_names)]
+        return read
+
+    report = segmentation_report(((f"{s['plate']} {s['well']} site {s['site']}", reader(s)) for s in pick),
+                                 overlays=overlays, **detect_kw)
+    report["sites_checked"] = len(pick)
+    report["sites_total"] = len(all_sites)
+    report["expected_cells"] = int(round(report["objects_per_field"] * len(all_sites)))
+    return report
+
+
+def qc_lines(report: dict) -> list[str]:
+    """The report in a few plain lines (CLI and logs)."""
+    if not report.get("fields"):
+        return []
+    lines = [f"nucleus check on {len(report['fields'])} site(s): "
+             + ", ".join(f"{r['field']}: {r['objects']} objects" for r in report["fields"])]
+    areas = np.asarray(report["areas"], float)
+    if len(areas):
+        lines.append(f"object area: median {np.median(areas):.0f} px (5th-95th percentile "
+                     f"{np.percentile(areas, 5):.0f}-{np.percentile(areas, 95):.0f} px)")
+    if "expected_cells" in report:
+        lines.append(f"about {report['expected_cells']:,} nuclei expected over {report['sites_total']} sites")
+    return lines + [f"WARNING: {w}" for w in report["warnings"]] + [f"not read: {f}" for f in report["failed"]]
