@@ -72,6 +72,9 @@ def register(dsub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=cmd_check_nuclei)
 
 
+LARGE = 8  # sites: above this, the nucleus check is printed before the import starts
+
+
 def _names(text: str | None) -> list[str] | None:
     return [s.strip() for s in text.split(",") if s.strip()] if text else None
 
@@ -102,6 +105,7 @@ def cmd_import_plate(args: argparse.Namespace) -> int:
     plate_map = read_plate_map(args.plate_map, treatment=args.treatment, controls=args.controls,
                                control_name=args.control_name) if args.plate_map else None
     channel = int(args.nuclear_channel) if args.nuclear_channel.isdigit() else args.nuclear_channel
+    _, unmapped = map_rows(scan, plate_map)  # a map of another plate is refused before any reading
     qc = plate_qc(scan, channel, _names(args.channels), sites=args.check_sites, overlays=0)
     qc_text = qc_lines(qc)
     qc_out = {k: qc[k] for k in ("fields", "warnings", "failed", "objects_per_field") if k in qc}
@@ -109,7 +113,6 @@ def cmd_import_plate(args: argparse.Namespace) -> int:
     incomplete = [f"{s['plate']}/{s['well']} site {s['site']}: no channel {', '.join(s['missing'])}"
                   for s in scan.incomplete]
     if args.preview:
-        _, unmapped = map_rows(scan, plate_map)
         out = {"pattern": scan.pattern, "channels": scan.channels, "sites": len(scan.sites),
                "wells": len(scan.wells()), "preview": scan.table().head(50).to_dict("records"),
                "unmatched": scan.unmatched, "not_read": scan.not_read, "incomplete": scan.incomplete,
@@ -125,7 +128,7 @@ def cmd_import_plate(args: argparse.Namespace) -> int:
         return 0
     if not args.out:
         raise ValueError("give --out NAME.npz (or --preview to only look at the matched files)")
-    if qc_text and not args.json:  # the nucleus check, before the long part
+    if qc_text and not args.json and (qc["warnings"] or len(scan.sites) > LARGE):  # before the long part
         print("\n".join(qc_text + notes), file=sys.stderr)
     cells, report = import_plate(scan, plate_map, crop=args.crop, nuclear_channel=channel,
                                  names=_names(args.channels), border=args.border, drop_unmapped=args.drop_unmapped,
