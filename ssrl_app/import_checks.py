@@ -3,7 +3,9 @@
 A folder of full microscope fields (images far larger than a cell) is not a set of cells: the
 Data page says so and offers nucleus detection and cropping right there
 (`ssrl_core.data.fields.nucleus_crops`, as `ssrl data nuclei` does). Label masks (`*_labels*`,
-`*_mask*`) are skipped, and each field is scaled by its own intensity range (0.5-99.8th
+`*_mask*`, Cellpose's `*_cp_masks`) are not taken for fields: a mask named after a field
+(`img1_labels.tif` beside `img1.tif`) is the user's own segmentation of it, and its objects are
+cropped instead of the detector's. Each field is scaled by its own intensity range (0.5-99.8th
 percentile) before cutting, so 8- and 16-bit fields mix without one kind turning black.
 """
 
@@ -26,7 +28,7 @@ from ssrl_core.data.npz import save_npz
 from ssrl_app.errors import message
 
 FIELD_SIDE = 300  # crops are 28-196 px; an image at least this large is taken for a full field
-MASK = re.compile(r"(label|mask|_seg)", re.IGNORECASE)  # img_labels.tif, mask2d.tif, x_seg.png
+MASK = re.compile(r"(label|mask|_seg)", re.IGNORECASE)  # img_labels.tif, mask2d.tif, x_seg.png, x_cp_masks.png
 
 
 def is_imported(name: str) -> bool:
@@ -55,15 +57,33 @@ def own_range(image: np.ndarray) -> np.ndarray:
     return (np.clip((x - lo) / np.maximum(hi - lo, 1e-6), 0, 1) * 65535).astype(np.uint16)
 
 
+MASK_SUFFIX = re.compile(r"[_-]?(cp_masks?|labels?|masks?|seg)$", re.IGNORECASE)
+
+
+def mask_for(files: list[Path], masks: list[Path]) -> dict[Path, Path]:
+    """The user's mask of each field, where one is named after it (`img1_labels.tif` for `img1.tif`)."""
+    by_stem = {(p.parent, p.stem): p for p in files}
+    out = {}
+    for m in masks:
+        field = by_stem.get((m.parent, MASK_SUFFIX.sub("", m.stem)))
+        if field is not None:
+            out[field] = m
+    return out
+
+
 def crop_fields(folder: Path, size: int, nuclear_channel: int = 0):
-    """One CellSet of nucleus-centred crops from every field of `folder` (masks skipped)."""
+    """One CellSet of nucleus-centred crops from every field of `folder`: at the objects of the
+    field's own mask where there is one, else at the nuclei found."""
     files, masks = field_files(folder)
-    parts, skipped = [], [(p.name, "a label mask, not an image") for p in masks]
+    own = mask_for(files, masks)
+    parts, skipped = [], [(p.name, "a label mask, not an image") for p in masks if p not in own.values()]
     for path in files:
         try:
             field = own_range(read_image(path, what="a field"))
-            parts.append(nucleus_crops(field, size=size, nuclear_channel=nuclear_channel,
-                                       meta={"field": path.name}, name=path.stem))
+            labels = read_image(own[path], what="a field")[..., 0] if path in own else None
+            parts.append(nucleus_crops(field, size=size, nuclear_channel=nuclear_channel, labels=labels,
+                                       meta={"field": path.name, "objects": "your mask" if path in own else "found"},
+                                       name=path.stem))
         except Exception as exc:  # an unreadable file or no nucleus: listed, the others go on
             skipped.append((path.name, message(exc)))
     parts = [p for p in parts if len(p)]
@@ -93,7 +113,8 @@ def render(name: str, cells) -> None:
     if looks_like_fields(cells):
         files, masks = field_files(folder)
         st.warning(f"These {len(files)} images are {cells.shape[0]}×{cells.shape[1]} px: full fields, not single "
-                   "cells" + (f" ({len(masks)} label masks among them are skipped)" if masks else "") +
+                   "cells" + (f" ({len(masks)} label masks among them: a mask named after its field, like "
+                              "img1_labels.tif for img1.tif, is used as that field's nuclei)" if masks else "") +
                    ". Find the nuclei and cut one crop per cell:")
         with st.form("fields_form"):
             c = st.columns(3)

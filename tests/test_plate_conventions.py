@@ -128,3 +128,23 @@ def test_profiles_and_anndata_share_metadata_names(cellomics_plate, tmp_path):
     assert list(ad.obs.columns) == [c for c in prof.columns if c.startswith("Metadata_")]
     assert ad.obs_names[0] == "AS_09125_050116030001_D03_s0_" + str(cells.meta["ObjectNumber"].iloc[0])
     assert ad.obs_names.is_unique and list(ad.var_names) == [f"{FEATURE_PREFIX}{i}" for i in range(4)]
+
+
+def test_users_own_masks_are_cropped_instead_of_detections(shared_data, tmp_path, capsys):
+    """Where a segmentation the user trusts exists (here BBBC007's label masks), its objects are cut."""
+    from ssrl_app.import_checks import crop_fields
+
+    src = shared_data / "fields" / "bbbc007"
+    for name in ("A9__A9_p5d.tif", "A9__A9_p5d_labels.tif", "A9__A9_p7d.tif"):  # p7d has no mask: detected
+        (tmp_path / name).write_bytes((src / name).read_bytes())
+    labels = tifffile.imread(src / "A9__A9_p5d_labels.tif")
+    cells = crop_fields(tmp_path, 16)
+    own = cells.meta[cells.meta["field"] == "A9__A9_p5d.tif"]
+    assert set(own["objects"]) == {"your mask"} and set(cells.meta.loc[cells.meta["field"] == "A9__A9_p7d.tif",
+                                                                      "objects"]) == {"found"}
+    rows, cols = np.round(own["y"]).astype(int), np.round(own["x"]).astype(int)
+    assert (labels[rows, cols] > 0).mean() > 0.9  # centroids of the mask's objects
+    assert len(own) <= len(np.unique(labels)) - 1 and not cells.skipped
+    assert main(["data", "nuclei", str(tmp_path / "A9__A9_p5d.tif"), "--masks", str(tmp_path / "A9__A9_p5d_labels.tif"),
+                 "--crop", "16", "--out", str(tmp_path / "m.npz"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["cells"] == len(own)
