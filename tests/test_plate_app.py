@@ -62,3 +62,29 @@ def test_data_page_previews_and_imports_a_plate(tiny_env, shared_data, tmp_path,
     assert set(cells.meta["compound"]) == {"DMSO", ""}
     assert any("Imported" in s.value and "my_plate" in s.value for s in at.success)
     assert not (tiny_env / "plateX.npz").exists() and not (tiny_env / "plate.npz").exists()
+
+
+def test_data_page_imports_a_cellprofiler_output_and_compares_nuclei(tiny_env, tmp_path):
+    """A CytoTable single-cell parquet of CellProfiler's ExampleHuman run, with its DNA image."""
+    from pathlib import Path
+
+    data = Path(__file__).parent / "data" / "pycytominer"
+    (tmp_path / "AS_09125_050116030001_D03f00d0.tif").write_bytes((data / "AS_09125_050116030001_D03f00d0.tif").read_bytes())
+    (tmp_path / "examplehuman.parquet").write_bytes((data / "examplehuman_joined.parquet").read_bytes())
+    at = app_on("pages/data.py")
+    at.text_input(key="w.cp.source").input(str(tmp_path / "examplehuman.parquet"))
+    next(b for b in at.button if b.label == "Read").click().run()
+    assert not problems(at) and not at.error, [e.value for e in at.error]
+    assert any("single-cell table" in c.value and "Nuclei 289" in c.value for c in at.caption)
+    assert at.selectbox(key="w.cp.compartment").value == "Nuclei"
+    assert at.multiselect(key="w.cp.channels").value == ["DNA", "PH3", "cellbody"]  # not the overlay
+    next(b for b in at.button if b.label == "Compare with CellProfiler").click().run()
+    assert any("CellProfiler found 289 nuclei" in i.value and "100% of CellProfiler's are found" in i.value
+               for i in at.info), [i.value for i in at.info]
+    at.multiselect(key="w.cp.channels").set_value(["DNA"])
+    at.number_input(key="w.cp.crop").set_value(32)
+    at.text_input(key="w.cp.name").input("example human")
+    next(b for b in at.button if b.label == "Import").click().run()
+    assert not problems(at) and not at.error, [e.value for e in at.error]
+    cells = load_npz(tiny_env / "example_human.npz")
+    assert cells.channels == ["DNA"] and 250 < len(cells) <= 289 and "ObjectNumber" in cells.meta.columns
