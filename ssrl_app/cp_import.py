@@ -18,8 +18,7 @@ import streamlit as st
 from ssrl_app import state
 from ssrl_app.errors import message
 
-CP_READ = "ssrl.cp_read"  # the tables read by "Read", waiting for "Import"
-CP_ERROR = "ssrl.cp_error"  # the last problem of "Read", shown once
+CP_READ, CP_ERROR = state.CP_READ, state.CP_ERROR  # the tables read by "Read"; its last problem
 
 
 def _paths() -> tuple[str, str | None, str | None]:
