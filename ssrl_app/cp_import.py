@@ -5,7 +5,7 @@ object table, a SQLite database from ExportToDatabase or cytominer-database, a C
 or a folder of tables: `ssrl_core.data.cp_tables`) and shows how it was read, the objects of each
 compartment and the channels stacked by default (the original images, `FileName_Orig*`); then
 *Import* cuts the crops around the chosen compartment's centres and saves them under the
-"Save as" name. *Compare with CellProfiler* runs this tool's nucleus detection on the same
+"Save as" name. *Compare nuclei* runs this tool's nucleus detection on the same
 images and says how many of CellProfiler's nuclei it finds (`ssrl_core.data.seg_qc`).
 """
 
@@ -73,7 +73,7 @@ def render() -> None:
     if not found:
         return
     tables = found["tables"]
-    st.caption(f"Read as **{tables.layout}**: {len(tables.images)} images; objects: "
+    st.caption(f"Read as **{tables.layout}**: {len(tables.images)} image(s); objects: "
                + ", ".join(f"{k} {len(v):,}" for k, v in tables.objects.items()))
     c = st.columns([1, 3, 1])
     comps = list(tables.objects)
@@ -81,9 +81,9 @@ def render() -> None:
     c[1].multiselect("Channels", all_channels(tables.images), default=found["channels"], key="w.cp.channels",
                      help="By default " + found["note"])
     c[2].number_input("Crop size (px)", 16, 512, 96, key="w.cp.crop")
-    c = st.columns([3, 2, 2], vertical_alignment="bottom")
+    c = st.columns([3, 1, 2], vertical_alignment="bottom")
     c[0].text_input("Save as", key="w.cp.name")
-    if c[2].button("Compare with CellProfiler", help="Run this tool's nucleus detection on the same images "
+    if c[2].button("Compare nuclei", help="Run this tool's nucleus detection on the same images "
                                                      "and count how many of CellProfiler's nuclei it finds"):
         _compare(found)
     if c[1].button("Import", type="primary"):
@@ -104,7 +104,7 @@ def _compare(found: dict) -> None:
         return
     st.info(f"On {len(r['images'])} image(s) ({r['channel']}): CellProfiler found {r['reference']:,} nuclei, this "
             f"tool {r['ours']:,}; {r['matched']:,} are the same nuclei (centres within {r['radius']:g} px): "
-            f"{r['matched_fraction']:.0%} of CellProfiler's are found, {r['precision']:.0%} of this tool's "
+            f"{r['matched_fraction']:.1%} of CellProfiler's are found, {r['precision']:.1%} of this tool's "
             "are CellProfiler's.")
 
 

@@ -17,13 +17,12 @@ from ssrl_app.charts import PAIR
 
 def area_chart(areas: list[float]) -> alt.Chart:
     """A histogram of object areas (px), whole-number counts on the axis."""
-    a = np.asarray(areas, float)
-    counts, edges = np.histogram(a, bins=min(30, max(5, len(a) // 10)))
-    frame = pd.DataFrame({"from": edges[:-1], "to": edges[1:], "objects": counts})
+    frame = pd.DataFrame({"area": np.asarray(areas, float)})
     return alt.Chart(frame).mark_bar(color=PAIR[0]).encode(
-        x=alt.X("from:Q", bin="binned", title="object area (pixels)"), x2="to:Q",
-        y=alt.Y("objects:Q", title="objects", axis=alt.Axis(tickMinStep=1, format="d")),
-        tooltip=["from", "to", "objects"]).properties(height=180)
+        x=alt.X("area:Q", bin=alt.Bin(maxbins=30), title="object area (pixels)"),
+        y=alt.Y("count():Q", title="objects", axis=alt.Axis(tickMinStep=1, format="d")),
+        tooltip=[alt.Tooltip("area:Q", bin=alt.Bin(maxbins=30), title="area"), alt.Tooltip("count():Q", title="objects")],
+    ).properties(height=200)
 
 
 def render(report: dict) -> None:
@@ -41,12 +40,11 @@ def render(report: dict) -> None:
     table = pd.DataFrame([{"site": r["field"], "nuclei found": r["objects"],
                            "median size (px)": round(r.get("area_median", 0)),
                            "median diameter (px)": round(r.get("diameter_median", 0), 1)} for r in rows])
-    c = st.columns([3, 2])
-    c[0].dataframe(table, hide_index=True)
+    st.dataframe(table, hide_index=True)
     if "expected_cells" in report:
-        c[0].caption(f"About {report['expected_cells']:,} nuclei expected over the {report['sites_total']} sites.")
+        st.caption(f"About {report['expected_cells']:,} nuclei expected over the {report['sites_total']} sites.")
     if report.get("areas"):
-        c[1].altair_chart(area_chart(report["areas"]), width="stretch")
+        st.altair_chart(area_chart(report["areas"]), width="stretch")
     views = report.get("overlays") or []
     if views:
         st.caption("Outlines of the nuclei found (yellow): check they sit on nuclei, one outline per nucleus.")

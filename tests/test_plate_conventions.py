@@ -71,6 +71,7 @@ def test_cellomics_names_are_recognised_and_shown(cellomics_plate, tmp_path, cap
     rows = match_table(names, "cellomics")
     assert rows[0] == {"file": "AS_09125_050116030001_D03f00d0.tif", "matched": True, "plate": "AS_09125_050116030001",
                        "well": "D03", "site": "0", "channel": "0", "other": ""}
+    assert match_table(["notes_A1.tif"], "cellomics")[0]["well"] == "not matched"
     for name, fields in {"W0018_B03_T0001F001L01A01Z01C02.tif": ("cellvoyager", "B03", "1", "02"),
                          "VID1754_phase_A1_2_00d04h00m.tif": ("incucyte", "A01", "2", "phase"),
                          "Plate1_C05_s3_w2.tif": ("bbbc", "C05", "3", "2"),

@@ -137,11 +137,12 @@ def match_table(filenames: list[str], pattern: str, limit: int = 12) -> list[dic
     rows = []
     for name in list(filenames)[:limit]:
         g = pat.match(name)
-        rows.append({"file": name, "matched": g is not None,
-                     **({k: g.get(k, "") for k in ("plate", "well", "site", "channel")} if g else
-                        {"plate": "", "well": "", "site": "", "channel": ""}),
+        rows.append({"well": g.get("well", "") if g else "not matched",
+                     **({k: g.get(k, "") for k in ("site", "channel", "plate")} if g else
+                        {"site": "", "channel": "", "plate": ""}),
                      "other": ", ".join(f"{k}={v}" for k, v in (g or {}).items()
-                                        if k not in ("plate", "well", "site", "channel"))})
+                                        if k not in ("plate", "well", "site", "channel")),
+                     "file": name, "matched": g is not None})
     return rows
 
 

@@ -53,9 +53,9 @@ class PlateScan:
 
     def table(self) -> pd.DataFrame:
         """One row per complete site with the file of each channel (the preview the page shows)."""
-        rows = [{"plate": s["plate"], "well": s["well"], "site": s["site"],
-                 **{f"channel {c}": s["files"][c].name for c in self.channels}} for s in self.sites]
-        return pd.DataFrame(rows, columns=["plate", "well", "site"] + [f"channel {c}" for c in self.channels])
+        rows = [{"well": s["well"], "site": s["site"], **{f"channel {c}": s["files"][c].name for c in self.channels},
+                 "plate": s["plate"]} for s in self.sites]
+        return pd.DataFrame(rows, columns=["well", "site"] + [f"channel {c}" for c in self.channels] + ["plate"])
 
     def wells(self) -> list[tuple[str, str]]:
         """Distinct (plate, well) pairs with at least one complete site."""

@@ -199,7 +199,9 @@ def plate_qc(scan: object, nuclear_channel: int | str = 0, names: list[str] | No
             return image[..., _channel_index(nuclear_channel, site_names)]
         return read
 
-    report = segmentation_report(((f"{s['plate']} {s['well']} site {s['site']}", reader(s)) for s in pick),
+    one_plate = len({s["plate"] for s in all_sites}) == 1
+    report = segmentation_report(((("" if one_plate else f"{s['plate']} ") + f"{s['well']} site {s['site']}", reader(s))
+                                  for s in pick),
                                  overlays=overlays, **detect_kw)
     report["sites_checked"] = len(pick)
     report["sites_total"] = len(all_sites)
