@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ssrl_app import loaders, state
+from ssrl_app import loaders, qc_view, state
 from ssrl_core import paths
 from ssrl_core.data.cellset import CellSet
 from ssrl_core.data.fields import nucleus_crops
@@ -95,6 +95,36 @@ def crop_fields(folder: Path, size: int, nuclear_channel: int = 0):
                    pd.concat([p.meta for p in parts], ignore_index=True), name=Path(folder).name, skipped=skipped)
 
 
+QC_FIELDS = 3  # fields the "check first" button looks at
+
+
+def fields_qc(files: list[Path], nuclear_channel: int = 0, n: int = QC_FIELDS) -> dict:
+    """The nucleus check (`ssrl_core.data.seg_qc`) on `n` fields spread over the folder."""
+    from ssrl_core.data.seg_qc import segmentation_report
+
+    pick = [files[int(i)] for i in np.unique(np.linspace(0, len(files) - 1, min(n, len(files))).round())]
+    report = segmentation_report([(p.name, lambda p=p: own_range(read_image(p, what="a field"))[..., nuclear_channel])
+                                  for p in pick])
+    report.update(sites_total=len(files), expected_cells=int(round(report["objects_per_field"] * len(files))))
+    return report
+
+
+def crop_warnings(crops, field_shape: tuple[int, int]) -> list[str]:
+    """The nucleus check's warnings for the objects found on each field of a finished crop."""
+    from ssrl_core.data.seg_qc import warnings_for
+
+    stats, names = [], []
+    for name, rows in crops.meta.groupby("field", sort=False):
+        areas = rows["area"].to_numpy(float) if "area" in rows.columns else np.array([])
+        n = len(rows)
+        stats.append({"objects": n, "objects_per_mpx": n / (field_shape[0] * field_shape[1]) * 1e6,
+                      "diameter_median": float(np.sqrt(4 * np.median(areas) / np.pi)) if len(areas) else 0.0,
+                      "area_p5": float(np.percentile(areas, 5)) if len(areas) else 0.0,
+                      "area_p95": float(np.percentile(areas, 95)) if len(areas) else 0.0})
+        names.append(str(name))
+    return warnings_for(stats, names)
+
+
 def keep(cells, name: str) -> str:
     """Save `cells` as `<data folder>/<name>.npz`; returns the dataset name."""
 
@@ -122,16 +152,22 @@ def render(name: str, cells) -> None:
             nuc = c[1].selectbox("Nuclear channel", list(range(cells.shape[2])),
                                  format_func=lambda i: cells.channels[i])
             out = c[2].text_input("Save as", value=f"{folder.name}_nuclei")
-            if st.form_submit_button("Find nuclei and crop", type="primary"):
+            b = st.columns(2)
+            check = b[0].form_submit_button(f"Check the nuclei on {min(QC_FIELDS, len(files))} fields first")
+            if b[1].form_submit_button("Find nuclei and crop", type="primary"):
                 try:
                     with st.spinner("Finding nuclei on every field…"):
                         crops = crop_fields(folder, int(size), int(nuc))
                     stem = keep(crops, out)
+                    warn = crop_warnings(crops, cells.shape[:2])
                     state.put(state.IMPORT_MSG, f"Cut {len(crops)} single-cell crops from {len(files)} fields "
-                                                f"into {stem}.")
+                                                f"into {stem}." + (" Check: " + " ".join(warn) if warn else ""))
                     st.rerun()
                 except ValueError as exc:
                     st.error(f"The nuclei could not be cut: {message(exc)}")
+        if check:
+            with st.spinner("Finding nuclei on a few fields…"):
+                qc_view.render(fields_qc(files, int(nuc)))
         return
     with st.form("keep_form"):
         c = st.columns([3, 1], vertical_alignment="bottom")

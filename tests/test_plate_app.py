@@ -88,3 +88,20 @@ def test_data_page_imports_a_cellprofiler_output_and_compares_nuclei(tiny_env, t
     assert not problems(at) and not at.error, [e.value for e in at.error]
     cells = load_npz(tiny_env / "example_human.npz")
     assert cells.channels == ["DNA"] and 250 < len(cells) <= 289 and "ObjectNumber" in cells.meta.columns
+
+
+def test_a_folder_of_fields_can_be_checked_before_cropping(tiny_env, shared_data, tmp_path):
+    """The nucleus check (counts, sizes, outlines) on a few fields, before every field is cut."""
+    folder = tmp_path / "fields"
+    folder.mkdir()
+    for p in sorted((shared_data / "fields" / "bbbc007").glob("A9__*.tif"))[:4]:  # 2 fields and their masks
+        (folder / p.name).write_bytes(p.read_bytes())
+    at = app_on("pages/data.py")
+    at.text_input(key="w.data.folder").input(str(folder))
+    next(b for b in at.button if b.label == "Import this folder").click().run()
+    at.run()
+    next(b for b in at.button if b.label.startswith("Check the nuclei on 2 fields")).click().run()
+    assert not problems(at) and not at.error, [e.value for e in at.error]
+    assert any("Nucleus check" in m.value for m in at.markdown)
+    checked = next(d.value for d in at.dataframe if "nuclei found" in d.value.columns)
+    assert list(checked["site"]) == ["A9__A9_p10d.tif", "A9__A9_p5d.tif"] and (checked["nuclei found"] > 20).all()
