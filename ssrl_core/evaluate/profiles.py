@@ -12,7 +12,8 @@ when the two are merged. Pass them by name to pycytominer (`features=[...]`, or
 - `cell_profiles(features, meta)`: one row per cell (level 2 in the Cytomining data levels).
 - `well_profiles(cells)`: the median of each feature per plate and well (`pycytominer.aggregate`,
   operation "median", as in Caicedo et al., Nature Methods 2017), with the well's constant
-  metadata and `Metadata_Object_Count`.
+  metadata and `Metadata_Object_Count` (pycytominer's `compute_object_count` where the cells
+  have `Metadata_ObjectNumber`).
 - `normalize_profiles(profiles, control="DMSO")`: z-score each feature against the control wells
   of its plate (`pycytominer.normalize`, method "standardize", `samples` = the control rows).
 """
@@ -104,12 +105,14 @@ def well_profiles(cells: pd.DataFrame, operation: str = "median") -> pd.DataFram
     df = cells.copy()
     for s in strata:
         df[s] = df[s].astype(str)
-    wells = aggregate(df, strata=strata, features=feats, operation=operation)
-    meta_cols = [c for c in df.columns if str(c).startswith("Metadata_") and c not in strata]
+    counted = "Metadata_ObjectNumber" in df.columns  # pycytominer counts the objects itself
+    wells = aggregate(df, strata=strata, features=feats, operation=operation, compute_object_count=counted)
+    meta_cols = [c for c in df.columns if str(c).startswith("Metadata_") and c not in strata + list(wells.columns)]
     grouped = df.groupby(strata, sort=False)
     constant = [c for c in meta_cols if (grouped[c].nunique(dropna=False) <= 1).all()]
     extra = grouped[constant].first().reset_index() if constant else df[strata].drop_duplicates()
-    extra["Metadata_Object_Count"] = grouped.size().to_numpy()
+    if not counted:
+        extra["Metadata_Object_Count"] = grouped.size().to_numpy()
     out = extra.merge(wells, on=strata, how="right")
     return out[strata + [c for c in out.columns if c not in strata and c not in feats] + feats]
 
