@@ -130,6 +130,17 @@ def test_cytotable_joined_parquet_and_a_joined_csv_with_a_compartment(example, t
     cells, report = import_cellprofiler(tmp_path / "joined.csv", channels=["DNA"], size=CROP, compartment="Cells")
     assert report["compartment"] == "Cells"
     assert np.isin(np.round(cells.meta["x"], 3), np.round(example["joined"]["Cells_Location_Center_X"], 3)).all()
+    # CytoTable's other layout: one parquet per table (image, cells, nuclei), lower-case file names
+    folder = tmp_path / "cytotable"
+    folder.mkdir()
+    j = example["joined"]
+    j[["Metadata_ImageNumber", "Image_FileName_DNA"]].drop_duplicates().to_parquet(folder / "image.parquet")
+    for comp in ("Nuclei", "Cells"):
+        j[["Metadata_ImageNumber", "Metadata_ObjectNumber"] + [c for c in j.columns if c.startswith(comp + "_")]
+          ].to_parquet(folder / f"{comp.lower()}.parquet")
+    cells, report = import_cellprofiler(folder, size=CROP, image_root=tmp_path, border="pad")
+    assert report["compartments"] == ["Cells", "Nuclei"] and report["compartment"] == "Nuclei"
+    assert list(cells.meta["ObjectNumber"]) == list(j["Metadata_ObjectNumber"]) and len(cells) == 289
     with pytest.raises(ValueError, match="there are Cytoplasm, Cells, Nuclei"):
         import_cellprofiler(tmp_path / "joined.csv", channels=["DNA"], size=CROP, compartment="Mito")
 

@@ -150,6 +150,8 @@ def _from_tables(tables: dict[str, pd.DataFrame], source: str) -> CPTables:
             continue
         m = re.fullmatch(r"(?:\w*_)?Per_(\w+)", name, flags=re.IGNORECASE)
         obj = m.group(1) if m else name
+        found = compartments_of(df)  # the columns' spelling wins: a file `cells.parquet` holds Cells_*
+        obj = next((c for c in found if c.lower() == obj.lower()), found[0] if len(found) == 1 else obj)
         if obj.lower() == "object":  # one table for every object
             for comp in compartments_of(df):
                 objects[comp] = _object_frame(df, comp)
