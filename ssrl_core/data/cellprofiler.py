@@ -4,8 +4,10 @@ CellProfiler's `ExportToSpreadsheet` (McQuin et al., PLoS Biol 2018) writes a pe
 `Image.csv` (`ImageNumber`, `FileName_<Channel>` and `PathName_<Channel>` per channel,
 `Metadata_*`), and one table per object, e.g. `Nuclei.csv` (`ImageNumber`, `ObjectNumber`,
 `Location_Center_X`, `Location_Center_Y`, in pixels, x = column). Exports that prefix every
-column with the object name (`Nuclei_Location_Center_X`) are read too. Each image's channel
-files are stacked into a field and a `size` x `size` crop is cut around every centre with the
+column with the object name (`Nuclei_Location_Center_X`) are read too, and so are SQLite
+databases (ExportToDatabase, cytominer-database), CytoTable parquet and joined single-cell tables
+(`ssrl_core.data.cp_tables`, which also picks the compartment and the default channels,
+`FileName_Orig*`). Each image's channel files are stacked into a field and a `size` x `size` crop is cut around every centre with the
 same border rule as `ssrl_core.data.fields` (skip, or pad with the field's median).
 """
 
