@@ -68,6 +68,8 @@ def test_cellprofiler_sqlite_in_both_exporttodatabase_layouts(example, tmp_path)
     cells_xy = example["joined"][["Cells_Location_Center_X", "Cells_Location_Center_Y"]]
     single = _write_sqlite(tmp_path / "single.db", {"Per_Image": per_image, "Per_Object": pd.concat(
         [nuclei.rename(columns={"Nuclei_Number_Object_Number": "ObjectNumber"}), cells_xy], axis=1)})
+    images = read_cp_tables(separate).images  # keys, file names and metadata only: no feature is read
+    assert "Metadata_Well" in images.columns and not any("Count_Nuclei" in c for c in images.columns)
     for db in (separate, single):
         cells, report = import_cellprofiler(db, size=CROP)
         assert report["layout"] == "CellProfiler ExportToDatabase" and report["compartment"] == "Nuclei"

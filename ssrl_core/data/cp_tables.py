@@ -127,13 +127,34 @@ def _split_joined(df: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, pd.DataFram
     return images, objects
 
 
+_NEEDED = re.compile(r"(.*_)?(ImageNumber|ObjectNumber|TableNumber|Number_Object_Number|Location_Center_[XY]|"
+                     r"AreaShape_Center_[XY])$|(Image_)?(FileName|PathName|URL|Metadata)_.*")
+
+
+def needed(columns: list[str]) -> list[str]:
+    """The columns an import reads: keys, centres, file names, metadata. A real plate's tables have
+    thousands of feature columns (and gigabytes): only these are read."""
+    return [c for c in columns if _NEEDED.fullmatch(str(c))]
+
+
 def _sqlite_tables(path: Path) -> dict[str, pd.DataFrame]:
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         names = [r[0] for r in con.execute("select name from sqlite_master where type in ('table', 'view')")]
-        return {n: pd.read_sql_query(f'select * from "{n}"', con) for n in names}
+        out = {}
+        for n in names:
+            cols = needed([r[1] for r in con.execute(f'pragma table_info("{n}")')])
+            if cols:
+                out[n] = pd.read_sql_query("select " + ", ".join(f'"{c}"' for c in cols) + f' from "{n}"', con)
+        return out
     finally:
         con.close()
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    import pyarrow.parquet as pq
+
+    return pd.read_parquet(path, columns=needed(pq.read_schema(path).names))
 
 
 def _from_tables(tables: dict[str, pd.DataFrame], source: str) -> CPTables:
@@ -175,7 +196,7 @@ def read_cp_tables(source: str | Path | pd.DataFrame, objects: str | Path | pd.D
     from ssrl_core.csvio import read_csv
 
     def read_any(p: Path) -> pd.DataFrame:
-        return pd.read_parquet(p) if _kind(p) == "parquet" else read_csv(p, name=p.name)
+        return _read_parquet(p) if _kind(p) == "parquet" else read_csv(p, name=p.name)
 
     if isinstance(source, pd.DataFrame):
         table, label = source, "the image table"
