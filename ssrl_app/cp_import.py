@@ -5,7 +5,7 @@ object table, a SQLite database from ExportToDatabase or cytominer-database, a C
 or a folder of tables: `ssrl_core.data.cp_tables`) and shows how it was read, the objects of each
 compartment and the channels stacked by default (the original images, `FileName_Orig*`); then
 *Import* cuts the crops around the chosen compartment's centres and saves them under the
-"Save as" name. *Compare nuclei* runs this tool's nucleus detection on the same
+"Save as" name (an `.npz`, or for more than 96 images a resumable on-disk cell store). *Compare nuclei* runs this tool's nucleus detection on the same
 images and says how many of CellProfiler's nuclei it finds (`ssrl_core.data.seg_qc`).
 """
 
@@ -116,13 +116,19 @@ def _run(found: dict) -> None:
     from ssrl_core.data.npz import save_npz
 
     name = safe_filename(state.get("w.cp.name", "") or "cellprofiler", "cellprofiler").removesuffix(".npz")
+    from ssrl_app.plate_import import STORE_ABOVE_SITES
+    from ssrl_core.data.store import SUFFIX as STORE_SUFFIX
+
     bar = st.progress(0.0, text="Reading the first image…")
+    big = len(found["tables"].images) > STORE_ABOVE_SITES  # a plate: an on-disk store, image by image
+    store = Path(paths.data_dir()) / f"{name}{STORE_SUFFIX}" if big else None
     try:
         cells, report = import_cellprofiler(
             found["source"], found["objects"], image_root=found["images"], size=int(state.get("w.cp.crop", 96)),
             channels=state.get("w.cp.channels") or None, compartment=state.get("w.cp.compartment"), name=name,
-            progress=lambda done, total, label: bar.progress(done / max(total, 1), text=f"{done}/{total}: {label}"))
-        path = save_npz(cells, Path(paths.data_dir()) / f"{name}.npz")
+            progress=lambda done, total, label: bar.progress(done / max(total, 1), text=f"{done}/{total}: {label}"),
+            out=store)
+        path = store if store is not None else save_npz(cells, Path(paths.data_dir()) / f"{name}.npz")
     except Exception as exc:  # missing images, no crop fits: plain words
         bar.empty()
         st.error(f"The CellProfiler import did not work: {message(exc)}")

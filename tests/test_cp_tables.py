@@ -113,6 +113,19 @@ def test_cytominer_database_sqlite_keyed_by_table_number(example, tmp_path):
     a = cells.meta.index[cells.meta["well"] == "A01"][5]
     b = cells.meta.index[cells.meta["well"] == "A02"][5]
     assert np.array_equal(cells.images[a][::-1], cells.images[b])  # each site read its own (flipped) field
+    # a plate too large for memory: the same crops go image by image to a resumable cell store
+    from ssrl_core.data.registry import load_dataset
+
+    def stop(done: int, total: int, label: str) -> None:
+        if done == 1:
+            raise KeyboardInterrupt  # the user stops it after the first image
+    with pytest.raises(KeyboardInterrupt):
+        import_cellprofiler(db, size=CROP, border="pad", out=tmp_path / "plate.cells", progress=stop)
+    stored, rep = import_cellprofiler(db, size=CROP, border="pad", out=tmp_path / "plate.cells")
+    assert rep["resumed"] is True and len(stored) == 80
+    stored = load_dataset(tmp_path / "plate.cells")
+    assert np.array_equal(np.asarray(stored.images[:80]), cells.images)
+    assert list(stored.meta["ObjectNumber"]) == list(cells.meta["ObjectNumber"])
 
 
 def test_cytotable_joined_parquet_and_a_joined_csv_with_a_compartment(example, tmp_path, capsys):

@@ -56,7 +56,8 @@ def register(dsub: argparse._SubParsersAction) -> None:
                    help="comma-separated FileName_<channel> names to stack (default: the original images, Orig*)")
     p.add_argument("--crop", type=int, default=196)
     p.add_argument("--border", choices=("skip", "pad"), default="skip")
-    p.add_argument("--out", required=True, metavar="NAME.npz")
+    p.add_argument("--out", required=True, metavar="NAME.npz",
+                   help="crops file (.npz), or NAME.cells for an on-disk cell store (written image by image, resumable)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_import_cellprofiler)
 
@@ -155,8 +156,9 @@ def cmd_import_cellprofiler(args: argparse.Namespace) -> int:
     cells, report = import_cellprofiler(args.image_csv, args.objects_csv, image_root=args.images, size=args.crop,
                                         channels=_names(args.channels), border=args.border,
                                         progress=_progress(args.json), name=Path(args.out).stem,
-                                        compartment=args.compartment)
-    report["out"] = str(save_npz(cells, args.out))
+                                        compartment=args.compartment,
+                                        out=args.out if str(args.out).endswith(".cells") else None)
+    report["out"] = report["out"] if "out" in report else str(save_npz(cells, args.out))
     text = "\n".join([f"{report['cells']} crops of {args.crop} px at {report['objects']} CellProfiler "
                       f"{report['compartment']} centres ({report['skipped_border']} too close to the edge) "
                       f"saved to {report['out']}", f"read as: {report['layout']}; stacked {report['channels_note']}"]

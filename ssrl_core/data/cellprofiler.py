@@ -73,7 +73,7 @@ def _metadata(row: pd.Series) -> dict:
 def import_cellprofiler(image_csv: str | Path | pd.DataFrame, objects_csv: str | Path | pd.DataFrame | None = None,
                         image_root: str | Path | None = None, size: int = 196, channels: list[str] | None = None,
                         border: str = "skip", progress: Progress | None = None, name: str = "cellprofiler",
-                        compartment: str | None = None) -> tuple[CellSet, dict]:
+                        compartment: str | None = None, out: str | Path | None = None) -> tuple[CellSet, dict]:
     """Crops at the object centres of a CellProfiler output.
 
     Args:
@@ -85,6 +85,9 @@ def import_cellprofiler(image_csv: str | Path | pd.DataFrame, objects_csv: str |
         size: crop side in pixels; channels: which `FileName_<Channel>` to stack (default: the
             original images, `FileName_Orig*` when there are such, see `default_channels`).
         compartment: whose centres to crop around (default Nuclei, else the only one).
+        out: a `NAME.cells` folder: the crops go image by image to an on-disk cell store
+            (`ssrl_core.data.store`; one image's crops in memory at a time, an interrupted import
+            resumes), for plates too large for memory; the returned CellSet reads it.
     Returns:
         `(cells, report)`; metadata per cell: every `Metadata_*` of its image (prefix dropped,
         lower case), `ImageNumber`, `ObjectNumber`, `y`, `x`. The report counts `images`,
@@ -125,12 +128,22 @@ def import_cellprofiler(image_csv: str | Path | pd.DataFrame, objects_csv: str |
     obj_img, cx, cy, obj_num = "ImageNumber", "Location_Center_X", "Location_Center_Y", "ObjectNumber"
     from ssrl_core.data.ome import read_field
 
+    writer = None
+    if out is not None:  # an on-disk cell store, written image by image, resumable
+        from ssrl_core.data.store import StoreWriter
+
+        settings = {"kind": "cellprofiler", "source": tables.source, "images": int(len(images)), "crop": int(size),
+                    "channels": list(chans), "compartment": comp, "border": border, "objects": int(len(objects))}
+        writer = StoreWriter(out, list(chans), name, params=settings)
     crops, rows, missing, skipped = [], [], [], 0
     groups = objects.groupby(obj_img, sort=True)
     by_number = images.set_index(img_col, drop=False)
     for i, (number, objs) in enumerate(groups):
         if progress:
             progress(i, groups.ngroups, f"image {number}")
+        unit = f"image {number}"
+        if writer is not None and writer.skip(unit):
+            continue
         if number not in by_number.index:
             missing.append(f"ImageNumber {number} (not in the image table)")
             continue
@@ -142,6 +155,7 @@ def import_cellprofiler(image_csv: str | Path | pd.DataFrame, objects_csv: str |
             continue
         fill = np.median(field.reshape(-1, field.shape[2]), axis=0).astype(field.dtype)
         meta = {**_metadata(row), "ImageNumber": int(number)}
+        here, here_rows = [], []
         for _, o in objs.iterrows():
             y, x = float(o[cy]), float(o[cx])
             if not (np.isfinite(x) and np.isfinite(y) and np.isfinite(o[obj_num])):
@@ -151,16 +165,32 @@ def import_cellprofiler(image_csv: str | Path | pd.DataFrame, objects_csv: str |
             if crop is None:
                 skipped += 1
                 continue
-            crops.append(crop)
-            rows.append({**meta, "ObjectNumber": int(o[obj_num]), "y": y, "x": x})
+            here.append(crop)
+            here_rows.append({**meta, "ObjectNumber": int(o[obj_num]), "y": y, "x": x})
+        if writer is None:
+            crops.extend(here)
+            rows.extend(here_rows)
+        elif here:
+            writer.add(np.stack(here), pd.DataFrame(here_rows), unit=unit, channels=list(chans))
+        else:  # no crop fits: the image is done all the same
+            writer.add(np.zeros((0, size, size, field.shape[2]), field.dtype), None, unit=unit)
     if progress:
         progress(groups.ngroups, groups.ngroups, "done")
-    if not crops:
+    if not (crops or (writer is not None and writer.cells)):
         raise ValueError(f"no crop of {size} px could be cut at the {len(objects)} object centres"
                          + (f"; {len(missing)} image(s) missing, e.g. {missing[0]}" if missing else ""))
-    cells = CellSet(np.stack(crops), list(chans), pd.DataFrame(rows), name=name)
+    if writer is not None:
+        from ssrl_core.data.store import open_store
+
+        resumed = writer.resumed
+        cells = open_store(writer.close(), name=name)
+    else:
+        resumed = False
+        cells = CellSet(np.stack(crops), list(chans), pd.DataFrame(rows), name=name)
     report = {"images": int(groups.ngroups), "objects": int(len(objects)), "cells": len(cells),
               "skipped_border": skipped, "missing_images": missing, "channels": list(chans), "crop": size,
               "layout": tables.layout, "compartment": comp, "compartments": list(tables.objects),
               "channels_note": note}
+    if writer is not None:
+        report.update(out=str(Path(out)), resumed=resumed)
     return cells, report
