@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ssrl_app import charts, data_import, import_checks, loaders, page, plate_import, selection, state
+from ssrl_app import charts, cp_import, data_import, import_checks, loaders, page, plate_import, selection, state
 from ssrl_core.data.samples import ATTRIBUTION, MITOCHECK_DEMO
 from ssrl_app.images import channel_tiles, composite, enlarge
 
@@ -19,6 +19,7 @@ if not state.get(state.DATASET):
     st.info("No dataset yet: import one below, or run `ssrl setup` to prepare the demo cells.")
     data_import.render()
     plate_import.render()
+    cp_import.render()
     st.stop()
 name, cells = page.current_cells()
 lo, hi = loaders.ranges(name)
@@ -116,3 +117,4 @@ with st.expander("Metadata table"):
 st.divider()
 data_import.render()
 plate_import.render()
+cp_import.render()

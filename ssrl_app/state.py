@@ -35,6 +35,8 @@ Plain keys (not widgets):
     GALLERY_SEED     which random cells the Data page's gallery shows (*Show others* adds 1)
     PLATE_SCAN       the plate import's scan (files, plate map) waiting for "Import"
     PLATE_ERROR      the plate import's last problem, shown once
+    CP_READ          the CellProfiler import's tables (ssrl_app/cp_import.py) waiting for "Import"
+    CP_ERROR         the CellProfiler import's last problem, shown once
     recipe_error(slot)  the problem of the last recipe read into `slot` (RECIPE_A/B), shown once
 
 Pages and `ssrl_app` modules read and write these through `get`, `put`, `pop`, `setdefault`,
@@ -79,6 +81,8 @@ GALLERY_SEED = "ssrl.gallery_seed"
 EXPLORE_K_FOR = "ssrl.explore_k_for"
 PLATE_SCAN = "ssrl.plate_scan"
 PLATE_ERROR = "ssrl.plate_error"
+CP_READ = "ssrl.cp_read"
+CP_ERROR = "ssrl.cp_error"
 
 
 def recipe_error(slot: str) -> str:

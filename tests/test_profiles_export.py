@@ -88,12 +88,14 @@ def test_profiles_read_back_with_pycytominer(bbbc, tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["cells"] == len(meta) and out["wells"] == 3  # DMSO on two plates, cycloheximide on one
     cells = pd.read_parquet(tmp_path / "cells.parquet")
-    feat_cols = infer_cp_features(cells)
-    assert len(feat_cols) == feats.shape[1]
+    feat_cols = infer_cp_features(cells, compartments=["Embedding"])  # a prefix of its own, named in docs
+    assert len(feat_cols) == feats.shape[1] and feat_cols[0] == "Embedding_SSRL_0"
+    with pytest.raises(ValueError):  # never taken for CellProfiler's Cells_ / Nuclei_ features
+        infer_cp_features(cells)
     assert {"Metadata_Plate", "Metadata_Well", "Metadata_Site", "Metadata_compound"} <= set(infer_cp_features(cells, metadata=True))
     assert np.allclose(cells[feat_cols].to_numpy(), feats, atol=1e-6)
     wells = pd.read_csv(tmp_path / "wells.csv")
-    again = aggregate(cells, strata=["Metadata_Plate", "Metadata_Well"], operation="median")  # pycytominer defaults
+    again = aggregate(cells, strata=["Metadata_Plate", "Metadata_Well"], features=feat_cols, operation="median")
     merged = wells.merge(again, on=["Metadata_Plate", "Metadata_Well"], suffixes=("", "_pcm"))
     assert len(merged) == 3
     assert np.allclose(merged[feat_cols].to_numpy(), merged[[f"{c}_pcm" for c in feat_cols]].to_numpy(), atol=1e-5)
@@ -120,10 +122,18 @@ def test_anndata_export_reads_back(bbbc, tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["obsm"] == ["X_tsne"]
     ad = anndata.read_h5ad(tmp_path / "cells.h5ad")
     assert ad.shape == feats.shape and np.allclose(ad.X, feats, atol=1e-6)
-    assert list(ad.obs["compound"].astype(str)) == list(meta["compound"].astype(str))
+    assert list(ad.obs["Metadata_compound"].astype(str)) == list(meta["compound"].astype(str))
     assert list(ad.obs["cluster"].astype(str)) == [str(c) for c in clusters]
     assert np.allclose(ad.obsm["X_tsne"], xy, atol=1e-5) and ad.uns["ssrl"]["dataset"] == "bbbc021"
-    assert list(ad.obs["cell_index"]) == list(index)
+    assert list(ad.obs["Metadata_cell_index"]) == list(index)
+    # the same Metadata_ names as the profile files, and each cell named by where it is
+    assert main(["profiles", str(emb), "--cells", str(tmp_path / "cells.parquet"), "--json"]) == 0
+    capsys.readouterr()
+    profile_meta = [c for c in pd.read_parquet(tmp_path / "cells.parquet").columns
+                    if c.startswith("Metadata_") and c != "Metadata_cluster"]
+    assert [c for c in ad.obs.columns if c != "cluster"] == profile_meta
+    assert ad.obs_names.is_unique and ad.obs_names[0].startswith(f"{meta['plate'].iloc[0]}_{meta['well'].iloc[0]}_")
+    assert list(ad.var_names[:2]) == ["Embedding_SSRL_0", "Embedding_SSRL_1"]
 
 
 def test_map_command(bbbc, tmp_path, capsys):

@@ -40,6 +40,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="nuclei too close to the edge: skip them (default) or pad the crop")
     p.add_argument("--out", required=True, metavar="CROPS.npz",
                    help="crops file (.npz), or a NAME.cells folder for an on-disk cell store")
+    p.add_argument("--masks", default=None, metavar="LABELS.tif",
+                   help="your own label mask of the field (CellProfiler, Cellpose *_cp_masks, StarDist): crop its "
+                        "objects instead of detecting nuclei")
     p.add_argument("--max-pixels", type=int, default=None, metavar="N",
                    help="largest field read, in pixels per plane (default 8192x8192 = 67,108,864; detection "
                         "needs about 40 bytes per pixel, so raise it only with the memory for it)")
@@ -156,7 +159,12 @@ def cmd_nuclei(args: argparse.Namespace) -> int:
         idx = [n.lower() for n in names].index(args.channel.lower())
     else:
         raise ValueError(f"no channel named {args.channel!r}; the channels are {', '.join(names)} (or give an index)")
-    if to_store:
+    labels = None
+    if args.masks:
+        from ssrl_core.data.imagefile import read_field_image
+
+        labels = read_field_image(Path(args.masks))
+    if to_store and labels is None:
         from ssrl_core.data.fields import nuclei_to_store
 
         out, rep = nuclei_to_store([(path.name, lambda: field, {"field": path.name, "source": path.stem})], out,
@@ -167,7 +175,7 @@ def cmd_nuclei(args: argparse.Namespace) -> int:
              f"{rep['cells']} nucleus crops of {args.crop} px saved to the cell store {out}")
         return 0
     cells = nucleus_crops(field, size=args.crop, nuclear_channel=idx, channels=names, border=args.border,
-                          meta={"field": path.name, "source": path.stem}, name=Path(args.out).stem)
+                          meta={"field": path.name, "source": path.stem}, name=Path(args.out).stem, labels=labels)
     if len(cells) == 0:
         raise ValueError(f"no nucleus crops of {args.crop} px could be cut from {path.name} "
                          "(no nuclei found, or all too close to the edge: try a smaller --crop or --border pad)")

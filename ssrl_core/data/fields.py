@@ -101,6 +101,20 @@ def detect_nuclei(field2d: np.ndarray, sigma: float = 1.0, min_area: int | None 
     return cents, labels.astype(np.int32)
 
 
+def mask_objects(labels: np.ndarray, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Centroids `(K, 2)` [row, col] and relabelled `1..K` of a user's label mask of a field."""
+    lab = np.asarray(labels)
+    if lab.ndim == 3 and lab.shape[-1] == 1:
+        lab = lab[..., 0]
+    if lab.shape != tuple(shape):
+        raise ValueError(f"the mask is {lab.shape[1]}x{lab.shape[0]} px but the field is {shape[1]}x{shape[0]} px")
+    if lab.dtype.kind not in "iub":
+        raise ValueError("a mask must hold whole numbers (one per nucleus, 0 = background)")
+    lab, _, _ = segmentation.relabel_sequential(lab.astype(np.int64))
+    cents = np.array([p.centroid for p in measure.regionprops(lab)], np.float32).reshape(-1, 2)
+    return cents, lab.astype(np.int32)
+
+
 def match_detections(centroids: np.ndarray, truth: np.ndarray) -> dict:
     """Score detections against a ground-truth label mask.
 
@@ -140,7 +154,8 @@ def _crop(field: np.ndarray, r: int, c: int, size: int, border: str, fill: np.nd
 
 def nucleus_crops(field: np.ndarray, size: int = 196, nuclear_channel: int = 0,
                   channels: list[str] | None = None, border: str = "skip",
-                  meta: dict | None = None, name: str = "", **detect_kw: object) -> CellSet:
+                  meta: dict | None = None, name: str = "", labels: np.ndarray | None = None,
+                  **detect_kw: object) -> CellSet:
     """Detect nuclei on `field[..., nuclear_channel]` and cut a `size` x `size` crop around each.
 
     Args:
@@ -151,9 +166,13 @@ def nucleus_crops(field: np.ndarray, size: int = 196, nuclear_channel: int = 0,
         border: "skip" (drop nuclei too close to the edge) or "pad" (fill with the median).
         meta: constant metadata copied to every row (e.g. plate, well, site, compound).
         name: name of the resulting set.
+        labels: the user's own label mask of the field (CellProfiler's, Cellpose's `*_cp_masks`,
+            StarDist's; 0 = background, one integer per nucleus): its objects are cropped instead
+            of the detector's.
 
     Returns:
-        A CellSet with columns `cell_index`, `y`, `x`, `area` plus the `meta` keys.
+        A CellSet with columns `cell_index`, `ObjectNumber` (the nucleus's label, 1..K, as
+        CellProfiler numbers objects), `y`, `x`, `area` plus the `meta` keys.
     """
     if border not in ("skip", "pad"):
         raise ValueError(f"border must be 'skip' or 'pad', not {border!r}")
@@ -168,7 +187,10 @@ def nucleus_crops(field: np.ndarray, size: int = 196, nuclear_channel: int = 0,
         raise ValueError(f"nuclear channel {nuclear_channel} does not exist: the field has {f.shape[2]} channel(s)")
     if channels is None:
         channels = ["DNA"] if f.shape[2] == 1 else [f"ch{i}" for i in range(f.shape[2])]
-    cents, labels = detect_nuclei(f[..., nuclear_channel], **detect_kw)  # type: ignore[arg-type]
+    if labels is None:
+        cents, labels = detect_nuclei(f[..., nuclear_channel], **detect_kw)  # type: ignore[arg-type]
+    else:
+        cents, labels = mask_objects(labels, f.shape[:2])
     areas = np.bincount(labels.ravel(), minlength=len(cents) + 1)[1:]
     fill = np.median(f.reshape(-1, f.shape[2]), axis=0).astype(f.dtype)
     crops, rows = [], []
@@ -177,7 +199,8 @@ def nucleus_crops(field: np.ndarray, size: int = 196, nuclear_channel: int = 0,
         if crop is None:
             continue
         crops.append(crop)
-        rows.append({**(meta or {}), "cell_index": i, "y": float(r), "x": float(c), "area": int(areas[i])})
+        rows.append({**(meta or {}), "cell_index": i, "ObjectNumber": i + 1, "y": float(r), "x": float(c),
+                     "area": int(areas[i])})
     images = np.stack(crops) if crops else np.zeros((0, size, size, f.shape[2]), f.dtype)
     return CellSet(images, list(channels), pd.DataFrame(rows), name=name)
 

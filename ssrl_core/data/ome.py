@@ -3,14 +3,13 @@
 The OME data model (Goldberg et al., Genome Biology 2005; the OME-XML schema 2016-06) keeps, in
 the TIFF's ImageDescription, an `<Image><Pixels PhysicalSizeX=.. PhysicalSizeXUnit=..>` element
 with one `<Channel Name=..>` per channel. `tifffile` reads the pixels and the XML
-(`TiffFile.ome_metadata`); the XML is read here with the standard library, namespace-agnostic,
-so any OME schema version works without `ome-types`. Only the first image of a file, and its
+(`TiffFile.ome_metadata`) and turns the XML into a dict (`tifffile.xml2dict`, namespaces
+dropped, so any OME schema version works without `ome-types`). Only the first image of a file, and its
 first time point and focal plane, are read (a field for nucleus crops is one 2-D plane).
 """
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,25 +25,29 @@ class Field:
     physical: dict = field(default_factory=dict)
 
 
-def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
+def _as_list(value: object) -> list:
+    return value if isinstance(value, list) else ([] if value is None else [value])
 
 
 def parse_ome_xml(xml: str) -> dict:
-    """`{channels: [names], physical_size_x, physical_size_y, physical_size_unit}` of the first image."""
-    root = ET.fromstring(xml)
-    pixels = next((e for e in root.iter() if _local(e.tag) == "Pixels"), None)
-    if pixels is None:
+    """`{channels: [names], physical_size_x, physical_size_y, physical_size_unit}` of the first image
+    (`tifffile.xml2dict`)."""
+    import tifffile
+
+    ome = tifffile.xml2dict(xml).get("OME") or {}
+    image = next(iter(_as_list(ome.get("Image"))), {}) if isinstance(ome, dict) else {}
+    pixels = image.get("Pixels") if isinstance(image, dict) else None
+    if not isinstance(pixels, dict):
         return {"channels": []}
-    names = [c.get("Name") or c.get("ID") or f"ch{i}"
-             for i, c in enumerate(e for e in pixels if _local(e.tag) == "Channel")]
-    out: dict = {"channels": names}
+    names = [(c.get("Name") or c.get("ID") or f"ch{i}") if isinstance(c, dict) else f"ch{i}"
+             for i, c in enumerate(_as_list(pixels.get("Channel")))]
+    out: dict = {"channels": [str(n) for n in names]}
     for axis in ("X", "Y"):
         value = pixels.get(f"PhysicalSize{axis}")
         if value is not None:
             out[f"physical_size_{axis.lower()}"] = float(value)
     if "physical_size_x" in out:
-        out["physical_size_unit"] = pixels.get("PhysicalSizeXUnit", "µm")
+        out["physical_size_unit"] = str(pixels.get("PhysicalSizeXUnit", "µm"))
     return out
 
 
@@ -87,7 +90,7 @@ def read_field(path: str | Path) -> Field:
                     if names is not None and len(names) != image.shape[2]:
                         names = None  # the XML does not describe these planes one per channel
                     return Field(image, names, info)
-        except (OSError, ValueError, ET.ParseError, KeyError, IndexError) as exc:
+        except (OSError, ValueError, SyntaxError, KeyError, IndexError) as exc:  # a bad XML: a SyntaxError
             raise BadImage(f"cannot be read as an OME-TIFF ({type(exc).__name__}: {exc})") from exc
     return Field(read_field_image(path))
 

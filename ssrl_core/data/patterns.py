@@ -10,6 +10,15 @@ Built-in layouts (names matched case-insensitively, on the file name only):
 - `operetta`: PerkinElmer Opera Phenix / Operetta (Harmony export),
   `r{row:02}c{col:02}f{field:02}p{plane:02}-ch{channel}sk{t}fk{t}fl{t}.tiff`, e.g.
   `r01c01f01p01-ch1sk1fk1fl1.tiff` (well A01, field 1, channel 1).
+- `cellomics`: Thermo Cellomics ArrayScan, `{plate}_{well}f{field:02}d{channel}.TIF`, e.g.
+  `AS_09125_050116030001_D03f00d0.tif` (CellProfiler's ExampleHuman; fields and channels
+  count from 0), an optional `_<GUID>` after the channel.
+- `cellvoyager`: Yokogawa CellVoyager CV7000 / CV8000,
+  `{plate}_{well}_T{time:04}F{field:03}L{line:02}A{action:02}Z{plane:02}C{channel:02}.tif`,
+  e.g. `W0018_B03_T0001F001L01A01Z01C01.tif`.
+- `incucyte`: Sartorius Incucyte export, `{vessel}[_{channel}]_{well}_{image}_{time}.tif` with the
+  time as elapsed `00d04h00m` or a date `2021y05m03d_14h30m`, e.g. `VID1754_phase_A1_2_00d04h00m.tif`
+  (the time is kept as metadata; only one time point per site and channel is imported).
 
 A user pattern is either a template with `{plate}`, `{well}`, `{row}`, `{col}`, `{site}`,
 `{channel}` (and any other `{name}`, kept as metadata) placeholders, e.g.
@@ -31,11 +40,19 @@ BUILTIN: dict[str, str] = {
     "imagexpress": rf"^(?P<plate>.+?)_(?P<well>{_WELL})(?:_s(?P<site>\d+))?_w(?P<channel>\d+)(?:{_GUID})?{_EXT}",
     "operetta": r"^r(?P<row>\d{2})c(?P<col>\d{2})f(?P<site>\d{2})p(?P<plane>\d{2})-ch(?P<channel>\d+)"
                 r"(?:sk\d+fk\d+fl\d+)?" + _EXT,
+    "cellomics": rf"^(?P<plate>.+)_(?P<well>[A-Pa-p]\d{{2}})f(?P<site>\d{{2,}})d(?P<channel>\d)(?:_{_GUID})?{_EXT}",
+    "cellvoyager": r"^(?P<plate>.+)_(?P<well>[A-Pa-p]\d{2})_T(?P<time>\d{4})F(?P<site>\d{3})L\d{2}A\d{2}"
+                   r"Z(?P<plane>\d{2})C(?P<channel>\d{2})" + _EXT,
+    "incucyte": rf"^(?P<plate>[^_]+)(?:_(?P<channel>[A-Za-z][A-Za-z0-9]*))?_(?P<well>{_WELL})_(?P<site>\d+)_"
+                r"(?P<time>\d{2,}d\d{2}h\d{2}m|\d{4}y\d{2}m\d{2}d_\d{2}h\d{2}m)" + _EXT,
 }
 DESCRIPTIONS: dict[str, str] = {
     "bbbc": "BBBC style: {well}_s{site}_w{channel} (optional plate prefix), e.g. B02_s1_w1.tif",
     "imagexpress": "ImageXpress: {plate}_{well}_s{site}_w{channel}{GUID}.tif, e.g. P1_A01_s1_w1.tif",
     "operetta": "Opera / Operetta: r01c01f01p01-ch1sk1fk1fl1.tiff (row, column, field, plane, channel)",
+    "cellomics": "Cellomics ArrayScan: {plate}_{well}f{field}d{channel}.tif, e.g. AS_09125_050116030001_D03f00d0.tif",
+    "cellvoyager": "Yokogawa CellVoyager: {plate}_{well}_T0001F001L01A01Z01C01.tif (time, field, plane, channel)",
+    "incucyte": "Incucyte: {vessel}_{channel}_{well}_{image}_{time}.tif, e.g. VID1754_phase_A1_2_00d04h00m.tif",
 }
 _PLACEHOLDER = {"well": _WELL, "row": r"[A-Pa-p]|\d{1,2}", "col": r"\d{1,2}", "site": r"\d+",
                 "channel": r"[^_\-.]+", "plate": r".+?", "plane": r"\d+"}
@@ -97,7 +114,7 @@ def template_to_regex(template: str) -> str:
 
 
 def get_pattern(name_or_pattern: str) -> FilePattern:
-    """A built-in pattern by name (`bbbc`, `imagexpress`, `operetta`), a template or a regex."""
+    """A built-in pattern by name (see `BUILTIN`), a template or a regex."""
     text = str(name_or_pattern).strip()
     if text.lower() in BUILTIN:
         return FilePattern(text.lower(), re.compile(BUILTIN[text.lower()], re.IGNORECASE))
@@ -111,6 +128,27 @@ def get_pattern(name_or_pattern: str) -> FilePattern:
     if "well" not in rx.groupindex and not {"row", "col"} <= set(rx.groupindex):
         raise PatternError(f"the pattern {text!r} has no (?P<well>...) group (or row and col groups)")
     return FilePattern("custom", rx)
+
+
+def match_table(filenames: list[str], pattern: str, limit: int = 12) -> list[dict]:
+    """How `pattern` reads the first `limit` file names: one row per file with the fields it found
+    (`matched` False and empty fields for a file it does not match): the preview before an import."""
+    pat = get_pattern(pattern)
+    rows = []
+    for name in list(filenames)[:limit]:
+        g = pat.match(name)
+        rows.append({"well": g.get("well", "") if g else "not matched",
+                     **({k: g.get(k, "") for k in ("site", "channel", "plate")} if g else
+                        {"site": "", "channel": "", "plate": ""}),
+                     "other": ", ".join(f"{k}={v}" for k, v in (g or {}).items()
+                                        if k not in ("plate", "well", "site", "channel")),
+                     "file": name, "matched": g is not None})
+    return rows
+
+
+def pattern_counts(filenames: list[str]) -> dict[str, int]:
+    """How many of `filenames` each built-in pattern matches (the auto choice takes the most)."""
+    return {name: sum(get_pattern(name).match(f) is not None for f in filenames) for name in BUILTIN}
 
 
 def detect_pattern(filenames: list[str]) -> str | None:

@@ -3,7 +3,8 @@
 The flow of `ssrl data import-plate` and of the Data page's plate import:
 
 1. `scan_plate(folder, pattern)`: every image file under `folder` is matched against a file-name
-   pattern (`ssrl_core.data.patterns`: BBBC style, ImageXpress, Opera/Operetta or the user's);
+   pattern (`ssrl_core.data.patterns`: BBBC style, ImageXpress, Opera/Operetta, Cellomics,
+   CellVoyager, Incucyte or the user's);
    files of one (plate, well, site) form a site, one file per channel. Files that match no
    pattern and sites that lack a channel are listed, never silently dropped.
 2. `read_plate_map(path)`: a CSV with one row per well (`well`, optionally `plate`, and any other
@@ -48,12 +49,13 @@ class PlateScan:
     unmatched: list[str] = field(default_factory=list)
     not_read: list[str] = field(default_factory=list)  # links and special files, with the reason
     incomplete: list[dict] = field(default_factory=list)  # {plate, well, site, missing: [channels]}
+    matches: list[dict] = field(default_factory=list)  # how the pattern read the first file names
 
     def table(self) -> pd.DataFrame:
         """One row per complete site with the file of each channel (the preview the page shows)."""
-        rows = [{"plate": s["plate"], "well": s["well"], "site": s["site"],
-                 **{f"channel {c}": s["files"][c].name for c in self.channels}} for s in self.sites]
-        return pd.DataFrame(rows, columns=["plate", "well", "site"] + [f"channel {c}" for c in self.channels])
+        rows = [{"well": s["well"], "site": s["site"], **{f"channel {c}": s["files"][c].name for c in self.channels},
+                 "plate": s["plate"]} for s in self.sites]
+        return pd.DataFrame(rows, columns=["well", "site"] + [f"channel {c}" for c in self.channels] + ["plate"])
 
     def wells(self) -> list[tuple[str, str]]:
         """Distinct (plate, well) pairs with at least one complete site."""
@@ -84,8 +86,10 @@ def scan_plate(folder: str | Path, pattern: str = "auto", plate: str | None = No
     if pattern == "auto":
         found = detect_pattern([p.name for p in images])
         if found is None:
-            raise ValueError("no built-in file-name pattern (bbbc, imagexpress, operetta) matches these files; "
-                             "give your own, e.g. {well}_s{site}_w{channel}.tif")
+            from ssrl_core.data.patterns import BUILTIN
+
+            raise ValueError(f"no built-in file-name pattern ({', '.join(BUILTIN)}) matches these files "
+                             f"(e.g. {images[0].name}); give your own, e.g. {{well}}_s{{site}}_w{{channel}}.tif")
         pattern = found
     pat: FilePattern = get_pattern(pattern)
     groups: dict[tuple[str, str, str], dict[str, Path]] = {}
@@ -102,8 +106,11 @@ def scan_plate(folder: str | Path, pattern: str = "auto", plate: str | None = No
             continue
         chans[g["channel"]] = p
     channels = sorted({c for chans in groups.values() for c in chans}, key=_natural)
+    from ssrl_core.data.patterns import match_table
+
     scan = PlateScan(root, pat.name if pat.name != "custom" else pattern, channels, unmatched=sorted(unmatched),
-                     not_read=[f"{rel}: {why}" for rel, why in walk.skipped])
+                     not_read=[f"{rel}: {why}" for rel, why in walk.skipped],
+                     matches=match_table(sorted(p.name for p in images), pattern, 12))
     for (pl, well, site), chans in sorted(groups.items(), key=lambda kv: tuple(_natural(k) for k in kv[0])):
         missing = [c for c in channels if c not in chans]
         if missing:
@@ -119,7 +126,7 @@ def channel_names(scan: PlateScan, names: list[str] | None = None) -> list[str]:
         if len(names) != len(scan.channels):
             raise ValueError(f"{len(names)} channel names for {len(scan.channels)} channels ({', '.join(scan.channels)})")
         return list(names)
-    prefix = "ch" if scan.pattern == "operetta" else "w"
+    prefix = {"operetta": "ch", "cellomics": "d", "cellvoyager": "C"}.get(scan.pattern, "w")
     return [f"{prefix}{c}" if str(c).isdigit() else str(c) for c in scan.channels]
 
 
@@ -237,7 +244,8 @@ def import_plate(scan: PlateScan, plate_map: pd.DataFrame | None = None, crop: i
                                                  meta.groupby(["plate", "well"]).size().items()},
               "unmatched": list(scan.unmatched), "not_read": list(scan.not_read), "incomplete": list(scan.incomplete),
               "unmapped_wells": unmapped, "mapped_wells": len(rows), "failed": failed,
-              "map_wells_without_images": missing}
+              "map_wells_without_images": missing,
+              "map_notes": [] if plate_map is None else list(plate_map.attrs.get("notes", []))}
     if writer is not None:
         report.update(out=str(writer.root), resumed=resumed)
     return cells, report

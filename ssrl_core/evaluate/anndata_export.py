@@ -1,8 +1,12 @@
 """AnnData (`.h5ad`) export for scanpy users (Virshup et al., "anndata: Access and store
 annotated data matrices", JOSS 2024).
 
-`X` is the embedding (cells x dimensions, float32), `obs` the cell metadata plus `cluster`
-(categorical) when clustered, `var` names the dimensions (`emb_0` ...), and the 2-D maps go in
+`X` is the embedding (cells x dimensions, float32), `obs` the cell metadata under the same
+`Metadata_*` names as the profile files (`ssrl_core.evaluate.profiles.cell_metadata`:
+`Metadata_Plate`, `Metadata_Well`, `Metadata_ObjectNumber`, `Metadata_compound` ...) plus
+`cluster` (categorical) when clustered, `obs_names` name each cell (`<plate>_<well>_s<site>_<object>`
+when the metadata say so, else `<dataset>_<cell_index>`, else `cell_<i>`), `var` names the
+dimensions as the profiles do (`Embedding_SSRL_0` ...), and the 2-D maps go in
 `obsm['X_umap']`, `obsm['X_tsne']` or `obsm['X_pca']`, where scanpy's plotting looks for them
 (`sc.pl.umap`, `sc.pl.tsne`). `uns['ssrl']` records the dataset and encoder.
 
@@ -36,8 +40,33 @@ def _object_strings() -> Iterator[None]:
             yield
 
 
+def _obs_names(m: pd.DataFrame) -> list[str]:
+    """A readable, unique name per cell from its metadata (profile names)."""
+    def text(col: str) -> list[str]:
+        return m[col].astype(str).tolist()
+
+    n = len(m)
+    parts: list[list[str]] = []
+    if {"Metadata_Plate", "Metadata_Well"} <= set(m.columns):
+        parts = [text("Metadata_Plate"), text("Metadata_Well")]
+        if "Metadata_Site" in m.columns:
+            parts.append(["s" + v for v in text("Metadata_Site")])
+        obj = next((c for c in ("Metadata_ObjectNumber", "Metadata_cell_index") if c in m.columns), None)
+        if obj:
+            parts.append(text(obj))
+    elif "Metadata_cell_index" in m.columns:
+        parts = ([text("Metadata_dataset")] if "Metadata_dataset" in m.columns else []) + [text("Metadata_cell_index")]
+    names = ["_".join(p) for p in zip(*parts)] if parts else [f"cell_{i}" for i in range(n)]
+    if len(set(names)) < n:  # not unique: the row number makes them so
+        names = [f"{name}_{i}" for i, name in enumerate(names)]
+    return names
+
+
 def _obs(meta: pd.DataFrame, clusters: np.ndarray | None) -> pd.DataFrame:
-    obs = pd.DataFrame(index=pd.Index([str(i) for i in range(len(meta))], dtype=object))
+    from ssrl_core.evaluate.profiles import cell_metadata
+
+    meta = cell_metadata(meta)
+    obs = pd.DataFrame(index=pd.Index(_obs_names(meta), dtype=object))
     for col in meta.columns:
         s = meta[col].reset_index(drop=True)
         if s.dtype.kind in "biuf":
@@ -58,7 +87,9 @@ def to_anndata(features: np.ndarray, meta: pd.DataFrame, clusters: np.ndarray | 
     if len(x) != len(meta):
         raise ValueError(f"{len(x)} embeddings but {len(meta)} metadata rows")
     with _object_strings():
-        var = pd.DataFrame(index=pd.Index([f"emb_{i}" for i in range(x.shape[1])], dtype=object))
+        from ssrl_core.evaluate.profiles import FEATURE_PREFIX
+
+        var = pd.DataFrame(index=pd.Index([f"{FEATURE_PREFIX}{i}" for i in range(x.shape[1])], dtype=object))
         adata = ad.AnnData(X=x, obs=_obs(meta, clusters), var=var)
         for method, xy in (maps or {}).items():
             key = MAP_KEYS.get(method, method if method.startswith("X_") else f"X_{method}")

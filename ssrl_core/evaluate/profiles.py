@@ -1,15 +1,19 @@
 """Per-cell and per-well profiles in the pycytominer convention (Serrano et al., JOSS 2025).
 
 A profile table has `Metadata_*` columns (`Metadata_Plate`, `Metadata_Well`, `Metadata_Site`,
-then every other metadata column as `Metadata_<name>`) and feature columns. The embedding
-dimensions are named `Cells_SSRL_emb_<i>`, so pycytominer's default feature inference
-(`infer_cp_features`: the `Cells_` / `Nuclei_` / `Cytoplasm_` prefixes) finds them and
-`pycytominer.aggregate`, `normalize` and `feature_select` work with their defaults.
+`Metadata_ImageNumber`, `Metadata_ObjectNumber`, the cell's centre as
+`Metadata_Location_Center_X` / `_Y` in pixels, x = column, then every other metadata column as
+`Metadata_<name>`) and feature columns. The embedding dimensions are named `Embedding_SSRL_<i>`:
+a prefix of their own, so that pycytominer's default feature inference (`infer_cp_features`:
+the `Cells_` / `Nuclei_` / `Cytoplasm_` prefixes) never mixes them with CellProfiler's features
+when the two are merged. Pass them by name to pycytominer (`features=[...]`, or
+`infer_cp_features(df, compartments=["Embedding"])`); the functions here do.
 
 - `cell_profiles(features, meta)`: one row per cell (level 2 in the Cytomining data levels).
 - `well_profiles(cells)`: the median of each feature per plate and well (`pycytominer.aggregate`,
   operation "median", as in Caicedo et al., Nature Methods 2017), with the well's constant
-  metadata and `Metadata_Object_Count`.
+  metadata and `Metadata_Object_Count` (pycytominer's `compute_object_count` where the cells
+  have `Metadata_ObjectNumber`).
 - `normalize_profiles(profiles, control="DMSO")`: z-score each feature against the control wells
   of its plate (`pycytominer.normalize`, method "standardize", `samples` = the control rows).
 """
@@ -19,9 +23,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-FEATURE_PREFIX = "Cells_SSRL_emb_"
-_STANDARD = {"plate": "Metadata_Plate", "well": "Metadata_Well", "site": "Metadata_Site"}
-_SKIP = ("x", "y")  # 2-D map coordinates of an embedding table are not metadata of the cell
+FEATURE_PREFIX = "Embedding_SSRL_"
+FEATURE_COMPARTMENT = "Embedding"  # pycytominer.infer_cp_features(df, compartments=[FEATURE_COMPARTMENT])
+_STANDARD = {"plate": "Metadata_Plate", "well": "Metadata_Well", "site": "Metadata_Site",
+             "imagenumber": "Metadata_ImageNumber", "objectnumber": "Metadata_ObjectNumber",
+             "meta_x": "Metadata_Location_Center_X", "meta_y": "Metadata_Location_Center_Y"}
+_COMPARTMENTS = ("Cells_", "Nuclei_", "Cytoplasm_", FEATURE_PREFIX)
 
 
 def metadata_name(column: str) -> str:
@@ -30,9 +37,25 @@ def metadata_name(column: str) -> str:
     return c if c.startswith("Metadata_") else _STANDARD.get(c.lower(), f"Metadata_{c}")
 
 
+def cell_metadata(meta: pd.DataFrame) -> pd.DataFrame:
+    """Cell metadata under the profile names (`Metadata_*`, one column per name).
+
+    `x`, `y` are the cell's centre in its field (`Metadata_Location_Center_X/Y`) in a cell set's
+    metadata; in an embedding table (`ssrl embed`: it has `dataset` and `cell_index`, and the centre
+    as `meta_x`, `meta_y`) they are the 2-D map coordinates and are left out."""
+    m = meta.reset_index(drop=True)
+    embedding_table = "meta_x" in m.columns or {"dataset", "cell_index"} <= set(m.columns)
+    if embedding_table:
+        m = m.drop(columns=[c for c in ("x", "y") if c in m.columns])
+    else:
+        m = m.rename(columns={"x": "meta_x", "y": "meta_y"})
+    m.columns = [metadata_name(c) for c in m.columns]
+    return m.loc[:, ~pd.Index(m.columns).duplicated()]
+
+
 def feature_columns(df: pd.DataFrame) -> list[str]:
     """The feature columns of a profile table (ours, or any CellProfiler compartment)."""
-    return [c for c in df.columns if str(c).startswith(("Cells_", "Nuclei_", "Cytoplasm_"))]
+    return [c for c in df.columns if str(c).startswith(_COMPARTMENTS)]
 
 
 def split_profiles(df: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
@@ -45,7 +68,7 @@ def split_profiles(df: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
     feats = [c for c in df.columns if c not in meta_cols and pd.api.types.is_numeric_dtype(df[c])]
     if not meta_cols or not feats:
         raise ValueError("not a profile table: it needs Metadata_* columns and numeric feature columns")
-    inverse = {v: k for k, v in _STANDARD.items()}
+    inverse = {v: k for k, v in _STANDARD.items() if k in ("plate", "well", "site")}
     meta = df[meta_cols].rename(columns=lambda c: inverse.get(c, c[len("Metadata_"):])).reset_index(drop=True)
     x = df[feats].to_numpy(dtype=np.float32)
     if not np.isfinite(x).all():
@@ -59,9 +82,7 @@ def cell_profiles(features: np.ndarray, meta: pd.DataFrame, prefix: str = FEATUR
     x = np.asarray(features, dtype=np.float32)
     if len(x) != len(meta):
         raise ValueError(f"{len(x)} embeddings but {len(meta)} metadata rows")
-    m = meta.reset_index(drop=True).drop(columns=[c for c in _SKIP if c in meta.columns])
-    m.columns = [metadata_name(c) for c in m.columns]
-    m = m.loc[:, ~pd.Index(m.columns).duplicated()]
+    m = cell_metadata(meta)
     feats = pd.DataFrame(x, columns=[f"{prefix}{i}" for i in range(x.shape[1])])
     return pd.concat([m, feats], axis=1)
 
@@ -80,16 +101,18 @@ def well_profiles(cells: pd.DataFrame, operation: str = "median") -> pd.DataFram
     strata = _strata(cells)
     feats = feature_columns(cells)
     if not feats:
-        raise ValueError("no feature columns (Cells_*, Nuclei_*, Cytoplasm_*) to aggregate")
+        raise ValueError(f"no feature columns ({FEATURE_PREFIX}*, Cells_*, Nuclei_*, Cytoplasm_*) to aggregate")
     df = cells.copy()
     for s in strata:
         df[s] = df[s].astype(str)
-    wells = aggregate(df, strata=strata, features=feats, operation=operation)
-    meta_cols = [c for c in df.columns if str(c).startswith("Metadata_") and c not in strata]
+    counted = "Metadata_ObjectNumber" in df.columns  # pycytominer counts the objects itself
+    wells = aggregate(df, strata=strata, features=feats, operation=operation, compute_object_count=counted)
+    meta_cols = [c for c in df.columns if str(c).startswith("Metadata_") and c not in strata + list(wells.columns)]
     grouped = df.groupby(strata, sort=False)
     constant = [c for c in meta_cols if (grouped[c].nunique(dropna=False) <= 1).all()]
     extra = grouped[constant].first().reset_index() if constant else df[strata].drop_duplicates()
-    extra["Metadata_Object_Count"] = grouped.size().to_numpy()
+    if not counted:
+        extra["Metadata_Object_Count"] = grouped.size().to_numpy()
     out = extra.merge(wells, on=strata, how="right")
     return out[strata + [c for c in out.columns if c not in strata and c not in feats] + feats]
 
