@@ -191,7 +191,8 @@ if sweeps:
         ycol = "mean" if "mean" in curves.columns else "accuracy"
         st.altair_chart(alt.Chart(curves).mark_line(point=True).encode(
             x=alt.X("value:Q", title="parameter value"), y=alt.Y(f"{ycol}:Q", title="probe accuracy"),
-            color=alt.Color("class:N")), width="stretch")
+            color=alt.Color("class:N", scale=charts.category_scale(charts.domain_of(curves["class"])))),
+            width="stretch")
         sweep_name = pick.rsplit("/", 1)[-1]
         figures.download_buttons(st, lambda: figures.curves_figure(curves, ycol, figures.sweep_title(pick)),
                                  f"sweep-{sweep_name}", f"w.bias.fig_sweep.{sweep_name}")

@@ -127,9 +127,12 @@ tips = [alt.Tooltip("image"), alt.Tooltip("cell:Q"), alt.Tooltip("cluster:N")] +
 brushing = st.toggle("Select cells by dragging a box (to label them by hand)", key="w.explore.brush",
                      help="Off: drag to pan and scroll to zoom. On: drag a box around points, then name the group "
                           "below; the label is kept as a metadata column of this dataset.")
+domain = charts.domain_of(df["cluster"] if colour == "cluster" else cells.meta[colour])  # same colours on every map
 chart = alt.Chart(df).mark_circle(size=70, opacity=0.8).encode(
     x=alt.X("x:Q", axis=None), y=alt.Y("y:Q", axis=None),
-    color=alt.Color(f"{colour}:N", scale=charts.category_scale(), legend=alt.Legend(columns=2, symbolLimit=40)),
+    color=alt.Color(f"{colour}:N", scale=charts.category_scale(domain),
+                    legend=alt.Legend(orient="bottom", direction="horizontal", columns=4, symbolLimit=60,
+                                      labelLimit=160)),
     tooltip=tips,
 ).properties(height=520).add_params(alt.selection_point(name="pin", fields=["cell"], on="click"))
 chart = chart.add_params(alt.selection_interval(name=hand_labels.BRUSH)) if brushing else chart.interactive()

@@ -127,7 +127,7 @@ def draw(s: dict[str, Any]) -> None:
     overall = pd.DataFrame(s["overall"])
     x = alt.X("value:Q", title=s["parameter"])
     y_title = "probe accuracy (test)"
-    base = alt.Chart(curves).encode(x=x, color=alt.Color("class:N", scale=charts.category_scale(), title="class"))
+    base = alt.Chart(curves).encode(x=x, color=alt.Color("class:N", scale=charts.category_scale(charts.domain_of(curves["class"])), title="class"))
     lines = base.mark_line(point=True).encode(
         y=alt.Y("mean:Q", title=y_title, scale=alt.Scale(zero=False)),
         strokeDash=alt.StrokeDash("opposite partner:N", scale=alt.Scale(domain=["yes", "no"], range=[[1, 0], [4, 3]])),
