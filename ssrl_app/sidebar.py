@@ -84,10 +84,18 @@ def render_status() -> None:
     if jobs:
         sb.caption(f"Running jobs: {len(jobs)}")
         for r in jobs[:5]:
-            sb.caption(f"• {r.get('name', _short(str(r.get('path', ''))))}: "
-                       f"epoch {r.get('epoch', '?')}/{r.get('epochs', '?')}")
+            sb.caption(f"• {r.get('name', _short(str(r.get('path', ''))))}: {_job_words(r)}")
     else:
         sb.caption("Running jobs: none")
+
+
+def _job_words(run: dict) -> str:
+    """"preparing" before the first step, then "step 12 of 250 (epoch 1 of 2)"."""
+    step, steps = run.get("step"), run.get("total_steps")
+    if not step:
+        return "preparing"
+    words = f"step {step} of {steps}" if steps else f"step {step}"
+    return words + (f" (epoch {run['epoch']} of {run['epochs']})" if run.get("epoch") and run.get("epochs") else "")
 
 
 def _short(path: str) -> str:
