@@ -126,7 +126,8 @@ with st.form("train_form"):
     b = st.container(horizontal=True, gap="small")
     start = b.form_submit_button("Start training", type="primary")
     check_time = b.form_submit_button("Estimate the time", help="Trains 4 steps of this set-up in the "
-                                         "background (10-20 s) to measure this machine's speed")
+                                         "background to measure this machine's speed (10-15 s once per set-up "
+                                         "and machine; it starts by itself when this page opens)")
 
 
 def run_config() -> dict:
@@ -152,8 +153,13 @@ def time_line(raw: dict, measure: bool) -> None:
     """The estimated time of this run on this machine (measuring the speed when asked)."""
     rate = estimate.known_rate(raw, jobs.list_runs())
     if rate is None and measure:
-        with st.spinner("Measuring this machine's training speed (4 steps)…"):
-            rate = estimate.measure(raw)
+        bar = st.progress(0.0, text="Measuring this machine's speed…")
+        try:
+            rate = estimate.measure(raw, progress=lambda share, words: bar.progress(share, text=words))
+        finally:
+            bar.empty()
+    elif rate is None:
+        estimate.warm(raw)  # measured in the background now, so the click on Estimate is short
     if rate is None:
         st.caption(f"Time: at most {minutes:g} min (the budget). Press *Estimate the time* for a measured "
                    "estimate." if minutes else "Press *Estimate the time* for a measured estimate.")
