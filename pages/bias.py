@@ -74,18 +74,33 @@ if res and res["dataset"] == name:
     if res.get("random") is not None:
         show = show.merge(res["random"][["factor", "probe_score"]].rename(
             columns={"probe_score": "random weights"}), on="factor", how="left")
-    st.dataframe(plain.table(show).round(3), hide_index=True)
+    # The columns a biologist reads, in words; categories show how many values they have, a
+    # measurement (continuous) none ("values 4" was the number of bins of an internal test).
+    shown = plain.table(show.assign(
+        levels=[str(int(n)) if t == "categorical" else "" for n, t in zip(show["levels"], show["type"])],
+        probe_metric=show["probe_metric"].map(lambda m: "R²" if str(m) == "r2" else "balanced accuracy")))
+    keep = [c for c in ("factor", "kind", "how well it is predicted", "score type", "chance level", "random weights",
+                        "values") if c in shown.columns]
+    st.dataframe(shown[keep].round(3), hide_index=True)
     named = show.assign(factor=show["factor"].map(plain.factor_name),
                         kind=show["kind"].map(lambda v: plain.VALUES.get(str(v), v)))
-    chart = alt.Chart(named).mark_bar().encode(
-        x=alt.X("probe_score:Q", title="how well the representation predicts it"),
-        y=alt.Y("factor:N", sort="-x", title=None, axis=alt.Axis(labelLimit=260)),
-        color=alt.Color("kind:N", title="factor kind", scale=charts.category_scale()),
-        tooltip=["factor", "kind", "probe_metric", alt.Tooltip("probe_score:Q", format=".3f"),
-                 alt.Tooltip("chance:Q", format=".3f"), alt.Tooltip("ami:Q", format=".3f")])
-    ticks = alt.Chart(named).mark_tick(color="black", thickness=2, size=14).encode(
-        x="chance:Q", y=alt.Y("factor:N", sort="-x"))
-    st.altair_chart((chart + ticks).properties(height=26 * len(named) + 60), width="stretch")
+    domain = charts.domain_of(named["kind"])
+    # Accuracy (categories) and R² (measurements) are different scores: one chart each, never one axis.
+    for metric, title in (("r2", "measurements: R² (share of the variation explained; 0 = none)"),
+                          (None, "categories: balanced accuracy (black tick: chance)")):
+        part = named[named["probe_metric"].astype(str).eq("r2") == (metric == "r2")]
+        if part.empty:
+            continue
+        chart = alt.Chart(part).mark_bar().encode(
+            x=alt.X("probe_score:Q", title=title, scale=alt.Scale(domain=[0, 1])),
+            y=alt.Y("factor:N", sort="-x", title=None, axis=alt.Axis(labelLimit=260)),
+            color=alt.Color("kind:N", title="factor kind", scale=charts.category_scale(domain),
+                            legend=alt.Legend(orient="bottom")),
+            tooltip=["factor", "kind", alt.Tooltip("probe_score:Q", format=".3f", title="score"),
+                     alt.Tooltip("chance:Q", format=".3f")])
+        ticks = alt.Chart(part).mark_tick(color="black", thickness=2, size=14).encode(
+            x="chance:Q", y=alt.Y("factor:N", sort="-x"))
+        st.altair_chart((chart + ticks).properties(height=26 * len(part) + 90), width="stretch")
     if st.toggle("Figure for slides", key="w.bias.figs", help="PNG and SVG of this chart, titled with the "
                  "dataset, representation and recipe"):
         figures.download_buttons(st, lambda: figures.factor_figure(show, figures.title_for(

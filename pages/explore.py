@@ -26,16 +26,17 @@ name, cells = page.current_cells()
 within = page.selected(name)
 choices = page.representations(cells)
 
-c = st.columns([3, 2, 2, 1], vertical_alignment="bottom")
-enc_label = c[0].selectbox("Representation", list(choices), key="w.explore.encoder",
-                           help="A trained checkpoint, or a baseline to compare with")
-with c[1]:
+# Two rows, so at a 1024-px projector the names and the button are never cut.
+enc_label = st.selectbox("Representation", list(choices), key="w.explore.encoder",
+                         help="A trained checkpoint, or a baseline to compare with")
+c = st.columns([2, 3, 1], vertical_alignment="bottom")
+with c[0]:
     n_cells = page.cells_input("Cells to embed", "w.explore.cells", len(within), step=100,
                                help="A fixed random sample of the cells in use (see the sidebar)")
-method = c[2].radio("Map", ["umap", "tsne", "pca"], horizontal=True, key="w.explore.proj",
+method = c[1].radio("Map", ["umap", "tsne", "pca"], horizontal=True, key="w.explore.proj",
                     format_func={"umap": "UMAP", "tsne": "t-SNE", "pca": "PCA"}.get,
                     help="UMAP and t-SNE keep neighbours together (slower); PCA is instant")
-go = c[3].button("Embed", type="primary")
+go = c[2].button("Embed", type="primary")
 index = analysis.subset_index(name, int(n_cells), within=within)
 shipped_item = next((i for i in checkpoints.shipped() if i["path"] == choices[enc_label]), None)
 if shipped_item is not None:
@@ -98,7 +99,7 @@ cm = ev_res["cluster"]
 k = int(cm["k"])
 clusters = np.full(len(meta), -1, dtype=np.int64)  # -1: no value in the compared column
 clusters[scored[col].notna().to_numpy()] = np.asarray(cm["clusters"])
-st.dataframe(plain.table(pd.DataFrame([plain.protocol_row(result["label"], ev_res)])).round(3), hide_index=True)
+st.dataframe(plain.vertical(plain.protocol_row(result["label"], ev_res)), hide_index=True)  # one measure a row
 st.caption(ev_res["words"].replace("Warning: ", "") if not ev_res["warnings"] else
            ev_res["words"].split(" Warning:")[0])
 for warning in ev_res["warnings"]:
@@ -183,7 +184,7 @@ if "compound" in meta.columns:
         with plain_errors("The per-compound check could not run"):
             r = analysis.compound_check(feats, rkey, meta, comp_pick)
             st.write(r.get("verdict", ""))
-            st.dataframe(plain.table(pd.DataFrame([plain.compound_row(r)])).round(3), hide_index=True)
+            st.dataframe(plain.vertical(plain.compound_row(r)), hide_index=True)
         if st.toggle("Mean average precision (copairs)", key="w.explore.map",
                      help="The profiling field's phenotypic-activity score: how well the treated cells (and "
                           "wells) retrieve each other before the DMSO controls, with p- and q-values"):
