@@ -74,14 +74,13 @@ if res and res["dataset"] == name:
     if res.get("random") is not None:
         show = show.merge(res["random"][["factor", "probe_score"]].rename(
             columns={"probe_score": "random weights"}), on="factor", how="left")
-    # The columns a biologist reads, in words; categories show how many values they have, a
-    # measurement (continuous) none ("values 4" was the number of bins of an internal test).
-    shown = plain.table(show.assign(
-        levels=[str(int(n)) if t == "categorical" else "" for n, t in zip(show["levels"], show["type"])],
-        probe_metric=show["probe_metric"].map(lambda m: "R²" if str(m) == "r2" else "balanced accuracy")))
-    keep = [c for c in ("factor", "kind", "how well it is predicted", "score type", "chance level", "random weights",
-                        "values") if c in shown.columns]
-    st.dataframe(shown[keep].round(3), hide_index=True)
+    # The columns a biologist reads, short enough for a 1024-px screen (the kind is the charts'
+    # colour); no "values" column: for a measurement it was the number of bins of an internal test.
+    shown = show.assign(factor=show["factor"].map(plain.factor_name),
+                        probe_metric=show["probe_metric"].map(lambda m: "R²" if str(m) == "r2" else "accuracy"))
+    words = {"factor": "factor", "probe_score": "score", "probe_metric": "score type", "chance": "chance",
+             "random weights": "random weights"}
+    st.dataframe(shown[[c for c in words if c in shown.columns]].rename(columns=words).round(3), hide_index=True)
     named = show.assign(factor=show["factor"].map(plain.factor_name),
                         kind=show["kind"].map(lambda v: plain.VALUES.get(str(v), v)))
     domain = charts.domain_of(named["kind"])
@@ -100,7 +99,7 @@ if res and res["dataset"] == name:
                      alt.Tooltip("chance:Q", format=".3f")])
         ticks = alt.Chart(part).mark_tick(color="black", thickness=2, size=14).encode(
             x="chance:Q", y=alt.Y("factor:N", sort="-x"))
-        st.altair_chart((chart + ticks).properties(height=26 * len(part) + 90), width="stretch")
+        st.altair_chart((chart + ticks).properties(height=28 * len(part) + 150), width="stretch")
     if st.toggle("Figure for slides", key="w.bias.figs", help="PNG and SVG of this chart, titled with the "
                  "dataset, representation and recipe"):
         figures.download_buttons(st, lambda: figures.factor_figure(show, figures.title_for(

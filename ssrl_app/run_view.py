@@ -164,12 +164,17 @@ def running() -> bool:
 
 def runs_table() -> None:
     """Every run with its state, re-read every 2 s while one is going."""
-    cols = ("name", "state", "step", "total_steps", "epoch", "epochs", "loss", "method", "backbone", "dataset",
-            "started")
     runs = jobs.list_runs()
     focus = state.get(state.ACTIVE_RUN)
-    table = pd.DataFrame([{"in focus": "▶" if str(r.get("path")) == str(focus) else "",
-                           **{k: r.get(k) for k in cols}} for r in runs])
+
+    def done(r: dict) -> str:
+        step, steps = r.get("step"), r.get("total_steps")
+        return f"{step} of {steps} steps" if step and steps else ("preparing" if r.get("state") in ("queued",
+                                                                                                  "running") else "")
+    # The columns that fit a 1024-px screen; the rest (backbone, start time…) is in each run's folder.
+    table = pd.DataFrame([{"in focus": "▶" if str(r.get("path")) == str(focus) else "", "name": r.get("name"),
+                           "state": r.get("state"), "progress": done(r), "loss": r.get("loss"),
+                           "method": r.get("method"), "dataset": r.get("dataset")} for r in runs])
     table["state"] = table["state"].replace({"queued": "starting"})
-    table = table.rename(columns={"total_steps": "of steps", "epochs": "of epochs", "started": "started at"})
+    table["loss"] = pd.to_numeric(table["loss"], errors="coerce").round(3)
     st.dataframe(table, hide_index=True, height=min(300, 40 + 35 * len(table)))

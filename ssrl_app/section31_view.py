@@ -149,9 +149,12 @@ def draw(s: dict[str, Any]) -> None:
     if pairs.empty:
         st.caption("No pair of classes moves in opposite directions here.")
     else:
-        words = {"class_a": "class", "class_b": "goes against", "pearson_r": "correlation (Pearson r)",
-                 "pearson_p": "p (Pearson)", "spearman_r": "rank correlation (Spearman)", "spearman_p": "p (Spearman)"}
+        words = {"class_a": "class", "class_b": "against", "pearson_r": "Pearson r", "pearson_p": "p",
+                 "spearman_r": "Spearman r", "spearman_p": "p (Spearman)"}
         st.dataframe(pairs[list(words)].rename(columns=words).round(3), hide_index=True, key="w.bias31.pairs")
+
+
+COUNTS = "classes better / worse / flat"
 
 
 def properties_section(item: dict[str, Any], s: dict[str, Any]) -> None:
@@ -185,9 +188,11 @@ def properties_section(item: dict[str, Any], s: dict[str, Any]) -> None:
         anova = cprops.property_anova(table, pd.DataFrame(s["slopes"])).to_dict(orient="records")
     shown = pd.DataFrame(anova)
     shown["property"] = shown["property"].map(lambda p: cprops.PROPERTY_NAMES.get(p, p))
-    words = {"property": "property", "F": "F", "p": "p", "n_ascending": "classes better", "n_descending": "classes worse",
-             "n_flat": "classes flat", "note": "note"}
-    st.dataframe(shown[list(words)].rename(columns=words).round(4), hide_index=True, key="w.bias31.anova")
+    shown[COUNTS] = [f"{a} / {d} / {f}" for a, d, f in zip(shown["n_ascending"], shown["n_descending"], shown["n_flat"])]
+    st.dataframe(shown[["property", "F", "p", COUNTS]].round(4), hide_index=True, key="w.bias31.anova")
+    notes = [f"{p}: {n}" for p, n in zip(shown["property"], shown.get("note", [])) if isinstance(n, str) and n]
+    if notes:
+        st.caption(" · ".join(notes))
     with st.expander("Every class property, per class (a wide table)"):
         st.dataframe(table.rename(columns=cprops.PROPERTY_NAMES).round(4), hide_index=True, key="w.bias31.props")
 

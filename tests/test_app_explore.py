@@ -80,7 +80,8 @@ def test_bias_factor_probe_table(tiny_env):
     assert not problems(at), problems(at)
     assert not at.error, [e.value for e in at.error]
     table = at.dataframe[0].value
-    assert {"factor", "kind", "how well it is predicted", "chance level"} <= set(table.columns)
+    assert {"factor", "score", "score type", "chance"} <= set(table.columns)  # short: it fits 1024 px
+    assert set(table["score type"]) == {"accuracy", "R²"}
     assert {"label (class)", "plate"} <= set(table["factor"])
     assert "brightness of DNA" in set(table["factor"])  # total_intensity_DNA in words
     verdict = " ".join(s.value for s in at.success)
