@@ -79,9 +79,13 @@ else:  # one recipe: the editor on the left, its preview beside it (no scrolling
     left, right = st.columns([6, 5], gap="large")
     editor_cols, preview_area = [left], right
 recipes = {}
+# The editor scrolls inside a box of a screen's height, so the preview beside it (or right under
+# both editors in Compare mode) stays on screen while step 3, 4… is edited.
+EDITOR_PX = 440 if compare else 600
 for col, (slot, title, preset) in zip(editor_cols, slots):
     with col:
-        recipes[title] = recipe_editor.editor(slot, title, preset, per_row=1 if compare else 2)
+        with st.container(height=EDITOR_PX, border=False):
+            recipes[title] = recipe_editor.editor(slot, title, preset, per_row=1 if compare else 2)
         yaml_box(slot)
 
 with preview_area:

@@ -44,11 +44,13 @@ if shipped_item is not None:
 key = hashlib.sha1(f"{name}|{choices[enc_label]}|{index.tobytes().hex()}".encode()).hexdigest()[:16]
 
 
-def run_embed(encoder: str) -> np.ndarray | None:
-    """Embed with a progress bar; a plain error for a checkpoint that does not fit."""
-    bar = st.progress(0.0, text=f"Embedding {len(index)} cells…")
+def run_embed(encoder: str, which: np.ndarray | None = None) -> np.ndarray | None:
+    """Embed cells `which` (default: the chosen ones) with a progress bar; a plain error for a
+    checkpoint that does not fit."""
+    which = index if which is None else which
+    bar = st.progress(0.0, text=f"Embedding {len(which)} cells…")
     try:
-        feats = analysis.embed(name, index, encoder, progress=lambda f: bar.progress(min(float(f), 1.0),
+        feats = analysis.embed(name, which, encoder, progress=lambda f: bar.progress(min(float(f), 1.0),
                                                                                       text=f"Embedding… {f:.0%}"))
     except Exception as exc:  # a checkpoint that does not fit, missing weights: say it plainly
         bar.empty()
@@ -59,6 +61,16 @@ def run_embed(encoder: str) -> np.ndarray | None:
 
 
 result = state.get(state.EMBED_RESULT)
+pending = state.pop(state.PENDING_EMBED)
+if not go and not result and pending and pending.get("dataset") == name:  # a refreshed or opened session
+    old = np.asarray(pending["cells"], dtype=int)
+    if len(old) and old.max() < len(cells) and pending.get("encoder") in choices.values():
+        feats = run_embed(pending["encoder"], old)
+        if feats is not None:
+            result = {"key": hashlib.sha1(f"{name}|{pending['encoder']}|{old.tobytes().hex()}".encode()).hexdigest()[:16],
+                      "dataset": name, "encoder": pending["encoder"], "label": pending.get("label", pending["encoder"]),
+                      "index": old, "features": feats}
+            state.put(state.EMBED_RESULT, result)
 if go:
     feats = run_embed(choices[enc_label])
     if feats is not None:

@@ -128,13 +128,21 @@ def editor(slot: str, title: str, default_preset: str, per_row: int = 2):
     v = state.get(state.RECIPE_VERSION, 0)
     base = f"w.aug.{slot}.{v}"
     st.subheader(title)
-    preset = st.selectbox("Start from a preset of the paper", list(PRESETS),
-                          index=list(PRESETS).index(default_preset) if default_preset in PRESETS else 0,
-                          key=f"w.aug.{slot}.preset")
+    pick = f"w.aug.{slot}.preset"
+    if state.get(f"{pick}.for") != v:  # the recipe changed (a preset, a file, an opened session): the box follows
+        shown = recipe.name.removesuffix(" (edited)")
+        if shown in PRESETS:
+            state.put(pick, shown)
+        elif not state.has(pick):
+            state.put(pick, default_preset if default_preset in PRESETS else list(PRESETS)[0])
+        state.put(f"{pick}.for", v)
+    # Choosing a preset applies it at once (one click); the button puts it back after edits.
+    preset = st.selectbox("Start from a preset of the paper", list(PRESETS), key=pick,
+                          on_change=lambda: replace(slot, get_preset(state.get(pick))))
     about = (PRESETS[preset].description if preset in PRESETS else "") or PRESET_NOTES.get(preset, "")
     with st.container(horizontal=True, vertical_alignment="center"):
-        st.button("Apply preset", key=f"{base}.apply",
-                  on_click=lambda: replace(slot, get_preset(state.get(f"w.aug.{slot}.preset"))))
+        st.button("Apply preset", key=f"{base}.apply", help="Start again from this preset (undoes your edits)",
+                  on_click=lambda: replace(slot, get_preset(state.get(pick))))
         if about:
             st.caption(about)
     st.caption(f"Recipe **{recipe.name}**: {sum(s.enabled for s in recipe.steps)} of "

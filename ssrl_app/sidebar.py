@@ -70,6 +70,10 @@ def render_status() -> None:
     sb = st.sidebar
     ckpt = state.get(state.CHECKPOINT)
     sb.caption("Checkpoint in use: " + (f"`{_short(ckpt)}`" if ckpt else "none yet (pick one on Train or Explore)"))
+    why = checkpoint_misfit(ckpt, state.get(state.DATASET))
+    if why:
+        sb.warning(f"The checkpoint in use does not fit {state.get(state.DATASET)}: {why}. Pick another on Train "
+                   "or Explore.")
     sb.caption(f"Compute: {loaders.device_text()}")
     status = loaders.weights_status()
     if status:
@@ -87,6 +91,21 @@ def render_status() -> None:
             sb.caption(f"• {r.get('name', _short(str(r.get('path', ''))))}: {_job_words(r)}")
     else:
         sb.caption("Running jobs: none")
+
+
+def checkpoint_misfit(ckpt: str | None, dataset: str | None) -> str | None:
+    """Why the checkpoint in use cannot embed the chosen dataset (channels, crop size), or None
+    (also None when either is unknown: a baseline, an unlisted set, an unreadable file)."""
+    from ssrl_app import checkpoints
+    if not ckpt or not dataset or not str(ckpt).endswith(".pt"):
+        return None
+    try:
+        info = next((d for d in loaders.dataset_list() if d["name"] == dataset), None)
+        if not info or not info.get("channels") or not info.get("height"):
+            return None
+        return checkpoints.misfit(checkpoints.facts(ckpt), int(info["channels"]), int(info["height"]))
+    except Exception:  # a listing or file problem: the pages say why when the checkpoint is used
+        return None
 
 
 def _job_words(run: dict) -> str:
