@@ -58,7 +58,8 @@ def check(path: str | Path) -> dict[str, Any]:
     except (ValueError, FileNotFoundError):
         raise
     except Exception as exc:  # a pickle or zip that is not a checkpoint
-        raise ValueError(f"{Path(path).name} is not a checkpoint this tool can read ({type(exc).__name__}).") from exc
+        raise ValueError(f"{Path(path).name} is not a checkpoint this tool can read: it was not saved by a training "
+                         "of this tool, or it is damaged. Use a run's checkpoint.pt or a shipped one.") from exc
     return info
 
 

@@ -119,11 +119,12 @@ def _differs(a, b) -> bool:
     return da != db
 
 
-def editor(slot: str, title: str, default_preset: str, per_row: int = 2):
+def editor(slot: str, title: str, default_preset: str, per_row: int = 2, steps_px: int | None = None):
     """Draw the editor for the recipe in `slot`; return the recipe the widgets describe now.
 
     `per_row` controls side by side (1 in Compare mode: the editor is then a quarter of a 1024-px
-    screen). Step titles and buttons sit on their own rows so no label is ever cut."""
+    screen). Step titles and buttons sit on their own rows so no label is ever cut. With `steps_px`
+    the steps scroll inside a box that high, so what is beside or under the editor stays on screen."""
     recipe = recipe_in(slot, default_preset)
     v = state.get(state.RECIPE_VERSION, 0)
     base = f"w.aug.{slot}.{v}"
@@ -148,9 +149,10 @@ def editor(slot: str, title: str, default_preset: str, per_row: int = 2):
     st.caption(f"Recipe **{recipe.name}**: {sum(s.enabled for s in recipe.steps)} of "
                f"{len(recipe.steps)} steps on. Steps run from top to bottom.")
     steps = []
+    box = st.container(height=steps_px, border=False) if steps_px else st.container()
     for i, step in enumerate(recipe.steps):
         spec = CATALOG.get(step.name)
-        with st.container(border=True):
+        with box.container(border=True):
             title = spec.title if spec is not None else step.name
             on = st.toggle(f"**{i + 1}. {title}**", value=bool(step.enabled), key=f"{base}.{i}.on",
                            help=spec.description if spec is not None else None)

@@ -130,11 +130,15 @@ def test_every_page_fits_a_1024_projector(server):
 
         go(page, server, "Augment", "Augment: what should two views")
         page.locator('[data-testid="stMain"] [data-testid="stImage"] img').nth(3).wait_for()
+        preview_top = page.locator('[data-testid="stMain"] [data-testid="stImage"] img').first.bounding_box()["y"]
+        assert preview_top < 768 - 60, preview_top  # the preview is on the first screen, beside the editor
         check(page, "augment")
         page.get_by_text("Compare two recipes side by side").first.click()
         page.get_by_role("heading", name="Recipe B").wait_for()
         wait_idle(page)
         page.locator('[data-testid="stMain"] [data-testid="stImage"] img').nth(7).wait_for()
+        preview_top = page.locator('[data-testid="stMain"] [data-testid="stImage"] img').first.bounding_box()["y"]
+        assert preview_top < 1500, preview_top  # right under the two editors (it was about 2,900 px down)
         check(page, "augment_compare")
         page.get_by_text("Compare two recipes side by side").first.click()
         wait_idle(page)
