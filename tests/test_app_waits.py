@@ -55,3 +55,26 @@ def test_app_modules_for_the_first_paint_do_not_import_torch():
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
     assert out.stdout.strip().splitlines()[-1] == "False", out.stdout + out.stderr
+
+
+def test_precompute_fills_the_embedding_cache_so_embed_is_instant(tmp_path, monkeypatch):
+    """The background job embeds the demo's cells ahead of time; the page's embed then reads the cache."""
+    import numpy as np
+
+    from ssrl_app import precompute
+    from ssrl_core.data.registry import load_dataset
+    from ssrl_core.evaluate import embed
+
+    monkeypatch.setenv("SSRL_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("SSRL_DATA", str(tmp_path / "empty"))  # only the samples shipped in the package
+    monkeypatch.setenv("SSRL_SHARED_DATA", str(tmp_path / "none"))
+    jobs = precompute.jobs()
+    assert [j[0] for j in jobs[:2]] == ["mitocheck_demo", "mitocheck_demo"] and jobs[0][2] == "held-out"
+    proc = precompute.start(max_jobs=1)  # the Home demo's held-out cells with set A (the app runs them all)
+    assert proc is not None and proc.wait(timeout=600) == 0
+    cells = load_dataset("mitocheck_demo")
+    held = cells.subset(np.flatnonzero(cells.meta["split"].astype(str).to_numpy() == "held-out"))
+    t = time.perf_counter()
+    embed(held, jobs[0][1])
+    assert time.perf_counter() - t < 2  # read from the cache the background job wrote
+    assert list((tmp_path / "cache").rglob("*.npy"))
