@@ -222,8 +222,11 @@ ckey = f"{rkey}|{choices.get(other)}|{col}|{k}"
 if st.button("Compare"):
     feats_b = run_embed(choices[other])
     if feats_b is not None:
-        with plain_errors("The comparison could not run"), st.spinner("Comparing…"):
-            res = ev.compare(feats, feats_b, scored, col, k=k_in or None, names=("A", "B"))
+        with plain_errors("The comparison could not run"), st.spinner("Clustering and probing B (the evaluation "
+                                                                       "protocol, as for A above)…"):
+            k_b = k_in or (None if col in meta.columns else 8)  # A's numbers (cached above) are reused
+            res_b = analysis.evaluate(feats_b, f"{ckey}|b", scored, col, k_b)
+            res = ev.compare(feats, feats_b, scored, col, k=k_b, names=("A", "B"), results=(ev_res, res_b))
             xy_b = analysis.projection(feats_b, f"{ckey}|b", method)
             state.put(state.COMPARE_RESULT, {"key": ckey, "other": other, "res": res, "xy_b": xy_b})
 comp_res = state.get(state.COMPARE_RESULT)
