@@ -176,17 +176,63 @@ def bench_waits() -> dict:
     return out
 
 
+def bench_first_paint(visits: int = 3) -> dict:
+    """First paint of the Home page at 1024x768 on the app's own data (the default `mitocheck_demo`):
+    a fresh server (cold: nothing imported yet), then new browser sessions on the same server.
+    Timed from the page request to the title drawn, to the sidebar's last line (torch imported)."""
+    from playwright.sync_api import sync_playwright
+
+    from app_support import free_port, wait_healthy
+    from test_browser_app import CHROMIUM
+
+    env = dict(os.environ, SSRL_APP_WARM="0", SSRL_RUNS=tempfile.mkdtemp(prefix="ssrl_bench_runs_"))
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                             "--server.headless", "true"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    out: dict = {"title": [], "sidebar": []}
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+            wait_healthy(url, proc)
+            for _ in range(visits):
+                page = browser.new_page(viewport={"width": 1024, "height": 768})
+                page.set_default_timeout(120_000)
+                t = time.time()
+                page.goto(url)
+                page.get_by_role("heading", name="Which augmentations decide").wait_for()
+                out["title"].append(time.time() - t)
+                page.get_by_text("Running jobs").first.wait_for()
+                out["sidebar"].append(time.time() - t)
+                page.close()
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--changes", type=int, default=6)
     ap.add_argument("--dataset", default="demo_nuclei")
     ap.add_argument("--no-browser", action="store_true")
+    ap.add_argument("--paint", action="store_true", help="only the Home page's first paint at 1024x768")
     ap.add_argument("--waits", action="store_true", help="only the demo's waits: embed each shipped sample, "
                     "compare two encoders, the Train page's Estimate")
     args = ap.parse_args()
     load = os.getloadavg()[0]
     print(f"machine: {os.cpu_count()} CPU cores, load average {load:.1f}")
+    if args.paint:
+        r = bench_first_paint()
+        print("first paint (page request -> title drawn), cold server then warm: "
+              + ", ".join(f"{x:.2f} s" for x in r["title"]))
+        print("sidebar complete (torch imported for the device line): " + ", ".join(f"{x:.2f} s" for x in r["sidebar"]))
+        print(f"load average at the end: {os.getloadavg()[0]:.1f}")
+        return 0
     if args.waits:
         w = bench_waits()
         for dataset, (n, ckpt, cold, warm) in w["embed"].items():
