@@ -98,19 +98,30 @@ def map_figure(df: pd.DataFrame, colour: str, title: str, method: str = "UMAP") 
 
 
 def factor_figure(table: pd.DataFrame, title: str) -> Figure:
-    """Factor-probe bars (score per factor) with the chance level as black ticks."""
-    t = table.sort_values("probe_score")
-    fig, ax = plt.subplots(figsize=(7, max(2.5, 0.35 * len(t) + 1)))
-    kinds = t["kind"].astype(str) if "kind" in t.columns else pd.Series(["factor"] * len(t))
-    cols, cats = _colours(kinds)
-    y = np.arange(len(t))
-    ax.barh(y, t["probe_score"], color=list(cols))
-    if "chance" in t.columns:
-        ax.scatter(t["chance"], y, marker="|", color="black", s=200, label="chance")
-    ax.set_yticks(y, t["factor"].astype(str))
-    ax.set_xlabel("how well the representation predicts it (accuracy or R²)")
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=7, frameon=False, loc="lower right")
+    """Factor-probe bars (score per factor) with the chance level as black ticks: categories
+    (balanced accuracy) and measurements (R²) on separate axes, never one."""
+    is_r2 = table["probe_metric"].astype(str).eq("r2") if "probe_metric" in table.columns \
+        else pd.Series(False, index=table.index)
+    parts = [(p, label) for p, label in ((table[~is_r2], "categories: balanced accuracy"),
+                                         (table[is_r2], "measurements: R² (share of the variation explained)"))
+             if len(p)]
+    heights = [max(1.2, 0.35 * len(p) + 0.8) for p, _ in parts]
+    fig, axes = plt.subplots(len(parts), 1, figsize=(7, sum(heights) + 0.6), squeeze=False,
+                             gridspec_kw={"height_ratios": heights})
+    for ax, (part, label) in zip(axes[:, 0], parts):
+        t = part.sort_values("probe_score")
+        kinds = t["kind"].astype(str) if "kind" in t.columns else pd.Series(["factor"] * len(t))
+        cols, _ = _colours(kinds)
+        y = np.arange(len(t))
+        ax.barh(y, t["probe_score"], color=list(cols))
+        if "chance" in t.columns:
+            ax.scatter(t["chance"], y, marker="|", color="black", s=200, label="chance")
+            ax.legend(fontsize=7, frameon=False, loc="lower right")
+        ax.set_yticks(y, t["factor"].astype(str))
+        ax.set_xlim(0, 1)
+        ax.set_xlabel(label)
+    axes[0, 0].set_title(title, fontsize=10)
+    fig.tight_layout()
     return fig
 
 
