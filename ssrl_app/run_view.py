@@ -104,7 +104,8 @@ def loss_chart(metrics: pd.DataFrame) -> alt.Chart:
     df = metrics.reset_index() if x not in metrics.columns else metrics
     return alt.Chart(df).mark_line(point=alt.OverlayMarkDef(size=30)).encode(
         x=alt.X(f"{x}:Q", title="training step", axis=alt.Axis(format="d", tickMinStep=1)),
-        y=alt.Y("loss:Q", title="loss", scale=alt.Scale(zero=False, nice=True), axis=alt.Axis(format=".3~g")),
+        y=alt.Y("loss:Q", title="loss", scale=alt.Scale(zero=False, nice=True),
+                axis=alt.Axis(format=".3~g", tickCount=5, labelOverlap=True)),
         tooltip=[alt.Tooltip(f"{x}:Q", title="step"), alt.Tooltip("loss:Q", format=".4f")]).properties(height=260)
 
 
@@ -172,7 +173,7 @@ def runs_table() -> None:
         return f"{step} of {steps} steps" if step and steps else ("preparing" if r.get("state") in ("queued",
                                                                                                   "running") else "")
     # The columns that fit a 1024-px screen; the rest (backbone, start time…) is in each run's folder.
-    table = pd.DataFrame([{"in focus": "▶" if str(r.get("path")) == str(focus) else "", "name": r.get("name"),
+    table = pd.DataFrame([{"in focus": "yes" if str(r.get("path")) == str(focus) else "", "name": r.get("name"),
                            "state": r.get("state"), "progress": done(r), "loss": r.get("loss"),
                            "method": r.get("method"), "dataset": r.get("dataset")} for r in runs])
     table["state"] = table["state"].replace({"queued": "starting"})

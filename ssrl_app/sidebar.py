@@ -84,13 +84,19 @@ def render_status() -> None:
             sb.caption("ImageNet/LPIPS weights: ready")
     else:
         sb.caption("ImageNet/LPIPS weights: status unknown")
+    with sb:  # re-read every 2 s while a job runs: the step count moves with the Train page's bar
+        st.fragment(run_every=2 if running_jobs() else None)(job_lines)()
+
+
+def job_lines() -> None:
+    """"Running jobs: 1" and one line per job ("• demo: step 12 of 250 (epoch 1 of 2)")."""
     jobs = running_jobs()
     if jobs:
-        sb.caption(f"Running jobs: {len(jobs)}")
+        st.caption(f"Running jobs: {len(jobs)}")
         for r in jobs[:5]:
-            sb.caption(f"• {r.get('name', _short(str(r.get('path', ''))))}: {_job_words(r)}")
+            st.caption(f"• {r.get('name', _short(str(r.get('path', ''))))}: {_job_words(r)}")
     else:
-        sb.caption("Running jobs: none")
+        st.caption("Running jobs: none")
 
 
 def checkpoint_misfit(ckpt: str | None, dataset: str | None) -> str | None:

@@ -48,7 +48,7 @@ def test_progress_from_the_first_step_one_run_in_focus_and_unique_names(tiny_env
     assert spec["encoding"]["y"]["scale"]["zero"] is False
     assert at.selectbox(key="train.pick").value == first  # the box shows the run in focus
     table = at.dataframe[0].value
-    assert list(table.loc[table["in focus"] == "▶", "name"]) == ["demo run"]
+    assert list(table.loc[table["in focus"] == "yes", "name"]) == ["demo run"]
     next(b for b in at.button if b.label == "Stop this run").click().run()
     info = ""
     while time.time() < deadline:

@@ -110,6 +110,27 @@ def check(page, name: str) -> None:
     assert not found, f"{name}: {found}"
 
 
+def follow_a_real_run(page) -> None:
+    """Start a tiny real run from the form: from its first steps the progress bar names the step and
+    the time left, the sidebar names the step, nothing is clipped; then stop it."""
+    pick(page, "Network (backbone)", "tiny CNN")
+    pick(page, "Device", "cpu")
+    for label, value in (("Passes over the cells (epochs)", "200"), ("Cells per step (batch)", "8"),
+                         ("Image size (px)", "16"), ("Time budget (minutes, 0 = no limit)", "0")):
+        page.get_by_role("spinbutton", name=label, exact=True).fill(value)
+    page.get_by_role("button", name="Start training").click()
+    bar = page.locator('[data-testid="stProgress"]').first
+    page.wait_for_function("""() => { const b = document.querySelector('[data-testid="stProgress"]');
+        return b && /step \\d+ of \\d+ .* left/.test(b.innerText); }""", timeout=150_000)
+    text = bar.inner_text()
+    assert "epoch 1 of 200" in text, text
+    page.locator('[data-testid="stSidebar"]').get_by_text("(epoch 1 of 200)").first.wait_for(timeout=30_000)
+    page.locator('[data-testid="stVegaLiteChart"]').first.wait_for()  # the loss curve, from the first points
+    check(page, "train_running")
+    page.get_by_role("button", name="Stop this run").click()
+    page.get_by_text("Stopped after step").first.wait_for(timeout=120_000)
+
+
 def test_every_page_fits_a_1024_projector(server):
     from playwright.sync_api import sync_playwright
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -147,6 +168,7 @@ def test_every_page_fits_a_1024_projector(server):
         pick(page, "Run in focus", "stopped-demo (stopped)")
         page.get_by_text("Stopped after step 1 of 10 (epoch 1 of 2)").first.wait_for()
         check(page, "train")
+        follow_a_real_run(page)
 
         go(page, server, "Explore", "Explore: which cells")
         pick(page, "Representation", "baseline: hand-made features")
