@@ -36,7 +36,7 @@ def dataset_picker() -> str | None:
     info = {d["name"]: d for d in items}
 
     def label(name: str) -> str:
-        return f"{Path(name).name} (imported)" if name not in info else name
+        return box_label(f"{Path(name).name} (imported)" if name not in info else name)
 
     chosen = st.sidebar.selectbox("Dataset", names, key=state.DATASET, format_func=label,
                                   help="The cells every page works on; choose which of them on the Data page.")
@@ -47,7 +47,8 @@ def dataset_picker() -> str | None:
     except Exception:  # an unreadable dataset: the page says why
         text = ""
     if text:
-        st.sidebar.caption(f"Cells in use: {text}" + (f" · {facts}" if facts else ""))
+        full = f"**{Path(str(chosen)).name}**: " if box_label(str(chosen)) != str(chosen) else ""
+        st.sidebar.caption(f"{full}Cells in use: {text}" + (f" · {facts}" if facts else ""))
         if selection.filters(chosen) and st.sidebar.button("Use all cells", key="sidebar.all_cells"):
             selection.use(chosen, {})
             st.rerun()
@@ -97,6 +98,18 @@ def job_lines() -> None:
             st.caption(f"• {r.get('name', _short(str(r.get('path', ''))))}: {_job_words(r)}")
     else:
         st.caption("Running jobs: none")
+
+
+BOX_CHARS = 26  # what the sidebar's select box shows uncut (about 200 px at its font)
+
+
+def box_label(name: str) -> str:
+    """A dataset name short enough for the sidebar's box, cut in the middle where it is longer
+    ("bbbc021_week4…cycloheximide"); the caption under the box gives it whole."""
+    if len(name) <= BOX_CHARS:
+        return name
+    head = (BOX_CHARS - 1) // 2
+    return name[:head] + "…" + name[-(BOX_CHARS - 1 - head):]
 
 
 def checkpoint_misfit(ckpt: str | None, dataset: str | None) -> str | None:

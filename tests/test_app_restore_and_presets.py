@@ -65,3 +65,10 @@ def test_the_explore_result_comes_back_after_a_refresh(tiny_env, monkeypatch, tm
     refreshed = _refreshed(at.session_state["ssrl.session_id"], "pages/explore.py")
     assert not problems(refreshed), problems(refreshed)
     assert "Map of the cells" in [s.value for s in refreshed.subheader]  # no need to press Embed again
+
+
+def test_long_dataset_names_are_cut_in_the_middle_for_the_sidebar_box():
+    from ssrl_app.sidebar import BOX_CHARS, box_label
+    short = box_label("bbbc021_week4_dmso_cycloheximide")
+    assert len(short) == BOX_CHARS and short.startswith("bbbc021_week") and short.endswith("cycloheximide")
+    assert box_label("mitocheck_demo") == "mitocheck_demo"

@@ -94,6 +94,8 @@ def pick(page, label: str, option: str) -> None:
         except Exception:  # noqa: BLE001  (playwright's TimeoutError)
             page.keyboard.press("Escape")
             wait_idle(page)
+    else:
+        raise AssertionError(f"could not choose {option!r} in {label!r}")
     wait_idle(page)
 
 
