@@ -103,7 +103,7 @@ with st.form("train_form"):
                                disabled=not parent.get("init"),
                                help="When fine-tuning: the first N stages of the encoder keep their weights, so "
                                     "a CPU run trains only the later ones (faster, keeps low-level features).")
-    c = st.columns(4)
+    c = st.columns([1, 1, 1, 1.3])  # the learning rate (0.00030) needs the widest box
     epochs = c[0].number_input("Passes over the cells (epochs)", 1, 100000, key="w.train.epochs",
                                help=plain.HELP["epochs"])
     batch = c[1].number_input("Cells per step (batch)", 4, 4096, step=16, key="w.train.batch", help=plain.HELP["batch"])
