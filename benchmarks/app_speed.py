@@ -124,15 +124,125 @@ def bench_browser(changes: int) -> dict:
     return out
 
 
+SAMPLES = (("mitocheck_demo", "mitocheck_set_a"), ("demo_nuclei", "mitocheck_set_a"), ("mnist-5k", "mnist_set1"),
+           ("bbbc021_week4_dmso_cycloheximide", "bbbc021_set_a"))
+
+
+def bench_waits() -> dict:
+    """The waits a live demo meets, timed with the functions the pages call, on an empty cache:
+    embedding each shipped sample with its shipped encoder (Explore's *Embed*; cold, then from the
+    disk cache), comparing two encoders on the same cells (Explore's *Compare*, embeddings cached),
+    and the Train page's *Estimate the time* (a real 4-step run in a background process)."""
+    import copy
+
+    from ssrl_core import evaluate as ev
+    from ssrl_core.data.registry import list_datasets, load_dataset
+    from ssrl_core.models.shipped import shipped_checkpoints
+    from ssrl_core.train import jobs
+    from ssrl_core.train.config import RunConfig
+    from ssrl_core.train.defaults import short_run_defaults
+
+    os.environ["SSRL_CACHE"] = tempfile.mkdtemp(prefix="ssrl_bench_cache_")  # cold: no cached embeddings
+    paths = {c["name"]: c["path"] for c in shipped_checkpoints()}
+    names = {d["name"] for d in list_datasets()}
+    out: dict = {"embed": {}, "compare": {}}
+    for dataset, ckpt in SAMPLES:
+        if dataset not in names or ckpt not in paths:
+            continue
+        cells = load_dataset(dataset)
+        t = time.perf_counter()
+        feats = ev.embed(cells, paths[ckpt])
+        cold = time.perf_counter() - t
+        t = time.perf_counter()
+        ev.embed(cells, paths[ckpt])
+        out["embed"][dataset] = (len(cells), ckpt, cold, time.perf_counter() - t)
+        other = ckpt.replace("_set_a", "_set_b").replace("set1", "set2")
+        col = next((c for c in ("label", "compound") if c in cells.meta.columns), None)
+        if col and other in paths:
+            fb = ev.embed(cells, paths[other])
+            t = time.perf_counter()
+            ev.compare(feats, fb, cells.meta.reset_index(drop=True), col)
+            out["compare"][dataset] = (ckpt, other, time.perf_counter() - t)
+    d = short_run_defaults("cpu")
+    raw = {"name": "speed-check", "data": {"name": "mitocheck_demo", "max_cells": d["batch_size"] * 4},
+           "recipes": [{"preset": "microscopy-set-b"}], "method": copy.deepcopy(d["method"]), "backbone": d["backbone"],
+           "crop_size": 64, "epochs": 1, "batch_size": d["batch_size"], "lr": d["lr"], "seed": 0, "device": "auto",
+           "log_every": 2, "warmup_epochs": 0.0}
+    run_dir = Path(tempfile.mkdtemp(prefix="ssrl_bench_speed_"))
+    t = time.perf_counter()
+    jobs.launch(RunConfig.from_dict(raw), run_dir=run_dir)
+    status = jobs.wait(run_dir, timeout=600)
+    out["estimate"] = (time.perf_counter() - t, status.get("state"))
+    return out
+
+
+def bench_first_paint(visits: int = 3) -> dict:
+    """First paint of the Home page at 1024x768 on the app's own data (the default `mitocheck_demo`):
+    a fresh server (cold: nothing imported yet), then new browser sessions on the same server.
+    Timed from the page request to the title drawn, to the sidebar's last line (torch imported)."""
+    from playwright.sync_api import sync_playwright
+
+    from app_support import free_port, wait_healthy
+    from test_browser_app import CHROMIUM
+
+    env = dict(os.environ, SSRL_APP_WARM="0", SSRL_RUNS=tempfile.mkdtemp(prefix="ssrl_bench_runs_"))
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                             "--server.headless", "true"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    out: dict = {"title": [], "sidebar": []}
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+            wait_healthy(url, proc)
+            for _ in range(visits):
+                page = browser.new_page(viewport={"width": 1024, "height": 768})
+                page.set_default_timeout(120_000)
+                t = time.time()
+                page.goto(url)
+                page.get_by_role("heading", name="Which augmentations decide").wait_for()
+                out["title"].append(time.time() - t)
+                page.get_by_text("Running jobs").first.wait_for()
+                out["sidebar"].append(time.time() - t)
+                page.close()
+            browser.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--changes", type=int, default=6)
     ap.add_argument("--dataset", default="demo_nuclei")
     ap.add_argument("--no-browser", action="store_true")
+    ap.add_argument("--paint", action="store_true", help="only the Home page's first paint at 1024x768")
+    ap.add_argument("--waits", action="store_true", help="only the demo's waits: embed each shipped sample, "
+                    "compare two encoders, the Train page's Estimate")
     args = ap.parse_args()
     load = os.getloadavg()[0]
     print(f"machine: {os.cpu_count()} CPU cores, load average {load:.1f}")
+    if args.paint:
+        r = bench_first_paint()
+        print("first paint (page request -> title drawn), cold server then warm: "
+              + ", ".join(f"{x:.2f} s" for x in r["title"]))
+        print("sidebar complete (torch imported for the device line): " + ", ".join(f"{x:.2f} s" for x in r["sidebar"]))
+        print(f"load average at the end: {os.getloadavg()[0]:.1f}")
+        return 0
+    if args.waits:
+        w = bench_waits()
+        for dataset, (n, ckpt, cold, warm) in w["embed"].items():
+            print(f"embed {dataset} ({n:,} cells) with {ckpt}: {cold:.1f} s cold, {warm:.2f} s from the cache")
+        for dataset, (a, b, secs) in w["compare"].items():
+            print(f"compare {a} and {b} on {dataset} (embeddings cached): {secs:.1f} s")
+        print(f"Estimate the time (4-step speed check, background process): {w['estimate'][0]:.1f} s "
+              f"({w['estimate'][1]})")
+        print(f"load average at the end: {os.getloadavg()[0]:.1f}")
+        return 0
     r = bench_preview(args.dataset, args.repeats)
     print(f"preview on {r['dataset']}, torch threads {r['torch_threads']}, {args.repeats} repeats")
     print(f"  views + LPIPS (make_preview): {_ms(r['full'])}")

@@ -79,9 +79,12 @@ else:  # one recipe: the editor on the left, its preview beside it (no scrolling
     left, right = st.columns([6, 5], gap="large")
     editor_cols, preview_area = [left], right
 recipes = {}
+# The steps scroll inside a box of about half a screen, so the preview beside them (or right under
+# both editors in Compare mode) stays on screen while step 3, 4… is edited.
+STEPS_PX = 260 if compare else 420
 for col, (slot, title, preset) in zip(editor_cols, slots):
     with col:
-        recipes[title] = recipe_editor.editor(slot, title, preset, per_row=1 if compare else 2)
+        recipes[title] = recipe_editor.editor(slot, title, preset, per_row=1 if compare else 2, steps_px=STEPS_PX)
         yaml_box(slot)
 
 with preview_area:
@@ -158,10 +161,13 @@ if lpips is not None:
         st.caption("Press **Measure** to see the distribution for the current recipe(s).")
     if frames:
         df = pd.concat(frames)
-        chart = alt.Chart(df).mark_bar(opacity=0.6).encode(
-            alt.X("LPIPS:Q", bin=alt.Bin(maxbins=30), title="LPIPS between two views (0 = identical)"),
-            alt.Y("count():Q", stack=None, title="cells"),
-            alt.Color("recipe:N", scale=alt.Scale(range=charts.PAIR)))  # A blue, B orange
+        # Side-by-side bars in each bin (never overlapping, so no third, unlisted colour): A blue, B orange.
+        chart = alt.Chart(df).mark_bar().encode(
+            alt.X("LPIPS:Q", bin=alt.Bin(maxbins=20), title="LPIPS between two views (0 = identical)"),
+            alt.XOffset("recipe:N"),
+            alt.Y("count():Q", title="cells", axis=charts.WHOLE),
+            alt.Color("recipe:N", scale=alt.Scale(domain=sorted(df["recipe"].unique()), range=charts.PAIR),
+                      legend=alt.Legend(orient="bottom", labelLimit=300)))
         st.altair_chart(chart, width="stretch")
         summary = df.groupby("recipe")["LPIPS"].describe()[["mean", "25%", "50%", "75%"]].round(3)
         st.dataframe(summary.rename(columns={"50%": "median"}))

@@ -74,18 +74,32 @@ if res and res["dataset"] == name:
     if res.get("random") is not None:
         show = show.merge(res["random"][["factor", "probe_score"]].rename(
             columns={"probe_score": "random weights"}), on="factor", how="left")
-    st.dataframe(plain.table(show).round(3), hide_index=True)
+    # The columns a biologist reads, short enough for a 1024-px screen (the kind is the charts'
+    # colour); no "values" column: for a measurement it was the number of bins of an internal test.
+    shown = show.assign(factor=show["factor"].map(plain.factor_name),
+                        probe_metric=show["probe_metric"].map(lambda m: "R²" if str(m) == "r2" else "accuracy"))
+    words = {"factor": "factor", "probe_score": "score", "probe_metric": "score type", "chance": "chance",
+             "random weights": "random weights"}
+    st.dataframe(shown[[c for c in words if c in shown.columns]].rename(columns=words).round(3), hide_index=True)
     named = show.assign(factor=show["factor"].map(plain.factor_name),
                         kind=show["kind"].map(lambda v: plain.VALUES.get(str(v), v)))
-    chart = alt.Chart(named).mark_bar().encode(
-        x=alt.X("probe_score:Q", title="how well the representation predicts it"),
-        y=alt.Y("factor:N", sort="-x", title=None, axis=alt.Axis(labelLimit=260)),
-        color=alt.Color("kind:N", title="factor kind", scale=charts.category_scale()),
-        tooltip=["factor", "kind", "probe_metric", alt.Tooltip("probe_score:Q", format=".3f"),
-                 alt.Tooltip("chance:Q", format=".3f"), alt.Tooltip("ami:Q", format=".3f")])
-    ticks = alt.Chart(named).mark_tick(color="black", thickness=2, size=14).encode(
-        x="chance:Q", y=alt.Y("factor:N", sort="-x"))
-    st.altair_chart((chart + ticks).properties(height=26 * len(named) + 60), width="stretch")
+    domain = charts.domain_of(named["kind"])
+    # Accuracy (categories) and R² (measurements) are different scores: one chart each, never one axis.
+    for metric, title in (("r2", "measurements: R² (share of the variation explained; 0 = none)"),
+                          (None, "categories: balanced accuracy (black tick: chance)")):
+        part = named[named["probe_metric"].astype(str).eq("r2") == (metric == "r2")]
+        if part.empty:
+            continue
+        chart = alt.Chart(part).mark_bar().encode(
+            x=alt.X("probe_score:Q", title=title, scale=alt.Scale(domain=[0, 1])),
+            y=alt.Y("factor:N", sort="-x", title=None, axis=alt.Axis(labelLimit=260)),
+            color=alt.Color("kind:N", title="factor kind", scale=charts.category_scale(domain),
+                            legend=alt.Legend(orient="bottom")),
+            tooltip=["factor", "kind", alt.Tooltip("probe_score:Q", format=".3f", title="score"),
+                     alt.Tooltip("chance:Q", format=".3f")])
+        ticks = alt.Chart(part).mark_tick(color="black", thickness=2, size=14).encode(
+            x="chance:Q", y=alt.Y("factor:N", sort="-x"))
+        st.altair_chart((chart + ticks).properties(height=28 * len(part) + 150), width="stretch")
     if st.toggle("Figure for slides", key="w.bias.figs", help="PNG and SVG of this chart, titled with the "
                  "dataset, representation and recipe"):
         figures.download_buttons(st, lambda: figures.factor_figure(show, figures.title_for(
@@ -191,7 +205,8 @@ if sweeps:
         ycol = "mean" if "mean" in curves.columns else "accuracy"
         st.altair_chart(alt.Chart(curves).mark_line(point=True).encode(
             x=alt.X("value:Q", title="parameter value"), y=alt.Y(f"{ycol}:Q", title="probe accuracy"),
-            color=alt.Color("class:N")), width="stretch")
+            color=alt.Color("class:N", scale=charts.category_scale(charts.domain_of(curves["class"])))),
+            width="stretch")
         sweep_name = pick.rsplit("/", 1)[-1]
         figures.download_buttons(st, lambda: figures.curves_figure(curves, ycol, figures.sweep_title(pick)),
                                  f"sweep-{sweep_name}", f"w.bias.fig_sweep.{sweep_name}")

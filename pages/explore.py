@@ -26,16 +26,17 @@ name, cells = page.current_cells()
 within = page.selected(name)
 choices = page.representations(cells)
 
-c = st.columns([3, 2, 2, 1], vertical_alignment="bottom")
-enc_label = c[0].selectbox("Representation", list(choices), key="w.explore.encoder",
-                           help="A trained checkpoint, or a baseline to compare with")
-with c[1]:
+# Two rows, so at a 1024-px projector the names and the button are never cut.
+enc_label = st.selectbox("Representation", list(choices), key="w.explore.encoder",
+                         help="A trained checkpoint, or a baseline to compare with")
+c = st.columns([2, 3, 1], vertical_alignment="bottom")
+with c[0]:
     n_cells = page.cells_input("Cells to embed", "w.explore.cells", len(within), step=100,
                                help="A fixed random sample of the cells in use (see the sidebar)")
-method = c[2].radio("Map", ["umap", "tsne", "pca"], horizontal=True, key="w.explore.proj",
+method = c[1].radio("Map", ["umap", "tsne", "pca"], horizontal=True, key="w.explore.proj",
                     format_func={"umap": "UMAP", "tsne": "t-SNE", "pca": "PCA"}.get,
                     help="UMAP and t-SNE keep neighbours together (slower); PCA is instant")
-go = c[3].button("Embed", type="primary")
+go = c[2].button("Embed", type="primary")
 index = analysis.subset_index(name, int(n_cells), within=within)
 shipped_item = next((i for i in checkpoints.shipped() if i["path"] == choices[enc_label]), None)
 if shipped_item is not None:
@@ -43,11 +44,13 @@ if shipped_item is not None:
 key = hashlib.sha1(f"{name}|{choices[enc_label]}|{index.tobytes().hex()}".encode()).hexdigest()[:16]
 
 
-def run_embed(encoder: str) -> np.ndarray | None:
-    """Embed with a progress bar; a plain error for a checkpoint that does not fit."""
-    bar = st.progress(0.0, text=f"Embedding {len(index)} cells…")
+def run_embed(encoder: str, which: np.ndarray | None = None) -> np.ndarray | None:
+    """Embed cells `which` (default: the chosen ones) with a progress bar; a plain error for a
+    checkpoint that does not fit."""
+    which = index if which is None else which
+    bar = st.progress(0.0, text=f"Embedding {len(which)} cells…")
     try:
-        feats = analysis.embed(name, index, encoder, progress=lambda f: bar.progress(min(float(f), 1.0),
+        feats = analysis.embed(name, which, encoder, progress=lambda f: bar.progress(min(float(f), 1.0),
                                                                                       text=f"Embedding… {f:.0%}"))
     except Exception as exc:  # a checkpoint that does not fit, missing weights: say it plainly
         bar.empty()
@@ -58,6 +61,16 @@ def run_embed(encoder: str) -> np.ndarray | None:
 
 
 result = state.get(state.EMBED_RESULT)
+pending = state.pop(state.PENDING_EMBED)
+if not go and not result and pending and pending.get("dataset") == name:  # a refreshed or opened session
+    old = np.asarray(pending["cells"], dtype=int)
+    if len(old) and old.max() < len(cells) and pending.get("encoder") in choices.values():
+        feats = run_embed(pending["encoder"], old)
+        if feats is not None:
+            result = {"key": hashlib.sha1(f"{name}|{pending['encoder']}|{old.tobytes().hex()}".encode()).hexdigest()[:16],
+                      "dataset": name, "encoder": pending["encoder"], "label": pending.get("label", pending["encoder"]),
+                      "index": old, "features": feats}
+            state.put(state.EMBED_RESULT, result)
 if go:
     feats = run_embed(choices[enc_label])
     if feats is not None:
@@ -98,7 +111,7 @@ cm = ev_res["cluster"]
 k = int(cm["k"])
 clusters = np.full(len(meta), -1, dtype=np.int64)  # -1: no value in the compared column
 clusters[scored[col].notna().to_numpy()] = np.asarray(cm["clusters"])
-st.dataframe(plain.table(pd.DataFrame([plain.protocol_row(result["label"], ev_res)])).round(3), hide_index=True)
+st.dataframe(plain.vertical(plain.protocol_row(result["label"], ev_res)), hide_index=True)  # one measure a row
 st.caption(ev_res["words"].replace("Warning: ", "") if not ev_res["warnings"] else
            ev_res["words"].split(" Warning:")[0])
 for warning in ev_res["warnings"]:
@@ -127,9 +140,12 @@ tips = [alt.Tooltip("image"), alt.Tooltip("cell:Q"), alt.Tooltip("cluster:N")] +
 brushing = st.toggle("Select cells by dragging a box (to label them by hand)", key="w.explore.brush",
                      help="Off: drag to pan and scroll to zoom. On: drag a box around points, then name the group "
                           "below; the label is kept as a metadata column of this dataset.")
+domain = charts.domain_of(df["cluster"] if colour == "cluster" else cells.meta[colour])  # same colours on every map
 chart = alt.Chart(df).mark_circle(size=70, opacity=0.8).encode(
     x=alt.X("x:Q", axis=None), y=alt.Y("y:Q", axis=None),
-    color=alt.Color(f"{colour}:N", scale=charts.category_scale(), legend=alt.Legend(columns=2, symbolLimit=40)),
+    color=alt.Color(f"{colour}:N", scale=charts.category_scale(domain),
+                    legend=alt.Legend(orient="bottom", direction="horizontal", columns=4, symbolLimit=60,
+                                      labelLimit=160)),
     tooltip=tips,
 ).properties(height=520).add_params(alt.selection_point(name="pin", fields=["cell"], on="click"))
 chart = chart.add_params(alt.selection_interval(name=hand_labels.BRUSH)) if brushing else chart.interactive()
@@ -180,7 +196,7 @@ if "compound" in meta.columns:
         with plain_errors("The per-compound check could not run"):
             r = analysis.compound_check(feats, rkey, meta, comp_pick)
             st.write(r.get("verdict", ""))
-            st.dataframe(plain.table(pd.DataFrame([plain.compound_row(r)])).round(3), hide_index=True)
+            st.dataframe(plain.vertical(plain.compound_row(r)), hide_index=True)
         if st.toggle("Mean average precision (copairs)", key="w.explore.map",
                      help="The profiling field's phenotypic-activity score: how well the treated cells (and "
                           "wells) retrieve each other before the DMSO controls, with p- and q-values"):
@@ -206,8 +222,11 @@ ckey = f"{rkey}|{choices.get(other)}|{col}|{k}"
 if st.button("Compare"):
     feats_b = run_embed(choices[other])
     if feats_b is not None:
-        with plain_errors("The comparison could not run"), st.spinner("Comparing…"):
-            res = ev.compare(feats, feats_b, scored, col, k=k_in or None, names=("A", "B"))
+        with plain_errors("The comparison could not run"), st.spinner("Clustering and probing B (the evaluation "
+                                                                       "protocol, as for A above)…"):
+            k_b = k_in or (None if col in meta.columns else 8)  # A's numbers (cached above) are reused
+            res_b = analysis.evaluate(feats_b, f"{ckey}|b", scored, col, k_b)
+            res = ev.compare(feats, feats_b, scored, col, k=k_b, names=("A", "B"), results=(ev_res, res_b))
             xy_b = analysis.projection(feats_b, f"{ckey}|b", method)
             state.put(state.COMPARE_RESULT, {"key": ckey, "other": other, "res": res, "xy_b": xy_b})
 comp_res = state.get(state.COMPARE_RESULT)

@@ -103,7 +103,7 @@ with st.form("train_form"):
                                disabled=not parent.get("init"),
                                help="When fine-tuning: the first N stages of the encoder keep their weights, so "
                                     "a CPU run trains only the later ones (faster, keeps low-level features).")
-    c = st.columns(4)
+    c = st.columns([1, 1, 1, 1.3])  # the learning rate (0.00030) needs the widest box
     epochs = c[0].number_input("Passes over the cells (epochs)", 1, 100000, key="w.train.epochs",
                                help=plain.HELP["epochs"])
     batch = c[1].number_input("Cells per step (batch)", 4, 4096, step=16, key="w.train.batch", help=plain.HELP["batch"])
@@ -113,7 +113,10 @@ with st.form("train_form"):
     seed = c[0].number_input("Random seed", 0, 10**6, key="w.train.seed", help=plain.HELP["seed"])
     max_cells = c[1].number_input("Use at most this many cells (0 = all)", 0, 10**7, step=500,
                                   key="w.train.subset")
-    run_name = c[2].text_input("Run name", value=f"{method}-{Path(str(name)).stem}", key="w.train.name")
+    run_name = c[2].text_input("Run name", value=run_view.unique_name(f"{method}-{Path(str(name)).stem}",
+                                                                      jobs.list_runs()),
+                               key="w.train.name", help="Each run gets its own name (a number is added to a name "
+                                                        "already used)")
     weights = {}
     if len(chosen) > 1:
         wc = st.columns(len(chosen))
@@ -123,7 +126,8 @@ with st.form("train_form"):
     b = st.container(horizontal=True, gap="small")
     start = b.form_submit_button("Start training", type="primary")
     check_time = b.form_submit_button("Estimate the time", help="Trains 4 steps of this set-up in the "
-                                         "background (10-20 s) to measure this machine's speed")
+                                         "background to measure this machine's speed (10-15 s once per set-up "
+                                         "and machine; it starts by itself when this page opens)")
 
 
 def run_config() -> dict:
@@ -136,7 +140,8 @@ def run_config() -> dict:
            "backbone": backbone, "crop_size": int(parent.get("crop_size") or crop), "epochs": int(epochs),
            "batch_size": int(batch), "lr": float(lr), "seed": int(seed), "device": device,
            "weight_decay": DEFAULTS["weight_decay"], "warmup_epochs": DEFAULTS["warmup_epochs"],
-           "max_minutes": float(minutes) or None, **{k: v for k, v in parent.items() if k != "crop_size"}}
+           "max_minutes": float(minutes) or None, "log_every": 1,  # progress and loss from the first step
+           **{k: v for k, v in parent.items() if k != "crop_size"}}
     if parent.get("init"):
         raw["freeze"] = int(freeze)
     if not raw["recipes"]:
@@ -148,8 +153,13 @@ def time_line(raw: dict, measure: bool) -> None:
     """The estimated time of this run on this machine (measuring the speed when asked)."""
     rate = estimate.known_rate(raw, jobs.list_runs())
     if rate is None and measure:
-        with st.spinner("Measuring this machine's training speed (4 steps)…"):
-            rate = estimate.measure(raw)
+        bar = st.progress(0.0, text="Measuring this machine's speed…")
+        try:
+            rate = estimate.measure(raw, progress=lambda share, words: bar.progress(share, text=words))
+        finally:
+            bar.empty()
+    elif rate is None:
+        estimate.warm(raw)  # measured in the background now, so the click on Estimate is short
     if rate is None:
         st.caption(f"Time: at most {minutes:g} min (the budget). Press *Estimate the time* for a measured "
                    "estimate." if minutes else "Press *Estimate the time* for a measured estimate.")
@@ -170,26 +180,23 @@ else:
         time_line(run_config(), check_time)
 if start:
     with plain_errors("The run could not start"):
-        run_dir = jobs.launch(RunConfig.from_dict(run_config()))
+        raw = run_config()
+        raw["name"] = run_view.unique_name(str(raw["name"]), jobs.list_runs(), exact=True)
+        run_dir = jobs.launch(RunConfig.from_dict(raw))
         state.put(state.ACTIVE_RUN, str(run_dir))
+        state.put("train.pick", str(run_dir))  # the list below shows the run in focus
         sidebar.running_jobs.clear()
         st.toast(f"Started {Path(run_dir).name}")
 
 
 st.subheader("Progress")
+runs = jobs.list_runs()
+run_view.focus_picker(runs)  # one run in focus: the one below, marked in the runs table
 st.fragment(run_every=2 if run_view.running() else None)(run_view.follow)()
 
 st.subheader("Runs")
-runs = jobs.list_runs()
-
-
 if runs:
     st.fragment(run_every=2 if any(r.get("state") in ("queued", "running") for r in runs) else None)(run_view.runs_table)()
-    pick = st.selectbox("Follow a run", [str(r["path"]) for r in runs],
-                        format_func=lambda p: Path(p).name, key="train.pick")
-    if st.button("Follow this run"):
-        state.put(state.ACTIVE_RUN, pick)
-        st.rerun()
 else:
     st.caption("No runs yet.")
 

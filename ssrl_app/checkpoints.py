@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from ssrl_core.io import read_yaml
-from ssrl_core.models.encoder_file import CHECKPOINT, checkpoint_info, load_checkpoint, load_encoder
 from ssrl_core.models.shipped import shipped_checkpoints
+
+CHECKPOINT = "checkpoint.pt"  # a run's last checkpoint (`ssrl_core.models.encoder_file.CHECKPOINT`; torch is
+# imported only when a file is opened, so the first page paints before torch loads)
 
 BASELINES = ("random-resnet18", "imagenet-vgg16", "hand-features")
 
@@ -50,12 +52,14 @@ def finished_runs(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def check(path: str | Path) -> dict[str, Any]:
     """Open a checkpoint safely and return its info; raises ValueError with a plain message."""
+    from ssrl_core.models.encoder_file import load_encoder
     try:
         _, info = load_encoder(path, device="cpu")
     except (ValueError, FileNotFoundError):
         raise
     except Exception as exc:  # a pickle or zip that is not a checkpoint
-        raise ValueError(f"{Path(path).name} is not a checkpoint this tool can read ({type(exc).__name__}).") from exc
+        raise ValueError(f"{Path(path).name} is not a checkpoint this tool can read: it was not saved by a training "
+                         "of this tool, or it is damaged. Use a run's checkpoint.pt or a shipped one.") from exc
     return info
 
 
@@ -67,6 +71,7 @@ def describe(info: dict[str, Any]) -> str:
 
 @functools.lru_cache(maxsize=64)
 def _file_facts(path: str, mtime_ns: int) -> dict[str, Any]:
+    from ssrl_core.models.encoder_file import checkpoint_info, load_checkpoint
     info = checkpoint_info(load_checkpoint(path))
     return {k: info.get(k) for k in ("in_channels", "crop_size", "per_channel", "channels", "backbone")}
 

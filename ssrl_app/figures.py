@@ -74,20 +74,22 @@ def to_bytes(fig: Figure, fmt: str) -> bytes:
 
 
 def _colours(values: pd.Series) -> tuple[np.ndarray, list[str]]:
-    cats = sorted(values.astype(str).unique(), key=str)
-    cmap = plt.get_cmap("tab20" if len(cats) > 10 else "tab10")
-    lut = {c: cmap(i % cmap.N) for i, c in enumerate(cats)}
-    return np.array([lut[v] for v in values.astype(str)]), cats
+    """The app's colours (`charts.PALETTE` in `charts.domain_of` order): a figure for slides gives
+    each value the colour it has on the page."""
+    from ssrl_app.charts import PALETTE, domain_of
+    cats = domain_of(values)
+    lut = {c: PALETTE[i % len(PALETTE)] for i, c in enumerate(cats)}
+    return np.array([lut.get(v, "#7f7f7f") for v in values.astype(str)], dtype=object), cats
 
 
 def map_figure(df: pd.DataFrame, colour: str, title: str, method: str = "UMAP") -> Figure:
     """The map of the cells (`x`, `y`) coloured by a metadata column, with a legend."""
     fig, ax = plt.subplots(figsize=(7, 6))
     cols, cats = _colours(df[colour])
-    ax.scatter(df["x"], df["y"], c=cols, s=10, alpha=0.8, linewidths=0)
-    cmap = plt.get_cmap("tab20" if len(cats) > 10 else "tab10")
+    ax.scatter(df["x"], df["y"], c=list(cols), s=10, alpha=0.8, linewidths=0)
+    from ssrl_app.charts import PALETTE
     for i, c in enumerate(cats[:40]):
-        ax.scatter([], [], color=cmap(i % cmap.N), label=c, s=20)
+        ax.scatter([], [], color=PALETTE[i % len(PALETTE)], label=c, s=20)
     ax.legend(title=colour, fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     ax.set_xticks([]), ax.set_yticks([])
     ax.set_xlabel(f"{method} 1"), ax.set_ylabel(f"{method} 2")
@@ -96,19 +98,30 @@ def map_figure(df: pd.DataFrame, colour: str, title: str, method: str = "UMAP") 
 
 
 def factor_figure(table: pd.DataFrame, title: str) -> Figure:
-    """Factor-probe bars (score per factor) with the chance level as black ticks."""
-    t = table.sort_values("probe_score")
-    fig, ax = plt.subplots(figsize=(7, max(2.5, 0.35 * len(t) + 1)))
-    kinds = t["kind"].astype(str) if "kind" in t.columns else pd.Series(["factor"] * len(t))
-    cols, cats = _colours(kinds)
-    y = np.arange(len(t))
-    ax.barh(y, t["probe_score"], color=cols)
-    if "chance" in t.columns:
-        ax.scatter(t["chance"], y, marker="|", color="black", s=200, label="chance")
-    ax.set_yticks(y, t["factor"].astype(str))
-    ax.set_xlabel("how well the representation predicts it (accuracy or R²)")
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=7, frameon=False, loc="lower right")
+    """Factor-probe bars (score per factor) with the chance level as black ticks: categories
+    (balanced accuracy) and measurements (R²) on separate axes, never one."""
+    is_r2 = table["probe_metric"].astype(str).eq("r2") if "probe_metric" in table.columns \
+        else pd.Series(False, index=table.index)
+    parts = [(p, label) for p, label in ((table[~is_r2], "categories: balanced accuracy"),
+                                         (table[is_r2], "measurements: R² (share of the variation explained)"))
+             if len(p)]
+    heights = [max(1.2, 0.35 * len(p) + 0.8) for p, _ in parts]
+    fig, axes = plt.subplots(len(parts), 1, figsize=(7, sum(heights) + 0.6), squeeze=False,
+                             gridspec_kw={"height_ratios": heights})
+    for ax, (part, label) in zip(axes[:, 0], parts):
+        t = part.sort_values("probe_score")
+        kinds = t["kind"].astype(str) if "kind" in t.columns else pd.Series(["factor"] * len(t))
+        cols, _ = _colours(kinds)
+        y = np.arange(len(t))
+        ax.barh(y, t["probe_score"], color=list(cols))
+        if "chance" in t.columns:
+            ax.scatter(t["chance"], y, marker="|", color="black", s=200, label="chance")
+            ax.legend(fontsize=7, frameon=False, loc="lower right")
+        ax.set_yticks(y, t["factor"].astype(str))
+        ax.set_xlim(0, 1)
+        ax.set_xlabel(label)
+    axes[0, 0].set_title(title, fontsize=10)
+    fig.tight_layout()
     return fig
 
 

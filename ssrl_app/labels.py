@@ -7,6 +7,8 @@ the verdict functions say in one sentence what a number means.
 
 from __future__ import annotations
 
+import numbers
+
 import pandas as pd
 
 METHOD = {
@@ -105,6 +107,20 @@ def protocol_row(representation: str, res: dict) -> dict:
         row["k-NN (balanced accuracy)"] = pr["knn"]
         row["probe chance level"] = pr["chance95"]
     return row
+
+
+def vertical(row: dict, digits: int = 3) -> pd.DataFrame:
+    """A one-row result as a two-column table (measure, value), numbers rounded to `digits`: it
+    fits a narrow column at a 1024-px projector, where a wide one-row table is cut."""
+    def text(v) -> str:
+        if v is None or isinstance(v, bool):
+            return "" if v is None else ("yes" if v else "no")
+        if isinstance(v, numbers.Integral):
+            return f"{int(v):,}"
+        if isinstance(v, numbers.Real):
+            return f"{round(float(v), digits):g}"
+        return str(v)
+    return pd.DataFrame({"measure": list(row), "value": [text(v) for v in row.values()]})
 
 
 def compound_row(r: dict) -> dict:

@@ -119,30 +119,40 @@ def _differs(a, b) -> bool:
     return da != db
 
 
-def editor(slot: str, title: str, default_preset: str, per_row: int = 2):
+def editor(slot: str, title: str, default_preset: str, per_row: int = 2, steps_px: int | None = None):
     """Draw the editor for the recipe in `slot`; return the recipe the widgets describe now.
 
     `per_row` controls side by side (1 in Compare mode: the editor is then a quarter of a 1024-px
-    screen). Step titles and buttons sit on their own rows so no label is ever cut."""
+    screen). Step titles and buttons sit on their own rows so no label is ever cut. With `steps_px`
+    the steps scroll inside a box that high, so what is beside or under the editor stays on screen."""
     recipe = recipe_in(slot, default_preset)
     v = state.get(state.RECIPE_VERSION, 0)
     base = f"w.aug.{slot}.{v}"
     st.subheader(title)
-    preset = st.selectbox("Start from a preset of the paper", list(PRESETS),
-                          index=list(PRESETS).index(default_preset) if default_preset in PRESETS else 0,
-                          key=f"w.aug.{slot}.preset")
+    pick = f"w.aug.{slot}.preset"
+    if state.get(f"{pick}.for") != v:  # the recipe changed (a preset, a file, an opened session): the box follows
+        shown = recipe.name.removesuffix(" (edited)")
+        if shown in PRESETS:
+            state.put(pick, shown)
+        elif not state.has(pick):
+            state.put(pick, default_preset if default_preset in PRESETS else list(PRESETS)[0])
+        state.put(f"{pick}.for", v)
+    # Choosing a preset applies it at once (one click); the button puts it back after edits.
+    preset = st.selectbox("Start from a preset of the paper", list(PRESETS), key=pick,
+                          on_change=lambda: replace(slot, get_preset(state.get(pick))))
     about = (PRESETS[preset].description if preset in PRESETS else "") or PRESET_NOTES.get(preset, "")
     with st.container(horizontal=True, vertical_alignment="center"):
-        st.button("Apply preset", key=f"{base}.apply",
-                  on_click=lambda: replace(slot, get_preset(state.get(f"w.aug.{slot}.preset"))))
+        st.button("Apply preset", key=f"{base}.apply", help="Start again from this preset (undoes your edits)",
+                  on_click=lambda: replace(slot, get_preset(state.get(pick))))
         if about:
             st.caption(about)
     st.caption(f"Recipe **{recipe.name}**: {sum(s.enabled for s in recipe.steps)} of "
                f"{len(recipe.steps)} steps on. Steps run from top to bottom.")
     steps = []
+    box = st.container(height=steps_px, border=False) if steps_px else st.container()
     for i, step in enumerate(recipe.steps):
         spec = CATALOG.get(step.name)
-        with st.container(border=True):
+        with box.container(border=True):
             title = spec.title if spec is not None else step.name
             on = st.toggle(f"**{i + 1}. {title}**", value=bool(step.enabled), key=f"{base}.{i}.on",
                            help=spec.description if spec is not None else None)

@@ -2,12 +2,17 @@
 
 Both are drawn inside `st.fragment(run_every=2)` while a run is going. When the followed run
 changes state (starting -> running -> finished or stopped) the whole app is redrawn once, so the
-sidebar's job list and the runs table never disagree with the progress bar. A stop is a normal
-end ("Stopped at epoch 3 of 5; the last checkpoint is usable"), not a failure.
+sidebar's job list and the runs table never disagree with the progress bar. One run is in focus:
+the box above the progress bar chooses it, the runs table marks it. The app's runs log every
+step, so the step count, the time left and the loss curve show from the first step. A stop is a
+normal end ("Stopped after step 12 of 250 (epoch 1 of 2); the last checkpoint is usable"), not a
+failure.
 """
 
 from __future__ import annotations
 
+import re
+import time
 from pathlib import Path
 
 import altair as alt
@@ -18,6 +23,90 @@ from ssrl_app import sidebar, state
 from ssrl_core import jobs as job_layer
 from ssrl_core.train import jobs
 from ssrl_core.train import rundir as rd
+
+
+def unique_name(wanted: str, runs: list[dict], exact: bool = False) -> str:
+    """`wanted`, or `wanted-2`, `wanted-3`… when a run already has that name: two runs never share
+    a name. `exact=False` (the form's suggestion) numbers from the runs whose name starts alike."""
+    taken = {str(r.get("name") or "") for r in runs}
+    if wanted not in taken:
+        return wanted
+    stem = re.sub(r"-\d+$", "", wanted) if exact else wanted
+    n = 2
+    while f"{stem}-{n}" in taken:
+        n += 1
+    return f"{stem}-{n}"
+
+
+def _label(run: dict) -> str:
+    return f"{run.get('name') or Path(str(run['path'])).name} ({run.get('state', '?')})"
+
+
+def focus_picker(runs: list[dict]) -> None:
+    """The run in focus: a box listing every run, set to the followed run; choosing another
+    follows it at once (the progress bar, the loss curve and the runs table's mark agree)."""
+    if not runs:
+        return
+    paths = [str(r["path"]) for r in runs]
+    active = state.get(state.ACTIVE_RUN)
+    if active in paths:
+        state.put("train.pick", active)
+    elif state.get("train.pick") not in paths:
+        state.pop("train.pick")
+    labels = {str(r["path"]): _label(r) for r in runs}
+    st.selectbox("Run in focus", paths, key="train.pick", format_func=labels.get, index=None,
+                 placeholder="Choose a run to follow", on_change=lambda: state.put(state.ACTIVE_RUN,
+                                                                                  state.get("train.pick")))
+
+
+def progress_words(status: dict, now: str) -> str:
+    """The progress bar's text: preparing (with the seconds so far), then step, epoch and the time
+    left from the first step on."""
+    if now == "queued" or (now == "running" and not status.get("step")):
+        since = _seconds_since(status.get("started") or status.get("queued"))
+        return ("preparing: loading the cells and the network" + (f" ({since} s)" if since is not None else "")
+                + "; the first step's time comes next…")
+    step, steps = status.get("step") or 0, status.get("total_steps")
+    epoch, total = status.get("epoch") or 1, status.get("epochs", "?")
+    text = f"step {step} of {steps}" if steps else f"step {step}"
+    text += f" · epoch {epoch} of {total}"
+    eta = status.get("eta_seconds")
+    if eta is not None and now == "running":
+        secs = int(round(float(eta)))
+        text += f" · about {secs // 60} min {secs % 60} s left" if secs >= 60 else f" · about {secs} s left"
+    return text
+
+
+def _seconds_since(iso: str | None) -> int | None:
+    from datetime import datetime
+    try:
+        t = datetime.fromisoformat(str(iso))
+    except (TypeError, ValueError):
+        return None
+    return max(0, int(time.time() - t.timestamp())) if t.tzinfo else None
+
+
+def stopped_words(status: dict) -> str:
+    """"Stopped after step 12 of 250 (epoch 1 of 2); the last checkpoint is usable"."""
+    step, steps = status.get("step"), status.get("total_steps")
+    epoch, total = status.get("epoch"), status.get("epochs")
+    where = f"after step {step}" + (f" of {steps}" if steps else "") if step is not None else ""
+    if epoch and total:
+        where += f" (epoch {epoch} of {total})" if where else f"in epoch {epoch} of {total}"
+    usable = "the last checkpoint is usable" if status.get("has_checkpoint") else "no checkpoint was saved yet"
+    return f"Stopped {where}; {usable}."
+
+
+def loss_chart(metrics: pd.DataFrame) -> alt.Chart:
+    """The loss per step, readable from its first point: points on the line, whole-number steps,
+    a loss axis with 3 significant digits that does not start at 0."""
+    x = "step" if "step" in metrics.columns else metrics.index.name or "index"
+    df = metrics.reset_index() if x not in metrics.columns else metrics
+    return alt.Chart(df).mark_line(point=alt.OverlayMarkDef(size=30)).encode(
+        x=alt.X(f"{x}:Q", title="training step", axis=alt.Axis(format="d", tickMinStep=1)),
+        y=alt.Y("loss:Q", title="loss", scale=alt.Scale(zero=False, nice=True),
+                axis=alt.Axis(format=".3~g", tickCount=5, labelOverlap=True)),
+        tooltip=[alt.Tooltip(f"{x}:Q", title="step"), alt.Tooltip("loss:Q", format=".4f")]).properties(height=260)
 
 
 def follow() -> None:
@@ -38,17 +127,12 @@ def follow() -> None:
     state.put(state.RUN_SEEN, seen)
     words = {"queued": "starting", "running": "running", "finished": "finished", "stopped": "stopped",
              "failed": "failed"}
-    st.markdown(f"**{Path(run).name}**: {words.get(now, now)}")
+    st.markdown(f"**{status.get('name') or Path(run).name}**: {words.get(now, now)} · `{Path(run).name}`")
     done = float(status.get("progress") or 0.0)
-    eta = status.get("eta_seconds")
     epoch, total = status.get("epoch") or 0, status.get("epochs", "?")
-    text = "starting (loading the cells and the network)…" if now == "queued" else f"epoch {epoch} of {total}"
-    if eta is not None and now == "running":
-        text += f" · about {int(float(eta)) // 60} min {int(float(eta)) % 60} s left"
-    st.progress(1.0 if now == "finished" else min(max(done, 0.0), 1.0), text=text)
+    st.progress(1.0 if now == "finished" else min(max(done, 0.0), 1.0), text=progress_words(status, now))
     if now == "stopped":
-        usable = "the last checkpoint is usable" if status.get("has_checkpoint") else "no checkpoint was saved yet"
-        st.info(f"Stopped at epoch {epoch} of {total}; {usable}.")
+        st.info(stopped_words(status))
     elif now == "finished":
         st.success(f"Finished: {epoch} of {total} epochs" + (" (the time budget ended it)" if epoch and
                    str(epoch) != str(total) else "") + ".")
@@ -58,10 +142,7 @@ def follow() -> None:
     if (not isinstance(metrics, pd.DataFrame) or metrics.empty) and now in ("queued", "running"):
         st.caption("The loss curve appears after the first logged steps (a few seconds after the start).")
     if isinstance(metrics, pd.DataFrame) and not metrics.empty and "loss" in metrics.columns:
-        x = "step" if "step" in metrics.columns else metrics.index.name or "index"
-        df = metrics.reset_index() if x not in metrics.columns else metrics
-        st.altair_chart(alt.Chart(df).mark_line().encode(x=alt.X(f"{x}:Q", title="training step"),
-                                                         y=alt.Y("loss:Q", title="loss")), width="stretch")
+        st.altair_chart(loss_chart(metrics), width="stretch")
         if str(status.get("method", "")) == "moco_v2":
             st.caption("MoCo's loss often rises at first: its memory of past cells fills with harder "
                        "comparisons. That is expected; what counts is the Explore and Bias result.")
@@ -84,7 +165,17 @@ def running() -> bool:
 
 def runs_table() -> None:
     """Every run with its state, re-read every 2 s while one is going."""
-    cols = ("name", "state", "epoch", "epochs", "loss", "method", "backbone", "dataset", "started")
-    table = pd.DataFrame([{k: r.get(k) for k in cols} for r in jobs.list_runs()])
+    runs = jobs.list_runs()
+    focus = state.get(state.ACTIVE_RUN)
+
+    def done(r: dict) -> str:
+        step, steps = r.get("step"), r.get("total_steps")
+        return f"{step} of {steps} steps" if step and steps else ("preparing" if r.get("state") in ("queued",
+                                                                                                  "running") else "")
+    # The columns that fit a 1024-px screen; the rest (backbone, start time…) is in each run's folder.
+    table = pd.DataFrame([{"in focus": "yes" if str(r.get("path")) == str(focus) else "", "name": r.get("name"),
+                           "state": r.get("state"), "progress": done(r), "loss": r.get("loss"),
+                           "method": r.get("method"), "dataset": r.get("dataset")} for r in runs])
     table["state"] = table["state"].replace({"queued": "starting"})
+    table["loss"] = pd.to_numeric(table["loss"], errors="coerce").round(3)
     st.dataframe(table, hide_index=True, height=min(300, 40 + 35 * len(table)))

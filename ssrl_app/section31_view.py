@@ -103,7 +103,7 @@ def show() -> None:
 
 def draw(s: dict[str, Any]) -> None:
     """Verdicts, per-class curves, trends and opposite pairs of one sweep summary."""
-    c = st.columns(4)
+    c = st.columns(2) + st.columns(2)  # two per row: the labels are never cut at 1024 px
     c[0].metric("Opposite-pair classes", f"{s['ratio']:.0%}",
                 help="Share of classes with an opposite partner: a class whose accuracy curve goes against theirs "
                      "(correlation below -0.3, p < 0.05), as in the paper.")
@@ -127,7 +127,7 @@ def draw(s: dict[str, Any]) -> None:
     overall = pd.DataFrame(s["overall"])
     x = alt.X("value:Q", title=s["parameter"])
     y_title = "probe accuracy (test)"
-    base = alt.Chart(curves).encode(x=x, color=alt.Color("class:N", scale=charts.category_scale(), title="class"))
+    base = alt.Chart(curves).encode(x=x, color=alt.Color("class:N", scale=charts.category_scale(charts.domain_of(curves["class"])), title="class"))
     lines = base.mark_line(point=True).encode(
         y=alt.Y("mean:Q", title=y_title, scale=alt.Scale(zero=False)),
         strokeDash=alt.StrokeDash("opposite partner:N", scale=alt.Scale(domain=["yes", "no"], range=[[1, 0], [4, 3]])),
@@ -149,8 +149,12 @@ def draw(s: dict[str, Any]) -> None:
     if pairs.empty:
         st.caption("No pair of classes moves in opposite directions here.")
     else:
-        cols = ["class_a", "class_b"] + [f"{m}_{x}" for m in ("pearson", "kendall", "spearman") for x in ("r", "p")]
-        st.dataframe(pairs[cols].round(3), hide_index=True, key="w.bias31.pairs")
+        words = {"class_a": "class", "class_b": "against", "pearson_r": "Pearson r", "pearson_p": "p",
+                 "spearman_r": "Spearman r", "spearman_p": "p (Spearman)"}
+        st.dataframe(pairs[list(words)].rename(columns=words).round(3), hide_index=True, key="w.bias31.pairs")
+
+
+COUNTS = "classes better / worse / flat"
 
 
 def properties_section(item: dict[str, Any], s: dict[str, Any]) -> None:
@@ -178,15 +182,19 @@ def properties_section(item: dict[str, Any], s: dict[str, Any]) -> None:
         st.caption("No class properties in this result.")
         return
     table = pd.DataFrame(props)
-    st.caption(f"Reference encoder: {ref}.")
-    st.dataframe(table.round(4), hide_index=True, key="w.bias31.props")
+    st.caption(f"Reference encoder: {ref}. Each property's values per class are in the table below the test.")
     anova = s.get("anova")
     if anova is None:
         anova = cprops.property_anova(table, pd.DataFrame(s["slopes"])).to_dict(orient="records")
     shown = pd.DataFrame(anova)
     shown["property"] = shown["property"].map(lambda p: cprops.PROPERTY_NAMES.get(p, p))
-    st.dataframe(shown[["property", "F", "p", "n_ascending", "n_descending", "n_flat", "note"]].round(4),
-                 hide_index=True, key="w.bias31.anova")
+    shown[COUNTS] = [f"{a} / {d} / {f}" for a, d, f in zip(shown["n_ascending"], shown["n_descending"], shown["n_flat"])]
+    st.dataframe(shown[["property", "F", "p", COUNTS]].round(4), hide_index=True, key="w.bias31.anova")
+    notes = [f"{p}: {n}" for p, n in zip(shown["property"], shown.get("note", [])) if isinstance(n, str) and n]
+    if notes:
+        st.caption(" · ".join(notes))
+    with st.expander("Every class property, per class (a wide table)"):
+        st.dataframe(table.rename(columns=cprops.PROPERTY_NAMES).round(4), hide_index=True, key="w.bias31.props")
 
 
 def measure_for_sweep(sweep_dir: Path, encoder: str, per_class: int = 300) -> Path:

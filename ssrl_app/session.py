@@ -42,6 +42,10 @@ def snapshot() -> dict[str, Any]:
         r = state.get(key)
         if r is not None and hasattr(r, "to_dict"):
             out[name] = r.to_dict()
+    shown = state.get(state.EMBED_RESULT)
+    if isinstance(shown, dict) and "index" in shown:  # what Explore showed (its numbers are cached on disk)
+        out["explore"] = {"dataset": shown["dataset"], "encoder": shown["encoder"], "label": shown["label"],
+                          "cells": [int(i) for i in shown["index"]]}
     return out
 
 
@@ -74,6 +78,8 @@ def apply(data: dict[str, Any]) -> list[str]:
                 state.put(key, Recipe.from_dict(data[name]))
             except ValueError as exc:
                 problems.append(f"{name.replace('_', ' ')} could not be read ({exc})")
+    if isinstance(data.get("explore"), dict) and data["explore"].get("cells"):
+        state.put(state.PENDING_EMBED, dict(data["explore"]))  # Explore shows it again (from the disk cache)
     state.bump(state.RECIPE_VERSION)
     return problems
 

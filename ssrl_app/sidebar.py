@@ -36,7 +36,7 @@ def dataset_picker() -> str | None:
     info = {d["name"]: d for d in items}
 
     def label(name: str) -> str:
-        return f"{Path(name).name} (imported)" if name not in info else name
+        return box_label(f"{Path(name).name} (imported)" if name not in info else name)
 
     chosen = st.sidebar.selectbox("Dataset", names, key=state.DATASET, format_func=label,
                                   help="The cells every page works on; choose which of them on the Data page.")
@@ -47,7 +47,8 @@ def dataset_picker() -> str | None:
     except Exception:  # an unreadable dataset: the page says why
         text = ""
     if text:
-        st.sidebar.caption(f"Cells in use: {text}" + (f" · {facts}" if facts else ""))
+        full = f"**{Path(str(chosen)).name}**: " if box_label(str(chosen)) != str(chosen) else ""
+        st.sidebar.caption(f"{full}Cells in use: {text}" + (f" · {facts}" if facts else ""))
         if selection.filters(chosen) and st.sidebar.button("Use all cells", key="sidebar.all_cells"):
             selection.use(chosen, {})
             st.rerun()
@@ -70,6 +71,10 @@ def render_status() -> None:
     sb = st.sidebar
     ckpt = state.get(state.CHECKPOINT)
     sb.caption("Checkpoint in use: " + (f"`{_short(ckpt)}`" if ckpt else "none yet (pick one on Train or Explore)"))
+    why = checkpoint_misfit(ckpt, state.get(state.DATASET))
+    if why:
+        sb.warning(f"The checkpoint in use does not fit {state.get(state.DATASET)}: {why}. Pick another on Train "
+                   "or Explore.")
     sb.caption(f"Compute: {loaders.device_text()}")
     status = loaders.weights_status()
     if status:
@@ -80,14 +85,55 @@ def render_status() -> None:
             sb.caption("ImageNet/LPIPS weights: ready")
     else:
         sb.caption("ImageNet/LPIPS weights: status unknown")
+    with sb:  # re-read every 2 s while a job runs: the step count moves with the Train page's bar
+        st.fragment(run_every=2 if running_jobs() else None)(job_lines)()
+
+
+def job_lines() -> None:
+    """"Running jobs: 1" and one line per job ("• demo: step 12 of 250 (epoch 1 of 2)")."""
     jobs = running_jobs()
     if jobs:
-        sb.caption(f"Running jobs: {len(jobs)}")
+        st.caption(f"Running jobs: {len(jobs)}")
         for r in jobs[:5]:
-            sb.caption(f"• {r.get('name', _short(str(r.get('path', ''))))}: "
-                       f"epoch {r.get('epoch', '?')}/{r.get('epochs', '?')}")
+            st.caption(f"• {r.get('name', _short(str(r.get('path', ''))))}: {_job_words(r)}")
     else:
-        sb.caption("Running jobs: none")
+        st.caption("Running jobs: none")
+
+
+BOX_CHARS = 26  # what the sidebar's select box shows uncut (about 200 px at its font)
+
+
+def box_label(name: str) -> str:
+    """A dataset name short enough for the sidebar's box, cut in the middle where it is longer
+    ("bbbc021_week4…cycloheximide"); the caption under the box gives it whole."""
+    if len(name) <= BOX_CHARS:
+        return name
+    head = (BOX_CHARS - 1) // 2
+    return name[:head] + "…" + name[-(BOX_CHARS - 1 - head):]
+
+
+def checkpoint_misfit(ckpt: str | None, dataset: str | None) -> str | None:
+    """Why the checkpoint in use cannot embed the chosen dataset (channels, crop size), or None
+    (also None when either is unknown: a baseline, an unlisted set, an unreadable file)."""
+    from ssrl_app import checkpoints
+    if not ckpt or not dataset or not str(ckpt).endswith(".pt"):
+        return None
+    try:
+        info = next((d for d in loaders.dataset_list() if d["name"] == dataset), None)
+        if not info or not info.get("channels") or not info.get("height"):
+            return None
+        return checkpoints.misfit(checkpoints.facts(ckpt), int(info["channels"]), int(info["height"]))
+    except Exception:  # a listing or file problem: the pages say why when the checkpoint is used
+        return None
+
+
+def _job_words(run: dict) -> str:
+    """"preparing" before the first step, then "step 12 of 250 (epoch 1 of 2)"."""
+    step, steps = run.get("step"), run.get("total_steps")
+    if not step:
+        return "preparing"
+    words = f"step {step} of {steps}" if steps else f"step {step}"
+    return words + (f" (epoch {run['epoch']} of {run['epochs']})" if run.get("epoch") and run.get("epochs") else "")
 
 
 def _short(path: str) -> str:

@@ -13,6 +13,8 @@ Plain keys (not widgets):
     SESSION_ID       a short random id naming this browser session's upload folder
     ACTIVE_RUN       run directory the Train page follows (str | None)
     EMBED_RESULT     last Explore result (dict) so coming back to the page is instant
+    PENDING_EMBED    the Explore result of a restored session ({dataset, encoder, label, cells}), shown
+                     again from the embeddings cache when Explore opens
     SWEEP_RUN        folder of the last bias sweep job (str | None)
     EXTRA_DATASETS   folders imported in this session (list[str]), shown in the sidebar
     PENDING_DATASET  a dataset to select at the next run (set by imports)
@@ -60,6 +62,7 @@ PREVIEW_SEED = "ssrl.preview_seed"
 SESSION_ID = "ssrl.session_id"
 ACTIVE_RUN = "ssrl.active_run"
 EMBED_RESULT = "ssrl.embed_result"
+PENDING_EMBED = "ssrl.pending_embed"
 SWEEP_RUN = "ssrl.sweep_run"
 EXTRA_DATASETS = "ssrl.extra_datasets"
 PENDING_DATASET = "ssrl.pending_dataset"

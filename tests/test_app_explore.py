@@ -11,6 +11,12 @@ import pytest
 from app_support import app_on, problems
 
 
+def _row(at) -> dict:
+    """The clusters table (measure, value) as a dict."""
+    t = at.dataframe[0].value
+    return dict(zip(t["measure"], t["value"]))
+
+
 def _embed_hand_features(at):
     at.selectbox(key="w.explore.encoder").select("baseline: hand-made features")
     at.radio(key="w.explore.proj").set_value("pca")
@@ -24,11 +30,11 @@ def test_explore_embeds_clusters_and_shows_metrics_map_and_export(tiny_env):
     _embed_hand_features(at)
     assert not problems(at), problems(at)
     assert not at.error, [e.value for e in at.error]
-    table = at.dataframe[0].value
-    assert {"agreement (AMI)", "single K-Means runs", "chance level (AMI)", "separation (silhouette)"} <= set(table.columns)
-    assert any(c.startswith("probe on unseen") for c in table.columns)  # plates held out, plain names
-    assert -0.5 <= float(table["agreement (AMI)"][0]) <= 1.0
-    assert int(table["k"][0]) == 4  # k = the number of labels of the compared column by default
+    table = _row(at)  # one measure a row: it fits a 1024-px screen
+    assert {"agreement (AMI)", "single K-Means runs", "chance level (AMI)", "separation (silhouette)"} <= set(table)
+    assert any(c.startswith("probe on unseen") for c in table)  # plates held out, plain names
+    assert -0.5 <= float(table["agreement (AMI)"]) <= 1.0
+    assert int(table["k"]) == 4  # k = the number of labels of the compared column by default
     charts = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
     tooltip_fields = [t.get("field") for spec in charts for t in spec.get("encoding", {}).get("tooltip", [])
                       if isinstance(spec.get("encoding", {}).get("tooltip"), list)]
@@ -38,9 +44,9 @@ def test_explore_embeds_clusters_and_shows_metrics_map_and_export(tiny_env):
     assert [d.label for d in at.main.get("download_button")] == ["Download CSV", "Download Parquet"]
     # k changes the clustering; a k set for one column starts over for another; coming back is instant
     at.number_input(key="w.explore.k").set_value(3).run()
-    assert int(at.dataframe[0].value["k"][0]) == 3
+    assert int(_row(at)["k"]) == 3
     at.selectbox(key="w.explore.column").select("compound").run()
-    assert int(at.dataframe[0].value["k"][0]) == 2 and at.number_input(key="w.explore.k").value == 0
+    assert int(_row(at)["k"]) == 2 and at.number_input(key="w.explore.k").value == 0
     at.selectbox(key="w.explore.column").select("label").run()
     t = time.time()
     at.switch_page("pages/data.py").run()
@@ -74,7 +80,8 @@ def test_bias_factor_probe_table(tiny_env):
     assert not problems(at), problems(at)
     assert not at.error, [e.value for e in at.error]
     table = at.dataframe[0].value
-    assert {"factor", "kind", "how well it is predicted", "chance level"} <= set(table.columns)
+    assert {"factor", "score", "score type", "chance"} <= set(table.columns)  # short: it fits 1024 px
+    assert set(table["score type"]) == {"accuracy", "R²"}
     assert {"label (class)", "plate"} <= set(table["factor"])
     assert "brightness of DNA" in set(table["factor"])  # total_intensity_DNA in words
     verdict = " ".join(s.value for s in at.success)

@@ -31,6 +31,10 @@ def test_every_figure_renders_png_and_svg_with_its_title():
     table = pd.DataFrame({"factor": ["compound", "plate", "area"], "kind": ["metadata", "metadata", "image"],
                           "probe_score": [0.9, 0.6, 0.4], "chance": [0.5, 0.5, 0.0]})
     assert "plate" in figures.to_bytes(figures.factor_figure(table, title), "svg").decode()
+    table["probe_metric"] = ["balanced accuracy", "balanced accuracy", "r2"]
+    two = figures.factor_figure(table, title)
+    assert len(two.axes) == 2  # accuracy and R² never share an axis (issue 25 item 8)
+    assert "R²" in two.axes[1].get_xlabel() and "accuracy" in two.axes[0].get_xlabel()
     curves = pd.DataFrame({"class": ["a", "a", "b", "b"], "value": [0, 1, 0, 1], "mean": [0.2, 0.6, 0.7, 0.3]})
     _check(figures.curves_figure(curves, "mean", title), title)
     tiles = [np.full((16, 16, 3), v, np.uint8) for v in (0, 128, 255)]

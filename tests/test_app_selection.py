@@ -170,7 +170,7 @@ def test_a_stopped_run_reads_as_a_normal_end(tiny_env, monkeypatch):
     at.switch_page("pages/train.py").run()
     assert not problems(at), problems(at)
     infos = [i.value for i in at.info]
-    assert "Stopped at epoch 3 of 5; the last checkpoint is usable." in infos, infos
+    assert "Stopped in epoch 3 of 5; the last checkpoint is usable." in infos, infos
     assert not any("failed" in e.value for e in at.error), [e.value for e in at.error]
 
 

@@ -68,6 +68,7 @@ def test_bad_checkpoint_upload_gets_a_plain_message(tiny_env, payload):
     assert not problems(at), problems(at)
     errors = [e.value for e in at.error]
     assert any("cannot be used as a checkpoint" in e for e in errors), errors
+    assert not any("Error" in e for e in errors), errors  # no exception class name ("(IndexError)")
     assert "ssrl.checkpoint" not in at.session_state or not at.session_state["ssrl.checkpoint"]
 
 

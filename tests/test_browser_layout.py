@@ -32,7 +32,7 @@ def server(tmp_path_factory, serve_app):
     run = base / "runs" / "20261201-000000-stopped-demo"
     run.mkdir(parents=True)
     (run / "config.yaml").write_text("name: stopped-demo\n")
-    (run / "status.json").write_text(json.dumps({"state": "stopped", "epoch": 3, "epochs": 5, "progress": 0.6,
+    (run / "status.json").write_text(json.dumps({"state": "stopped", "epoch": 3, "epochs": 5, "progress": 0.6, "step": 30, "total_steps": 50,
                                                  "name": "stopped-demo", "error": "stopped by the stop file"}))
     (run / "checkpoint.pt").write_bytes(b"")
     with serve_app(base, SSRL_CACHE=str(base / "cache")) as running:
@@ -192,10 +192,12 @@ def test_refresh_keeps_the_selection_and_a_stop_is_a_normal_end(server, browser)
     page.screenshot(path=str(SHOTS / "layout_after_refresh.png"))
 
     go(page, server, "Train", "Train: teach a network")
-    page.locator('[data-testid="stSelectbox"]', has_text="Follow a run").first.scroll_into_view_if_needed()
-    page.get_by_role("button", name="Follow this run").click()
+    box = page.locator('[data-testid="stSelectbox"]', has_text="Run in focus").first
+    box.scroll_into_view_if_needed()
+    box.click()
+    page.get_by_role("option", name="stopped-demo (stopped)").first.click()
     wait_idle(page)
-    page.get_by_text("Stopped at epoch 3 of 5; the last checkpoint is usable.").first.wait_for()
+    page.get_by_text("Stopped after step 30 of 50 (epoch 3 of 5); the last checkpoint is usable.").first.wait_for()
     assert "The run failed" not in page.locator('[data-testid="stMain"]').inner_text()
     page.screenshot(path=str(SHOTS / "layout_stopped_run.png"), full_page=True)
     page.close()

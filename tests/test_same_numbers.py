@@ -45,7 +45,8 @@ def test_mitocheck_sample_same_number_in_explore_cli_and_card(offline_env, capsy
     at.radio(key="w.explore.proj").set_value("pca")
     next(b for b in at.button if b.label == "Embed").click().run()
     assert not problems(at), problems(at)
-    explore = float(at.dataframe[0].value["agreement (AMI)"][0])
+    t = at.dataframe[0].value  # one measure a row (issue 25: it fits 1024 px)
+    explore = float(dict(zip(t["measure"], t["value"]))["agreement (AMI)"])
 
     print(f"cli {cli['ami']:.4f}, explore {explore:.4f}, card {card['metrics']['ami']:.4f}")
     assert cli["n"] == 1001 and cli["k"] == 16

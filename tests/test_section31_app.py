@@ -140,9 +140,9 @@ def test_bias_page_shows_the_shipped_sweep_without_retraining(tiny_env, tiny_res
     assert metrics["Overall accuracy change"] == f"{s['overall_change']:+.1%}"
     slopes = _frame_with(at, "what happens")
     assert sorted(slopes["class"]) == CLASSES
-    props = _frame_with(at, "glcm_contrast")
+    props = _frame_with(at, "texture: GLCM contrast")  # plain names (issue 25 item 8)
     assert len(props) == 10 and props["n"].eq(20).all()
-    anova = _frame_with(at, "n_ascending")
+    anova = _frame_with(at, "classes better / worse / flat")
     assert len(anova) == 5
 
 
@@ -160,4 +160,4 @@ def test_bias_page_shows_my_own_sweep_the_same_way(tiny_env, tiny_result, monkey
     at.button(key="w.bias31.measure").click().run()
     assert not problems(at) and not at.error, (problems(at), [e.value for e in at.error])
     assert (tiny_result["sweep"] / "class_properties.csv").is_file()
-    assert len(_frame_with(at, "n_ascending")) == 5
+    assert len(_frame_with(at, "classes better / worse / flat")) == 5

@@ -21,7 +21,8 @@ ROWS = (("ami", "cluster", "ami"), ("ari", "cluster", "ari"), ("silhouette", "cl
 
 
 def compare(features_a: np.ndarray, features_b: np.ndarray, meta: pd.DataFrame, column: str,
-            k: int | None = None, seed: int = 0, names: tuple[str, str] = ("A", "B")) -> dict:
+            k: int | None = None, seed: int = 0, names: tuple[str, str] = ("A", "B"),
+            results: tuple[dict, dict] | None = None) -> dict:
     """Two embeddings of the same cells (same rows of `meta`) scored against `meta[column]`.
 
     Returns a dict with `metrics` (DataFrame: metric, A, B, difference B - A), `per_class`
@@ -34,7 +35,10 @@ def compare(features_a: np.ndarray, features_b: np.ndarray, meta: pd.DataFrame, 
         raise ValueError(f"both embeddings must describe the same cells: {len(a)}, {len(b)} and "
                          f"{len(meta)} metadata rows")
     na, nb = names if names[0] != names[1] else ("A", "B")
-    ra, rb = (evaluate_cells(x, meta, column, k=k, seed=seed, raw=False) for x in (a, b))
+    # `results`: both `evaluate_cells(x, meta, column, k=k, seed=seed)` results, already computed (the app's
+    # cached ones), so a comparison does not score the same embedding twice.
+    ra, rb = results if results is not None else (evaluate_cells(x, meta, column, k=k, seed=seed, raw=False)
+                                                  for x in (a, b))
     rows = []
     for label, part, key in ROWS:
         pa, pb = ra.get(part) or {}, rb.get(part) or {}
