@@ -174,6 +174,19 @@ def phase_map(table: Path, png: Path) -> dict:
             "peak_rss_mb": round(peak_rss_mb())}
 
 
+def phase_profiles(table: Path) -> dict:
+    from ssrl_core.evaluate.plate_stream import plate_profiles
+
+    t0 = time.perf_counter()
+    got = plate_profiles(table, control="DMSO", scratch=table.parent)
+    s = time.perf_counter() - t0
+    m = got["map"]
+    return {"phase": "profiles", "cells": int(got["wells"]["cells"].sum()), "wells": len(got["wells"]),
+            "plates": got["scale"].plates, "scope": got["scale"].scope, "seconds": round(s, 1),
+            "map": {str(t): round(float(v), 4) for t, v in zip(m["treatment"], m["mean_average_precision"])},
+            "peak_rss_mb": round(peak_rss_mb())}
+
+
 def phase_compare(a: Path, b: Path) -> dict:
     from ssrl_core.evaluate.export import read_table
 
@@ -210,7 +223,8 @@ def main() -> int:
         res = {"write": lambda: phase_write(out, int(p[1]), p[2]),
                "embed": lambda: phase_embed(Path(p[1]), Path(p[2]), int(p[3])),
                "map": lambda: phase_map(Path(p[1]), Path(p[2])),
-               "compare": lambda: phase_compare(Path(p[1]), Path(p[2]))}[p[0]]()
+               "compare": lambda: phase_compare(Path(p[1]), Path(p[2])),
+               "profiles": lambda: phase_profiles(Path(p[1]))}[p[0]]()
         print(json.dumps(res))
         return 0
     results = [{"phase": "setup", "cpus": os.cpu_count(), "omp_threads": os.environ.get("OMP_NUM_THREADS"),
