@@ -36,10 +36,11 @@ def _embed_argv(args: argparse.Namespace) -> list[str]:
 def start_torchrun(args: argparse.Namespace) -> int:
     """`embed --procs N`: the same command in N processes started by torchrun on this machine."""
     import subprocess
+    import sys
 
-    from ssrl_core.evaluate.embed_procs import torchrun_command
-
-    code = subprocess.run(torchrun_command(_embed_argv(args), args.procs)).returncode
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={int(args.procs)}",
+           "-m", "ssrl_core", *_embed_argv(args)]
+    code = subprocess.run(cmd).returncode  # torch is not imported in this launcher: it stays small
     if code != 0:
         raise RuntimeError(f"the {args.procs} embedding processes stopped (exit status {code}); run the same "
                            "command again: finished parts are kept and only the missing ones are redone")

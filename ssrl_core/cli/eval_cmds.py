@@ -111,16 +111,17 @@ def _select(cells, where: dict[str, Any]):
 def run_embed(args: argparse.Namespace) -> int:
     import sys
 
+    from ssrl_core.cli.embed_procs_cmd import embed_in_parts, start_torchrun, under_torchrun
+
+    if args.procs is not None and args.procs > 1 and not under_torchrun():
+        return start_torchrun(args)  # before torch is imported here: the launcher stays small
+
     import numpy as np
 
     from ssrl_core.data.registry import load_dataset
     from ssrl_core.evaluate.embedding import embed_with_info
     from ssrl_core.evaluate.export import embedding_frame, write_table
 
-    from ssrl_core.cli.embed_procs_cmd import embed_in_parts, start_torchrun, under_torchrun
-
-    if args.procs is not None and args.procs > 1 and not under_torchrun():
-        return start_torchrun(args)
     cells = load_dataset(args.data)
     keep = np.ones(len(cells), dtype=bool)
     if args.where:

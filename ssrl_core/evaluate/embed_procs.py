@@ -197,11 +197,3 @@ def embed_distributed(cells: CellSet, encoder: str, out: str | Path, device: str
     finally:
         if joined:
             dist.destroy_process_group()
-
-
-def torchrun_command(argv: list[str], procs: int) -> list[str]:
-    """The torchrun command line that runs `ssrl <argv>` in `procs` processes on this machine."""
-    import sys
-
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={int(procs)}",
-            "-m", "ssrl_core", *argv]
