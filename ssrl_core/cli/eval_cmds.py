@@ -29,6 +29,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--no-cache", action="store_true", help="recompute even if cached")
+    p.add_argument("--procs", type=int, default=None, metavar="N",
+                   help="embed in N processes (started with torchrun; on CUDA one GPU each), in resumable parts "
+                        "(a rerun keeps finished parts); also what runs under torchrun on several machines")
+    p.add_argument("--shard-cells", type=int, default=None, metavar="CELLS",
+                   help="cells per part with --procs or torchrun (default 16384)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=run_embed)
 
@@ -106,6 +111,11 @@ def _select(cells, where: dict[str, Any]):
 def run_embed(args: argparse.Namespace) -> int:
     import sys
 
+    from ssrl_core.cli.embed_procs_cmd import embed_in_parts, start_torchrun, under_torchrun
+
+    if args.procs is not None and args.procs > 1 and not under_torchrun():
+        return start_torchrun(args)  # before torch is imported here: the launcher stays small
+
     import numpy as np
 
     from ssrl_core.data.registry import load_dataset
@@ -126,6 +136,8 @@ def run_embed(args: argparse.Namespace) -> int:
             raise ValueError("no cell is left after --where / --heldout")
         cells = cells.subset(index)
     encoder = args.checkpoint or args.encoder
+    if args.procs is not None or under_torchrun():
+        return embed_in_parts(args, cells, encoder, index)
     show = (lambda f: print(f"\rembedding {100 * f:5.1f}%", end="", file=sys.stderr)) if not args.json else None
     feats, info = embed_with_info(cells, encoder, progress=show, device=args.device,
                                   batch_size=args.batch_size, use_cache=not args.no_cache)
