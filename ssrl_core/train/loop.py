@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
-from torch.utils.data import DataLoader
 
 from ssrl_core.devices import resolve_device
 from ssrl_core.io import atomic_write, atomic_write_text
@@ -29,10 +28,12 @@ from ssrl_core.train.budget import Clock
 from ssrl_core.train.diskfull import TrainingStopped, stop_for_full_disk
 from ssrl_core.train.guards import StopSignals, check_resume, not_finite_message
 from ssrl_core.train.config import RunConfig, load_config
+from ssrl_core.train.agree import DeviceTally, agree
 from ssrl_core.train.data import (EpochSampler, ViewPairs, check_channels, load_cells, prepare_images,
                                   prepare_images_with, resolve_recipes)
-from ssrl_core.train.model import (build_model, build_optimizer, lr_at, lr_at_share, rng_state, set_lr,
-                                   set_rng_state)
+from ssrl_core.train.loader import RunBatches, build_loader, choose_workers
+from ssrl_core.train.model import (build_model, build_optimizer, lr_at, lr_at_share, prepare_for_processes,
+                                   rng_state, set_lr, set_rng_state)
 from ssrl_core.train.start_from import check_parent, keep_frozen_eval, parent_info
 
 Progress = Callable[[dict[str, Any]], None]
@@ -146,6 +147,7 @@ class _Loop:
             self.log.info("starting from %s (%s)", cfg.init, self.parent["file"])
         self.clock = Clock(cfg.max_minutes, float(self.ckpt.get("train_seconds", 0.0)) if self.ckpt is not None else 0.0,
                            self.info, self.device)
+        self.global_bn = prepare_for_processes(self.model, cfg, self.info.world)
         self.fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
         self.model.to(self.device, memory_format=self.fmt)  # NHWC: faster convolutions (oneDNN, cuDNN)
         if self.info.enabled:
@@ -185,80 +187,91 @@ class _Loop:
                  "freeze": int(cfg.freeze), "train_seconds": round(self.clock.seconds(), 2)}
         path = ckpt_io.save_checkpoint(self.run_dir / name, state)
         if name == rd.CHECKPOINT:
-            self.saved_step = self.step
+            self.saved_step, self.saved_at = self.step, time.time()
         return path
 
-    def _should_stop(self) -> bool:
-        local = self.sig.reason is not None or (self.main and rd.stop_requested(self.run_dir))
-        return dist_.any_rank([local], self.info, self.device)[0]
+    def _stop_requested(self) -> bool:
+        """This rank's stop request (a signal; on rank 0 also the stop file); agreed in `agree`."""
+        return self.sig.reason is not None or (self.main and rd.stop_requested(self.run_dir))
 
     def run(self, resume: bool) -> dict[str, Any]:
+        """Train to the end (steps, epochs or time budget), a stop request or a non-finite loss.
+
+        The host reads from the device only at agreement points (`train.agree`): every
+        `log_every` steps, at the last step, when a numbered epoch checkpoint is due and when the
+        time budget is estimated used up; nothing in between waits for the GPU."""
         self._setup(resume)
         cfg, t0 = self.cfg, time.time()
         self.clock.restart()
-        start_step = self.step
-        last: dict[str, Any] = {}
-        sums: dict[str, float] = {}
-        n_int, t_int = 0, time.time()
+        start_step, last = self.step, {}
+        if self.step >= self.total_steps:
+            return self._finish("finished", last, None)
+        tally, t_int, self.saved_at = DeviceTally(self.device), time.time(), time.time()
         pairs = cfg.batch_size * self.info.world * len(self.recipes)
-        self.log.info("training %s on %d cells (%s), %d steps/epoch, device %s", cfg.name, len(self.cells),
-                      cfg.data.name, self.steps_per_epoch, self.device)
+        self.workers = choose_workers(cfg.num_workers, self.device)
+        batches = RunBatches(self.sampler, cfg.epochs, self.epoch, self.batch_in_epoch)
+        loader = build_loader(self.dataset, batches, self.workers, pin=self.device.type == "cuda")
+        self.log.info("training %s on %d cells (%s), %d steps/epoch, device %s, %d loader worker(s)%s", cfg.name,
+                      len(self.cells), cfg.data.name, self.steps_per_epoch, self.device, self.workers,
+                      ", batch norm over the global batch" if self.global_bn else "")
         self.model.train()
         keep_frozen_eval(self.model.frozen)
-        while self.epoch < cfg.epochs and self.step < self.total_steps:
-            self.sampler.set_epoch(self.epoch, self.batch_in_epoch)
-            self.dataset.set_epoch(self.epoch)
-            loader = DataLoader(self.dataset, batch_size=cfg.batch_size, sampler=self.sampler,
-                                num_workers=cfg.num_workers, drop_last=cfg.drop_last,
-                                pin_memory=self.device.type == "cuda")
-            for views in loader:
-                if self._should_stop():
-                    return self._finish("stopped", last, f"stopped by {self.sig.reason or 'the stop file'}")
-                views = [v.to(self.device, non_blocking=True, memory_format=self.fmt) for v in views]
-                share = self.clock.share()
-                lr = lr_at(cfg, self.step, self.total_steps, self.steps_per_epoch) if share is None \
-                    else lr_at_share(cfg, share)
-                set_lr(self.opt, lr)
-                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-                    terms = self.net(*views)
-                loss = terms["loss"]
-                bad = not bool(torch.isfinite(loss.detach()).all())
-                if dist_.any_rank([bad], self.info, self.device)[0]:
-                    self._not_finite(terms, lr)
-                self.opt.zero_grad(set_to_none=True)
-                loss.backward()
-                self.opt.step()
-                self.model.after_step((self.step + 1) / self.total_steps if share is None else self.clock.share())
-                self.step += 1
-                self.batch_in_epoch += 1
-                for k, v in terms.items():
-                    sums[k] = sums.get(k, 0.0) + float(v.detach().float())
-                n_int += 1
-                if self.progress and self.main:
-                    self.progress({"step": self.step, "total_steps": self.total_steps, "epoch": self.epoch + 1,
-                                   "loss": float(terms["loss"].detach().float()), "lr": lr})
-                end_epoch = self.batch_in_epoch >= self.steps_per_epoch
-                done = self.step >= self.total_steps or self.clock.out_of_time()
-                if self.step % cfg.log_every == 0 or end_epoch or done:
-                    dt = max(time.time() - t_int, 1e-9)
-                    last = {"step": self.step, "epoch": self.epoch + 1, **{k: v / n_int for k, v in sums.items()},
-                            "lr": lr, "pairs_per_s": round(pairs * n_int / dt, 2),
-                            "elapsed_s": round(time.time() - t0, 2)}
-                    self._report(last, t0, start_step)
-                    sums, n_int, t_int = {}, 0, time.time()
-                if done:
-                    break
-            if self.clock.out_of_time():
-                if self.batch_in_epoch >= self.steps_per_epoch:
+        for views in loader:
+            views = [v.to(self.device, non_blocking=True, memory_format=self.fmt) for v in views]
+            share = self.clock.share_at(self.step)
+            lr = lr_at(cfg, self.step, self.total_steps, self.steps_per_epoch) if share is None \
+                else lr_at_share(cfg, share)
+            set_lr(self.opt, lr)
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+                terms = self.net(*views)
+            self.opt.zero_grad(set_to_none=True)
+            terms["loss"].backward()
+            self.opt.step()
+            after = self.clock.share_at(self.step + 1)
+            self.model.after_step((self.step + 1) / self.total_steps if after is None else after)
+            tally.add(terms, self.step)
+            self.step += 1
+            self.batch_in_epoch += 1
+            if self.progress and self.main:
+                self.progress({"step": self.step, "total_steps": self.total_steps, "epoch": self.epoch + 1,
+                               "loss": last.get("loss", float("nan")), "lr": lr})
+            end_epoch = self.batch_in_epoch >= self.steps_per_epoch
+            keep_epoch = end_epoch and cfg.checkpoint_every and (self.epoch + 1) % cfg.checkpoint_every == 0
+            timed_out = after is not None and after >= 1.0
+            if not (self.step % cfg.log_every == 0 or self.step >= self.total_steps or keep_epoch or timed_out):
+                if end_epoch:
                     self.epoch, self.batch_in_epoch = self.epoch + 1, 0
-                return self._finish("finished", last, None)
-            if self.batch_in_epoch >= self.steps_per_epoch:
+                continue
+            ag = agree(tally, self._stop_requested(), self.clock.share(), self.info)  # the interval's one sync
+            self.clock.agreed(ag.share, self.step)
+            if ag.first_bad is not None:
+                self._not_finite(ag.sums, lr, ag.first_bad)
+            dt = max(time.time() - t_int, 1e-9)
+            last = {"step": self.step, "epoch": self.epoch + 1, **ag.means, "lr": lr,
+                    "pairs_per_s": round(pairs * tally.count / dt, 2), "elapsed_s": round(time.time() - t0, 2)}
+            self._report(last, t0, start_step)
+            tally.reset()
+            t_int = time.time()
+            if end_epoch:
                 self.epoch, self.batch_in_epoch = self.epoch + 1, 0
+            if ag.stop:
+                return self._finish("stopped", last, f"stopped by {self.sig.reason or 'the stop file'}")
+            done = self.step >= self.total_steps or (ag.share is not None and ag.share >= 1.0)
+            if keep_epoch or (not done and self._save_due()):
                 self._save(rd.CHECKPOINT, last)
-                if cfg.checkpoint_every and self.epoch % cfg.checkpoint_every == 0 and self.main:
-                    src = self.run_dir / rd.CHECKPOINT  # the same state: copy it, atomically
-                    atomic_write(self.run_dir / rd.epoch_checkpoint_name(self.epoch), lambda p: shutil.copyfile(src, p))
+            if keep_epoch and self.main:
+                src = self.run_dir / rd.CHECKPOINT  # the same state: copy it, atomically
+                atomic_write(self.run_dir / rd.epoch_checkpoint_name(self.epoch), lambda p: shutil.copyfile(src, p))
+            if done:
+                break
         return self._finish("finished", last, None)
+
+    def _save_due(self) -> bool:
+        """A periodic checkpoint is due (`checkpoint_steps` steps or `checkpoint_minutes` since the last)."""
+        cfg = self.cfg
+        by_steps = bool(cfg.checkpoint_steps) and self.step - (self.saved_step or 0) >= cfg.checkpoint_steps
+        by_time = bool(cfg.checkpoint_minutes) and time.time() - self.saved_at >= 60.0 * cfg.checkpoint_minutes
+        return by_steps or by_time
 
     def _report(self, record: dict[str, Any], t0: float, start_step: int) -> None:
         if self.main:
@@ -274,23 +287,28 @@ class _Loop:
             self.log.info("step %d epoch %d loss %.4f lr %.2e %.1f pairs/s", self.step, self.epoch + 1,
                           record.get("loss", float("nan")), record["lr"], record["pairs_per_s"])
 
-    def _not_finite(self, terms: dict[str, torch.Tensor], lr: float) -> None:
-        msg = not_finite_message(terms, lr, self.step, self.epoch, self.cfg.lr)
-        self._status(state="failed", error=msg, step=self.step)
+    def _not_finite(self, sums: dict[str, torch.Tensor], lr: float, step: int) -> None:
+        """Fail the run: the loss of (0-based) `step` was the first not finite (on some rank)."""
+        msg = not_finite_message(sums, lr, step, step // self.steps_per_epoch, self.cfg.lr)
+        self._status(state="failed", error=msg, step=step)
         self.log.error(msg)
         raise LossNotFinite(msg)
 
-    def _checksum(self) -> float:
-        """Sum of |weights| of the trained encoder: equal on every rank when gradients are synced."""
+    def _checksum(self, what: str = "parameters") -> float:
+        """Sum of |weights| (or of |buffers|: batch-norm statistics) of the trained encoder: equal
+        on every rank when gradients are synced (and, for buffers, with global batch norm)."""
         with torch.no_grad():
-            return float(sum(p.detach().double().abs().sum().item() for p in self.model.backbone.parameters()))
+            tensors = [t for t in getattr(self.model.backbone, what)() if t.is_floating_point()]
+            return float(sum(t.detach().double().abs().sum().item() for t in tensors))
 
     def _finish(self, state: str, last: dict[str, Any], reason: str | None) -> dict[str, Any]:
-        path = self._save(rd.CHECKPOINT, last)
+        path = self._save(rd.CHECKPOINT, last) if self.saved_step != self.step else self.run_dir / rd.CHECKPOINT
         dist_.barrier(self.info)
         out = {"state": state, "step": self.step, "epoch": self.epoch, "total_steps": self.total_steps,
                "checkpoint": str(path or self.run_dir / rd.CHECKPOINT), "metrics": last, "error": reason,
-               "rank": self.info.rank, "world_size": self.info.world, "param_checksum": self._checksum()}
+               "rank": self.info.rank, "world_size": self.info.world, "param_checksum": self._checksum(),
+               "buffer_checksum": self._checksum("buffers"), "global_batchnorm": self.global_bn,
+               "loader_workers": getattr(self, "workers", 0)}
         if self.main:
             done = 1.0 if state == "finished" else round(self.step / self.total_steps, 4)
             epoch = self.epoch + (1 if self.batch_in_epoch else 0)
