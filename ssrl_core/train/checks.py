@@ -22,6 +22,7 @@ from ssrl_core.params import Param
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("cosine", "constant")
+AUGMENT_ON = ("cpu", "device")  # where views are made: DataLoader workers, or batched on the training device
 # The plain fields of a run config (their defaults live in `RunConfig`). Sane ranges (inclusive):
 # a value outside would only fail later, deep inside training.
 WHOLE_FIELDS = {k: Param("int", low=lo, high=hi) for k, (lo, hi) in {
@@ -32,7 +33,8 @@ NUMBER_FIELDS = {k: Param("float", low=lo, high=hi) for k, (lo, hi) in {
     "weight_decay": (0.0, 10.0), "momentum": (0.0, 1.0), "warmup_epochs": (0.0, 100_000.0),
     "checkpoint_minutes": (0.0, 10080.0)}.items()}
 CHOICE_FIELDS = {k: Param("choice", choices=tuple(c)) for k, c in {
-    "optimizer": OPTIMIZERS, "schedule": SCHEDULES, "device": DEVICES, "precision": PRECISIONS}.items()}
+    "optimizer": OPTIMIZERS, "schedule": SCHEDULES, "device": DEVICES, "precision": PRECISIONS,
+    "augment_on": AUGMENT_ON}.items()}
 SWITCH_FIELDS = {k: Param("bool") for k in ("pretrained", "per_channel", "drop_last", "channels_last", "compile")}
 MAX_WEIGHT = 1000.0
 MAX_STEPS = 10**9

@@ -120,6 +120,7 @@ class RunConfig:
     cpu_threads: int = 0
     channels_last: bool = True
     sync_batchnorm: bool | str = "auto"
+    augment_on: str = "cpu"
     compile: bool = False
     checkpoint_every: int = 0
     checkpoint_steps: int = 0

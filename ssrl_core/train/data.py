@@ -82,13 +82,17 @@ class ViewPairs(Dataset):
     or `(epoch, index)`, as `train.loader.RunBatches` gives it to persistent workers.
     """
 
-    def __init__(self, images01: Any, recipes: Sequence[Any], crop_size: int, seed: int = 0):
+    def __init__(self, images01: Any, recipes: Sequence[Any], crop_size: int, seed: int = 0,
+                 on_device: Sequence[bool] | None = None):
         from ssrl_core.augment import TwoViews
 
         if images01.dtype != np.float32 or images01.ndim != 4:
             raise ValueError("ViewPairs needs float32 images (N, H, W, C) scaled to [0, 1]")
         self.images = images01
-        self.makers = [TwoViews(r, out_size=crop_size) for r in recipes]
+        # recipes made on the device in batches (`train.device_views`) get no views here: the item
+        # ends with the crop itself instead (once, whatever the number of such recipes)
+        self.on_device = list(on_device) if on_device is not None else [False] * len(recipes)
+        self.makers = [None if dev else TwoViews(r, out_size=crop_size) for r, dev in zip(recipes, self.on_device)]
         self.crop_size = int(crop_size)
         self.seed = int(seed)
         self.epoch = 0
@@ -104,8 +108,11 @@ class ViewPairs(Dataset):
         image = self.images[index]
         out: list[torch.Tensor] = []
         for r, maker in enumerate(self.makers):
-            v1, v2 = maker(image, view_seed(self.seed, epoch, index, r))
-            out += [_as_chw(v1, self.crop_size), _as_chw(v2, self.crop_size)]
+            if maker is not None:
+                v1, v2 = maker(image, view_seed(self.seed, epoch, index, r))
+                out += [_as_chw(v1, self.crop_size), _as_chw(v2, self.crop_size)]
+        if any(self.on_device):
+            out.append(torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1))
         return tuple(out)
 
 

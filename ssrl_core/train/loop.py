@@ -3,8 +3,8 @@
 One loop for one CPU, one GPU (bf16 autocast) or several GPUs under torchrun (DDP). Progress goes
 to the run directory (status.json, metrics.jsonl, train.log, checkpoints), written by rank 0.
 The run stops cleanly on Ctrl-C / SIGTERM / a `stop` file (checkpoint saved, state `stopped`),
-at once on a NaN/inf loss (state `failed`, the last good checkpoint kept), and on a full disk
-(state `stopped`, "stopped: the disk is full ...", files consistent: `train.diskfull`).
+on a NaN/inf loss (state `failed`, the last good checkpoint kept; seen at the next log step:
+`train.agree`), and on a full disk (state `stopped`, files consistent: `train.diskfull`).
 """
 
 from __future__ import annotations
@@ -31,9 +31,10 @@ from ssrl_core.train.config import RunConfig, load_config
 from ssrl_core.train.agree import DeviceTally, agree
 from ssrl_core.train.data import (EpochSampler, ViewPairs, check_channels, load_cells, prepare_images,
                                   prepare_images_with, resolve_recipes)
+from ssrl_core.train.device_views import DeviceViews, device_recipes
 from ssrl_core.train.loader import RunBatches, build_loader, choose_workers
-from ssrl_core.train.model import (build_model, build_optimizer, lr_at, lr_at_share, prepare_for_processes,
-                                   rng_state, set_lr, set_rng_state)
+from ssrl_core.train.model import build_model, build_optimizer, lr_at, lr_at_share, rng_state, set_lr, set_rng_state
+from ssrl_core.train.placement import checksum, place_model, wrap_model
 from ssrl_core.train.start_from import check_parent, keep_frozen_eval, parent_info
 
 Progress = Callable[[dict[str, Any]], None]
@@ -116,8 +117,6 @@ class _Loop:
     def _setup(self, resume: bool) -> None:
         cfg = self.cfg
         torch.manual_seed(cfg.seed)  # the same initial weights and method state on every rank
-        if self.device.type == "cuda":
-            torch.backends.cudnn.benchmark = True
         cells = load_cells(cfg.data, cfg.seed)
         self.cells, self.recipes = cells, resolve_recipes(cfg.recipes)
         check_channels(self.recipes, cells.images.shape[-1])  # every check before the pixels are scaled
@@ -133,7 +132,9 @@ class _Loop:
                 check_parent(self.parent, cfg.backbone, cfg.per_channel, cells.images.shape[-1])
             images01, lo, hi = prepare_images(cells)
         self.lo, self.hi = lo, hi
-        self.dataset = ViewPairs(images01, self.recipes, cfg.crop_size, cfg.seed)
+        on_device = device_recipes(self.recipes, cfg.augment_on)
+        self.dataset = ViewPairs(images01, self.recipes, cfg.crop_size, cfg.seed, on_device)
+        self.device_views = DeviceViews(self.recipes, on_device, cfg.crop_size, cfg.seed)
         self.sampler = EpochSampler(len(self.dataset), cfg.seed, self.info.rank, self.info.world,
                                     cfg.batch_size, cfg.drop_last)
         self.steps_per_epoch = self.sampler.batches_per_epoch()
@@ -147,12 +148,7 @@ class _Loop:
             self.log.info("starting from %s (%s)", cfg.init, self.parent["file"])
         self.clock = Clock(cfg.max_minutes, float(self.ckpt.get("train_seconds", 0.0)) if self.ckpt is not None else 0.0,
                            self.info, self.device)
-        self.global_bn = prepare_for_processes(self.model, cfg, self.info.world)
-        self.fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
-        self.model.to(self.device, memory_format=self.fmt)  # NHWC: faster convolutions (oneDNN, cuDNN)
-        if self.info.enabled:
-            self.model.set_gather(dist_.gather)
-            self.model.set_all_reduce(dist_.all_reduce_sum)
+        self.global_bn, self.fmt = place_model(self.model, cfg, self.device, self.info)
         self.opt = build_optimizer(cfg, self.model)
         self.step, self.epoch, self.batch_in_epoch = 0, 0, 0
         if self.ckpt is not None:
@@ -164,10 +160,7 @@ class _Loop:
             self.batch_in_epoch = int(self.ckpt.get("batch_in_epoch", 0))
             set_rng_state(self.ckpt.get("rng"))
             self.log.info("resumed from %s at step %d (epoch %d)", last.name, self.step, self.epoch + 1)
-        self.net = self.model
-        if self.info.enabled:
-            ids = [self.device.index] if self.device.type == "cuda" else None
-            self.net = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids, broadcast_buffers=False)
+        self.net = wrap_model(self.model, cfg, self.device, self.info)
         self.prefix = next(n for n, m in self.model.named_modules() if m is self.model.backbone) + "."
 
     def _save(self, name: str, metrics: dict[str, Any]) -> Path | None:
@@ -190,16 +183,10 @@ class _Loop:
             self.saved_step, self.saved_at = self.step, time.time()
         return path
 
-    def _stop_requested(self) -> bool:
-        """This rank's stop request (a signal; on rank 0 also the stop file); agreed in `agree`."""
-        return self.sig.reason is not None or (self.main and rd.stop_requested(self.run_dir))
-
     def run(self, resume: bool) -> dict[str, Any]:
-        """Train to the end (steps, epochs or time budget), a stop request or a non-finite loss.
-
-        The host reads from the device only at agreement points (`train.agree`): every
-        `log_every` steps, at the last step, when a numbered epoch checkpoint is due and when the
-        time budget is estimated used up; nothing in between waits for the GPU."""
+        """Train to the end (steps, epochs, time), a stop request or a non-finite loss. The host reads
+        the device only at agreement points (`train.agree`): every `log_every` steps, at the end,
+        before a numbered epoch checkpoint and when the time budget is estimated used up."""
         self._setup(resume)
         cfg, t0 = self.cfg, time.time()
         self.clock.restart()
@@ -218,6 +205,7 @@ class _Loop:
         keep_frozen_eval(self.model.frozen)
         for views in loader:
             views = [v.to(self.device, non_blocking=True, memory_format=self.fmt) for v in views]
+            views = self.device_views(views, self.step, self.fmt)  # no-op unless `augment_on: device`
             share = self.clock.share_at(self.step)
             lr = lr_at(cfg, self.step, self.total_steps, self.steps_per_epoch) if share is None \
                 else lr_at_share(cfg, share)
@@ -235,25 +223,24 @@ class _Loop:
             if self.progress and self.main:
                 self.progress({"step": self.step, "total_steps": self.total_steps, "epoch": self.epoch + 1,
                                "loss": last.get("loss", float("nan")), "lr": lr})
-            end_epoch = self.batch_in_epoch >= self.steps_per_epoch
-            keep_epoch = end_epoch and cfg.checkpoint_every and (self.epoch + 1) % cfg.checkpoint_every == 0
+            epoch_no, end_epoch = self.epoch + 1, self.batch_in_epoch >= self.steps_per_epoch
+            if end_epoch:
+                self.epoch, self.batch_in_epoch = self.epoch + 1, 0
+            keep_epoch = end_epoch and cfg.checkpoint_every and epoch_no % cfg.checkpoint_every == 0
             timed_out = after is not None and after >= 1.0
             if not (self.step % cfg.log_every == 0 or self.step >= self.total_steps or keep_epoch or timed_out):
-                if end_epoch:
-                    self.epoch, self.batch_in_epoch = self.epoch + 1, 0
                 continue
-            ag = agree(tally, self._stop_requested(), self.clock.share(), self.info)  # the interval's one sync
+            stop = self.sig.reason is not None or (self.main and rd.stop_requested(self.run_dir))
+            ag = agree(tally, stop, self.clock.share(), self.info)  # the interval's one read (and all_reduce)
             self.clock.agreed(ag.share, self.step)
             if ag.first_bad is not None:
                 self._not_finite(ag.sums, lr, ag.first_bad)
             dt = max(time.time() - t_int, 1e-9)
-            last = {"step": self.step, "epoch": self.epoch + 1, **ag.means, "lr": lr,
+            last = {"step": self.step, "epoch": epoch_no, **ag.means, "lr": lr,
                     "pairs_per_s": round(pairs * tally.count / dt, 2), "elapsed_s": round(time.time() - t0, 2)}
             self._report(last, t0, start_step)
             tally.reset()
             t_int = time.time()
-            if end_epoch:
-                self.epoch, self.batch_in_epoch = self.epoch + 1, 0
             if ag.stop:
                 return self._finish("stopped", last, f"stopped by {self.sig.reason or 'the stop file'}")
             done = self.step >= self.total_steps or (ag.share is not None and ag.share >= 1.0)
@@ -281,10 +268,10 @@ class _Loop:
             share = self.clock.share(sync=False)  # rank 0 only: no collective here
             if share is not None and share > done:  # a time budget ends the run first
                 done, eta = share, self.clock.left(share)
-            self._status(state="running", step=self.step, total_steps=self.total_steps, epoch=self.epoch + 1,
+            self._status(state="running", step=self.step, total_steps=self.total_steps, epoch=record["epoch"],
                          epochs=self.cfg.epochs, progress=round(done, 4),
                          eta_seconds=eta, loss=record.get("loss"))
-            self.log.info("step %d epoch %d loss %.4f lr %.2e %.1f pairs/s", self.step, self.epoch + 1,
+            self.log.info("step %d epoch %d loss %.4f lr %.2e %.1f pairs/s", self.step, record["epoch"],
                           record.get("loss", float("nan")), record["lr"], record["pairs_per_s"])
 
     def _not_finite(self, sums: dict[str, torch.Tensor], lr: float, step: int) -> None:
@@ -294,20 +281,13 @@ class _Loop:
         self.log.error(msg)
         raise LossNotFinite(msg)
 
-    def _checksum(self, what: str = "parameters") -> float:
-        """Sum of |weights| (or of |buffers|: batch-norm statistics) of the trained encoder: equal
-        on every rank when gradients are synced (and, for buffers, with global batch norm)."""
-        with torch.no_grad():
-            tensors = [t for t in getattr(self.model.backbone, what)() if t.is_floating_point()]
-            return float(sum(t.detach().double().abs().sum().item() for t in tensors))
-
     def _finish(self, state: str, last: dict[str, Any], reason: str | None) -> dict[str, Any]:
         path = self._save(rd.CHECKPOINT, last) if self.saved_step != self.step else self.run_dir / rd.CHECKPOINT
         dist_.barrier(self.info)
         out = {"state": state, "step": self.step, "epoch": self.epoch, "total_steps": self.total_steps,
                "checkpoint": str(path or self.run_dir / rd.CHECKPOINT), "metrics": last, "error": reason,
-               "rank": self.info.rank, "world_size": self.info.world, "param_checksum": self._checksum(),
-               "buffer_checksum": self._checksum("buffers"), "global_batchnorm": self.global_bn,
+               "rank": self.info.rank, "world_size": self.info.world, "param_checksum": checksum(self.model.backbone),
+               "buffer_checksum": checksum(self.model.backbone, "buffers"), "global_batchnorm": self.global_bn,
                "loader_workers": getattr(self, "workers", 0)}
         if self.main:
             done = 1.0 if state == "finished" else round(self.step / self.total_steps, 4)

@@ -15,9 +15,7 @@ import torch
 from torch import nn
 
 from ssrl_core.methods import build_method
-from ssrl_core.methods.registry import METHODS
 from ssrl_core.models import build_backbone
-from ssrl_core.models.global_bn import to_global_batchnorm
 from ssrl_core.train.config import RunConfig
 from ssrl_core.train.start_from import check_parent, freeze_stages, load_parent
 
@@ -98,25 +96,6 @@ def build_model(cfg: RunConfig, in_channels: int,
     model = MultiRecipe(methods, [r.weight for r in cfg.recipes], [r.label for r in cfg.recipes])
     model.frozen = frozen
     return model, feat_dim
-
-
-def uses_global_batchnorm(cfg: RunConfig, world: int) -> bool:
-    """Batch norm over the global batch: only with several processes; `sync_batchnorm: auto` follows
-    the method's paper (`SSLMethod.global_batch_norm`: SimCLR, BYOL, VICReg, Barlow Twins)."""
-    if world <= 1:
-        return False
-    if cfg.sync_batchnorm == "auto":
-        return bool(METHODS[cfg.method.name].global_batch_norm)
-    return bool(cfg.sync_batchnorm)
-
-
-def prepare_for_processes(model: MultiRecipe, cfg: RunConfig, world: int) -> bool:
-    """Before DDP wraps the model: batch norm over the global batch when `uses_global_batchnorm`
-    (every BatchNorm of the backbone, heads and momentum encoders). Returns whether it did."""
-    if not uses_global_batchnorm(cfg, world):
-        return False
-    to_global_batchnorm(model)
-    return True
 
 
 def build_optimizer(cfg: RunConfig, model: nn.Module) -> torch.optim.Optimizer:
