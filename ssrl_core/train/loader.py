@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import os
+import time
 from typing import Any, Iterator, Sequence
 
 import torch
@@ -85,3 +86,27 @@ def build_loader(dataset: Dataset, batches: RunBatches, workers: int, pin: bool)
     extra: dict[str, Any] = {"prefetch_factor": PREFETCH} if workers else {}
     return DataLoader(dataset, batch_sampler=batches, num_workers=workers, collate_fn=stack_views,
                       pin_memory=pin, **extra)
+
+
+class TimedBatches:
+    """Iterates a loader and adds up the seconds the training process waited for its batches
+    (`take()` returns them and starts again): the share of a log interval spent waiting for
+    data, recorded as `data_wait_share` in metrics.jsonl (near 0 when the loader keeps up)."""
+
+    def __init__(self, loader: DataLoader) -> None:
+        self.loader, self.waited = loader, 0.0
+
+    def __iter__(self) -> Iterator[Any]:
+        it = iter(self.loader)
+        while True:
+            t0 = time.perf_counter()
+            try:
+                batch = next(it)
+            except StopIteration:
+                return
+            self.waited += time.perf_counter() - t0
+            yield batch
+
+    def take(self) -> float:
+        waited, self.waited = self.waited, 0.0
+        return waited

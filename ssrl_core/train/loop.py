@@ -32,9 +32,9 @@ from ssrl_core.train.agree import DeviceTally, agree
 from ssrl_core.train.data import (EpochSampler, ViewPairs, check_channels, load_cells, prepare_images,
                                   prepare_images_with, resolve_recipes)
 from ssrl_core.train.device_views import DeviceViews, device_recipes
-from ssrl_core.train.loader import RunBatches, build_loader, choose_workers
+from ssrl_core.train.loader import RunBatches, TimedBatches, build_loader, choose_workers
 from ssrl_core.train.model import build_model, build_optimizer, lr_at, lr_at_share, rng_state, set_lr, set_rng_state
-from ssrl_core.train.placement import checksum, place_model, wrap_model
+from ssrl_core.train.placement import checksum, peak_memory_mib, place_model, wrap_model
 from ssrl_core.train.start_from import check_parent, keep_frozen_eval, parent_info
 
 Progress = Callable[[dict[str, Any]], None]
@@ -197,7 +197,7 @@ class _Loop:
         pairs = cfg.batch_size * self.info.world * len(self.recipes)
         self.workers = choose_workers(cfg.num_workers, self.device)
         batches = RunBatches(self.sampler, cfg.epochs, self.epoch, self.batch_in_epoch)
-        loader = build_loader(self.dataset, batches, self.workers, pin=self.device.type == "cuda")
+        loader = TimedBatches(build_loader(self.dataset, batches, self.workers, pin=self.device.type == "cuda"))
         self.log.info("training %s on %d cells (%s), %d steps/epoch, device %s, %d loader worker(s)%s", cfg.name,
                       len(self.cells), cfg.data.name, self.steps_per_epoch, self.device, self.workers,
                       ", batch norm over the global batch" if self.global_bn else "")
@@ -237,7 +237,8 @@ class _Loop:
                 self._not_finite(ag.sums, lr, ag.first_bad)
             dt = max(time.time() - t_int, 1e-9)
             last = {"step": self.step, "epoch": epoch_no, **ag.means, "lr": lr,
-                    "pairs_per_s": round(pairs * tally.count / dt, 2), "elapsed_s": round(time.time() - t0, 2)}
+                    "pairs_per_s": round(pairs * tally.count / dt, 2), "elapsed_s": round(time.time() - t0, 2),
+                    "data_wait_share": round(min(1.0, loader.take() / dt), 3)}
             self._report(last, t0, start_step)
             tally.reset()
             t_int = time.time()
@@ -288,7 +289,7 @@ class _Loop:
                "checkpoint": str(path or self.run_dir / rd.CHECKPOINT), "metrics": last, "error": reason,
                "rank": self.info.rank, "world_size": self.info.world, "param_checksum": checksum(self.model.backbone),
                "buffer_checksum": checksum(self.model.backbone, "buffers"), "global_batchnorm": self.global_bn,
-               "loader_workers": getattr(self, "workers", 0)}
+               "loader_workers": getattr(self, "workers", 0), "peak_memory_mib": peak_memory_mib(self.device)}
         if self.main:
             done = 1.0 if state == "finished" else round(self.step / self.total_steps, 4)
             epoch = self.epoch + (1 if self.batch_in_epoch else 0)

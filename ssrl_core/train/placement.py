@@ -73,3 +73,10 @@ def checksum(module: nn.Module, what: str = "parameters") -> float:
     with torch.no_grad():
         tensors = [t for t in getattr(module, what)() if t.is_floating_point()]
         return float(sum(t.detach().double().abs().sum().item() for t in tensors))
+
+
+def peak_memory_mib(device: torch.device) -> float | None:
+    """The most GPU memory the process's tensors held (MiB), None off CUDA."""
+    if device.type != "cuda":
+        return None
+    return round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
