@@ -34,7 +34,7 @@ from ssrl_core.train.data import (EpochSampler, ViewPairs, check_channels, load_
 from ssrl_core.train.device_views import DeviceViews, device_recipes
 from ssrl_core.train.loader import RunBatches, TimedBatches, build_loader, choose_workers
 from ssrl_core.train.model import build_model, build_optimizer, lr_at, lr_at_share, rng_state, set_lr, set_rng_state
-from ssrl_core.train.placement import checksum, peak_memory_mib, place_model, wrap_model
+from ssrl_core.train.placement import checksum, peak_memory_mib, place_model, scale_notes, wrap_model
 from ssrl_core.train.start_from import check_parent, keep_frozen_eval, parent_info
 
 Progress = Callable[[dict[str, Any]], None]
@@ -184,9 +184,8 @@ class _Loop:
         return path
 
     def run(self, resume: bool) -> dict[str, Any]:
-        """Train to the end (steps, epochs, time), a stop request or a non-finite loss. The host reads
-        the device only at agreement points (`train.agree`): every `log_every` steps, at the end,
-        before a numbered epoch checkpoint and when the time budget is estimated used up."""
+        """Train to the end (steps, epochs, time), a stop or a non-finite loss; the host reads the
+        device only at agreement points (`train.agree`): log steps, the end, epoch copies, time up."""
         self._setup(resume)
         cfg, t0 = self.cfg, time.time()
         self.clock.restart()
@@ -201,6 +200,8 @@ class _Loop:
         self.log.info("training %s on %d cells (%s), %d steps/epoch, device %s, %d loader worker(s)%s", cfg.name,
                       len(self.cells), cfg.data.name, self.steps_per_epoch, self.device, self.workers,
                       ", batch norm over the global batch" if self.global_bn else "")
+        for note in scale_notes(cfg, self.info.world):
+            self.log.warning(note)
         self.model.train()
         keep_frozen_eval(self.model.frozen)
         for views in loader:
@@ -256,10 +257,9 @@ class _Loop:
 
     def _save_due(self) -> bool:
         """A periodic checkpoint is due (`checkpoint_steps` steps or `checkpoint_minutes` since the last)."""
-        cfg = self.cfg
-        by_steps = bool(cfg.checkpoint_steps) and self.step - (self.saved_step or 0) >= cfg.checkpoint_steps
-        by_time = bool(cfg.checkpoint_minutes) and time.time() - self.saved_at >= 60.0 * cfg.checkpoint_minutes
-        return by_steps or by_time
+        steps, minutes = self.cfg.checkpoint_steps, self.cfg.checkpoint_minutes
+        return bool(steps and self.step - (self.saved_step or 0) >= steps) or bool(
+            minutes and time.time() - self.saved_at >= 60.0 * minutes)
 
     def _report(self, record: dict[str, Any], t0: float, start_step: int) -> None:
         if self.main:

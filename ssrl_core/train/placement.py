@@ -80,3 +80,19 @@ def peak_memory_mib(device: torch.device) -> float | None:
     if device.type != "cuda":
         return None
     return round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
+
+
+def scale_notes(cfg: RunConfig, world: int) -> list[str]:
+    """Warnings about settings that stop making sense with many GPUs (logged at the start)."""
+    if cfg.method.name != "moco_v2":
+        return []
+    from ssrl_core.methods.registry import default_params
+
+    params = {**default_params("moco_v2"), **cfg.method.params}
+    keys = cfg.batch_size * world * (2 if params.get("symmetric") else 1)
+    if keys * 2 <= params["queue_size"]:
+        return []
+    return [f"MoCo enqueues {keys:,} keys a step ({cfg.batch_size} cells x {world} process(es)) into a queue of "
+            f"{params['queue_size']:,}: the whole queue is replaced every {max(1, params['queue_size'] // keys)} "
+            f"step(s), so the negatives are only the newest keys; raise method.params.queue_size (e.g. to "
+            f"{keys * 16:,})"]
