@@ -229,9 +229,10 @@ class _Loop:
                 self.epoch, self.batch_in_epoch = self.epoch + 1, 0
             keep_epoch = end_epoch and cfg.checkpoint_every and epoch_no % cfg.checkpoint_every == 0
             timed_out = after is not None and after >= 1.0
-            if not (self.step % cfg.log_every == 0 or self.step >= self.total_steps or keep_epoch or timed_out):
+            stop = self.sig.reason is not None or (self.main and rd.stop_requested(self.run_dir))  # host only
+            if not (self.step % cfg.log_every == 0 or self.step >= self.total_steps or keep_epoch or timed_out
+                    or (stop and not self.info.enabled)):  # one process stops at once; several at a log step
                 continue
-            stop = self.sig.reason is not None or (self.main and rd.stop_requested(self.run_dir))
             ag = agree(tally, stop, self.clock.share(), self.info)  # the interval's one read (and all_reduce)
             self.clock.agreed(ag.share, self.step)
             if ag.first_bad is not None:
@@ -270,8 +271,7 @@ class _Loop:
             if share is not None and share > done:  # a time budget ends the run first
                 done, eta = share, self.clock.left(share)
             self._status(state="running", step=self.step, total_steps=self.total_steps, epoch=record["epoch"],
-                         epochs=self.cfg.epochs, progress=round(done, 4),
-                         eta_seconds=eta, loss=record.get("loss"))
+                         epochs=self.cfg.epochs, progress=round(done, 4), eta_seconds=eta, loss=record.get("loss"))
             self.log.info("step %d epoch %d loss %.4f lr %.2e %.1f pairs/s", self.step, record["epoch"],
                           record.get("loss", float("nan")), record["lr"], record["pairs_per_s"])
 
