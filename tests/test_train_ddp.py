@@ -146,3 +146,20 @@ def test_ddp_loop_agrees_once_per_log_step_and_normalises_over_the_global_batch(
     per_rank = _two_rank_run(tmp_path, "false")
     assert not per_rank[0][1]["global_batchnorm"]
     assert per_rank[0][1]["buffer_checksum"] != per_rank[1][1]["buffer_checksum"]
+
+
+def test_frozen_batch_norms_stay_frozen_after_conversion() -> None:
+    """`freeze` lists a ResNet's stem batch norm itself: the converted layer takes its place."""
+    from ssrl_core.train import load_config
+    from ssrl_core.train.model import build_model
+    from ssrl_core.train.placement import prepare_for_processes
+    from ssrl_core.train.start_from import keep_frozen_eval
+
+    cfg = load_config(None, ["backbone=resnet18", "method.name=simclr", "freeze=1", "crop_size=32"])
+    model, _ = build_model(cfg, 3)
+    assert prepare_for_processes(model, cfg, world=2)
+    bn1 = model.backbone.inner.bn1 if hasattr(model.backbone, "inner") else model.backbone.bn1
+    assert isinstance(bn1, GlobalBatchNorm) and any(m is bn1 for m in model.frozen)
+    model.train()
+    keep_frozen_eval(model.frozen)
+    assert not bn1.training

@@ -81,9 +81,12 @@ class GlobalBatchNorm(_BatchNorm):
         return y.to(x.dtype)
 
 
-def to_global_batchnorm(module: nn.Module) -> nn.Module:
+def to_global_batchnorm(module: nn.Module, replaced: dict[int, nn.Module] | None = None) -> nn.Module:
     """Replace every BatchNorm1d/2d/3d inside `module` by a `GlobalBatchNorm` sharing its
-    parameters and buffers (in place; returns `module`, or the new layer if it is one)."""
+    parameters and buffers (in place; returns `module`, or the new layer if it is one).
+    `replaced`, when given, receives `id(old layer) -> new layer` (to update lists of modules)."""
+    if replaced is None:
+        replaced = {}
     if isinstance(module, _BatchNorm) and not isinstance(module, GlobalBatchNorm):
         new = GlobalBatchNorm(module.num_features, module.eps, module.momentum, module.affine,
                               module.track_running_stats, device=None)
@@ -95,9 +98,10 @@ def to_global_batchnorm(module: nn.Module) -> nn.Module:
         new.train(module.training)
         for p_name, p in module.named_parameters(recurse=False):  # requires_grad (frozen stages) kept
             getattr(new, p_name).requires_grad_(p.requires_grad)
+        replaced[id(module)] = new
         return new
     for name, child in module.named_children():
-        new_child = to_global_batchnorm(child)
+        new_child = to_global_batchnorm(child, replaced)
         if new_child is not child:
             setattr(module, name, new_child)
     return module

@@ -36,7 +36,10 @@ def prepare_for_processes(model: MultiRecipe, cfg: RunConfig, world: int) -> boo
     (every BatchNorm of the backbone, heads and momentum encoders). Returns whether it did."""
     if not uses_global_batchnorm(cfg, world):
         return False
-    to_global_batchnorm(model)
+    replaced: dict[int, nn.Module] = {}
+    to_global_batchnorm(model, replaced)
+    if getattr(model, "frozen", None):  # frozen stages list batch norms themselves: keep them in eval mode
+        model.frozen = [replaced.get(id(m), m) for m in model.frozen]
     return True
 
 
