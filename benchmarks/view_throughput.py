@@ -10,7 +10,7 @@ views, microscopy set A and set B (pairs per second; a pair = the two views of o
       MoCo pairs/s at 64 px in bf16, the issue's estimate from ~35 GFLOP a pair) divided by (a);
   (d) CPU training (no GPU): steps/s of a short ResNet18 MoCo run with 0, 1 and 2 loader
       workers, to choose `num_workers: auto` on the CPU.
-Usage: python -m benchmarks.view_throughput [--cells 512] [--steps 12] [--out benchmarks/view_throughput.md]
+Usage: python -m benchmarks.view_throughput [--cells 512] [--steps 12] [--skip-training] [--out FILE]
 (run under the machine's heavy-work lock: `flock /tmp/ssrl-heavy.lock nice -n 10 ...`).
 """
 
@@ -102,12 +102,14 @@ def main() -> None:
     ap.add_argument("--cells", type=int, default=512)
     ap.add_argument("--steps", type=int, default=12)
     ap.add_argument("--out", default=str(ROOT / "benchmarks" / "view_throughput.md"))
+    ap.add_argument("--skip-training", action="store_true", help="only the views (under a minute of CPU)")
     args = ap.parse_args()
     images = load_crops(args.cells)
     threads = torch.get_num_threads()
     lines = ["# View throughput per executor, and the CPU cores a GPU needs", "",
              f"CPU: {cpu_name()}; torch {torch.__version__}, {threads} torch threads; the machine was shared "
-             "with other sessions (numbers are lower bounds of a quiet machine).",
+             f"with other sessions (load average {os.getloadavg()[0]:.1f} at the start: the numbers are lower "
+             "bounds of a quiet machine).",
              f"Data: {len(images)} real BBBC021 crops (68 px, 3 channels), 64 px views. "
              "Made by `python -m benchmarks.view_throughput` (docstring: what each row is).", "",
              "| recipe | executor | pairs/s |", "|---|---|---|"]
@@ -125,11 +127,12 @@ def main() -> None:
               "| recipe | pairs/s a core (here) | cores for one H100 |", "|---|---|---|"]
     for preset, rate in per_core.items():
         lines.append(f"| {preset} | {rate:,.0f} | {lo / rate:.0f}-{hi / rate:.0f} |")
-    lines += ["", "## CPU training (no GPU): loader workers", "",
-              f"ResNet18 + MoCo v2, batch 64, {args.steps} steps, steady-state pairs/s (first interval dropped).", "",
-              "| num_workers | pairs/s |", "|---|---|"]
-    for w in (0, 1, 2):
-        lines.append(f"| {w} | {cpu_training(w, args.steps):.1f} |")
+    if not args.skip_training:
+        lines += ["", "## CPU training (no GPU): loader workers", "",
+                  f"ResNet18 + MoCo v2, batch 64, {args.steps} steps, steady-state pairs/s (first interval dropped).",
+                  "", "| num_workers | pairs/s |", "|---|---|"]
+        for w in (0, 1, 2):
+            lines.append(f"| {w} | {cpu_training(w, args.steps):.1f} |")
     text = "\n".join(lines) + "\n"
     Path(args.out).write_text(text)
     print(text)
