@@ -127,6 +127,12 @@ def main() -> None:
               "| recipe | pairs/s a core (here) | cores for one H100 |", "|---|---|---|"]
     for preset, rate in per_core.items():
         lines.append(f"| {preset} | {rate:,.0f} | {lo / rate:.0f}-{hi / rate:.0f} |")
+    need = max(lo / r for r in per_core.values())
+    lines += ["", f"Reading: at these rates one H100 needs at least {need:.0f} worker cores for the CPU path; "
+              "the lent GPU machine has 16 cores for one GPU (15 workers with `num_workers: auto`), so it is "
+              "marginal at best and 8 GPUs would need far more cores than a node has. The batched executor "
+              "runs the same recipes as GPU kernels (`augment_on: device`); on the CPU it already beats "
+              "albumentations per core (1 thread rows). Its GPU rate is for `benchmarks/gpu_check.sh` to measure."]
     if not args.skip_training:
         lines += ["", "## CPU training (no GPU): loader workers", "",
                   f"ResNet18 + MoCo v2, batch 64, {args.steps} steps, steady-state pairs/s (first interval dropped).",
