@@ -6,7 +6,7 @@ form (`ssrl_core.augment.batched.unsupported` is empty) on the training device f
 loader delivers, batch by batch; the other recipes still get their views from the loader (the CPU
 path), so one run may use both executors. A GPU then needs a core or two for reading crops instead
 of 8-16 for augmenting them (benchmarks/view_throughput.md). The random draws of a batch are
-seeded by (run seed, step, recipe): a run repeats itself, and a resumed run continues with the
+seeded by (run seed, step, recipe, rank): a run repeats itself, and a resumed run continues with the
 draws it would have made.
 """
 
@@ -29,10 +29,10 @@ class DeviceViews:
     """Inserts the device-made views into a loader batch: `(cpu views..., crops)` -> all views in
     recipe order `(v1_0, v2_0, v1_1, v2_1, ...)`."""
 
-    def __init__(self, recipes: Sequence[Any], on_device: Sequence[bool], crop_size: int, seed: int):
+    def __init__(self, recipes: Sequence[Any], on_device: Sequence[bool], crop_size: int, seed: int, rank: int = 0):
         self.on_device = list(on_device)
         self.makers = [BatchTwoViews(r, crop_size) if dev else None for r, dev in zip(recipes, on_device)]
-        self.seed = int(seed)
+        self.seed, self.rank = int(seed), int(rank)
 
     @property
     def active(self) -> bool:
@@ -48,7 +48,7 @@ class DeviceViews:
                 out += cpu_views[:2]
                 cpu_views = cpu_views[2:]
                 continue
-            seed = int(np.random.SeedSequence([self.seed, step, r]).generate_state(1)[0] & 0x7FFFFFFF)
+            seed = int(np.random.SeedSequence([self.seed, step, r, self.rank]).generate_state(1)[0] & 0x7FFFFFFF)
             v1, v2 = maker(crops, seed)
             out += [v1.contiguous(memory_format=fmt), v2.contiguous(memory_format=fmt)]
         return out

@@ -134,7 +134,7 @@ class _Loop:
         self.lo, self.hi = lo, hi
         on_device = device_recipes(self.recipes, cfg.augment_on)
         self.dataset = ViewPairs(images01, self.recipes, cfg.crop_size, cfg.seed, on_device)
-        self.device_views = DeviceViews(self.recipes, on_device, cfg.crop_size, cfg.seed)
+        self.device_views = DeviceViews(self.recipes, on_device, cfg.crop_size, cfg.seed, self.info.rank)
         self.sampler = EpochSampler(len(self.dataset), cfg.seed, self.info.rank, self.info.world,
                                     cfg.batch_size, cfg.drop_last)
         self.steps_per_epoch = self.sampler.batches_per_epoch()
