@@ -79,7 +79,7 @@ class ViewPairs(Dataset):
     A view's memory is height x width x channels (as albumentations makes it): the tensor is a
     channels-last view of those bytes, so batches are NHWC without a transpose
     (`train.loader.stack_views`). The key is a cell index (views of the epoch set by `set_epoch`)
-    or `(epoch, index)`, as `train.loader.RunBatches` gives it to persistent workers.
+    or `(epoch, index)`, as `train.loader.RunBatches` gives it to the loader's workers.
     """
 
     def __init__(self, images01: Any, recipes: Sequence[Any], crop_size: int, seed: int = 0,
