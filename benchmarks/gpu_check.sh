@@ -13,7 +13,7 @@
 # checkout with $PYTHON (default: .venv/bin/python when it works here, else python3).
 # Writes benchmarks/gpu_check.md (and $OUT/gpu_check.md when $OUT is set, as on the device tool).
 # A dry run of the same command lines on a machine without a GPU (nothing is recorded):
-#   DEVICE=cpu BATCH=8 bash benchmarks/gpu_check.sh 0.1 0
+#   DEVICE=cpu BATCH=8 EMBED_CELLS=128 bash benchmarks/gpu_check.sh 0.1 0
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MINUTES="${1:-1.5}"
@@ -128,6 +128,7 @@ from ssrl_core.train import load_config
 from ssrl_core.train.data import load_cells
 
 cells = load_cells(load_config("configs/bbbc021_cycloheximide_set_a.yaml").data)
+cells = cells.subset(np.arange(min(len(cells), int(os.environ.get("EMBED_CELLS") or len(cells)))))
 ckpt = str(work / "run_cpu" / "checkpoint.pt")
 embed_with_info(cells.subset(np.arange(min(256, len(cells)))), ckpt, device=device, batch_size=None, use_cache=False)
 t0 = time.perf_counter()
