@@ -13,18 +13,19 @@
 # checkout with $PYTHON (default: .venv/bin/python when it works here, else python3).
 # Writes benchmarks/gpu_check.md (and $OUT/gpu_check.md when $OUT is set, as on the device tool).
 # A dry run of the same command lines on a machine without a GPU (nothing is recorded):
-#   DEVICE=cpu BATCH=8 EMBED_CELLS=128 bash benchmarks/gpu_check.sh 0.1 0
+#   DEVICE=cpu BATCH=8 EMBED_CELLS=128 BACKBONE=tiny_cnn bash benchmarks/gpu_check.sh 0.1 0
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MINUTES="${1:-1.5}"
 WORKERS="${2:-auto}"
 BATCH="${BATCH:-256}"
 DEVICE="${DEVICE:-cuda}"
+BACKBONE="${BACKBONE:-resnet18}"  # the CPU dry run in the tests uses tiny_cnn
 PY="${PYTHON:-}"
 if [ -z "$PY" ]; then
   if .venv/bin/python -c "import torch" 2>/dev/null; then PY=.venv/bin/python; else PY=python3; fi
 fi
-export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" BATCH
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" BATCH BACKBONE
 WORK="$(mktemp -d)"
 SAMPLER=""
 stop_sampler() {  # the sampling loop and the command it is running (nvidia-smi or sleep)
@@ -60,7 +61,7 @@ lscpu | grep 'Model name' | sed 's/.*: *//' > "$WORK/cpu_name.txt" || echo unkno
 nproc > "$WORK/cores.txt"
 
 for MODE in cpu device; do
-  SETS=(device="$DEVICE" precision=bf16 channels_last=true backbone=resnet18 crop_size=64 method.name=moco_v2
+  SETS=(device="$DEVICE" precision=bf16 channels_last=true backbone="$BACKBONE" crop_size=64 method.name=moco_v2
         batch_size="$BATCH" epochs=100000 max_minutes="$MINUTES" num_workers="$WORKERS" log_every=20
         checkpoint_minutes=0 augment_on="$MODE")
   sample_gpu "$WORK/util_$MODE.txt"
@@ -101,8 +102,8 @@ def run_rows(mode):
 
 lines = ["# GPU check", "", f"GPU: {(work / 'gpu_name.txt').read_text().strip()}",
          f"CPU: {(work / 'cpu_name.txt').read_text().strip()} ({(work / 'cores.txt').read_text().strip()} cores)",
-         "", "ResNet18 + MoCo v2, 64 px, batch %d, bf16, channels-last, BBBC021 crops (microscopy set A). "
-         "Made by `bash benchmarks/gpu_check.sh`." % batch, "",
+         "", "%s + MoCo v2, 64 px, batch %d, bf16, channels-last, BBBC021 crops (microscopy set A). "
+         "Made by `bash benchmarks/gpu_check.sh`." % (os.environ.get("BACKBONE", "resnet18"), batch), "",
          "| measure | views by loader workers (augment_on=cpu) | views on the GPU (augment_on=device) |",
          "|---|---|---|"]
 table = {}

@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @requires_shared
 def test_gpu_check_dry_run_trains_and_reports_without_recording() -> None:
-    env = dict(os.environ, DEVICE="cpu", BATCH="8", OMP_NUM_THREADS="1", PYTHON=sys.executable, EMBED_CELLS="64")
+    env = dict(os.environ, DEVICE="cpu", BATCH="8", OMP_NUM_THREADS="1", PYTHON=sys.executable, EMBED_CELLS="64",
+               BACKBONE="tiny_cnn")
     before = (ROOT / "benchmarks" / "gpu_check.md").read_bytes() if (ROOT / "benchmarks" / "gpu_check.md").exists() \
         else None
     out = subprocess.run(["bash", "benchmarks/gpu_check.sh", "0.05", "0"], cwd=ROOT, env=env,
