@@ -30,7 +30,8 @@ from ssrl_core.cli import main
 from ssrl_core.train import rundir as rd
 
 SETS = ["--set", "cpu_threads=1", "--set", "backbone=tiny_cnn", "--set", "crop_size=28", "--set", "batch_size=8",
-        "--set", "log_every=1", "--set", "method.params.hidden_dim=64", "--set", "method.params.out_dim=32"]
+        "--set", "log_every=1", "--set", "method.params.hidden_dim=64", "--set", "method.params.out_dim=32",
+        "--set", "checkpoint_steps=3"]  # a checkpoint every 3 steps (once an epoch here), as the runs below expect
 
 
 def _namespaces() -> bool:

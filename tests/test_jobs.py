@@ -55,7 +55,7 @@ def test_stop_file_sigterm_and_kill_mid_run(npz: Path) -> None:
     """Three long jobs at once: one stopped via jobs.stop (stop file), one by SIGTERM, one killed."""
     stop = jobs.launch(cfg(npz, "stop", "epochs=100000"))
     term = jobs.launch(cfg(npz, "term", "epochs=100000"))
-    kill = jobs.launch(cfg(npz, "kill", "epochs=100000"))
+    kill = jobs.launch(cfg(npz, "kill", "epochs=100000", "checkpoint_steps=4"))  # saved every 4 steps
     for run in (stop, term, kill):
         assert rd.wait_for(lambda: running_with_steps(run, 8), 120), (run / "train.log").read_text()[-2000:]
     os.kill(jobs.read_status(term)["pid"], signal.SIGTERM)

@@ -18,10 +18,10 @@ Embeddings must be finite: a checkpoint whose weights are not (refused when it i
 encoder that overflows gives NaN features, and those are refused with the cells named, never
 written to a table or the cache.
 
-Streaming: crops are read, scaled and resized batch by batch (the next batch is prepared on a
-background thread while the model runs the current one), and features go into one preallocated
-`(N, D)` table, so a set on disk (`ssrl_core.data.store`) is embedded without its pixels ever
-being in memory at once.
+Streaming (`ssrl_core.evaluate.forward.run_module`): raw crops are read batch by batch (the next
+batch read and pinned on a helper thread while the model runs the current one), scaled and resized
+on the device, and features go into one preallocated `(N, D)` table, so a set on disk
+(`ssrl_core.data.store`) is embedded without its pixels ever being in memory at once.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ import numpy as np
 from ssrl_core import paths
 from ssrl_core.data.cellset import CellSet, to_unit_float
 from ssrl_core.evaluate.encoders import build_module, resolve
+from ssrl_core.evaluate.forward import run_module
 from ssrl_core.evaluate.handmade import hand_features
 from ssrl_core.io import atomic_write, atomic_write_json, sha256_file
 
@@ -195,57 +196,3 @@ def _compute(cells: CellSet, spec, progress, device: str, batch_size: int, nucle
     feats = run_module(module, cells.images, lo, hi, spec.crop_size or int(h), device, batch_size, progress, bf16)
     info["crop_size"], info["precision"] = spec.crop_size, "bf16" if bf16 else "fp32"
     return feats, info
-
-
-def _batches(images, lo: np.ndarray, hi: np.ndarray, batch_size: int):
-    """(start, float32 [0, 1] batch) in order, the next one read and scaled on a helper thread."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    n = len(images)
-    starts = list(range(0, n, batch_size))
-
-    def load(start: int) -> np.ndarray:
-        return to_unit_float(np.asarray(images[start:start + batch_size]), lo, hi)
-
-    if len(starts) <= 1:
-        for start in starts:
-            yield start, load(start)
-        return
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="embed-read") as pool:
-        nxt = pool.submit(load, starts[0])
-        for i, start in enumerate(starts):
-            x = nxt.result()
-            if i + 1 < len(starts):
-                nxt = pool.submit(load, starts[i + 1])
-            yield start, x
-
-
-def run_module(module, images, lo, hi, crop_size: int, device: str, batch_size: int = 256,
-               progress: Progress | None = None, bf16: bool = False) -> np.ndarray:
-    """Batched, gradient-free forward pass of `(N, H, W, C)` images through `module`
-    (bf16 autocast when `bf16`; the features come back as float32).
-
-    `images` may be an array or a lazy store view: batches are read as they are needed, the next
-    one prepared while the model runs, and the features fill one preallocated table."""
-    import torch
-    import torch.nn.functional as F
-
-    n = len(images)
-    out: np.ndarray | None = None
-    lo_t = np.asarray(lo, dtype=np.float32)
-    hi_t = np.asarray(hi, dtype=np.float32)
-    with torch.inference_mode():
-        for start, x in _batches(images, lo_t, hi_t, batch_size):
-            t = torch.from_numpy(x).to(device).permute(0, 3, 1, 2).contiguous()
-            if t.shape[-2:] != (crop_size, crop_size):
-                t = F.interpolate(t, size=(crop_size, crop_size), mode="bilinear", align_corners=False,
-                                  antialias=t.shape[-1] > crop_size)
-            with torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=bf16):
-                y = module(t)
-            y = y.reshape(len(y), -1).float().cpu().numpy()
-            if out is None:
-                out = np.empty((n, y.shape[1]), dtype=np.float32)
-            out[start:start + len(y)] = y
-            if progress is not None:
-                progress(min(1.0, (start + len(x)) / n))
-    return out if out is not None else np.zeros((0, 0), dtype=np.float32)

@@ -46,6 +46,7 @@ class BarlowTwins(SSLMethod):
     """Barlow Twins: backbone + 3-layer projector + BatchNorm (no affine) + cross-correlation loss."""
 
     name = "barlow_twins"
+    global_batch_norm = True  # the official code converts to SyncBatchNorm (Zbontar et al. 2021)
 
     def __init__(self, backbone: nn.Module, feat_dim: int, lambd: float = 5e-3,
                  hidden_dim: int = 2048, out_dim: int = 2048) -> None:

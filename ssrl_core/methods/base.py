@@ -47,6 +47,9 @@ class SSLMethod(nn.Module):
     """Base of the five methods; subclasses implement `loss` (and `after_step` if needed)."""
 
     name = ""
+    # Whether the paper normalises over the global batch of all devices (SyncBatchNorm under DDP,
+    # `sync_batchnorm: auto`; see `ssrl_core.models.global_bn`).
+    global_batch_norm = False
 
     def __init__(self, backbone: nn.Module, feat_dim: int) -> None:
         super().__init__()

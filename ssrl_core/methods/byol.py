@@ -36,6 +36,7 @@ class BYOL(SSLMethod):
     """BYOL: online backbone + projector + predictor; EMA target backbone + projector."""
 
     name = "byol"
+    global_batch_norm = True  # cross-replica batch norm over the whole batch (Grill et al. 2020)
 
     def __init__(self, backbone: nn.Module, feat_dim: int, momentum: float = 0.99,
                  hidden_dim: int = 2048, out_dim: int = 256) -> None:

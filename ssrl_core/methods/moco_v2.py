@@ -37,6 +37,7 @@ class MoCoV2(SSLMethod):
     """MoCo v2: query encoder + momentum key encoder + a queue of negative keys (buffers)."""
 
     name = "moco_v2"
+    global_batch_norm = False  # MoCo shuffles BN across GPUs instead; per-GPU statistics here (shuffle-free)
 
     def __init__(self, backbone: nn.Module, feat_dim: int, temperature: float = 0.2, queue_size: int = 4096,
                  momentum: float = 0.99, hidden_dim: int = 2048, out_dim: int = 128,

@@ -50,6 +50,7 @@ class SimCLR(SSLMethod):
     """SimCLR: backbone + MLP projector (Linear-BN-ReLU-Linear) + NT-Xent."""
 
     name = "simclr"
+    global_batch_norm = True  # "global BN": mean and variance aggregated over all devices (Chen et al. 2020)
 
     def __init__(self, backbone: nn.Module, feat_dim: int, temperature: float = 0.5,
                  hidden_dim: int = 2048, out_dim: int = 128) -> None:

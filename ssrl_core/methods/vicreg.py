@@ -62,6 +62,7 @@ class VICReg(SSLMethod):
     """VICReg: backbone + 3-layer expander; variance/covariance on embeddings gathered across ranks."""
 
     name = "vicreg"
+    global_batch_norm = True  # the official code converts to SyncBatchNorm (Bardes et al. 2022)
 
     def __init__(self, backbone: nn.Module, feat_dim: int, sim_weight: float = 25.0, var_weight: float = 25.0,
                  cov_weight: float = 1.0, hidden_dim: int = 2048, out_dim: int = 2048) -> None:

@@ -22,17 +22,20 @@ from ssrl_core.params import Param
 
 OPTIMIZERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("cosine", "constant")
+AUGMENT_ON = ("cpu", "device")  # where views are made: DataLoader workers, or batched on the training device
 # The plain fields of a run config (their defaults live in `RunConfig`). Sane ranges (inclusive):
 # a value outside would only fail later, deep inside training.
 WHOLE_FIELDS = {k: Param("int", low=lo, high=hi) for k, (lo, hi) in {
     "crop_size": (16, 1024), "epochs": (1, 100_000), "batch_size": (2, 65_536), "log_every": (1, 10**6),
-    "num_workers": (0, 256), "cpu_threads": (0, 4096), "checkpoint_every": (0, 100_000),
+    "cpu_threads": (0, 4096), "checkpoint_every": (0, 100_000), "checkpoint_steps": (0, 10**9),
     "seed": (0, 2**32 - 1)}.items()}
 NUMBER_FIELDS = {k: Param("float", low=lo, high=hi) for k, (lo, hi) in {
-    "weight_decay": (0.0, 10.0), "momentum": (0.0, 1.0), "warmup_epochs": (0.0, 100_000.0)}.items()}
+    "weight_decay": (0.0, 10.0), "momentum": (0.0, 1.0), "warmup_epochs": (0.0, 100_000.0),
+    "checkpoint_minutes": (0.0, 10080.0)}.items()}
 CHOICE_FIELDS = {k: Param("choice", choices=tuple(c)) for k, c in {
-    "optimizer": OPTIMIZERS, "schedule": SCHEDULES, "device": DEVICES, "precision": PRECISIONS}.items()}
-SWITCH_FIELDS = {k: Param("bool") for k in ("pretrained", "per_channel", "drop_last", "channels_last")}
+    "optimizer": OPTIMIZERS, "schedule": SCHEDULES, "device": DEVICES, "precision": PRECISIONS,
+    "augment_on": AUGMENT_ON}.items()}
+SWITCH_FIELDS = {k: Param("bool") for k in ("pretrained", "per_channel", "drop_last", "channels_last", "compile")}
 MAX_WEIGHT = 1000.0
 MAX_STEPS = 10**9
 
@@ -102,6 +105,12 @@ def validate(cfg: RunConfig) -> list[str]:
         p.append("'init' must name a shipped encoder, a run folder or a checkpoint file (or be left out)")
     if cfg.init is not None and cfg.pretrained is True:
         p.append("'init' and 'pretrained: true' both choose the starting weights; keep one of them")
+    if cfg.num_workers != "auto" and (not _is_int(cfg.num_workers) or not 0 <= cfg.num_workers <= 256):
+        p.append(f"'num_workers' must be 'auto' (chosen from the CPU cores per GPU) or a whole number of data "
+                 f"loader processes from 0 to 256; got {cfg.num_workers!r}")
+    if cfg.sync_batchnorm not in ("auto", True, False):
+        p.append(f"'sync_batchnorm' must be 'auto' (on under several GPUs for the methods whose papers use it), "
+                 f"true or false; got {cfg.sync_batchnorm!r}")
     return p + _check_fields(cfg, SWITCH_FIELDS)
 
 

@@ -116,10 +116,15 @@ class RunConfig:
     seed: int = 0
     device: str = "auto"
     precision: str = "auto"
-    num_workers: int = 0
+    num_workers: int | str = "auto"
     cpu_threads: int = 0
     channels_last: bool = True
+    sync_batchnorm: bool | str = "auto"
+    augment_on: str = "cpu"
+    compile: bool = False
     checkpoint_every: int = 0
+    checkpoint_steps: int = 0
+    checkpoint_minutes: float = 10.0
     max_steps: int | None = None
     max_minutes: float | None = None
     log_every: int = 10

@@ -74,15 +74,25 @@ def view_seed(seed: int, epoch: int, index: int, recipe_index: int) -> int:
 
 
 class ViewPairs(Dataset):
-    """For cell i: a flat tuple (v1, v2) per recipe, each view a float32 tensor (C, crop, crop)."""
+    """For cell i: a flat tuple (v1, v2) per recipe, each view a float32 tensor (C, crop, crop).
 
-    def __init__(self, images01: Any, recipes: Sequence[Any], crop_size: int, seed: int = 0):
+    A view's memory is height x width x channels (as albumentations makes it): the tensor is a
+    channels-last view of those bytes, so batches are NHWC without a transpose
+    (`train.loader.stack_views`). The key is a cell index (views of the epoch set by `set_epoch`)
+    or `(epoch, index)`, as `train.loader.RunBatches` gives it to the loader's workers.
+    """
+
+    def __init__(self, images01: Any, recipes: Sequence[Any], crop_size: int, seed: int = 0,
+                 on_device: Sequence[bool] | None = None):
         from ssrl_core.augment import TwoViews
 
         if images01.dtype != np.float32 or images01.ndim != 4:
             raise ValueError("ViewPairs needs float32 images (N, H, W, C) scaled to [0, 1]")
         self.images = images01
-        self.makers = [TwoViews(r, out_size=crop_size) for r in recipes]
+        # recipes made on the device in batches (`train.device_views`) get no views here: the item
+        # ends with the crop itself instead (once, whatever the number of such recipes)
+        self.on_device = list(on_device) if on_device is not None else [False] * len(recipes)
+        self.makers = [None if dev else TwoViews(r, out_size=crop_size) for r, dev in zip(recipes, self.on_device)]
         self.crop_size = int(crop_size)
         self.seed = int(seed)
         self.epoch = 0
@@ -93,22 +103,28 @@ class ViewPairs(Dataset):
     def __len__(self) -> int:
         return int(self.images.shape[0])
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
+    def __getitem__(self, key: int | tuple[int, int]) -> tuple[torch.Tensor, ...]:
+        epoch, index = (int(key[0]), int(key[1])) if isinstance(key, tuple) else (self.epoch, int(key))
         image = self.images[index]
         out: list[torch.Tensor] = []
         for r, maker in enumerate(self.makers):
-            v1, v2 = maker(image, view_seed(self.seed, self.epoch, int(index), r))
-            out += [_to_chw(v1, self.crop_size), _to_chw(v2, self.crop_size)]
+            if maker is not None:
+                v1, v2 = maker(image, view_seed(self.seed, epoch, index, r))
+                out += [_as_chw(v1, self.crop_size), _as_chw(v2, self.crop_size)]
+        if any(self.on_device):
+            out.append(torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32)).permute(2, 0, 1))
         return tuple(out)
 
 
-def _to_chw(view: np.ndarray, size: int) -> torch.Tensor:
+def _as_chw(view: np.ndarray, size: int) -> torch.Tensor:
+    """A (C, size, size) tensor over (size, size, C) memory (channels-last strides)."""
     arr = np.asarray(view, dtype=np.float32)
     if arr.ndim == 2:
         arr = arr[..., None]
-    t = torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))
+    t = torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1)
     if t.shape[1] != size or t.shape[2] != size:  # a recipe whose last step changes the size
         t = torch.nn.functional.interpolate(t[None], size=(size, size), mode="bilinear", align_corners=False)[0]
+        t = t.permute(1, 2, 0).contiguous().permute(2, 0, 1)
     return t
 
 

@@ -3,8 +3,8 @@
 One loop for one CPU, one GPU (bf16 autocast) or several GPUs under torchrun (DDP). Progress goes
 to the run directory (status.json, metrics.jsonl, train.log, checkpoints), written by rank 0.
 The run stops cleanly on Ctrl-C / SIGTERM / a `stop` file (checkpoint saved, state `stopped`),
-at once on a NaN/inf loss (state `failed`, the last good checkpoint kept), and on a full disk
-(state `stopped`, "stopped: the disk is full ...", files consistent: `train.diskfull`).
+on a NaN/inf loss (state `failed`, the last good checkpoint kept; seen at the next log step:
+`train.agree`), and on a full disk (state `stopped`, files consistent: `train.diskfull`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
-from torch.utils.data import DataLoader
 
 from ssrl_core.devices import resolve_device
 from ssrl_core.io import atomic_write, atomic_write_text
@@ -29,10 +28,13 @@ from ssrl_core.train.budget import Clock
 from ssrl_core.train.diskfull import TrainingStopped, stop_for_full_disk
 from ssrl_core.train.guards import StopSignals, check_resume, not_finite_message
 from ssrl_core.train.config import RunConfig, load_config
+from ssrl_core.train.agree import DeviceTally, agree
 from ssrl_core.train.data import (EpochSampler, ViewPairs, check_channels, load_cells, prepare_images,
                                   prepare_images_with, resolve_recipes)
-from ssrl_core.train.model import (build_model, build_optimizer, lr_at, lr_at_share, rng_state, set_lr,
-                                   set_rng_state)
+from ssrl_core.train.device_views import DeviceViews, device_recipes
+from ssrl_core.train.loader import RunBatches, TimedBatches, build_loader, choose_workers
+from ssrl_core.train.model import build_model, build_optimizer, lr_at, lr_at_share, rng_state, set_lr, set_rng_state
+from ssrl_core.train.placement import checksum, peak_memory_mib, place_model, scale_notes, wrap_model
 from ssrl_core.train.start_from import check_parent, keep_frozen_eval, parent_info
 
 Progress = Callable[[dict[str, Any]], None]
@@ -115,8 +117,6 @@ class _Loop:
     def _setup(self, resume: bool) -> None:
         cfg = self.cfg
         torch.manual_seed(cfg.seed)  # the same initial weights and method state on every rank
-        if self.device.type == "cuda":
-            torch.backends.cudnn.benchmark = True
         cells = load_cells(cfg.data, cfg.seed)
         self.cells, self.recipes = cells, resolve_recipes(cfg.recipes)
         check_channels(self.recipes, cells.images.shape[-1])  # every check before the pixels are scaled
@@ -132,7 +132,9 @@ class _Loop:
                 check_parent(self.parent, cfg.backbone, cfg.per_channel, cells.images.shape[-1])
             images01, lo, hi = prepare_images(cells)
         self.lo, self.hi = lo, hi
-        self.dataset = ViewPairs(images01, self.recipes, cfg.crop_size, cfg.seed)
+        on_device = device_recipes(self.recipes, cfg.augment_on)
+        self.dataset = ViewPairs(images01, self.recipes, cfg.crop_size, cfg.seed, on_device)
+        self.device_views = DeviceViews(self.recipes, on_device, cfg.crop_size, cfg.seed, self.info.rank)
         self.sampler = EpochSampler(len(self.dataset), cfg.seed, self.info.rank, self.info.world,
                                     cfg.batch_size, cfg.drop_last)
         self.steps_per_epoch = self.sampler.batches_per_epoch()
@@ -146,11 +148,7 @@ class _Loop:
             self.log.info("starting from %s (%s)", cfg.init, self.parent["file"])
         self.clock = Clock(cfg.max_minutes, float(self.ckpt.get("train_seconds", 0.0)) if self.ckpt is not None else 0.0,
                            self.info, self.device)
-        self.fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
-        self.model.to(self.device, memory_format=self.fmt)  # NHWC: faster convolutions (oneDNN, cuDNN)
-        if self.info.enabled:
-            self.model.set_gather(dist_.gather)
-            self.model.set_all_reduce(dist_.all_reduce_sum)
+        self.global_bn, self.fmt = place_model(self.model, cfg, self.device, self.info)
         self.opt = build_optimizer(cfg, self.model)
         self.step, self.epoch, self.batch_in_epoch = 0, 0, 0
         if self.ckpt is not None:
@@ -162,10 +160,7 @@ class _Loop:
             self.batch_in_epoch = int(self.ckpt.get("batch_in_epoch", 0))
             set_rng_state(self.ckpt.get("rng"))
             self.log.info("resumed from %s at step %d (epoch %d)", last.name, self.step, self.epoch + 1)
-        self.net = self.model
-        if self.info.enabled:
-            ids = [self.device.index] if self.device.type == "cuda" else None
-            self.net = torch.nn.parallel.DistributedDataParallel(self.model, device_ids=ids, broadcast_buffers=False)
+        self.net = wrap_model(self.model, cfg, self.device, self.info)
         self.prefix = next(n for n, m in self.model.named_modules() if m is self.model.backbone) + "."
 
     def _save(self, name: str, metrics: dict[str, Any]) -> Path | None:
@@ -185,80 +180,87 @@ class _Loop:
                  "freeze": int(cfg.freeze), "train_seconds": round(self.clock.seconds(), 2)}
         path = ckpt_io.save_checkpoint(self.run_dir / name, state)
         if name == rd.CHECKPOINT:
-            self.saved_step = self.step
+            self.saved_step, self.saved_at = self.step, time.time()
         return path
 
-    def _should_stop(self) -> bool:
-        local = self.sig.reason is not None or (self.main and rd.stop_requested(self.run_dir))
-        return dist_.any_rank([local], self.info, self.device)[0]
-
     def run(self, resume: bool) -> dict[str, Any]:
+        """Train to the end (steps, epochs, time), a stop or a non-finite loss; the host reads the
+        device only at agreement points (`train.agree`): log steps, the end, epoch copies, time up."""
         self._setup(resume)
         cfg, t0 = self.cfg, time.time()
         self.clock.restart()
-        start_step = self.step
-        last: dict[str, Any] = {}
-        sums: dict[str, float] = {}
-        n_int, t_int = 0, time.time()
+        start_step, last = self.step, {}
+        if self.step >= self.total_steps:
+            return self._finish("finished", last, None)
+        tally, t_int, self.saved_at = DeviceTally(self.device), time.time(), time.time()
         pairs = cfg.batch_size * self.info.world * len(self.recipes)
-        self.log.info("training %s on %d cells (%s), %d steps/epoch, device %s", cfg.name, len(self.cells),
-                      cfg.data.name, self.steps_per_epoch, self.device)
+        self.workers = choose_workers(cfg.num_workers, self.device)
+        batches = RunBatches(self.sampler, cfg.epochs, self.epoch, self.batch_in_epoch)
+        loader = TimedBatches(build_loader(self.dataset, batches, self.workers, pin=self.device.type == "cuda"))
+        self.log.info("training %s on %d cells (%s), %d steps/epoch, device %s, %d loader worker(s)%s", cfg.name,
+                      len(self.cells), cfg.data.name, self.steps_per_epoch, self.device, self.workers,
+                      ", batch norm over the global batch" if self.global_bn else "")
+        for note in scale_notes(cfg, self.info.world):
+            self.log.warning(note)
         self.model.train()
         keep_frozen_eval(self.model.frozen)
-        while self.epoch < cfg.epochs and self.step < self.total_steps:
-            self.sampler.set_epoch(self.epoch, self.batch_in_epoch)
-            self.dataset.set_epoch(self.epoch)
-            loader = DataLoader(self.dataset, batch_size=cfg.batch_size, sampler=self.sampler,
-                                num_workers=cfg.num_workers, drop_last=cfg.drop_last,
-                                pin_memory=self.device.type == "cuda")
-            for views in loader:
-                if self._should_stop():
-                    return self._finish("stopped", last, f"stopped by {self.sig.reason or 'the stop file'}")
-                views = [v.to(self.device, non_blocking=True, memory_format=self.fmt) for v in views]
-                share = self.clock.share()
-                lr = lr_at(cfg, self.step, self.total_steps, self.steps_per_epoch) if share is None \
-                    else lr_at_share(cfg, share)
-                set_lr(self.opt, lr)
-                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-                    terms = self.net(*views)
-                loss = terms["loss"]
-                bad = not bool(torch.isfinite(loss.detach()).all())
-                if dist_.any_rank([bad], self.info, self.device)[0]:
-                    self._not_finite(terms, lr)
-                self.opt.zero_grad(set_to_none=True)
-                loss.backward()
-                self.opt.step()
-                self.model.after_step((self.step + 1) / self.total_steps if share is None else self.clock.share())
-                self.step += 1
-                self.batch_in_epoch += 1
-                for k, v in terms.items():
-                    sums[k] = sums.get(k, 0.0) + float(v.detach().float())
-                n_int += 1
-                if self.progress and self.main:
-                    self.progress({"step": self.step, "total_steps": self.total_steps, "epoch": self.epoch + 1,
-                                   "loss": float(terms["loss"].detach().float()), "lr": lr})
-                end_epoch = self.batch_in_epoch >= self.steps_per_epoch
-                done = self.step >= self.total_steps or self.clock.out_of_time()
-                if self.step % cfg.log_every == 0 or end_epoch or done:
-                    dt = max(time.time() - t_int, 1e-9)
-                    last = {"step": self.step, "epoch": self.epoch + 1, **{k: v / n_int for k, v in sums.items()},
-                            "lr": lr, "pairs_per_s": round(pairs * n_int / dt, 2),
-                            "elapsed_s": round(time.time() - t0, 2)}
-                    self._report(last, t0, start_step)
-                    sums, n_int, t_int = {}, 0, time.time()
-                if done:
-                    break
-            if self.clock.out_of_time():
-                if self.batch_in_epoch >= self.steps_per_epoch:
-                    self.epoch, self.batch_in_epoch = self.epoch + 1, 0
-                return self._finish("finished", last, None)
-            if self.batch_in_epoch >= self.steps_per_epoch:
+        for views in loader:
+            views = [v.to(self.device, non_blocking=True, memory_format=self.fmt) for v in views]
+            views = self.device_views(views, self.step, self.fmt)  # no-op unless `augment_on: device`
+            share = self.clock.share_at(self.step)
+            lr = lr_at(cfg, self.step, self.total_steps, self.steps_per_epoch) if share is None \
+                else lr_at_share(cfg, share)
+            set_lr(self.opt, lr)
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+                terms = self.net(*views)
+            self.opt.zero_grad(set_to_none=True)
+            terms["loss"].backward()
+            self.opt.step()
+            after = self.clock.share_at(self.step + 1)
+            self.model.after_step((self.step + 1) / self.total_steps if after is None else after)
+            tally.add(terms, self.step)
+            self.step += 1
+            self.batch_in_epoch += 1
+            if self.progress and self.main:
+                self.progress({"step": self.step, "total_steps": self.total_steps, "epoch": self.epoch + 1,
+                               "loss": last.get("loss", float("nan")), "lr": lr})
+            epoch_no, end_epoch = self.epoch + 1, self.batch_in_epoch >= self.steps_per_epoch
+            if end_epoch:
                 self.epoch, self.batch_in_epoch = self.epoch + 1, 0
+            keep_epoch = end_epoch and cfg.checkpoint_every and epoch_no % cfg.checkpoint_every == 0
+            timed_out = after is not None and after >= 1.0
+            stop = self.sig.reason is not None or (self.main and rd.stop_requested(self.run_dir))  # host only
+            if not (self.step % cfg.log_every == 0 or self.step >= self.total_steps or keep_epoch or timed_out
+                    or (stop and not self.info.enabled)):  # one process stops at once; several at a log step
+                continue
+            ag = agree(tally, stop, self.clock.share(), self.info)  # the interval's one read (and all_reduce)
+            self.clock.agreed(ag.share, self.step)
+            if ag.first_bad is not None:
+                self._not_finite(ag.sums, lr, ag.first_bad)
+            dt = max(time.time() - t_int, 1e-9)
+            last = {"step": self.step, "epoch": epoch_no, **ag.means, "lr": lr,
+                    "pairs_per_s": round(pairs * tally.count / dt, 2), "elapsed_s": round(time.time() - t0, 2),
+                    "data_wait_share": round(min(1.0, loader.take() / dt), 3)}
+            self._report(last, t0, start_step)
+            tally.reset()
+            t_int = time.time()
+            if ag.stop:
+                return self._finish("stopped", last, f"stopped by {self.sig.reason or 'the stop file'}")
+            done = self.step >= self.total_steps or (ag.share is not None and ag.share >= 1.0)
+            if keep_epoch or (not done and self._save_due()):
                 self._save(rd.CHECKPOINT, last)
-                if cfg.checkpoint_every and self.epoch % cfg.checkpoint_every == 0 and self.main:
-                    src = self.run_dir / rd.CHECKPOINT  # the same state: copy it, atomically
-                    atomic_write(self.run_dir / rd.epoch_checkpoint_name(self.epoch), lambda p: shutil.copyfile(src, p))
+            if keep_epoch and self.main:
+                src = self.run_dir / rd.CHECKPOINT  # the same state: copy it, atomically
+                atomic_write(self.run_dir / rd.epoch_checkpoint_name(self.epoch), lambda p: shutil.copyfile(src, p))
+            if done:
+                break
         return self._finish("finished", last, None)
+
+    def _save_due(self) -> bool:
+        """A periodic checkpoint is due (`checkpoint_steps` steps or `checkpoint_minutes` since the last)."""
+        steps, minutes = self.cfg.checkpoint_steps, self.cfg.checkpoint_minutes
+        return bool(steps and self.step - (self.saved_step or 0) >= steps) or bool(
+            minutes and time.time() - self.saved_at >= 60.0 * minutes)
 
     def _report(self, record: dict[str, Any], t0: float, start_step: int) -> None:
         if self.main:
@@ -268,29 +270,26 @@ class _Loop:
             share = self.clock.share(sync=False)  # rank 0 only: no collective here
             if share is not None and share > done:  # a time budget ends the run first
                 done, eta = share, self.clock.left(share)
-            self._status(state="running", step=self.step, total_steps=self.total_steps, epoch=self.epoch + 1,
-                         epochs=self.cfg.epochs, progress=round(done, 4),
-                         eta_seconds=eta, loss=record.get("loss"))
-            self.log.info("step %d epoch %d loss %.4f lr %.2e %.1f pairs/s", self.step, self.epoch + 1,
+            self._status(state="running", step=self.step, total_steps=self.total_steps, epoch=record["epoch"],
+                         epochs=self.cfg.epochs, progress=round(done, 4), eta_seconds=eta, loss=record.get("loss"))
+            self.log.info("step %d epoch %d loss %.4f lr %.2e %.1f pairs/s", self.step, record["epoch"],
                           record.get("loss", float("nan")), record["lr"], record["pairs_per_s"])
 
-    def _not_finite(self, terms: dict[str, torch.Tensor], lr: float) -> None:
-        msg = not_finite_message(terms, lr, self.step, self.epoch, self.cfg.lr)
-        self._status(state="failed", error=msg, step=self.step)
+    def _not_finite(self, sums: dict[str, torch.Tensor], lr: float, step: int) -> None:
+        """Fail the run: the loss of (0-based) `step` was the first not finite (on some rank)."""
+        msg = not_finite_message(sums, lr, step, step // self.steps_per_epoch, self.cfg.lr)
+        self._status(state="failed", error=msg, step=step)
         self.log.error(msg)
         raise LossNotFinite(msg)
 
-    def _checksum(self) -> float:
-        """Sum of |weights| of the trained encoder: equal on every rank when gradients are synced."""
-        with torch.no_grad():
-            return float(sum(p.detach().double().abs().sum().item() for p in self.model.backbone.parameters()))
-
     def _finish(self, state: str, last: dict[str, Any], reason: str | None) -> dict[str, Any]:
-        path = self._save(rd.CHECKPOINT, last)
+        path = self._save(rd.CHECKPOINT, last) if self.saved_step != self.step else self.run_dir / rd.CHECKPOINT
         dist_.barrier(self.info)
         out = {"state": state, "step": self.step, "epoch": self.epoch, "total_steps": self.total_steps,
                "checkpoint": str(path or self.run_dir / rd.CHECKPOINT), "metrics": last, "error": reason,
-               "rank": self.info.rank, "world_size": self.info.world, "param_checksum": self._checksum()}
+               "rank": self.info.rank, "world_size": self.info.world, "param_checksum": checksum(self.model.backbone),
+               "buffer_checksum": checksum(self.model.backbone, "buffers"), "global_batchnorm": self.global_bn,
+               "loader_workers": getattr(self, "workers", 0), "peak_memory_mib": peak_memory_mib(self.device)}
         if self.main:
             done = 1.0 if state == "finished" else round(self.step / self.total_steps, 4)
             epoch = self.epoch + (1 if self.batch_in_epoch else 0)
