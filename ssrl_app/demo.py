@@ -68,8 +68,7 @@ def _map(res: dict, label: str, colour: str) -> alt.Chart:
                        "value": res["points"]["factor"]})
     title = alt.TitleParams(f"{label}: AMI {s['ami']:.2f} ± {s['ami_sd']:.2f}", fontSize=13, anchor="start")
     if colour == "compound":
-        groups = sorted(res["groups"])
-        color = alt.Color("compound:N", scale=charts.category_scale(groups),
+        color = alt.Color("compound:N", scale=charts.category_scale(charts.domain_of(res["groups"])),
                           legend=alt.Legend(orient="bottom", title=None, columns=2, labelLimit=140))
     else:
         color = alt.Color("value:Q", scale=alt.Scale(scheme="viridis"),

@@ -5,7 +5,7 @@ disk cache of `ssrl_core.evaluate.embed` makes every later one instant, for ever
 after a restart. This module fills that cache ahead of the audience: for each shipped sample
 (`mitocheck_demo`, `demo_nuclei`, `mnist-5k`) present, all its cells with the first two shipped
 encoders that fit them (Explore's default representation and the one *Compare* offers first), and
-the held-out cells of `mitocheck_demo` with `mitocheck_set_a` and `_set_b` (the Home demo). The app
+the held-out cells of `mitocheck_demo` with `mitocheck_set_a` and `_set_b` (what their cards were scored on). The app
 starts it once per server, at a low priority and on one thread (`loaders.warm_up`;
 `SSRL_APP_WARM=0` turns it off); encoders already cached cost a few milliseconds each.
 """

@@ -70,7 +70,7 @@ def test_precompute_fills_the_embedding_cache_so_embed_is_instant(tmp_path, monk
     monkeypatch.setenv("SSRL_SHARED_DATA", str(tmp_path / "none"))
     jobs = precompute.jobs()
     assert [j[0] for j in jobs[:2]] == ["mitocheck_demo", "mitocheck_demo"] and jobs[0][2] == "held-out"
-    proc = precompute.start(max_jobs=1)  # the Home demo's held-out cells with set A (the app runs them all)
+    proc = precompute.start(max_jobs=1)  # the held-out MitoCheck cells with set A (the app runs them all)
     assert proc is not None and proc.wait(timeout=600) == 0
     cells = load_dataset("mitocheck_demo")
     held = cells.subset(np.flatnonzero(cells.meta["split"].astype(str).to_numpy() == "held-out"))
