@@ -1,7 +1,7 @@
 """Every page at a 1024x768 projector in Chromium: nothing clipped (issue 25 item 2).
 
-One server and one browser session walk Home, Data, Augment (one recipe, then two), Train (a run in
-focus), Explore (embed, map, compare two representations) and Bias (factor probe). On each, from
+One server and one browser session walk Home (and its one-click demo), Data, Augment (one recipe,
+then two), Train (a run in focus), Explore (embed, map, compare two representations) and Bias (factor probe). On each, from
 the element boxes: no text cut by an ellipsis or hidden overflow (titles, buttons, labels, sidebar
 names), no chart, table, button, image or heading past the right edge of the main area, no chart
 drawn wider than its box or squeezed under 200 px, no table that scrolls sideways, and the page
@@ -147,6 +147,11 @@ def test_every_page_fits_a_1024_projector(server):
         page.get_by_role("heading", name="Which augmentations decide").wait_for()
         wait_idle(page)
         check(page, "home")
+        page.get_by_role("button", name="Run the demo").click()  # the one-click demo: preview + two maps
+        page.locator('[data-testid="stVegaLiteChart"]').nth(2).wait_for()
+        wait_idle(page)
+        assert page.get_by_text("differ in one step").count() > 0
+        check(page, "home_demo")
         pick(page, "Dataset", "demo_nuclei")
 
         go(page, server, "Data", "Data: your cells")

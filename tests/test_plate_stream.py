@@ -77,3 +77,19 @@ def test_plate_map_equals_ssrl_map_on_the_whole_table(plate) -> None:
     np.testing.assert_allclose(mine["p_value"], ref["p_value"], atol=1e-9)
     assert 0 < ref["mean_average_precision"].min() < 1  # neither chance nor a foregone 1
     assert len(got["wells"]) == 24 and got["features"].shape == (24, D)
+
+
+def test_ssrl_map_stream_prints_the_numbers_of_ssrl_map(plate, capsys) -> None:
+    import json
+
+    from ssrl_core.cli import main
+
+    path = plate[0]
+    out = {}
+    for extra in ([], ["--stream"]):
+        assert main(["map", str(path), "--null-size", "2000", "--json", *extra]) == 0
+        out[bool(extra)] = {r["treatment"]: r for r in json.loads(capsys.readouterr().out)["treatments"]}
+    assert set(out[True]) == set(out[False]) == {"taxol @ 1.0", "taxol @ 3.0"}
+    for t in out[False]:
+        assert out[True][t]["mean_average_precision"] == pytest.approx(out[False][t]["mean_average_precision"], abs=1e-6)
+    assert main(["map", str(path), "--stream", "--same-plate"]) != 0

@@ -42,6 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="replicates: wells (default, the field's way); cell is exploratory (never significant). "
                         "A profile table is scored row by row")
     p.add_argument("--same-plate", action="store_true", help="negatives only from controls of the same plate")
+    p.add_argument("--stream", action="store_true",
+                   help="read a parquet embedding table one row group at a time (bounded memory: a whole screen); "
+                        "well level, per-plate normalisation to the controls, the same numbers as without it")
     p.add_argument("--null-size", type=int, default=10000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="write the table (.csv or .parquet)")
@@ -115,9 +118,11 @@ def run_map(args: argparse.Namespace) -> int:
     from ssrl_core.evaluate.export import require_column, write_table
     from ssrl_core.evaluate.map_copairs import activity_map
 
+    cols = [c.strip() for c in args.by.split(",") if c.strip()]
+    if args.stream:
+        return _run_map_streamed(args, cols)
     feats, meta, what = _map_inputs(args.embeddings, args.control)
     level = "profile" if what.startswith("a profile table") else args.level
-    cols = [c.strip() for c in args.by.split(",") if c.strip()]
     parts = [require_column(meta, c).astype(str) for c in cols if c in meta.columns or c == cols[0]]
     label = parts[0].copy()
     for p in parts[1:]:
@@ -132,5 +137,26 @@ def run_map(args: argparse.Namespace) -> int:
             f"{' (same-plate controls)' if args.same_plate else ''}; input: {what}\n"
             + table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
     emit({"level": level, "control": args.control, "input": what,
+          "treatments": clean(table.to_dict(orient="records"))}, args.json, text)
+    return 0
+
+
+def _run_map_streamed(args: argparse.Namespace, cols: list[str]) -> int:
+    """`ssrl map --stream`: well profiles and mAP read from the table in row groups (`plate_stream`)."""
+    from ssrl_core.evaluate.export import write_table
+    from ssrl_core.evaluate.plate_stream import plate_profiles
+
+    if args.level != "well" or args.same_plate:
+        raise ValueError("--stream scores wells against all controls: drop --level/--same-plate, or --stream")
+    if not str(args.embeddings).endswith(".parquet"):
+        raise ValueError("--stream reads a parquet embedding table (`ssrl embed --out NAME.parquet`)")
+    table = plate_profiles(args.embeddings, control=args.control, by=tuple(cols), null_size=args.null_size,
+                           seed=args.seed)["map"]
+    if args.out:
+        write_table(table, args.out)
+    what = "an embedding table, streamed by row group"
+    text = (f"mAP against {args.control} at the well level; input: {what}\n"
+            + table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+    emit({"level": "well", "control": args.control, "input": what,
           "treatments": clean(table.to_dict(orient="records"))}, args.json, text)
     return 0
