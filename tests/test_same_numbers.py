@@ -97,7 +97,8 @@ def test_home_demo_numbers_are_the_protocol_s_on_this_machine(shared_data, tmp_p
     for label in rc.CASE.labels:
         here, there = live["seeds"][label][0], shipped["seeds"][label][0]
         assert here["ami"] == pytest.approx(there["ami"], abs=1e-6), label
-        assert here["factor_r2"] == pytest.approx(there["factor_r2"], abs=1e-6), label
+        # the 10-NN regression moves ~1e-4 with float differences of the embedding (thread counts); the page shows 2 decimals
+        assert here["factor_r2"] == pytest.approx(there["factor_r2"], abs=1e-3), label
     assert live["cells"] == shipped["cells"]
     name = rc.CASE.checkpoints[0]
     emb = tmp_path / "emb.parquet"
