@@ -236,3 +236,9 @@ def test_streamlit_internals_stay_in_one_function() -> None:
                      else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             found += [f"{module}: {n}" for n in names if n.startswith(private)]
     assert not found, f"Streamlit internals outside ssrl_app/entry.py: {found}"
+
+
+def test_no_module_over_300_lines() -> None:
+    """Short modules with one job each (docs/ARCHITECTURE.md): split where a second concept lives inside."""
+    long = {m: n for m, p in SOURCES.items() if (n := len(p.read_text(encoding="utf-8").splitlines())) > 300}
+    assert not long, f"modules over 300 lines: {long}"

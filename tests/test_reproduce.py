@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from ssrl_core import paths
-from ssrl_core.reproduce import plan, report, tables
+from ssrl_core.reproduce import plan, readme_blocks, report, tables
 from ssrl_core.reproduce.shipping import sha256
 
 
@@ -173,13 +173,13 @@ def test_base_section_reads_the_card_and_its_bar() -> None:
 def test_the_readme_block_is_replaced_between_its_markers(tmp_path) -> None:
     readme = tmp_path / "README.md"
     readme.write_text(f"# T\n\n{report.README_START}\nold table\n{report.README_END}\n\n## Next\n", encoding="utf-8")
-    assert report.update_readme(readme, "new table\n")
+    assert readme_blocks.update_readme(readme, "new table\n")
     text = readme.read_text(encoding="utf-8")
     assert "old table" not in text and "new table" in text and text.endswith("## Next\n")
-    assert report.update_readme(readme, "newer\n") and "new table" not in readme.read_text()
+    assert readme_blocks.update_readme(readme, "newer\n") and "new table" not in readme.read_text()
     plain = tmp_path / "PLAIN.md"
     plain.write_text("no markers\n")
-    assert not report.update_readme(plain, "x") and plain.read_text() == "no markers\n"
+    assert not readme_blocks.update_readme(plain, "x") and plain.read_text() == "no markers\n"
 
 
 def test_the_shipped_readme_has_the_result_markers() -> None:

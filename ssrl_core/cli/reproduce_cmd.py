@@ -36,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_reproduce(args: argparse.Namespace) -> int:
     from ssrl_core.paths import PROJECT_ROOT
-    from ssrl_core.reproduce import plan, report, runner, section31, shipping
+    from ssrl_core.reproduce import plan, readme_blocks, report, runner, section31, shipping
 
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     opts = runner.Options.make(args.pretrained, args.runs, quick=args.quick, max_cells=args.max_cells,
@@ -59,12 +59,12 @@ def run_reproduce(args: argparse.Namespace) -> int:
     written = report.write_report(result, docs, index, command=cmd)
     if not args.quick and args.docs is None:
         seeds = sorted({len(r["seeds"]) for g in result["groups"].values() for r in g["rows"] if r["kind"] == "ssl"})
-        report.update_readme(PROJECT_ROOT / "README.md",
+        readme_blocks.update_readme(PROJECT_ROOT / "README.md",
                              report.readme_block(result, "-".join(str(s) for s in (seeds[0], seeds[-1])) if
                                                  len(seeds) > 1 else str(seeds[0] if seeds else 1)))
-        base = report.base_block(index)
+        base = readme_blocks.base_block(index)
         if base:
-            report.update_readme(PROJECT_ROOT / "README.md", base, report.BASE_START, report.BASE_END)
+            readme_blocks.update_readme(PROJECT_ROOT / "README.md", base, readme_blocks.BASE_START, readme_blocks.BASE_END)
     if not args.quick:  # the paper's section 3.1 on CIFAR-10, from the shipped sweep summary
         cifar = section31.report_from_shipped(docs, command=cmd)
         if cifar:

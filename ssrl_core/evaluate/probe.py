@@ -9,6 +9,7 @@ that scores cells from plates uses `heldout_probe` instead, which holds out whol
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -63,3 +64,24 @@ def linear_probe(features: np.ndarray, labels: np.ndarray | pd.Series, test_frac
             "per_class": per_class,
             "confusion": pd.DataFrame(cm, index=classes, columns=classes),
             "classes": classes, "n_train": int(len(ytr)), "n_test": int(len(yte)), "dropped": dropped}
+
+
+def split_probe(x_train: np.ndarray, y_train: Any, x_test: np.ndarray, y_test: Any, max_iter: int = 300,
+                C: float = 1.0) -> dict[str, Any]:
+    """Linear evaluation with given parts (paper: probe trained on the training split, scored on the
+    test split): logistic regression on standardised features. Returns top1 and per_class
+    (class, n_test, accuracy), like `linear_probe`."""
+    ytr = np.asarray(y_train, dtype=object).astype(str)
+    yte = np.asarray(y_test, dtype=object).astype(str)
+    if len(np.unique(ytr)) < 2:
+        raise ValueError("the probe's training part needs at least two classes")
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter, C=C))
+    with warnings.catch_warnings(), compute_threads(len(ytr)):
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(np.asarray(x_train, np.float32), ytr)
+    pred = model.predict(np.asarray(x_test, np.float32))
+    classes = sorted(np.unique(yte).tolist())
+    per_class = pd.DataFrame({"class": classes, "n_test": [int((yte == c).sum()) for c in classes],
+                              "accuracy": [float((pred[yte == c] == c).mean()) for c in classes]})
+    return {"top1": float((pred == yte).mean()), "per_class": per_class, "n_train": int(len(ytr)),
+            "n_test": int(len(yte))}

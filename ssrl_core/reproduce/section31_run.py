@@ -77,7 +77,8 @@ def encoder_probe(config: Path, encoder: str, cache: Path | None = None, log: Lo
     from ssrl_core.evaluate.embedding import embed
     from ssrl_core.evaluate.encoders import resolve
     from ssrl_core.io import atomic_write_json
-    from ssrl_core.sweeps.runner import load_sweep, probe_cells, split_probe
+    from ssrl_core.evaluate.probe import split_probe
+    from ssrl_core.sweeps.runner import load_sweep, probe_cells
     from ssrl_core.train.config import DataConfig
     from ssrl_core.train.data import load_cells
     from ssrl_core.train.start_from import resolve_init

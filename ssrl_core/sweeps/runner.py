@@ -27,7 +27,6 @@ that together make the colour jitter).
 from __future__ import annotations
 
 import json
-import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -35,6 +34,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from ssrl_core.evaluate.probe import split_probe
 from ssrl_core.io import atomic_write_json, read_yaml
 from ssrl_core.sweeps.results import (RESULT_COLUMNS, RESULTS, append_results, check_sweep_folder, read_results,
                                       write_statistics)
@@ -287,31 +287,3 @@ def probe_cells(cells: Any, cfg: SweepConfig) -> Any:
         per = max(1, cfg.probe_train_cells // len(classes))
         train = np.sort(np.concatenate([rng.permutation(train[labels == c])[:per] for c in classes]))
     return cells.subset(np.concatenate([train, test]))
-
-
-def split_probe(x_train: np.ndarray, y_train: Any, x_test: np.ndarray, y_test: Any, max_iter: int = 300,
-                C: float = 1.0) -> dict[str, Any]:
-    """Linear evaluation with given parts (paper: probe trained on the training split, scored on the
-    test split): logistic regression on standardised features. Returns top1 and per_class
-    (class, n_test, accuracy), like `linear_probe`."""
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
-    from ssrl_core.evaluate.threads import compute_threads
-
-    ytr = np.asarray(y_train, dtype=object).astype(str)
-    yte = np.asarray(y_test, dtype=object).astype(str)
-    if len(np.unique(ytr)) < 2:
-        raise ValueError("the probe's training part needs at least two classes")
-    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter, C=C))
-    with warnings.catch_warnings(), compute_threads(len(ytr)):
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        model.fit(np.asarray(x_train, np.float32), ytr)
-    pred = model.predict(np.asarray(x_test, np.float32))
-    classes = sorted(np.unique(yte).tolist())
-    per_class = pd.DataFrame({"class": classes, "n_test": [int((yte == c).sum()) for c in classes],
-                              "accuracy": [float((pred[yte == c] == c).mean()) for c in classes]})
-    return {"top1": float((pred == yte).mean()), "per_class": per_class, "n_train": int(len(ytr)),
-            "n_test": int(len(yte))}
