@@ -21,16 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from app_support import serve_app  # noqa: E402
+from test_browser_layout import CLIPPED  # noqa: E402  (the clipped-text probe of the browser tests)
 
 CHROMIUM = "/usr/bin/chromium"
-CLIPPED = """root => Array.from(root.querySelectorAll('*')).filter(e => {
-    if (e.offsetParent === null || !e.innerText || !e.innerText.trim()) return false;
-    if (e.closest('[data-testid="stDataFrame"], [data-testid="stVegaLiteChart"], pre, code, textarea')) return false;
-    const cs = getComputedStyle(e);
-    if (cs.overflowX === 'visible' && cs.textOverflow !== 'ellipsis') return false;
-    if (cs.overflowX === 'auto' || cs.overflowX === 'scroll') return false;
-    return e.scrollWidth > e.clientWidth + 1 && e.clientWidth > 0;
-}).map(e => e.innerText.trim().slice(0, 40))"""
 
 
 def _idle(page, timeout: float = 120) -> None:

@@ -31,6 +31,14 @@ def test_shipped_configs_differ_in_exactly_the_jitter():
     assert {c["step"] for c in rc.step_changes(a, b)} == {"brightness_contrast"}
 
 
+def test_the_demo_scores_the_cells_its_cards_hold_out():
+    from ssrl_core.models.shipped import shipped_checkpoints
+
+    cards = {c["name"]: c for c in shipped_checkpoints()}
+    for name in rc.CASE.checkpoints:
+        assert cards[name]["heldout_rule"] == [rc.CASE.heldout]  # the index's rule is the demo's
+
+
 def _result(ami_a, ami_b, sd, r2_a, r2_b) -> dict:
     s = lambda ami, r2: {"ami": ami, "ami_sd": sd, "ami_spread": 0.01, "chance95": 0.01, "factor_r2": r2,  # noqa: E731
                          "factor_r2_sd": sd, "seeds": 3}

@@ -86,6 +86,49 @@ def _standardise(x: np.ndarray, reference: np.ndarray, method: str = "standardiz
     return out[cols].to_numpy(dtype=np.float32)
 
 
+@dataclass
+class Reference:
+    """What each cell is standardised to: `cells` marks the reference cells, `group` each cell's
+    reference group (its plate, or "" when one reference serves all cells); scope, reference, note,
+    control and plates as in `Normalised`."""
+
+    cells: np.ndarray
+    group: np.ndarray
+    scope: str
+    reference: str
+    note: str
+    control: str | None
+    plates: list[str]
+
+
+def choose_reference(meta: pd.DataFrame, control: str | None = "auto", control_column: str | None = None,
+                     plate_column: str = "plate", per_plate: bool = True,
+                     min_controls: int = MIN_CONTROLS) -> Reference:
+    """The reference rule of `normalise` (module docstring), from the metadata alone, so a streamed
+    normalisation (`plate_stream`) applies the very same rule."""
+    n = len(meta)
+    ctrl, value, _ = find_controls(meta, control, control_column)
+    plates = (meta[plate_column].astype(str).to_numpy() if plate_column in meta.columns
+              else np.full(n, "", dtype=object))
+    names = sorted(set(plates.tolist()))
+    one = np.full(n, "", dtype=object)
+    if ctrl is not None and ctrl.sum() < 2:
+        ctrl = None
+    if ctrl is None:
+        return Reference(np.ones(n, dtype=bool), one, "all cells", "all cells", "No control cells (e.g. DMSO) "
+                         "among these cells: every feature is standardised over all cells together, not per plate.",
+                         None, names)
+    short = [p for p in names if int((ctrl & (plates == p)).sum()) < min_controls]
+    if per_plate and len(names) > 1 and not short:
+        return Reference(ctrl, plates, "per plate", "controls", f"Each of the {len(names)} plates is standardised "
+                         f"to its own {value} cells (pycytominer normalize), so the plate's shift is removed.",
+                         value, names)
+    why = ("one plate" if len(names) < 2 else "asked for one reference" if not per_plate
+           else f"plate(s) {', '.join(short[:5])} have fewer than {min_controls} {value} cells")
+    return Reference(ctrl, one, "all cells", "controls", f"Standardised to the {value} cells of all plates together "
+                     f"({why}).", value, names)
+
+
 def normalise(features: np.ndarray, meta: pd.DataFrame | None = None, control: str | None = "auto",
               control_column: str | None = None, plate_column: str = "plate", per_plate: bool = True,
               clip: float | None = CLIP, min_controls: int = MIN_CONTROLS, method: str = "standardize") -> Normalised:
@@ -110,32 +153,12 @@ def normalise(features: np.ndarray, meta: pd.DataFrame | None = None, control: s
     meta = pd.DataFrame(index=range(len(x))) if meta is None else meta.reset_index(drop=True)
     if len(meta) != len(x):
         raise ValueError(f"{len(x)} feature rows but {len(meta)} metadata rows")
-    ctrl, value, _ = find_controls(meta, control, control_column)
-    plates = (meta[plate_column].astype(str).to_numpy() if plate_column in meta.columns
-              else np.full(len(x), "", dtype=object))
-    names = sorted(set(plates.tolist()))
-    if ctrl is not None and ctrl.sum() < 2:
-        ctrl = None
-    if ctrl is None:
-        z = _standardise(x, np.ones(len(x), dtype=bool), method)
-        out = Normalised(z, "all cells", "all cells", "No control cells (e.g. DMSO) among these cells: every "
-                         "feature is standardised over all cells together, not per plate.", None, names)
-    else:
-        short = [p for p in names if int((ctrl & (plates == p)).sum()) < min_controls]
-        if per_plate and len(names) > 1 and not short:
-            z = np.empty_like(x)
-            for p in names:
-                rows = plates == p
-                z[rows] = _standardise(x[rows], ctrl[rows], method)
-            out = Normalised(z, "per plate", "controls", f"Each of the {len(names)} plates is standardised to "
-                             f"its own {value} cells (pycytominer normalize), so the plate's shift is removed.",
-                             value, names)
-        else:
-            why = ("one plate" if len(names) < 2 else "asked for one reference" if not per_plate
-                   else f"plate(s) {', '.join(short[:5])} have fewer than {min_controls} {value} cells")
-            z = _standardise(x, ctrl, method)
-            out = Normalised(z, "all cells", "controls", f"Standardised to the {value} cells of all plates "
-                             f"together ({why}).", value, names)
+    r = choose_reference(meta, control, control_column, plate_column, per_plate, min_controls)
+    z = np.empty_like(x)
+    for key in sorted(set(r.group.tolist())):
+        rows = r.group == key
+        z[rows] = _standardise(x[rows], r.cells[rows], method)
+    out = Normalised(z, r.scope, r.reference, r.note, r.control, r.plates)
     out.features = np.nan_to_num(out.features, nan=0.0).astype(np.float32)
     if clip is not None:
         out.features = np.clip(out.features, -clip, clip)

@@ -33,7 +33,7 @@ import numpy as np
 import pandas as pd
 
 from ssrl_core.evaluate.export import EMB_PREFIX
-from ssrl_core.evaluate.normalise import CLIP, MIN_CONTROLS, find_controls
+from ssrl_core.evaluate.normalise import CLIP, MIN_CONTROLS, choose_reference
 
 
 def table_columns(path: str | Path) -> tuple[list[str], list[str]]:
@@ -155,28 +155,9 @@ def plate_scale(path: str | Path, meta: pd.DataFrame | None = None, control: str
                 min_controls: int = MIN_CONTROLS) -> PlateScale:
     """The reference of `normalise(features, meta, ...)` for the whole table, in two streamed passes."""
     meta = read_metadata(path) if meta is None else meta
-    ctrl, value, _ = find_controls(meta, control, control_column)
-    plates = (meta[plate_column].astype(str).to_numpy() if plate_column in meta.columns
-              else np.full(len(meta), "", dtype=object))
-    names = sorted(set(plates.tolist()))
-    if ctrl is not None and ctrl.sum() < 2:
-        ctrl = None
-    if ctrl is None:
-        ref, group = np.ones(len(meta), dtype=bool), np.full(len(meta), "", dtype=object)
-        scale = PlateScale("all cells", "all cells", "No control cells (e.g. DMSO) among these cells: every "
-                           "feature is standardised over all cells together, not per plate.", None, names)
-    else:
-        short = [p for p in names if int((ctrl & (plates == p)).sum()) < min_controls]
-        if per_plate and len(names) > 1 and not short:
-            ref, group = ctrl, plates
-            scale = PlateScale("per plate", "controls", f"Each of the {len(names)} plates is standardised to its own "
-                               f"{value} cells, so the plate's shift is removed.", value, names)
-        else:
-            why = ("one plate" if len(names) < 2 else "asked for one reference" if not per_plate
-                   else f"plate(s) {', '.join(short[:5])} have fewer than {min_controls} {value} cells")
-            ref, group = ctrl, np.full(len(meta), "", dtype=object)
-            scale = PlateScale("all cells", "controls", f"Standardised to the {value} cells of all plates together "
-                               f"({why}).", value, names)
+    r = choose_reference(meta, control, control_column, plate_column, per_plate, min_controls)
+    ref, group = r.cells, r.group
+    scale = PlateScale(r.scope, r.reference, r.note, r.control, r.plates)
     keys = sorted(set(group[ref].tolist()))
     sums = {k: 0.0 for k in keys}
     n = {k: int((ref & (group == k)).sum()) for k in keys}

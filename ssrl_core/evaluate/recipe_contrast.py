@@ -21,7 +21,7 @@ cycloheximide from DMSO.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -43,7 +43,7 @@ class Case:
 
     name: str
     dataset: str
-    heldout: dict[str, list]  # filter rules (column -> values) of the cells never trained on
+    heldout: dict[str, list]  # the cells never trained on: one `ssrl_core.data.rules` clause
     heldout_words: str
     column: str  # the grouping the encoders should separate (e.g. compound)
     factor: str  # the factor the one changed step keeps or scrambles (a `measures.factors` name)
@@ -51,8 +51,6 @@ class Case:
     checkpoints: tuple[str, str]  # shipped encoder of each recipe (seed 0)
     training: str  # how the encoders were trained, in words
     extra_seeds: tuple[int, ...] = (1, 2)
-    controls: str = "DMSO"
-    configs: tuple[str, str] = field(default=("", ""))
 
     def config_paths(self) -> tuple[Path, Path]:
         """The training config of each recipe's encoder (`configs/pretrained/<checkpoint>.yaml`)."""
@@ -100,10 +98,9 @@ def step_changes(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]]:
 
 def heldout_subset(cells, case: Case = CASE):
     """The held-out cells of `case` (its filter rules), metadata re-indexed from 0."""
-    keep = np.ones(len(cells), dtype=bool)
-    for column, values in case.heldout.items():
-        keep &= cells.meta[column].astype(str).isin([str(v) for v in values]).to_numpy()
-    out = cells.subset(np.flatnonzero(keep))
+    from ssrl_core.data.rules import rule_mask
+
+    out = cells.subset(np.flatnonzero(rule_mask(cells.meta, [case.heldout])))
     out.meta = out.meta.reset_index(drop=True)
     return out
 
