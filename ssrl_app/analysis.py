@@ -46,15 +46,11 @@ def encoder_choices(checkpoint: str | None, runs: list[dict]) -> dict[str, str]:
 
 
 def random_twin(encoder: str) -> str | None:
-    """`random-<backbone>[-per-channel]` of a checkpoint (the floor its training must beat); None
-    for baselines and unreadable files."""
+    """`random-<backbone>[-per-channel]` of a checkpoint (`ssrl_core.evaluate.encoders.random_twin`);
+    None for baselines and unreadable files."""
     from ssrl_app.checkpoints import facts
-    if not str(encoder).endswith(".pt"):
-        return None
-    info = facts(encoder)
-    if not info.get("backbone"):
-        return None
-    return f"random-{info['backbone']}" + ("-per-channel" if info.get("per_channel") else "")
+    from ssrl_core.evaluate.encoders import random_twin as twin_of
+    return twin_of(facts(encoder)) if str(encoder).endswith(".pt") else None
 
 
 def split_by_fit(choices: dict[str, str], n_channels: int, side: int) -> tuple[dict[str, str], dict[str, str]]:

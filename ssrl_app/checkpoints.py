@@ -2,7 +2,8 @@
 
 Uploaded files are stored under the session's upload folder with a sanitised name and checked
 with `ssrl_core.models.encoder_file.load_encoder` (weights-only loading) before they are used, so a
-file that is not a checkpoint, or does not fit, gets a plain message.
+file that is not a checkpoint, or does not fit, gets a plain message. Whether an encoder fits the
+cells is `ssrl_core.models.fit.misfit` (the rule `ssrl embed` applies), re-exported here for the pages.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ssrl_core.io import read_yaml
+from ssrl_core.models.fit import misfit
 from ssrl_core.models.shipped import shipped_checkpoints
 
 CHECKPOINT = "checkpoint.pt"  # a run's last checkpoint (`ssrl_core.models.encoder_file.CHECKPOINT`; torch is
@@ -87,22 +89,6 @@ def facts(path: str | Path) -> dict[str, Any]:
         return _file_facts(p, Path(p).stat().st_mtime_ns)
     except Exception:  # unreadable: the embedding says why when it is tried
         return {}
-
-
-def misfit(info: dict[str, Any], n_channels: int, side: int) -> str | None:
-    """Why a checkpoint does not fit cells of `n_channels` channels and `side` px, or None.
-    A per-channel encoder fits any channel count; crops are resized, up to 2x either way."""
-    if not info:
-        return None
-    want = info.get("in_channels")
-    if want is not None and not info.get("per_channel") and int(want) != int(n_channels):
-        names = ", ".join(map(str, info.get("channels") or []))
-        return (f"trained on {want}-channel images{f' ({names})' if names else ''}; these cells have "
-                f"{n_channels} channel(s)")
-    crop = info.get("crop_size")
-    if crop and side and not 0.5 <= float(side) / float(crop) <= 2.0:
-        return f"trained on {crop} px crops; these cells are {side} px (more than 2x apart)"
-    return None
 
 
 RANDOM_START = "Random weights (train from scratch)"

@@ -91,12 +91,11 @@ def _summary_table(res: dict) -> pd.DataFrame:
 
 def _open_on_augment(res: dict) -> None:
     """Put both recipes on the Augment page, side by side."""
-    from ssrl_app import recipe_editor
     from ssrl_core.augment import Recipe
 
     recipes = [Recipe.from_dict(rc.recipe_of(p)) for p in rc.CASE.config_paths()]
-    recipe_editor.replace(state.RECIPE_A, recipes[0])
-    recipe_editor.replace(state.RECIPE_B, recipes[1])
+    state.put_recipe(state.RECIPE_A, recipes[0])
+    state.put_recipe(state.RECIPE_B, recipes[1])
     state.put("w.aug.compare", True)
     st.switch_page("pages/augment.py")
 

@@ -2,7 +2,9 @@
 
 Result tables from `ssrl_core` use short keys (ami, top1, n_test, probe_metric, r2,
 total_intensity_<channel>); `table()` renames their columns and values for a biologist, and
-the verdict functions say in one sentence what a number means.
+the verdict functions say in one sentence what a number means. The factor probe's verdict and
+factor names (`bias_verdict`, `factor_name`) are `ssrl_core.evaluate.bias_words`, which
+`ssrl factors` prints too; they are re-exported here for the pages.
 """
 
 from __future__ import annotations
@@ -10,6 +12,9 @@ from __future__ import annotations
 import numbers
 
 import pandas as pd
+
+from ssrl_core.evaluate.bias_words import bias_verdict as bias_verdict  # re-exported for the pages
+from ssrl_core.evaluate.bias_words import factor_name
 
 METHOD = {
     "moco_v2": "MoCo v2 (contrast with a memory of past cells)",
@@ -75,15 +80,6 @@ def help_for(what: str, names: list[str]) -> str:
     return HELP[what] + "\n\n" + "\n".join(lines)
 
 
-def factor_name(name: str) -> str:
-    """`total_intensity_DAPI` -> "brightness of DAPI", `n_nuclei` -> "number of nuclei in the crop"."""
-    s = str(name)
-    if s.startswith("total_intensity_"):
-        return f"brightness of {s[len('total_intensity_'):]}"
-    return {"n_nuclei": "number of nuclei in the crop", "nucleus_area": "nucleus size",
-            "nucleus_offset": "nucleus distance from the centre", "label": "label (class)"}.get(s, s)
-
-
 def table(df: pd.DataFrame) -> pd.DataFrame:
     """A copy with plain column names, metric keys and factor names."""
     out = df.copy()
@@ -134,58 +130,3 @@ def compound_row(r: dict) -> dict:
         row["k-NN (balanced accuracy)"] = pr["knn"]
     row["plate agreement of the controls (AMI)"] = r["plate_ami"]
     return row
-
-
-def _gain(r) -> float:
-    """How far above chance a factor's probe score is, in 0..1 (R^2 as it is)."""
-    score, chance = float(r["probe_score"]), float(r.get("chance", 0.0) or 0.0)
-    if str(r["probe_metric"]) == "r2":
-        return score
-    return (score - chance) / max(1e-9, 1.0 - chance)
-
-
-def remedy(factor: str) -> str:
-    """The augmentation that varies a measured factor (so the representation learns to ignore it)."""
-    f = str(factor)
-    if f.startswith("total_intensity_"):
-        return "brightness/contrast jitter"
-    return {"nucleus_area": "zoom: random resized crop or affine scaling",
-            "nucleus_offset": "shifts: random crops or affine translation",
-            "n_nuclei": "a centre crop around one nucleus"}.get(f, "a step that varies it")
-
-
-def bias_verdict(factors: pd.DataFrame, random: pd.DataFrame | None = None) -> str:
-    """One or two sentences: what the representation encodes most (in words calibrated against
-    chance, and against random weights of the same network when `random` is its factor table),
-    and a warning for batches."""
-    from ssrl_core.evaluate.verdicts import against_random
-
-    if factors is None or factors.empty:
-        return ""
-    ref = ({str(r["factor"]): float(r["probe_score"]) for _, r in random.iterrows()}
-           if random is not None and not random.empty else {})
-    rows = sorted(((_gain(r), str(r.get("words", "")), str(r["factor"]), str(r["kind"]), float(r["probe_score"]))
-                   for _, r in factors.iterrows() if pd.notna(r["probe_score"])), reverse=True)
-    if not rows:
-        return ""
-
-    def said(row) -> str:
-        return f"{factor_name(row[2])} is encoded {row[1]}{against_random(row[4], ref.get(row[2]))}"
-
-    top = rows[0]
-    text = said(top)
-    text = text[:1].upper() + text[1:]
-    labels = [r for r in rows if r[3] == "label"]
-    if labels and labels[0] is not top:
-        text += f"; the {said(labels[0])}"
-    text += "."
-    batches = [r for r in rows if r[3] == "batch" and r[0] >= 0.3 and not r[1].startswith("not at all")]
-    if batches:
-        b = batches[0]
-        text += (f" The {factor_name(b[2])} is still predicted {b[1]} after per-plate normalisation: check for "
-                 f"{b[2]} effects before comparing compounds or classes.")
-    nuis = [r for r in rows if r[3] == "nuisance" and r[0] >= 0.5]
-    if nuis and labels and nuis[0][0] > labels[0][0]:
-        text += (f" It sees {factor_name(nuis[0][2])} better than the labels: an augmentation that changes it "
-                 f"({remedy(nuis[0][2])}) would make it ignore that.")
-    return text

@@ -35,9 +35,8 @@ def recipe_in(slot: str, default_preset: str):
 
 
 def replace(slot: str, recipe) -> None:
-    """Store a new recipe in `slot` and re-key the editor's widgets."""
-    state.put(slot, recipe)
-    state.bump(state.RECIPE_VERSION)
+    """Store a new recipe in `slot` and re-key the editor's widgets (`state.put_recipe`)."""
+    state.put_recipe(slot, recipe)
 
 
 def _steps(slot: str) -> list:

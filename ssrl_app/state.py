@@ -139,6 +139,13 @@ def bump(key: str) -> int:
     return st.session_state[key]
 
 
+def put_recipe(slot: str, recipe: Any) -> None:
+    """Store a recipe in `slot` (RECIPE_A or RECIPE_B) and bump RECIPE_VERSION, so the Augment
+    page's editor re-keys its widgets (the Home demo and the editor both set recipes this way)."""
+    put(slot, recipe)
+    bump(RECIPE_VERSION)
+
+
 def forget(prefix: str) -> None:
     """Remove every key starting with `prefix` (widgets drawn anew with their new defaults)."""
     for key in [k for k in st.session_state if str(k).startswith(prefix)]:

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from ssrl_core.models.encoder_file import (EncoderFacts, check_channels, find_checkpoint, load_checkpoint,
-                                           load_encoder)
+from ssrl_core.models.encoder_file import EncoderFacts, find_checkpoint, load_checkpoint, load_encoder
+from ssrl_core.models.fit import check_channels
 from ssrl_core.train import load_config, train
 from ssrl_core.train.checkpoint import export_checkpoint, save_checkpoint
 

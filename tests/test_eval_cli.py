@@ -10,6 +10,7 @@ import pytest
 
 from ssrl_core.cli import main
 from ssrl_core.data.cellset import CellSet
+from ssrl_core.evaluate.bias_words import bias_verdict
 
 
 @pytest.fixture(autouse=True)
@@ -78,6 +79,8 @@ def test_embed_then_every_command(tmp_path, toy_npz, capsys) -> None:
     names = {row["factor"] for row in f["factors"]}
     assert {"compound", "plate", "n_nuclei", "nucleus_area", "total_intensity_DNA"} <= names
     assert len(pd.read_csv(tmp_path / "factors.csv")) == len(f["factors"])
+    assert f["verdict"] == bias_verdict(pd.DataFrame(f["factors"]))  # the Bias page's sentence
+    assert " is encoded " in f["verdict"] and f["verdict"].endswith(".")
 
     xy = run(capsys, "project", str(emb), "--method", "pca", "--out", str(tmp_path / "xy.csv"))
     assert xy["cells"] == 60 and {"x", "y", "compound"} <= set(pd.read_csv(tmp_path / "xy.csv").columns)

@@ -69,6 +69,7 @@ def run_check_compound(args: argparse.Namespace) -> int:
 def run_factors(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from ssrl_core.evaluate.bias_words import bias_verdict
     from ssrl_core.evaluate.export import read_embeddings, write_table
     from ssrl_core.evaluate.factors import factor_table
 
@@ -91,8 +92,9 @@ def run_factors(args: argparse.Namespace) -> int:
                          quantiles=args.quantiles)
     if args.out:
         write_table(table, args.out)
-    text = note + "\n" + table.to_string(index=False, float_format=lambda v: f"{v:.3f}")
-    emit({"factors": clean(table.to_dict(orient="records")), "note": note}, args.json, text)
+    verdict = bias_verdict(table)  # the sentence the Bias page shows
+    text = note + "\n" + table.to_string(index=False, float_format=lambda v: f"{v:.3f}") + "\n" + verdict
+    emit({"factors": clean(table.to_dict(orient="records")), "note": note, "verdict": verdict}, args.json, text)
     return 0
 
 

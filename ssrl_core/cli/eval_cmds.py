@@ -120,6 +120,7 @@ def run_embed(args: argparse.Namespace) -> int:
 
     from ssrl_core.data.registry import load_dataset
     from ssrl_core.evaluate.embedding import embed_with_info
+    from ssrl_core.evaluate.encoders import check_fit
     from ssrl_core.evaluate.export import embedding_frame, write_table
 
     cells = load_dataset(args.data)
@@ -136,6 +137,9 @@ def run_embed(args: argparse.Namespace) -> int:
             raise ValueError("no cell is left after --where / --heldout")
         cells = cells.subset(index)
     encoder = args.checkpoint or args.encoder
+    warning = check_fit(encoder, cells.shape[2], cells.shape[0])  # refuses a channel misfit
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
     if args.procs is not None or under_torchrun():
         return embed_in_parts(args, cells, encoder, index)
     show = (lambda f: print(f"\rembedding {100 * f:5.1f}%", end="", file=sys.stderr)) if not args.json else None
@@ -147,7 +151,7 @@ def run_embed(args: argparse.Namespace) -> int:
         print(f"note: {info['cache_note']}", file=sys.stderr)
     write_table(embedding_frame(cells.meta, feats, dataset=str(args.data), cell_index=index), args.out)
     report = {"out": str(args.out), "cells": len(cells), "dim": int(feats.shape[1]), "encoder": encoder,
-              "cached": bool(info.get("cached"))}
+              "cached": bool(info.get("cached")), **({"warning": warning} if warning else {})}
     emit(report, args.json, f"wrote {len(cells)} embeddings of {feats.shape[1]} dimensions to {args.out}"
                             f"{' (from cache)' if info.get('cached') else ''}")
     return 0

@@ -16,14 +16,15 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
 from ssrl_core import paths
 from ssrl_core.io import atomic_write_json, sha256_file
 from ssrl_core.models import BACKBONES, build_backbone
-from ssrl_core.models.encoder_file import EncoderFacts, check_channels, find_checkpoint, load_encoder
+from ssrl_core.models.encoder_file import EncoderFacts, find_checkpoint, load_encoder, read_facts
+from ssrl_core.models.fit import check_channels, size_warning
 
 BASELINES = ("random-<backbone>", "random-<backbone>-per-channel", "imagenet-vgg16", "hand-features")
 PER_CHANNEL = "-per-channel"
@@ -81,6 +82,27 @@ def resolve(encoder: str) -> EncoderSpec:
                                 f"({', '.join(BASELINES)})")
     ckpt = find_checkpoint(path)
     return EncoderSpec("checkpoint", ckpt.name, f"ckpt:{file_sha256(ckpt)}:v{RECIPE_VERSION}", path=ckpt)
+
+
+def random_twin(info: Mapping[str, Any]) -> str | None:
+    """The baseline a checkpoint's training must beat: the same backbone with random weights,
+    `random-<backbone>` (with `-per-channel` for a per-channel encoder); None without a backbone."""
+    if not info.get("backbone"):
+        return None
+    return f"random-{info['backbone']}" + (PER_CHANNEL if info.get("per_channel") else "")
+
+
+def check_fit(encoder: str, n_channels: int, side: int) -> str | None:
+    """The fit check of `models.fit` for the encoder named by `encoder`, before any cell is embedded:
+    a checkpoint whose channels do not fit raises ValueError (the app's words); crops more than 2x
+    from its crop size give a warning sentence (they are resized and embedded anyway). Baselines
+    are built for the cells, so they always fit (None)."""
+    spec = resolve(encoder)
+    if spec.kind != "checkpoint":
+        return None
+    facts = read_facts(spec.path)[1].to_dict()
+    check_channels(facts, n_channels)
+    return size_warning(facts, side)
 
 
 def build_module(spec: EncoderSpec, in_channels: int, image_size: int, device: str,

@@ -171,17 +171,6 @@ def encoder_state(ckpt: dict[str, Any]) -> dict[str, torch.Tensor]:
     return state
 
 
-def check_channels(info: Mapping[str, Any], n_channels: int) -> None:
-    """Raise a plain error when images have a different channel count from the checkpoint."""
-    facts = EncoderFacts.of(info)
-    if facts.per_channel:  # one grey-scale encoder applied to every channel: any count fits
-        return
-    if int(n_channels) != facts.in_channels:
-        raise ValueError(f"This checkpoint was trained on {facts.in_channels}-channel images "
-                         f"({', '.join(facts.channels)}) but these images have {n_channels} channels. Use a "
-                         "checkpoint trained on the same channels, or choose matching data.")
-
-
 def load_encoder(path: str | Path, device: str | torch.device = "cpu",
                  in_channels: int | None = None) -> tuple[nn.Module, dict[str, Any]]:
     """A ready encoder (backbone without projection heads, eval mode, float32) and its info.
