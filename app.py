@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ssrl_app import demo, loaders, session, sidebar, state
-from ssrl_app.errors import at_the_edge
+from ssrl_app.home import demo
+from ssrl_app.shell import loaders, session, sidebar, state
+from ssrl_app.shell.errors import at_the_edge
 
 
 # The one table of pages: the navigation and the Home page's path through the app are built from it.

@@ -123,7 +123,7 @@ def phase_open(path: Path) -> dict:
     s = time.perf_counter()
     channel_ranges(cells.images)
     t["ranges"] = time.perf_counter() - s
-    from ssrl_app.selection import mask_of  # (imports streamlit: not timed, the app has it loaded)
+    from ssrl_app.shell.selection import mask_of  # (imports streamlit: not timed, the app has it loaded)
 
     s = time.perf_counter()
     mask = mask_of(cells, {"compound": ["DMSO"], "plate": ["Week4_27801"]})

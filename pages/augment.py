@@ -1,9 +1,9 @@
 """Augment: compose augmentation recipes, see what each teaches before training, judge the views.
 
 The paper's point (Bendidi et al. 2024): what the two views of a cell differ in is what the
-representation learns to ignore. The invariance preview (`ssrl_app.invariance_view`) says which
+representation learns to ignore. The invariance preview (`ssrl_app.augment.invariance_view`) says which
 readable factors each recipe keeps and which it scrambles, which step does it and the smallest
-change that keeps a factor; the advisor (`ssrl_app.advisor_view`) ranks recipes against the
+change that keeps a factor; the advisor (`ssrl_app.augment.advisor_view`) ranks recipes against the
 factors a biologist wants kept or ignored. Near-identical views teach little; views that destroy
 the cell teach the wrong thing. LPIPS (Zhang et al. 2018) measures how different two views look.
 """
@@ -15,9 +15,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ssrl_app import advisor_view, charts, invariance_view, loaders, page, recipe_editor, state
-from ssrl_app.errors import message, plain_errors
-from ssrl_app.images import composite, row_montage
+from ssrl_app.augment import advisor_view, invariance_view, recipe_editor
+from ssrl_app.shell import charts, loaders, page, state
+from ssrl_app.shell.errors import message, plain_errors
+from ssrl_app.shell.images import composite, row_montage
 from ssrl_core import augment
 from ssrl_core.augment.preview import make_preview, pair_distances
 from ssrl_core.devices import resolve_device

@@ -14,8 +14,9 @@ import hashlib
 import altair as alt
 import streamlit as st
 
-from ssrl_app import analysis, charts, checkpoints, estimate, figures, labels as plain, loaders, page, selection, state
-from ssrl_app.errors import message
+from ssrl_app.shell import (analysis, charts, checkpoints, estimate, figures, labels as plain, loaders, page, selection,
+                            state)
+from ssrl_app.shell.errors import message
 from ssrl_core import augment, evaluate as ev
 from ssrl_core.models import BACKBONES
 from ssrl_core.sweeps import jobs as sweep_jobs, runner as sweep_runner

@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ssrl_app import charts, cp_import, data_import, import_checks, loaders, page, plate_import, selection, state
+from ssrl_app.data import cp_import, data_import, import_checks, plate_import
+from ssrl_app.shell import charts, loaders, page, selection, state
+from ssrl_app.shell.images import channel_tiles, composite, enlarge
 from ssrl_core.data.samples import ATTRIBUTION, MITOCHECK_DEMO
-from ssrl_app.images import channel_tiles, composite, enlarge
 
 page.open_page("Data: your cells")
 if not state.get(state.DATASET):

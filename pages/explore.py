@@ -14,10 +14,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ssrl_app import (analysis, cards, charts, checkpoints, figures, group_diff_view, hand_labels, labels as plain,
-                      loaders, page, selection, state)
-from ssrl_app.errors import message, plain_errors
-from ssrl_app.images import composite, enlarge
+from ssrl_app.explore import cards, group_diff_view, hand_labels
+from ssrl_app.shell import analysis, charts, checkpoints, figures, labels as plain, loaders, page, selection, state
+from ssrl_app.shell.errors import message, plain_errors
+from ssrl_app.shell.images import composite, enlarge
 from ssrl_core import evaluate as ev
 from ssrl_core.csvio import csv_text
 

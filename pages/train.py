@@ -11,9 +11,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from ssrl_app import checkpoints, estimate, labels as plain, loaders, page, run_view, selection, sidebar, state
-from ssrl_app.errors import message, plain_errors
-from ssrl_app.uploads import save_uploads
+from ssrl_app.shell import checkpoints, estimate, labels as plain, loaders, page, selection, sidebar, state
+from ssrl_app.shell.errors import message, plain_errors
+from ssrl_app.shell.uploads import save_uploads
+from ssrl_app.train import run_view
 from ssrl_core.augment import PRESETS
 from ssrl_core.data.names import safe_filename
 from ssrl_core.devices import resolve_device

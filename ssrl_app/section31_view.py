@@ -17,8 +17,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from ssrl_app import charts
-from ssrl_app.errors import message
+from ssrl_app.shell import charts
+from ssrl_app.shell.errors import message
 from ssrl_core import paths
 from ssrl_core.csvio import read_csv
 from ssrl_core.evaluate import class_properties as cprops

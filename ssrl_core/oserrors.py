@@ -7,7 +7,7 @@ bugs: `describe(exc)` says which file, what went wrong and what to do, e.g.
     could not write /data/emb.parquet: the disk is full (3 MB free in /data). Free some space
     there (or write somewhere else) and run it again.
 
-`ssrl_core.cli.main` and `ssrl_app.errors.message` use it for every `OSError` and `MemoryError`.
+`ssrl_core.cli.main` and `ssrl_app.shell.errors.message` use it for every `OSError` and `MemoryError`.
 Libraries do not all set `errno` (numpy reports a short write in words, HDF5 in its own text),
 so `errno_of` also reads the message. `io.atomic_write` re-raises a write error with the target
 file's name (not the temporary one) and the errno found here.

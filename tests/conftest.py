@@ -70,7 +70,7 @@ def offline_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def _forget_loaded_data() -> None:
     """Clear the app's and the registry's caches of datasets (another data folder is in use)."""
-    from ssrl_app import loaders
+    from ssrl_app.shell import loaders
     from ssrl_core.data import registry
 
     for cached in (loaders.dataset_list, loaders.cells, loaders.ranges):
@@ -82,10 +82,10 @@ def _navigation_mode(monkeypatch: pytest.MonkeyPatch) -> None:
     """Run pages through app.py as a live server does once `st.navigation` has been called.
 
     AppTest re-detects the `pages/` folder before every run, which would make each run of a
-    page go through `ssrl_app.entry.through_app()`'s extra rerun (and lose a button click). A
+    page go through `ssrl_app.shell.entry.through_app()`'s extra rerun (and lose a button click). A
     live server leaves that mode for good at its first run; this does the same for each test run.
     """
-    from ssrl_app import entry
+    from ssrl_app.shell import entry
 
     manager = entry._pages_manager()
     assert manager is not None, "Streamlit changed its pages internals: see tests/test_streamlit_internals.py"

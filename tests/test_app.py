@@ -11,7 +11,7 @@ from app_support import TINY, app_on, problems
 
 
 def test_default_dataset_prefers_demo_then_mnist():
-    from ssrl_app.loaders import default_dataset
+    from ssrl_app.shell.loaders import default_dataset
     assert default_dataset(["a", "mnist-5k", "demo_nuclei"]) == "demo_nuclei"
     assert default_dataset(["a", "mnist-5k"]) == "mnist-5k"
     assert default_dataset(["a"]) == "a"
@@ -28,7 +28,7 @@ def test_sanitise_blocks_paths_and_odd_characters():
 
 def test_the_app_accepts_every_image_file_the_core_reads(tmp_path):
     """One list of image suffixes: a JPEG upload is offered and read like a TIFF."""
-    from ssrl_app import data_import
+    from ssrl_app.data import data_import
     from ssrl_core.data.imagefile import read_image
     from ssrl_core.data.names import IMAGE_SUFFIXES
 
@@ -47,7 +47,7 @@ class _Up:
 
 
 def test_save_uploads_stays_in_session_folder_and_keeps_duplicates():
-    from ssrl_app.uploads import save_uploads
+    from ssrl_app.shell.uploads import save_uploads
     from ssrl_core import paths
     folder = save_uploads([_Up("../evil.png", b"1"), _Up("evil.png", b"2")], "sess/../x", "batch 1")
     assert folder.resolve().is_relative_to(paths.uploads_dir().resolve())

@@ -16,7 +16,7 @@ import pandas as pd
 from skimage.color import deltaE_ciede2000, rgb2lab
 
 from app_support import app_on, problems
-from ssrl_app import charts, figures
+from ssrl_app.shell import charts, figures
 
 
 def _lab(hex_colour: str) -> np.ndarray:

@@ -119,7 +119,7 @@ def test_bias_sweep_runs_in_the_background_and_shows_curves(tiny_env):
 
 
 def test_explore_says_why_two_clusters_differ_and_shows_hand_labels(tiny_env):
-    from ssrl_app import loaders
+    from ssrl_app.shell import loaders
     from ssrl_core.data import annotations
 
     at = _embed_hand_features(app_on("pages/explore.py"))

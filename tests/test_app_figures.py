@@ -1,4 +1,4 @@
-"""Slide figures (ssrl_app.figures): PNG/SVG of the Explore and Bias charts, titled with their context."""
+"""Slide figures (ssrl_app.shell.figures): PNG/SVG of the Explore and Bias charts, titled with their context."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ssrl_app import figures
+from ssrl_app.shell import figures
 from app_support import app_on, problems
 
 PRETRAINED = Path(__file__).resolve().parent.parent / "pretrained"

@@ -47,7 +47,7 @@ def test_an_opened_session_shows_the_recipe_in_use_in_the_preset_box(tiny_env, m
 
 
 def test_a_checkpoint_that_does_not_fit_is_flagged_in_the_sidebar(tiny_env):
-    from ssrl_app.checkpoints import shipped
+    from ssrl_app.shell.checkpoints import shipped
     at = app_on()
     at.session_state["ssrl.checkpoint"] = next(i["path"] for i in shipped() if i["name"] == "bbbc021_set_a")
     at.run()
@@ -68,7 +68,7 @@ def test_the_explore_result_comes_back_after_a_refresh(tiny_env, monkeypatch, tm
 
 
 def test_long_dataset_names_are_cut_in_the_middle_for_the_sidebar_box():
-    from ssrl_app.sidebar import BOX_CHARS, box_label
+    from ssrl_app.shell.sidebar import BOX_CHARS, box_label
     short = box_label("bbbc021_week4_dmso_cycloheximide")
     assert len(short) == BOX_CHARS and short.startswith("bbbc021_week") and short.endswith("cycloheximide")
     assert box_label("mitocheck_demo") == "mitocheck_demo"

@@ -21,7 +21,7 @@ def _filter_plate_p1(at):
 
 
 def _p1_positions() -> set[int]:
-    from ssrl_app import loaders
+    from ssrl_app.shell import loaders
     meta = loaders.cells(TINY).meta
     return set(np.flatnonzero(meta["plate"].astype(str).to_numpy() == "P1").tolist())
 
@@ -90,12 +90,12 @@ def test_sample_ships_in_the_package_with_every_phenotype_and_heldout_plates(tmp
     held = meta["plate"].isin(MITOCHECK_HELDOUT_PLATES)
     assert (meta.loc[held, "split"] == "held-out").all() and (meta.loc[~held, "split"] == "train").all()
     assert meta.loc[held, "label"].nunique() == 16 and meta.loc[~held, "label"].nunique() == 16
-    from ssrl_app.loaders import default_dataset
+    from ssrl_app.shell.loaders import default_dataset
     assert default_dataset(["mnist-5k", "demo_nuclei", MITOCHECK_DEMO]) == MITOCHECK_DEMO
 
 
 def test_scored_cells_of_shipped_checkpoints():
-    from ssrl_app import selection
+    from ssrl_app.shell import selection
     item = {"name": "mitocheck_set_a", "dataset": "mitocheck_phenotype_crops"}
     assert selection.scored_cells(item, ["mitocheck_demo"]) == ("mitocheck_demo", {"split": ["held-out"]})
     assert selection.scored_cells(item, ["mitocheck_phenotype_crops", "mitocheck_demo"]) == (
@@ -106,7 +106,7 @@ def test_scored_cells_of_shipped_checkpoints():
 
 
 def test_heldout_mask_matches_the_reproduction_split():
-    from ssrl_app import selection
+    from ssrl_app.shell import selection
     from ssrl_core.data.cellset import CellSet
     meta = pd.DataFrame({"plate": ["Week4_27801"] * 4 + ["Week4_27481"] * 2,
                          "site": [1, 2, 3, 4, 1, 1],
@@ -118,7 +118,7 @@ def test_heldout_mask_matches_the_reproduction_split():
 
 
 def test_checkpoint_fit_channels_crop_and_per_channel():
-    from ssrl_app.checkpoints import misfit
+    from ssrl_app.shell.checkpoints import misfit
     assert "1-channel" in misfit({"in_channels": 1, "crop_size": 28, "channels": ["grey"]}, 3, 68)
     assert "px" in misfit({"in_channels": 3, "crop_size": 28}, 3, 68)
     assert misfit({"in_channels": 3, "crop_size": 64}, 3, 68) is None
@@ -126,7 +126,7 @@ def test_checkpoint_fit_channels_crop_and_per_channel():
 
 
 def test_plain_names_and_bias_verdict():
-    from ssrl_app import labels
+    from ssrl_app.shell import labels
     from ssrl_core.evaluate.verdicts import factor_level
 
     table = pd.DataFrame({"factor": ["label", "plate", "total_intensity_DAPI"], "kind": ["label", "batch", "nuisance"],
@@ -145,7 +145,7 @@ def test_plain_names_and_bias_verdict():
 
 
 def test_time_estimate_words_and_budget():
-    from ssrl_app import estimate
+    from ssrl_app.shell import estimate
     s = estimate.run_seconds(1000, 5, 100, rate=100.0)  # 5,000 pairs at 100/s
     assert abs(s - (50 + estimate.STARTUP_S)) < 1e-6
     assert estimate.run_seconds(10**6, 50, 100, rate=100.0, budget_min=3) == 180 + estimate.STARTUP_S
@@ -204,7 +204,7 @@ def test_home_one_click_demo_offline_tells_the_recipe_story(tmp_path, monkeypatc
     monkeypatch.setenv("SSRL_APP_WARM", "0")
     from streamlit.testing.v1 import AppTest
 
-    from ssrl_app import loaders
+    from ssrl_app.shell import loaders
     from app_support import APP
     loaders.dataset_list.clear()
     at = AppTest.from_file(APP, default_timeout=120)

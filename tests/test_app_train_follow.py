@@ -12,7 +12,7 @@ import json
 import time
 
 from app_support import app_on, problems
-from ssrl_app import run_view
+from ssrl_app.train import run_view
 
 
 def _start(at, epochs: int) -> str:

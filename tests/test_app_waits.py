@@ -50,7 +50,8 @@ def test_the_train_page_measures_the_speed_in_the_background_and_estimate_reuses
 
 
 def test_app_modules_for_the_first_paint_do_not_import_torch():
-    code = ("import sys; from ssrl_app import checkpoints, demo, loaders, session, sidebar, state; "
+    code = ("import sys; from ssrl_app.shell import checkpoints, loaders, session, sidebar, state; "
+            "from ssrl_app.home import demo; "
             "import ssrl_core.models.shipped; print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"})
@@ -61,7 +62,7 @@ def test_precompute_fills_the_embedding_cache_so_embed_is_instant(tmp_path, monk
     """The background job embeds the demo's cells ahead of time; the page's embed then reads the cache."""
     import numpy as np
 
-    from ssrl_app import precompute
+    from ssrl_app.shell import precompute
     from ssrl_core.data.registry import load_dataset
     from ssrl_core.evaluate import embed
 

@@ -197,7 +197,7 @@ def test_the_checker_sees_a_real_upward_import() -> None:
     assert any(t.startswith("ssrl_core.data") for t in imports_of("ssrl_core.train.data"))
 
 
-# issue 11: pages and app modules go through ssrl_app/state.py for the session state. Files that
+# issue 11: pages and app modules go through ssrl_app/shell/state.py for the session state. Files that
 # may still touch st.session_state or spell a key themselves (none now; keep it empty).
 RAW_STATE: set[str] = set()
 
@@ -214,9 +214,9 @@ def _raw_state(tree: ast.AST) -> list[str]:
 
 def test_pages_reach_the_session_state_through_state_py() -> None:
     app = {m: p for m, p in SOURCES.items() if m == "app" or m.startswith(("pages.", "ssrl_app."))}
-    bad = {m: f for m, p in app.items() if m != "ssrl_app.state" and m not in RAW_STATE
+    bad = {m: f for m, p in app.items() if m != "ssrl_app.shell.state" and m not in RAW_STATE
            and (f := _raw_state(ast.parse(p.read_text(encoding="utf-8"))))}
-    assert not bad, f"use ssrl_app.state's keys and get/put/pop/setdefault/bump/forget: {bad}"
+    assert not bad, f"use ssrl_app.shell.state's keys and get/put/pop/setdefault/bump/forget: {bad}"
     still = [m for m in RAW_STATE if not _raw_state(ast.parse(app[m].read_text(encoding="utf-8")))]
     assert not still, f"these files no longer touch the raw session state: remove them from RAW_STATE: {still}"
     assert _raw_state(ast.parse('st.session_state["ssrl.x"] = 1')) == [
@@ -224,21 +224,98 @@ def test_pages_reach_the_session_state_through_state_py() -> None:
 
 
 def test_streamlit_internals_stay_in_one_function() -> None:
-    """Only `ssrl_app.entry` touches Streamlit's private modules (`streamlit.runtime`, `streamlit.web`,
+    """Only `ssrl_app.shell.entry` touches Streamlit's private modules (`streamlit.runtime`, `streamlit.web`,
     `streamlit.elements`); `tests/test_streamlit_internals.py` pins what it relies on."""
     private = ("streamlit.runtime", "streamlit.web", "streamlit.elements", "streamlit.proto")
     found = []
     for module, path in SOURCES.items():
-        if module == "ssrl_app.entry":
+        if module == "ssrl_app.shell.entry":
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             names = ([a.name for a in node.names] if isinstance(node, ast.Import)
                      else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             found += [f"{module}: {n}" for n in names if n.startswith(private)]
-    assert not found, f"Streamlit internals outside ssrl_app/entry.py: {found}"
+    assert not found, f"Streamlit internals outside ssrl_app/shell/entry.py: {found}"
 
 
 def test_no_module_over_300_lines() -> None:
     """Short modules with one job each (docs/ARCHITECTURE.md): split where a second concept lives inside."""
     long = {m: n for m, p in SOURCES.items() if (n := len(p.read_text(encoding="utf-8").splitlines())) > 300}
     assert not long, f"modules over 300 lines: {long}"
+
+
+# issue 26 item 4: `ssrl_app/` by role. `shell/` is the app's frame and what several pages share
+# (state, page, session, sidebar, loaders, errors, entry, selection, charts, images, ...); each page
+# that has widgets of its own keeps them in a sub-package named after it (`home` is app.py's Home
+# page). Rules with no Streamlit in them live in ssrl_core, so the CLI applies them too.
+PAGE_OF_PACKAGE = {"home": "app", "augment": "pages.augment", "data": "pages.data", "explore": "pages.explore",
+                   "train": "pages.train", "bias": "pages.bias"}
+
+
+def _app_package(module: str) -> str | None:
+    """`shell`, a page package's name, or None for a module at the top of ssrl_app (or outside it)."""
+    parts = module.split(".")
+    if parts[0] != "ssrl_app" or len(parts) < 2:
+        return None
+    return parts[1] if len(parts) > 2 or (ROOT / "ssrl_app" / parts[1]).is_dir() else None
+
+
+def test_app_modules_sit_by_role() -> None:
+    """Every sub-package of ssrl_app is the shell or a page's; the shell imports no page package; a
+    page package is imported only by its page and its own modules (and tests); a module left at the
+    top of ssrl_app is one page's (imported by that page only)."""
+    packages = {p.name for p in (ROOT / "ssrl_app").iterdir() if p.is_dir() and p.name != "__pycache__"}
+    assert packages - {"shell"} <= set(PAGE_OF_PACKAGE), f"ssrl_app sub-packages that are no page's: {packages}"
+    assert "shell" in packages and {"augment", "data", "explore", "train", "home"} <= packages
+    for name, page in PAGE_OF_PACKAGE.items():
+        assert name not in packages or page in SOURCES, f"ssrl_app/{name}/ has no page {page}"
+    graph = {m: imports_of(m) for m in SOURCES}
+    bad = []
+    for module in sorted(SOURCES):
+        for target in sorted(graph[module]):
+            where = _app_package(target)
+            if where is None or where == "shell" or _app_package(module) == where:
+                continue
+            if module != PAGE_OF_PACKAGE[where]:
+                bad.append(f"{module} -> {target} (only {PAGE_OF_PACKAGE[where]} may)")
+    assert not bad, "a page's own widgets used elsewhere (move them to ssrl_app/shell/):\n  " + "\n  ".join(bad)
+    top = {m for m in SOURCES if m.startswith("ssrl_app.") and m.count(".") == 1 and _app_package(m) is None}
+    for module in sorted(top):
+        users = {m for m in SOURCES if module in graph[m]}
+        assert len(users) == 1 and next(iter(users)).startswith("pages."), (
+            f"{module} sits at the top of ssrl_app: it must be one page's (then in that page's folder) "
+            f"or shared (then in ssrl_app/shell/); imported by {sorted(users)}")
+
+
+def _imports_streamlit(path: Path) -> bool:
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                 else [node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level else [])
+        if any(n == "streamlit" or n.startswith("streamlit.") for n in names):
+            return True
+    return False
+
+
+def test_streamlit_stays_in_the_app() -> None:
+    """Only the app (`app.py`, `pages/`, `ssrl_app/`) imports Streamlit: ssrl_core, the CLI and
+    everything else in the repository run without it (the tests drive the app, so they may)."""
+    outside = [p for p in ROOT.rglob("*.py")
+               if not {".venv", "__pycache__", "tests", ".git", "data", ".cache", "runs"} & set(p.relative_to(ROOT).parts)
+               and p.relative_to(ROOT).parts[0] not in ("ssrl_app", "pages") and p.name != "app.py"]
+    assert any(p.relative_to(ROOT).parts[0] == "ssrl_core" for p in outside)
+    found = sorted(str(p.relative_to(ROOT)) for p in outside if _imports_streamlit(p))
+    assert not found, f"Streamlit imported outside the app: {found}"
+    assert _imports_streamlit(ROOT / "ssrl_app" / "shell" / "state.py")  # the checker sees an import
+
+
+def test_app_modules_without_streamlit_are_display_or_session_helpers() -> None:
+    """The app's modules that never import Streamlit are display helpers (colours, labels, figures,
+    pictures) or the app's own bookkeeping; a new one is a domain rule in disguise until shown
+    otherwise: put the rule in ssrl_core (as `models.fit` and `train.estimate`) and list it here."""
+    known = {"ssrl_app", "ssrl_app.shell", "ssrl_app.augment", "ssrl_app.data", "ssrl_app.explore",
+             "ssrl_app.train", "ssrl_app.home", "ssrl_app.shell.charts", "ssrl_app.shell.figures",
+             "ssrl_app.shell.images", "ssrl_app.shell.labels", "ssrl_app.shell.uploads",
+             "ssrl_app.shell.checkpoints", "ssrl_app.shell.estimate", "ssrl_app.shell.precompute",
+             "ssrl_app.augment.finetune"}
+    plain = {m for m, p in SOURCES.items() if m.startswith("ssrl_app") and not _imports_streamlit(p)}
+    assert plain <= known, f"app modules without Streamlit, not known as display helpers: {sorted(plain - known)}"

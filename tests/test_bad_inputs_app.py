@@ -19,7 +19,7 @@ def test_config_hides_error_details_and_listens_on_localhost() -> None:
 
 
 def _page() -> None:
-    from ssrl_app.errors import plain_errors
+    from ssrl_app.shell.errors import plain_errors
 
     with plain_errors("Could not draw the chart"):
         raise ZeroDivisionError("division by zero deep inside")
@@ -45,7 +45,7 @@ def test_unexpected_error_is_one_sentence_in_the_page_and_a_traceback_in_the_log
 @pytest.mark.parametrize("address", [None, "0.0.0.0"])
 def test_folder_box_open_to_the_network_reads_only_the_data_folder_and_uploads(
         address: str | None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from ssrl_app import data_import
+    from ssrl_app.data import data_import
 
     monkeypatch.setenv("SSRL_DATA", str(tmp_path / "data"))
     (tmp_path / "data" / "mine").mkdir(parents=True)
@@ -66,7 +66,7 @@ def test_folder_box_open_to_the_network_reads_only_the_data_folder_and_uploads(
 
 
 def test_folder_box_on_localhost_reads_any_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from ssrl_app import data_import
+    from ssrl_app.data import data_import
 
     monkeypatch.setattr(data_import.st, "get_option", lambda key: "127.0.0.1")
     assert not data_import.open_to_network()

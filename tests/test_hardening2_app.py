@@ -62,7 +62,7 @@ def test_an_os_error_when_keeping_a_label_is_one_sentence(tiny_env, tmp_path: Pa
         import numpy as np
         import pandas as pd
 
-        from ssrl_app import hand_labels
+        from ssrl_app.explore import hand_labels
         from ssrl_core.data.cellset import CellSet
 
         cells = CellSet(np.zeros((4, 16, 16, 1), np.uint8), ["grey"], pd.DataFrame({"label": list("abcd")}), name="t")

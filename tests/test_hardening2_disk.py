@@ -284,8 +284,8 @@ def test_fine_tuning_from_an_encoder_that_does_not_fit_is_refused_before_any_ima
     finally:
         tracemalloc.stop()
     assert code == 2
-    assert capsys.readouterr().err.strip() == ("error: Cannot start from 'bbbc021_set_a': it takes 3-channel images "
-                                               "and these cells have 1.")
+    assert capsys.readouterr().err.strip() == ("error: Cannot start from 'bbbc021_set_a': it was trained on 3-channel "
+                                               "images; these cells have 1 channel(s).")
     print(f"peak traced: {used / 2**20:.1f} MiB")
     assert used < 45 * (1 << 20), used / 2**20  # the uint8 set is read, no float32 copy (66 MB) is made
     assert not (tmp_path / "run" / rd.CHECKPOINT).exists()

@@ -14,7 +14,7 @@ from app_support import app_on, problems
 
 @pytest.mark.parametrize("as_store", [False, True])
 def test_data_page_previews_and_imports_a_plate(tiny_env, shared_data, tmp_path, monkeypatch, as_store):
-    from ssrl_app import plate_import
+    from ssrl_app.data import plate_import
 
     if as_store:  # a large plate (more sites than the threshold) goes to a resumable cell store
         monkeypatch.setattr(plate_import, "STORE_ABOVE_SITES", 1)

@@ -133,7 +133,7 @@ def test_profiles_and_anndata_share_metadata_names(cellomics_plate, tmp_path):
 
 def test_users_own_masks_are_cropped_instead_of_detections(shared_data, tmp_path, capsys):
     """Where a segmentation the user trusts exists (here BBBC007's label masks), its objects are cut."""
-    from ssrl_app.import_checks import crop_fields
+    from ssrl_app.data.import_checks import crop_fields
 
     src = shared_data / "fields" / "bbbc007"
     for name in ("A9__A9_p5d.tif", "A9__A9_p5d_labels.tif", "A9__A9_p7d.tif"):  # p7d has no mask: detected

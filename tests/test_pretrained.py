@@ -81,7 +81,7 @@ def test_configs_validate_and_hold_out_the_documented_cells() -> None:
 
 
 def test_app_lists_the_shipped_checkpoints(index) -> None:
-    from ssrl_app.checkpoints import check, shipped
+    from ssrl_app.shell.checkpoints import check, shipped
 
     listed = shipped()
     assert {s["name"] for s in listed} == {c["name"] for c in index["checkpoints"]}

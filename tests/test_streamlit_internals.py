@@ -2,7 +2,7 @@
 
 A top-level `pages/` folder puts a fresh Streamlit server in its older multipage mode (each page file
 run on its own, without app.py's sidebar). Streamlit 1.67 offers no public switch, so
-`ssrl_app.entry` flips `PagesManager.uses_pages_directory`; these tests pin that behaviour, and
+`ssrl_app.shell.entry` flips `PagesManager.uses_pages_directory`; these tests pin that behaviour, and
 `tests/test_architecture.py` keeps every other module free of `streamlit.runtime`.
 """
 
@@ -12,13 +12,13 @@ from pathlib import Path
 
 import streamlit
 
-from ssrl_app import entry
+from ssrl_app.shell import entry
 
 
 def test_streamlit_still_detects_a_pages_folder_the_way_entry_undoes(tmp_path):
     manager = entry._pages_manager()
     assert manager is not None, (f"Streamlit {streamlit.__version__} has no PagesManager.uses_pages_directory: "
-                                 "find the new way to leave the pages/ mode in ssrl_app/entry.py")
+                                 "find the new way to leave the pages/ mode in ssrl_app/shell/entry.py")
     saved = manager.uses_pages_directory
     try:
         (tmp_path / "pages").mkdir()

@@ -21,6 +21,7 @@ from torch import nn
 
 from ssrl_core.io import sha256_file
 from ssrl_core.models.encoder_file import encoder_state, find_checkpoint, load_checkpoint, read_facts
+from ssrl_core.models.fit import channel_misfit
 from ssrl_core.models.shipped import shipped_checkpoints, shipped_path
 
 
@@ -53,8 +54,9 @@ def check_parent(parent: dict[str, Any], backbone: str, per_channel: bool, in_ch
     if parent["per_channel"] != bool(per_channel):
         want = "true" if parent["per_channel"] else "false"
         problems.append(f"it {'is' if parent['per_channel'] else 'is not'} a per-channel encoder (set per_channel: {want})")
-    if not parent["per_channel"] and parent["in_channels"] != in_channels:
-        problems.append(f"it takes {parent['in_channels']}-channel images and these cells have {in_channels}")
+    channels = channel_misfit(parent, in_channels)  # the rule and words of the app and `ssrl embed`
+    if channels:
+        problems.append(f"it was {channels}")
     if problems:
         raise ValueError(f"Cannot start from {parent['init']!r}: " + "; ".join(problems) + ".")
 

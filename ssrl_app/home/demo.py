@@ -15,7 +15,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from ssrl_app import charts, loaders, state
+from ssrl_app.shell import charts, loaders, state
 from ssrl_core.evaluate import recipe_contrast as rc
 
 MAP_HEIGHT = 260
@@ -102,7 +102,7 @@ def _open_on_augment(res: dict) -> None:
 
 def _recompute(res: dict) -> None:
     """Seed 0 of both recipes measured again on this machine, beside the shipped numbers."""
-    from ssrl_app.checkpoints import shipped
+    from ssrl_app.shell.checkpoints import shipped
 
     paths = {i["name"]: i["path"] for i in shipped()}
     bar = st.progress(0.0, text="starting")

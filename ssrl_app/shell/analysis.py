@@ -15,9 +15,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ssrl_app import loaders
-from ssrl_app.checkpoints import BASELINES, finished_runs, shipped
-from ssrl_app.images import composite, data_url
+from ssrl_app.shell import loaders
+from ssrl_app.shell.checkpoints import BASELINES, finished_runs, shipped
+from ssrl_app.shell.images import composite, data_url
 
 
 def subset_index(dataset: str, max_cells: int, seed: int = 0, within: np.ndarray | None = None) -> np.ndarray:
@@ -48,14 +48,14 @@ def encoder_choices(checkpoint: str | None, runs: list[dict]) -> dict[str, str]:
 def random_twin(encoder: str) -> str | None:
     """`random-<backbone>[-per-channel]` of a checkpoint (`ssrl_core.evaluate.encoders.random_twin`);
     None for baselines and unreadable files."""
-    from ssrl_app.checkpoints import facts
+    from ssrl_app.shell.checkpoints import facts
     from ssrl_core.evaluate.encoders import random_twin as twin_of
     return twin_of(facts(encoder)) if str(encoder).endswith(".pt") else None
 
 
 def split_by_fit(choices: dict[str, str], n_channels: int, side: int) -> tuple[dict[str, str], dict[str, str]]:
     """(label -> encoder that fits these cells, label -> why it does not). Baselines always fit."""
-    from ssrl_app.checkpoints import facts, misfit
+    from ssrl_app.shell.checkpoints import facts, misfit
     good: dict[str, str] = {}
     bad: dict[str, str] = {}
     for label, enc in choices.items():

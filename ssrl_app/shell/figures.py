@@ -76,7 +76,7 @@ def to_bytes(fig: Figure, fmt: str) -> bytes:
 def _colours(values: pd.Series) -> tuple[np.ndarray, list[str]]:
     """The app's colours (`charts.PALETTE` in `charts.domain_of` order): a figure for slides gives
     each value the colour it has on the page."""
-    from ssrl_app.charts import PALETTE, domain_of
+    from ssrl_app.shell.charts import PALETTE, domain_of
     cats = domain_of(values)
     lut = {c: PALETTE[i % len(PALETTE)] for i, c in enumerate(cats)}
     return np.array([lut.get(v, "#7f7f7f") for v in values.astype(str)], dtype=object), cats
@@ -87,7 +87,7 @@ def map_figure(df: pd.DataFrame, colour: str, title: str, method: str = "UMAP") 
     fig, ax = plt.subplots(figsize=(7, 6))
     cols, cats = _colours(df[colour])
     ax.scatter(df["x"], df["y"], c=list(cols), s=10, alpha=0.8, linewidths=0)
-    from ssrl_app.charts import PALETTE
+    from ssrl_app.shell.charts import PALETTE
     for i, c in enumerate(cats[:40]):
         ax.scatter([], [], color=PALETTE[i % len(PALETTE)], label=c, s=20)
     ax.legend(title=colour, fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)

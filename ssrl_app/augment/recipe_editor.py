@@ -13,7 +13,7 @@ from typing import Any
 
 import streamlit as st
 
-from ssrl_app import state
+from ssrl_app.shell import state
 from ssrl_core.augment import CATALOG, PRESETS, Step, get_preset
 
 # One line on each preset of the paper (Bendidi et al. 2024), shown under the preset box.

@@ -17,15 +17,15 @@ from pathlib import Path
 
 import streamlit as st
 
-from ssrl_app import state
-from ssrl_app.errors import message
-from ssrl_app.uploads import save_uploads
+from ssrl_app.shell import state
+from ssrl_app.shell.errors import message
+from ssrl_app.shell.uploads import save_uploads
 from ssrl_core.data.names import IMAGE_SUFFIXES
 
 
 def use_dataset(path: str | Path) -> None:
     """Load `path` to check it, add it to this session's list and make it the current dataset."""
-    from ssrl_app import loaders
+    from ssrl_app.shell import loaders
     cells = loaders.cells(str(path))
     extra = list(state.get(state.EXTRA_DATASETS, []))
     if str(path) not in extra:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from ssrl_app import analysis, loaders, selection, state
-from ssrl_app.errors import plain_errors
-from ssrl_app.entry import through_app
+from ssrl_app.shell import analysis, loaders, selection, state
+from ssrl_app.shell.entry import through_app
+from ssrl_app.shell.errors import plain_errors
 
 NO_DATASET = "Choose a dataset in the sidebar first."
 

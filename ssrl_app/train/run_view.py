@@ -19,7 +19,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from ssrl_app import sidebar, state
+from ssrl_app.shell import sidebar, state
 from ssrl_core import jobs as job_layer
 from ssrl_core.train import jobs
 from ssrl_core.train import rundir as rd

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ssrl_app.charts import PAIR
+from ssrl_app.shell.charts import PAIR
 
 
 def area_chart(areas: list[float]) -> alt.Chart:

@@ -15,14 +15,14 @@ from pathlib import Path
 
 import streamlit as st
 
-from ssrl_app import state
-from ssrl_app.errors import message
+from ssrl_app.shell import state
+from ssrl_app.shell.errors import message
 
 CP_READ, CP_ERROR = state.CP_READ, state.CP_ERROR  # the tables read by "Read"; its last problem
 
 
 def _paths() -> tuple[str, str | None, str | None]:
-    from ssrl_app.data_import import check_folder
+    from ssrl_app.data.data_import import check_folder
 
     def checked(key: str) -> str | None:
         text = state.get(key, "").strip()
@@ -109,14 +109,14 @@ def _compare(found: dict) -> None:
 
 
 def _run(found: dict) -> None:
-    from ssrl_app import data_import
+    from ssrl_app.data import data_import
     from ssrl_core import paths
     from ssrl_core.data.cellprofiler import import_cellprofiler
     from ssrl_core.data.names import safe_filename
     from ssrl_core.data.npz import save_npz
 
     name = safe_filename(state.get("w.cp.name", "") or "cellprofiler", "cellprofiler").removesuffix(".npz")
-    from ssrl_app.plate_import import STORE_ABOVE_SITES
+    from ssrl_app.data.plate_import import STORE_ABOVE_SITES
     from ssrl_core.data.store import SUFFIX as STORE_SUFFIX
 
     bar = st.progress(0.0, text="Reading the first image…")

@@ -17,7 +17,7 @@ from typing import Any
 
 import streamlit as st
 
-from ssrl_app import state
+from ssrl_app.shell import state
 from ssrl_core import paths
 from ssrl_core.io import atomic_write_text
 

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ssrl_app import loaders
-from ssrl_app.images import composite, enlarge
+from ssrl_app.shell import loaders
+from ssrl_app.shell.images import composite, enlarge
 from ssrl_core.evaluate import group_diff
 
 REST = "all other cells"

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any, Callable
 
-from ssrl_app import state
+from ssrl_app.shell import state
 from ssrl_core.train import estimate as core
 from ssrl_core.train.estimate import PROBE_S, STARTUP_S, run_seconds
 

@@ -17,8 +17,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ssrl_app import charts, loaders, recipe_editor, selection, state
-from ssrl_app.errors import plain_errors
+from ssrl_app.augment import recipe_editor
+from ssrl_app.shell import charts, loaders, selection, state
+from ssrl_app.shell.errors import plain_errors
 from ssrl_core.augment import Recipe
 from ssrl_core.augment.attribution import Fix, apply_changes, explain_fix, smallest_change, step_effects
 from ssrl_core.augment.invariance import KEEPS, PARTLY, Sample, explain, explain_words, sample_cells

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ssrl_app import loaders, state
+from ssrl_app.shell import loaders, state
 
 HELDOUT = "held-out cells of"
 

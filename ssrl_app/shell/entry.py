@@ -4,7 +4,7 @@ Streamlit's older multipage mode runs a file of a `pages/` folder on its own. A 
 starts in that mode (the product's layout names a top-level `pages/` folder), so a first visit
 straight to e.g. /augment would show that page without the shared sidebar. The app calls
 `st.navigation`, which ends that mode; each page calls `through_app()` first (through
-`ssrl_app.page.open_page`), which ends it too and reruns through app.py if needed.
+`ssrl_app.shell.page.open_page`), which ends it too and reruns through app.py if needed.
 
 Streamlit 1.67 has no public switch for this (its docs advise not to name the folder `pages/`
 when using `st.navigation`), so the one private flag it keeps, `PagesManager.uses_pages_directory`,

@@ -3,7 +3,7 @@
 Reads the wishes (factors to keep / to ignore, optionally a metadata column whose groups matter),
 calls `ssrl_core.augment.advisor` (`group_effects`, `suggestions`, `rank_recipes`) and draws the
 ranking; the chosen recipe goes into Recipe A, or straight into a short fine-tune of `cells_base`
-(`ssrl_app.finetune`, the Train page's job launcher).
+(`ssrl_app.augment.finetune`, the Train page's job launcher).
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ssrl_app import finetune, invariance_view, loaders, recipe_editor, selection, state
-from ssrl_app.errors import plain_errors
+from ssrl_app.augment import finetune, invariance_view, recipe_editor
+from ssrl_app.shell import loaders, selection, state
+from ssrl_app.shell.errors import plain_errors
 from ssrl_core.augment import Recipe
 from ssrl_core.augment.advisor import group_effects, presets_for, rank_recipes, suggestions
 from ssrl_core.augment.measures import factors

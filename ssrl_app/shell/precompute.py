@@ -1,4 +1,4 @@
-"""Embeddings a live demo needs, computed once in the background (`python -m ssrl_app.precompute`).
+"""Embeddings a live demo needs, computed once in the background (`python -m ssrl_app.shell.precompute`).
 
 A first *Embed* of a shipped sample costs 12-20 s of CPU (torch, the encoder, every cell); the
 disk cache of `ssrl_core.evaluate.embed` makes every later one instant, for every session and
@@ -23,7 +23,7 @@ DEMO = ("mitocheck_demo", "split", "held-out", ("mitocheck_set_a", "mitocheck_se
 
 def jobs() -> list[tuple[str, str, str | None]]:
     """(dataset, encoder path, held-out column value or None for all cells), in the order to embed."""
-    from ssrl_app.checkpoints import facts, misfit, shipped
+    from ssrl_app.shell.checkpoints import facts, misfit, shipped
     from ssrl_core.data.registry import list_datasets
 
     info = {d["name"]: d for d in list_datasets()}
@@ -70,11 +70,11 @@ def start(max_jobs: int | None = None) -> subprocess.Popen | None:
     if os.environ.get("SSRL_APP_WARM", "1") == "0":
         return None
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    root = str(Path(__file__).resolve().parent.parent)
+    root = str(Path(__file__).resolve().parents[2])  # the repository (ssrl_app/shell/precompute.py)
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     nice = ["nice", "-n", "10"] if os.name == "posix" else []
     extra = ["--max-jobs", str(max_jobs)] if max_jobs is not None else []
-    return subprocess.Popen(nice + [sys.executable, "-m", "ssrl_app.precompute", *extra], cwd=root, env=env,
+    return subprocess.Popen(nice + [sys.executable, "-m", "ssrl_app.shell.precompute", *extra], cwd=root, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
 
 

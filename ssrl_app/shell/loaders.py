@@ -92,7 +92,7 @@ def device_text() -> str:
 @st.cache_resource(show_spinner=False)
 def warm_up() -> bool:
     """Compile UMAP's numba code once per server, in a background thread (about 20 s on a CPU),
-    and start `ssrl_app.precompute` (the embeddings a demo needs) in a background process.
+    and start `ssrl_app.shell.precompute` (the embeddings a demo needs) in a background process.
 
     The first UMAP map of a session would otherwise wait for it. No Streamlit call is made from
     the thread, and every module it needs is imported here, in the script's thread, first: two
@@ -103,7 +103,7 @@ def warm_up() -> bool:
     import threading
     if os.environ.get("SSRL_APP_WARM", "1") == "0":
         return False
-    from ssrl_app import precompute
+    from ssrl_app.shell import precompute
     precompute.start()  # the shipped samples' embeddings, in a low-priority background process
     try:
         import umap  # noqa: F401  (with numba, pynndescent, sklearn, narwhals through its deps)

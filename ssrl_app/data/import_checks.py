@@ -18,14 +18,15 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from ssrl_app import loaders, qc_view, state
+from ssrl_app.data import qc_view
+from ssrl_app.shell import loaders, state
+from ssrl_app.shell.errors import message
 from ssrl_core import paths
 from ssrl_core.data.cellset import CellSet
 from ssrl_core.data.fields import nucleus_crops
 from ssrl_core.data.imagefile import read_image
 from ssrl_core.data.names import IMAGE_SUFFIXES, safe_filename
 from ssrl_core.data.npz import save_npz
-from ssrl_app.errors import message
 
 FIELD_SIDE = 300  # crops are 28-196 px; an image at least this large is taken for a full field
 MASK = re.compile(r"(label|mask|_seg)", re.IGNORECASE)  # img_labels.tif, mask2d.tif, x_seg.png, x_cp_masks.png

@@ -53,7 +53,7 @@ def label_form(name: str, cells, picked: np.ndarray) -> None:
         try:
             annotations.label_cells(name, cells, picked, target, value)
         except (annotations.AnnotationError, OSError) as exc:  # a bad name, or a full or read-only data folder
-            from ssrl_app.errors import message
+            from ssrl_app.shell.errors import message
 
             st.error(f"The label was not kept: {message(exc)}")
             return

@@ -18,8 +18,9 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from ssrl_app import qc_view, state
-from ssrl_app.errors import message
+from ssrl_app.data import qc_view
+from ssrl_app.shell import state
+from ssrl_app.shell.errors import message
 from ssrl_core.data.patterns import BUILTIN
 from ssrl_core.data.store import SUFFIX as STORE_SUFFIX
 
@@ -32,7 +33,7 @@ def _scan() -> None:
     from ssrl_core.data.plate import map_rows, read_plate_map, scan_plate
     from ssrl_core.data.seg_qc import plate_qc
 
-    from ssrl_app.data_import import check_folder
+    from ssrl_app.data.data_import import check_folder
 
     choice = state.get("w.plate.pattern", "auto")
     pattern = state.get("w.plate.custom", "").strip() if choice == "my own pattern" else choice
@@ -143,7 +144,7 @@ QC_SITES = 4  # sites the nucleus check looks at before the import
 
 def _run(found: dict, name: str) -> None:
     """Read every site, detect nuclei, crop, save, and make the result the current dataset."""
-    from ssrl_app import data_import
+    from ssrl_app.data import data_import
     from ssrl_core import paths
     from ssrl_core.data.npz import save_npz
     from ssrl_core.data.plate import import_plate

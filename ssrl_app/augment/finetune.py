@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ssrl_app import checkpoints, selection, sidebar, state
+from ssrl_app.shell import checkpoints, selection, sidebar, state
 from ssrl_core.augment import Recipe
 from ssrl_core.devices import resolve_device
 from ssrl_core.train import jobs

@@ -18,7 +18,7 @@ Plain keys (not widgets):
     SWEEP_RUN        folder of the last bias sweep job (str | None)
     EXTRA_DATASETS   folders imported in this session (list[str]), shown in the sidebar
     PENDING_DATASET  a dataset to select at the next run (set by imports)
-    FILTERS          the cell selection: {dataset: {column: [values]}} (ssrl_app/selection.py)
+    FILTERS          the cell selection: {dataset: {column: [values]}} (ssrl_app/shell/selection.py)
     BIAS_RESULT      last factor-probe result of the Bias page (dict)
     COMPARE_RESULT   last "compare two representations" result of Explore (dict), kept until
                      the choice changes
@@ -37,7 +37,7 @@ Plain keys (not widgets):
     GALLERY_SEED     which random cells the Data page's gallery shows (*Show others* adds 1)
     PLATE_SCAN       the plate import's scan (files, plate map) waiting for "Import"
     PLATE_ERROR      the plate import's last problem, shown once
-    CP_READ          the CellProfiler import's tables (ssrl_app/cp_import.py) waiting for "Import"
+    CP_READ          the CellProfiler import's tables (ssrl_app/data/cp_import.py) waiting for "Import"
     CP_ERROR         the CellProfiler import's last problem, shown once
     recipe_error(slot)  the problem of the last recipe read into `slot` (RECIPE_A/B), shown once
 

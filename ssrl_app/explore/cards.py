@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from ssrl_app import loaders, state
-from ssrl_app.images import channel_tiles, composite, enlarge
+from ssrl_app.shell import loaders, state
+from ssrl_app.shell.images import channel_tiles, composite, enlarge
 
 
 def pin_from_event(event, key: str) -> None:

@@ -1,0 +1,1 @@
+"""The Explore page's own widgets: checkpoint cards, why two groups differ, hand labels."""

@@ -1,0 +1,1 @@
+"""The Home page's (app.py) own widgets: the one-click recipe-contrast demo."""
