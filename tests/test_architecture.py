@@ -299,8 +299,8 @@ def _imports_streamlit(path: Path) -> bool:
 def test_streamlit_stays_in_the_app() -> None:
     """Only the app (`app.py`, `pages/`, `ssrl_app/`) imports Streamlit: ssrl_core, the CLI and
     everything else in the repository run without it (the tests drive the app, so they may)."""
-    outside = [p for p in ROOT.rglob("*.py")
-               if not {".venv", "__pycache__", "tests", ".git", "data", ".cache", "runs"} & set(p.relative_to(ROOT).parts)
+    skip = {".venv", "__pycache__", "tests", ".git", "data", ".cache", "runs"}
+    outside = [p for p in ROOT.rglob("*.py") if not skip & set(p.relative_to(ROOT).parts)
                and p.relative_to(ROOT).parts[0] not in ("ssrl_app", "pages") and p.name != "app.py"]
     assert any(p.relative_to(ROOT).parts[0] == "ssrl_core" for p in outside)
     found = sorted(str(p.relative_to(ROOT)) for p in outside if _imports_streamlit(p))

@@ -22,7 +22,8 @@ def _cells(folder, n: int, side: int, channels: int):
     rng = np.random.default_rng(0)
     images = rng.integers(0, 255, (n, side, side, channels), dtype=np.uint8)
     meta = pd.DataFrame({"label": [str(i % 2) for i in range(n)]})
-    return save_npz(CellSet(images, [f"c{i}" for i in range(channels)], meta, "fit"), folder / f"fit{side}x{channels}.npz")
+    cells = CellSet(images, [f"c{i}" for i in range(channels)], meta, "fit")
+    return save_npz(cells, folder / f"fit{side}x{channels}.npz")
 
 
 def test_a_channel_misfit_is_refused_in_the_apps_words(tmp_path, capsys) -> None:
