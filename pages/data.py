@@ -12,6 +12,7 @@ import streamlit as st
 
 from ssrl_app import charts, cp_import, data_import, import_checks, loaders, page, plate_import, selection, state
 from ssrl_app.images import channel_tiles, composite, enlarge
+from ssrl_core.data.npz import generic_channels
 from ssrl_core.data.sources import of_dataset
 
 page.open_page("Data: your cells")
@@ -35,6 +36,9 @@ if cells.lazy:
                "them in batches.")
 if (source := of_dataset(name)) is not None:  # a set the source table knows: what the cells are
     st.caption(source.description)
+elif list(cells.channels) == generic_channels(c):
+    st.caption("This file stores no channel names, so they are called " + ", ".join(cells.channels) + ". "
+               "To name them, write the cells again with names (e.g. `ssrl data nuclei --channels`).")
 import_checks.render(name, cells)  # an imported set: full fields to crop, or keep it in the data folder
 if cells.skipped:
     with st.expander(f"{len(cells.skipped)} inputs (files, crops or columns) were skipped while loading"):
