@@ -2,11 +2,12 @@
 
 Floors, from the bottom: the shared base (`ssrl_core.paths`, `io`, `jobs`, `devices`, `params`, `weights`,
 `lpips_jax`, `perceptual`) -> data -> augment -> models / methods -> train -> evaluate -> sweeps ->
-reproduce -> the command line and the app (`ssrl_core.cli`, `ssrl_app`, `pages`, `app.py`). A module
-may import its own floor and the floors below, never one above; `evaluate` in particular never
-imports `train` (the checkpoint contract is `ssrl_core.models.encoder_file`). Every import counts,
-also one inside a function; imports under `if TYPE_CHECKING:` do not (they never run). Imports are
-read with `ast`, nothing is imported.
+the command line and the app (`ssrl_core.cli`, `ssrl_app`, `pages`, `app.py`). A module may import
+its own floor and the floors below, never one above; `evaluate` in particular never imports `train`
+(the checkpoint contract is `ssrl_core.models.encoder_file`). The paper pipeline (`paper/`, the
+`ssrl-paper` command) sits beside the product, on top: it imports `ssrl_core` and nothing of the
+app, and no product module imports it. Every import counts, also one inside a function; imports
+under `if TYPE_CHECKING:` do not (they never run). Imports are read with `ast`, nothing is imported.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 BASE = ("paths", "io", "jobs", "devices", "params", "weights", "lpips_jax", "perceptual", "csvio", "oserrors",
         "checksums")
 FLOORS = {"base": 0, "data": 1, "augment": 2, "models": 3, "methods": 3, "train": 4, "evaluate": 5,
-          "sweeps": 6, "reproduce": 7, "cli": 8, "app": 8}
+          "sweeps": 6, "cli": 7, "app": 7, "paper": 8}
+PRODUCT = ("ssrl_core", "ssrl_app", "pages", "app")
 
 # Known exceptions, each with the issue that tracks it. Nothing else may cross a floor upwards.
 ALLOWED_UPWARDS: set[tuple[str, str]] = set()
@@ -41,7 +43,7 @@ def _module_name(path: Path) -> str:
 
 def _sources() -> dict[str, Path]:
     files = list((ROOT / "ssrl_core").rglob("*.py")) + list((ROOT / "ssrl_app").rglob("*.py"))
-    files += list((ROOT / "pages").glob("*.py")) + [ROOT / "app.py"]
+    files += list((ROOT / "pages").glob("*.py")) + [ROOT / "app.py"] + list((ROOT / "paper").rglob("*.py"))
     return {_module_name(f): f for f in files if "__pycache__" not in f.parts}
 
 
@@ -84,7 +86,7 @@ def imports_of(module: str) -> set[str]:
         for name in names:
             while name and name not in SOURCES:  # `import ssrl_core.train.jobs` -> that module
                 name = name.rpartition(".")[0]
-            if name and name != module and name.split(".")[0] in ("ssrl_core", "ssrl_app", "pages"):
+            if name and name != module and name.split(".")[0] in ("ssrl_core", "ssrl_app", "pages", "paper"):
                 out.add(name)
     return out
 
@@ -94,6 +96,8 @@ def floor_of(module: str) -> int | None:
     parts = module.split(".")
     if parts[0] in ("ssrl_app", "pages", "app"):
         return FLOORS["app"]
+    if parts[0] == "paper":
+        return FLOORS["paper"]
     if len(parts) == 1:
         return None
     if parts[1] in BASE:
@@ -125,6 +129,20 @@ def test_no_floor_imports_a_higher_floor() -> None:
     assert not bad, "a lower floor imports a higher one:\n  " + "\n  ".join(bad)
 
 
+def test_the_product_never_imports_the_paper_pipeline() -> None:
+    """`ssrl_core`, `ssrl_app`, the pages and app.py work without `paper/` (issue 26 item 2): what the app
+    needs from the reproduction (the held-out rules, the sweep summary) it reads from `pretrained/`.
+    The paper pipeline uses the core only, never the app."""
+    product = [f"{m} -> {t}" for m in SOURCES if m.split(".")[0] in PRODUCT for t in imports_of(m)
+               if t.split(".")[0] == "paper"]
+    assert not product, "the product imports the paper pipeline:\n  " + "\n  ".join(product)
+    paper = [f"{m} -> {t}" for m in SOURCES if m.split(".")[0] == "paper" for t in imports_of(m)
+             if t.split(".")[0] not in ("paper", "ssrl_core")]
+    assert not paper, "the paper pipeline imports the app:\n  " + "\n  ".join(paper)
+    assert any(m.startswith("paper.") for m in SOURCES) and "ssrl_core.reproduce" not in SOURCES
+    assert "paper.plan" in imports_of("paper.runner")  # the checker sees the paper's own imports
+
+
 def test_evaluate_never_imports_train_and_pages_use_the_public_core() -> None:
     """`evaluate` reads checkpoints through `models.encoder_file`; pages import `ssrl_app` and
     `ssrl_core` names, never another page."""
@@ -139,8 +157,10 @@ def test_evaluate_never_imports_train_and_pages_use_the_public_core() -> None:
 
 
 def _cycles() -> list[frozenset[str]]:
-    """Strongly connected components of more than one module (Tarjan) over ssrl_core's imports."""
-    graph = {m: {t for t in imports_of(m) if t.startswith("ssrl_core")} for m in SOURCES if m.startswith("ssrl_core")}
+    """Strongly connected components of more than one module (Tarjan) over the imports of ssrl_core
+    and of the paper pipeline."""
+    ours = ("ssrl_core", "paper")
+    graph = {m: {t for t in imports_of(m) if t.startswith(ours)} for m in SOURCES if m.startswith(ours)}
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []

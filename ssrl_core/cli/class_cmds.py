@@ -1,37 +1,23 @@
-"""`ssrl reproduce-cifar | class-properties | cifar10 download`: the paper's section 3.1 on CIFAR-10.
+"""`ssrl class-properties | cifar10 download`: what sets classes apart, and the CIFAR-10 data set.
 
-- `ssrl reproduce-cifar`: run (or resume) the shipped sweeps `configs/sweeps/cifar10_*.yaml` into
-  `<runs>/sweeps/cifar10/`, measure the class properties, write docs/results_cifar10.md, its
-  figures and `pretrained/sweeps/cifar10/summary.json` (the Bias page's shipped result).
+Bendidi et al. 2024, section 3.1 (transformation choices induce inter-class bias) asks which
+class properties go with the classes that one augmentation parameter favours or hurts:
 - `ssrl class-properties DATASET --encoder E`: per-class intrinsic dimension, effective rank,
   GLCM texture and high-frequency share of any labelled set; with `--sweep DIR`, the ANOVA of each
   property across that sweep's ascending / descending / flat classes.
 - `ssrl cifar10 download`: the real CIFAR-10 via torchvision (needs the internet) into the data folder.
+The shipped CIFAR-10 sweeps and their report are the paper pipeline's `ssrl-paper class-bias`.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from ssrl_core.cli._common import emit
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("reproduce-cifar", help="the paper's section 3.1 on CIFAR-10: sweeps (resumable) + report")
-    p.add_argument("--out", type=Path, help="sweep folders (default: <runs>/sweeps/cifar10)")
-    p.add_argument("--config", type=Path, nargs="+", help="sweep files (default: configs/sweeps/cifar10_*.yaml)")
-    p.add_argument("--report-only", action="store_true", help="no training: report on the finished sweeps")
-    p.add_argument("--encoder", default="imagenet-vgg16", help="reference encoder of the class properties "
-                   "(a checkpoint, imagenet-vgg16, random-<backbone>, hand-features; '' to skip)")
-    p.add_argument("--per-class", type=int, default=300, help="images per class for the class properties")
-    p.add_argument("--docs", type=Path, help="folder of results_cifar10.md and figures/ (default: docs/)")
-    p.add_argument("--shipped", type=Path, help="summary JSON (default: pretrained/sweeps/cifar10/summary.json)")
-    p.add_argument("--null", type=int, default=200, help="shuffles for the chance level of the ratio")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.set_defaults(handler=run_reproduce_cifar)
-
     p = sub.add_parser("class-properties", help="per-class intrinsic dimension, texture, Fourier, effective rank; "
                        "ANOVA against a sweep's trends")
     p.add_argument("dataset", help="dataset name or npz path (see `ssrl data list`)")
@@ -55,25 +41,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.set_defaults(handler=run_cifar10_download)
 
 
-def run_reproduce_cifar(args: argparse.Namespace) -> int:
-    from ssrl_core.sweeps.class_verdicts import _word
-    from ssrl_core.reproduce.section31_run import reproduce_cifar
-
-    log = (lambda msg: print(msg, file=sys.stderr, flush=True))  # noqa: E731
-    res = reproduce_cifar(args.out, args.config, encoder=args.encoder, per_class=args.per_class, docs=args.docs,
-                          shipped=args.shipped, report_only=args.report_only, n_null=args.null, log=log)
-    verdicts = res["summary"]["verdicts"]
-    out = {"written": {k: str(v) for k, v in res["written"].items()}, "verdicts": verdicts,
-           "ratios": {f"{s['method']}/{s['parameter']}": s["ratio"] for s in res["summary"]["sweeps"]}}
-    text = "\n".join(f"- {v['claim']}: {_word(v['holds'])} {v.get('detail', '')}" for v in verdicts)
-    emit(out, args.json, text + f"\n\nwrote {res['written']['results_cifar10']} and {res['written']['summary']}")
-    return 0
-
-
 def run_class_properties(args: argparse.Namespace) -> int:
+    from ssrl_core.csvio import read_csv, write_csv
     from ssrl_core.data.registry import load_dataset
     from ssrl_core.evaluate.class_properties import measure, property_anova
-    from ssrl_core.csvio import read_csv, write_csv
 
     cells = load_dataset(args.dataset)
     for rule in args.where:
