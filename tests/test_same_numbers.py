@@ -1,5 +1,5 @@
 """Same cells, same number, everywhere: the demo, Explore, the command line, the per-compound check
-and the shipped cards (written by `ssrl reproduce`, quoted in the README) all go through the one
+and the shipped cards (written by `ssrl-paper reproduce`, quoted in the README) all go through the one
 evaluation protocol and must agree for one encoder and one cell selection."""
 
 from __future__ import annotations
