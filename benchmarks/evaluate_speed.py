@@ -34,9 +34,9 @@ def load_crops(n: int):
     shared = paths.shared_data_dir()
     npz = shared / "mitocheck" / "mitocheck_phenotype_crops.npz" if shared else None
     if npz is not None and npz.is_file():
-        from ssrl_core.data.npz import load_npz
+        from ssrl_core.data.registry import load_dataset
 
-        cells = load_npz(npz)
+        cells = load_dataset(npz)  # channel names from the source table
         return cells.subset(np.arange(min(n, len(cells)))), "MitoCheck crops (64 px, uint8, 1 channel)"
     imgs = np.random.default_rng(0).integers(0, 255, (n, 64, 64, 1), dtype=np.uint8)
     return CellSet(imgs, ["grey"], name="random"), "random uint8 crops (64 px, 1 channel)"

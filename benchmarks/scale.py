@@ -72,10 +72,10 @@ def augmented(src: np.ndarray, meta, unit: int, n: int, seed: int = 0):
 
 
 def phase_write(n: int, out: Path) -> dict:
-    from ssrl_core.data.npz import load_npz
+    from ssrl_core.data.registry import load_dataset
     from ssrl_core.data.store import StoreWriter
 
-    cells = load_npz(SOURCE)
+    cells = load_dataset(SOURCE)  # the shared crops store no channel names: the source table gives them
     src, meta = cells.images, cells.meta
     path = out / f"scale_{n}.cells"
     if path.exists():

@@ -11,8 +11,9 @@ import pandas as pd
 import streamlit as st
 
 from ssrl_app import charts, cp_import, data_import, import_checks, loaders, page, plate_import, selection, state
-from ssrl_core.data.samples import ATTRIBUTION, MITOCHECK_DEMO
 from ssrl_app.images import channel_tiles, composite, enlarge
+from ssrl_core.data.npz import generic_channels
+from ssrl_core.data.sources import of_dataset
 
 page.open_page("Data: your cells")
 if not state.get(state.DATASET):
@@ -33,9 +34,11 @@ if cells.lazy:
     st.caption(f"These {len(cells):,} cells stay on disk (a cell store, {cells.nbytes / 1e9:.1f} GB of pixels): "
                "this page reads their metadata and only the cells it shows; training and embedding read "
                "them in batches.")
-if name == MITOCHECK_DEMO:
-    st.caption("The labelled sample shipped with the tool: " + ATTRIBUTION + " Column `split` marks the 25 "
-               "plates the shipped MitoCheck checkpoints never trained on (`held-out`).")
+if (source := of_dataset(name)) is not None:  # a set the source table knows: what the cells are
+    st.caption(source.description)
+elif list(cells.channels) == generic_channels(c):
+    st.caption("This file stores no channel names, so they are called " + ", ".join(cells.channels) + ". "
+               "To name them, write the cells again with names (e.g. `ssrl data nuclei --channels`).")
 import_checks.render(name, cells)  # an imported set: full fields to crop, or keep it in the data folder
 if cells.skipped:
     with st.expander(f"{len(cells.skipped)} inputs (files, crops or columns) were skipped while loading"):

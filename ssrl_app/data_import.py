@@ -11,7 +11,6 @@ into the data folder as an npz, read with that choice.
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -144,41 +143,32 @@ def render() -> None:
         _downloads()
 
 
-def known_bbbc021_plates() -> list[str]:
-    """Plate names from BBBC021 metadata already on this computer (empty when there is none)."""
-    from ssrl_core import paths
-    from ssrl_core.data import bbbc021 as bb
-    shared = paths.shared_data_dir()
-    for folder in [paths.data_dir() / "bbbc021_raw"] + ([shared / "bbbc021" / "metadata"] if shared else []):
-        if (folder / bb.IMAGE_CSV).is_file():
-            try:
-                return sorted(bb.read_metadata(folder)["plate"].astype(str).unique())
-            except Exception:  # unreadable metadata: fall back to typing plate names
-                continue
-    return []
-
-
 def _downloads() -> None:
-    """MitoCheck / BBBC021 downloads where the network allows (offline: a plain message)."""
+    """Downloads of the source table (`ssrl_core.data.sources`) where the network allows (offline:
+    a plain message); a source's mirror variable (SSRL_MITOCHECK_URL, ...) points at a mirror or a
+    local server in tests."""
     from ssrl_core import paths
-    from ssrl_core.data import bbbc021 as bb, mitocheck as mito
-    source = st.radio("Source", ["MitoCheck phenotype crops", "BBBC021 plates"], horizontal=True,
-                      key="w.data.dl_source")
-    plates: list[str] = []
-    if source == "BBBC021 plates":
-        options = known_bbbc021_plates()
-        if options:
-            plates = st.multiselect("Plates (each is about 1 GB of images)", options, max_selections=4,
+    from ssrl_core.data.sources import download, downloadable
+
+    offered = {src.title: src for src in downloadable()}
+    src = offered[st.radio("Source", list(offered), horizontal=True, key="w.data.dl_source")]
+    options: dict = {}
+    if "plates" in src.options:  # a plate-by-plate source: which plates
+        from ssrl_core.data.bbbc021 import known_plates
+
+        known = known_plates()
+        if known:
+            plates = st.multiselect("Plates (each is about 1 GB of images)", known, max_selections=4,
                                     key="w.data.dl_plates")
         else:
             text = st.text_input("Plate names, comma separated (e.g. Week1_22123)", key="w.data.dl_plates_text")
             plates = [p.strip() for p in text.split(",") if p.strip()]
+        options = {"plates": plates, "store": True}  # crops go field by field to a cell store on disk
         st.caption("Nuclei are found on each field and cut out as single-cell crops, saved on disk as they "
                    "are made (a plate never has to fit in memory; an interrupted import continues where it "
                    "stopped when you start it again).")
-    else:
-        st.caption("About 3,300 single-nucleus crops in 16 phenotype classes (MitoCheck, CC BY 4.0).")
-    if st.button("Download", disabled=source == "BBBC021 plates" and not plates):
+    st.caption(f"{src.description} Download: {src.download_help}.")
+    if st.button("Download", disabled="plates" in options and not options["plates"]):
         bar = st.progress(0.0, text="Starting the download…")
 
         def progress(done: int, total: int | None, name: str) -> None:
@@ -189,14 +179,7 @@ def _downloads() -> None:
                 bar.progress(0.0, text=f"{name}: {mb:.1f} MB")
 
         try:
-            # SSRL_BBBC021_URL / SSRL_MITOCHECK_URL point at a mirror (or a local server in tests)
-            if source == "BBBC021 plates":
-                path = bb.download_bbbc021(paths.data_dir(), plates=plates, progress=progress,
-                                           base_url=os.environ.get("SSRL_BBBC021_URL", bb.BASE_URL),
-                                           store=True)  # crops go field by field to a cell store on disk
-            else:
-                path = mito.download_mitocheck(paths.data_dir(), progress=progress,
-                                               base_url=os.environ.get("SSRL_MITOCHECK_URL", mito.GITHUB_API))
+            path = download(src.name, paths.data_dir(), progress=progress, **options)
             bar.progress(1.0, text="Done")
             use_dataset(path)
             st.rerun()

@@ -16,17 +16,6 @@ import streamlit as st
 from ssrl_app import state
 from ssrl_core.augment import CATALOG, PRESETS, Step, get_preset
 
-# One line on each preset of the paper (Bendidi et al. 2024), shown under the preset box.
-PRESET_NOTES = {
-    "microscopy-set-a": "Set A: jitter, flips, rotation, affine, random crop.",
-    "microscopy-set-b": "Set B: any rotation, 50% centre crop, jitter, flips.",
-    "mnist-set1": "MNIST set 1: mild changes that keep the digit.",
-    "mnist-set2": "MNIST set 2: flips, strong rotation, erasing (loses the digit, keeps the style).",
-    "simclr": "SimCLR's standard recipe (natural images).",
-    "byol": "BYOL's standard recipe (natural images).",
-}
-
-
 def recipe_in(slot: str, default_preset: str):
     """The recipe stored in `slot`, starting from `default_preset` the first time."""
     if not state.has(slot):
@@ -140,7 +129,7 @@ def editor(slot: str, title: str, default_preset: str, per_row: int = 2, steps_p
     # Choosing a preset applies it at once (one click); the button puts it back after edits.
     preset = st.selectbox("Start from a preset of the paper", list(PRESETS), key=pick,
                           on_change=lambda: replace(slot, get_preset(state.get(pick))))
-    about = (PRESETS[preset].description if preset in PRESETS else "") or PRESET_NOTES.get(preset, "")
+    about = PRESETS[preset].description if preset in PRESETS else ""  # the preset's own words (ssrl_core)
     with st.container(horizontal=True, vertical_alignment="center"):
         st.button("Apply preset", key=f"{base}.apply", help="Start again from this preset (undoes your edits)",
                   on_click=lambda: replace(slot, get_preset(state.get(pick))))

@@ -165,6 +165,11 @@ def test_recipe_editor_adds_every_catalog_step_with_valid_controls(tiny_env):
 def test_download_without_network_gives_a_plain_message(tiny_env, monkeypatch):
     monkeypatch.setenv("SSRL_MITOCHECK_URL", "http://127.0.0.1:9/contents")  # nothing listens there
     at = app_on("pages/data.py")
+    from ssrl_core.data.sources import MITOCHECK, downloadable
+
+    radio = at.radio(key="w.data.dl_source")
+    assert list(radio.options) == [src.title for src in downloadable()]  # the offer is the source table
+    assert radio.value == MITOCHECK.title and any(MITOCHECK.description in c.value for c in at.caption)
     next(b for b in at.button if b.label == "Download").click().run()
     assert not problems(at), problems(at)
     errors = [e.value for e in at.error]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 
 from app_support import APP, TINY, app_on, problems
-from ssrl_core.augment import get_preset
+from ssrl_core.augment import PRESETS, get_preset
 
 
 def _refreshed(sid: str, page: str):
@@ -31,6 +31,8 @@ def test_choosing_a_preset_applies_it_and_an_opened_session_shows_its_recipe(tin
     assert not problems(at), problems(at)
     assert at.session_state["ssrl.recipe_a"].name == "mnist-set2"
     assert at.selectbox(key="w.aug.ssrl.recipe_a.preset").value == "mnist-set2"
+    captions = [c.value for c in at.caption]
+    assert PRESETS["mnist-set2"].description in captions, captions  # the preset's own words, from ssrl_core
 
 
 def test_an_opened_session_shows_the_recipe_in_use_in_the_preset_box(tiny_env, monkeypatch, tmp_path):

@@ -262,3 +262,41 @@ def test_no_module_over_300_lines() -> None:
     """Short modules with one job each (docs/ARCHITECTURE.md): split where a second concept lives inside."""
     long = {m: n for m, p in SOURCES.items() if (n := len(p.read_text(encoding="utf-8").splitlines())) > 300}
     assert not long, f"modules over 300 lines: {long}"
+
+
+# issue 26 item 5: one table of data sources (`ssrl_core/data/sources.py`). Inside the data floor,
+# only the table and each source's own module (its name, channels, reader, download) name a
+# dataset; every other module works on any dataset and guesses nothing from a file's name.
+DATASET_WORDS = ("cifar10", "bbbc021", "mitocheck", "mnist", "demo_nuclei")
+SOURCE_MODULES = {"ssrl_core.data.sources", "ssrl_core.data.cifar10", "ssrl_core.data.bbbc021",
+                  "ssrl_core.data.mitocheck", "ssrl_core.data.mitocheck_names", "ssrl_core.data.mnist",
+                  "ssrl_core.data.demo", "ssrl_core.data.samples", "ssrl_core.data.samples.build"}
+
+
+def _dataset_words(tree: ast.AST) -> list[str]:
+    """Dataset names in a module's code (strings, names, imports; not its docstrings or comments)."""
+    docs = {id(b[0].value) for n in ast.walk(tree) if isinstance(n, (ast.Module, ast.FunctionDef, ast.ClassDef))
+            and (b := n.body) and isinstance(b[0], ast.Expr) and isinstance(b[0].value, ast.Constant)}
+    words: list[tuple[int, str]] = []
+    for n in ast.walk(tree):
+        if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docs:
+            words.append((n.lineno, n.value))
+        elif isinstance(n, ast.Name):
+            words.append((n.lineno, n.id))
+        elif isinstance(n, ast.Attribute):
+            words.append((n.lineno, n.attr))
+        elif isinstance(n, ast.alias):
+            words.append((getattr(n, "lineno", 0), n.name))
+        elif isinstance(n, ast.ImportFrom):
+            words.append((n.lineno, n.module or ""))
+    return [f"line {line}: {text!r}" for line, text in words if any(w in text.lower() for w in DATASET_WORDS)]
+
+
+def test_only_the_source_table_names_datasets_in_the_data_floor() -> None:
+    data = {m: p for m, p in SOURCES.items() if m.startswith("ssrl_core.data")}
+    assert SOURCE_MODULES <= set(data), sorted(SOURCE_MODULES - set(data))
+    bad = {m: found for m, p in data.items() if m not in SOURCE_MODULES
+           and (found := _dataset_words(ast.parse(p.read_text(encoding="utf-8"))))}
+    assert not bad, f"dataset names outside ssrl_core/data/sources.py and the sources' own modules: {bad}"
+    assert _dataset_words(ast.parse('"""BBBC021 in a docstring is fine."""\nif "bbbc021" in stem: pass')) == [
+        "line 2: 'bbbc021'"]  # the checker sees a name guess, not the docstring

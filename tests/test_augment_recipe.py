@@ -48,6 +48,31 @@ def test_presets_round_trip_and_are_valid(name: str) -> None:
     assert Recipe.from_dict(r.to_dict()) == r
 
 
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_every_preset_describes_itself_in_its_yaml(name: str) -> None:
+    """Issue 26 item 5: the preset carries its own description (the app and `ssrl recipe list`
+    show this text); a saved recipe keeps it."""
+    r = get_preset(name)
+    assert len(r.description) > 80 and r.description.endswith((".", '"'))
+    text = r.to_yaml()
+    assert "description:" in text and Recipe.from_yaml(text).description == r.description
+    if not name.startswith(("simclr", "byol")):  # the paper's recipes cite it and quote its words
+        assert "Bendidi et al. 2024" in r.description and r.description.count('"') >= 2
+
+
+def test_recipe_list_shows_every_preset_with_its_description(capsys) -> None:
+    import json
+
+    from ssrl_core.cli import main
+
+    assert main(["recipe", "list", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)["presets"]}
+    assert list(rows) == list(PRESETS)
+    for name, row in rows.items():
+        assert row["description"] == PRESETS[name].description
+        assert row["steps"] == [s.name for s in PRESETS[name].steps]
+
+
 def test_get_preset_is_a_copy_and_unknown_name_is_explained() -> None:
     r = get_preset("microscopy-set-b")
     r.steps[0].params["degrees"] = 5.0

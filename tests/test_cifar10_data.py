@@ -10,6 +10,8 @@ import pytest
 
 from ssrl_core.data import cifar10, registry
 
+SHARED_FILE = "cifar10/cifar10_subset.npz"  # where the source table declares the shared subset
+
 
 def _batch(path: Path, labels: list[int], seed: int) -> np.ndarray:
     """A batch in the release's layout: bytes keys, (N, 3072) uint8 rows of r, g, b planes."""
@@ -72,6 +74,8 @@ def test_built_npz_is_listed_and_loaded_as_cifar10(tmp_path, monkeypatch):
     registry.clear_cache()
     out = cifar10.build_npz(tmp_path / "dl")
     assert out == tmp_path / "data" / "cifar10.npz"
+    with np.load(out) as raw:
+        assert [str(c) for c in raw["channels"]] == ["r", "g", "b"]  # written into the file
     listed = {d["name"]: d for d in registry.list_datasets()}
     assert listed["cifar10"]["cells"] == 12 and listed["cifar10"]["channel_names"] == ["r", "g", "b"]
     assert {"label", "split"} <= set(listed["cifar10"]["columns"])
@@ -82,11 +86,11 @@ def test_built_npz_is_listed_and_loaded_as_cifar10(tmp_path, monkeypatch):
 
 
 def test_shared_subset_is_listed_once_as_cifar10(shared_data, monkeypatch, tmp_path):
-    if not (shared_data / cifar10.SHARED_FILE).is_file():
+    if not (shared_data / SHARED_FILE).is_file():
         pytest.skip("the shared CIFAR-10 subset is absent")
     monkeypatch.setenv("SSRL_DATA", str(tmp_path / "empty"))
     names = [d["name"] for d in registry.list_datasets()]
     assert names.count("cifar10") == 1 and "cifar10_subset" not in names
     info = next(d for d in registry.list_datasets() if d["name"] == "cifar10")
     assert info["cells"] == 30000 and info["channel_names"] == ["r", "g", "b"] and info["kind"] == "shared"
-    assert registry.resolve("cifar10") == shared_data / cifar10.SHARED_FILE
+    assert registry.resolve("cifar10") == shared_data / SHARED_FILE

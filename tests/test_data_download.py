@@ -1,5 +1,6 @@
 """Downloads against a real local HTTP server on 127.0.0.1: resume, checksums, offline errors,
-the MitoCheck GitHub-contents walk and the BBBC021 plate pipeline (selection on real metadata)."""
+the MitoCheck GitHub-contents walk and the BBBC021 plate pipeline (selection on real metadata).
+What a download writes carries its channel names (read from the raw file, not from a guess)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import pytest
 import tifffile
 from PIL import Image
 
-from ssrl_core.data import bbbc021
+from ssrl_core.data import bbbc021, sources
 from ssrl_core.data.download import NoNetwork, fetch, sha256_of
 from ssrl_core.data.mitocheck import download_mitocheck
 from ssrl_core.data.npz import load_npz
@@ -106,7 +107,13 @@ def test_offline_is_a_plain_no_network_error(tmp_path):
         fetch(f"http://127.0.0.1:{port}/x.zip", tmp_path / "x.zip", timeout=2)
 
 
-def test_mitocheck_download_walks_class_folders(server, tmp_path):
+def _stored_channels(path: Path) -> list[str]:
+    """The channel names written inside an npz (no loader, no fallback)."""
+    with np.load(path, allow_pickle=False) as data:
+        return [str(c) for c in data["channels"]]
+
+
+def test_mitocheck_download_walks_class_folders(server, tmp_path, monkeypatch):
     root, url = server
     base = root / "repo" / "6.single_cell_images" / "mitocheck_single_cell_sample_images"
     name = "PLLT0017_19--ex2005_07_06--sp2005_04_12--tt19--c5___P00365_01___T{t:05d}___X0746___Y0848____img.png"
@@ -115,8 +122,11 @@ def test_mitocheck_download_walks_class_folders(server, tmp_path):
         for t in range(3):
             Image.fromarray(np.full((20, 20), 40 * k + t, np.uint8)).save(base / cls / name.format(t=t))
     (base / "README.md").write_text("not a class")
-    out = download_mitocheck(tmp_path / "data", base_url=f"{url}/api/repo", classes=["interphase", "Metaphase"],
-                             per_class=2)
+    monkeypatch.setenv("SSRL_MITOCHECK_URL", f"{url}/api/repo")  # the source table's mirror variable
+    monkeypatch.setenv("SSRL_DATA", str(tmp_path / "data"))
+    out = sources.download("mitocheck", tmp_path / "data", classes=["interphase", "Metaphase"], per_class=2)
+    assert out == tmp_path / "data" / "mitocheck_sample.npz" and sources.of_file(out) is sources.MITOCHECK
+    assert _stored_channels(out) == ["H2B-GFP"]  # written into the file by the download
     cells = load_npz(out)
     assert len(cells) == 4 and cells.channels == ["H2B-GFP"]
     assert sorted(cells.meta["label"]) == ["Interphase", "Interphase", "Metaphase", "Metaphase"]
@@ -160,6 +170,7 @@ def test_bbbc021_download_and_crop_pipeline_on_a_real_field(server, shared_data,
     (root / bbbc021.plate_zip_name("Week1_22123")).write_bytes(buf.getvalue())
     out = bbbc021.download_bbbc021(tmp_path / "data", compounds=["nocodazole"], concentrations=[3.0],
                                    with_controls=False, size=64, base_url=url)
+    assert _stored_channels(out) == ["DAPI", "Actin", "Tubulin"]  # written into the file by the download
     cells = load_npz(out)
     assert out.name == "bbbc021_nocodazole.npz" and cells.shape == (64, 64, 3)
     assert cells.channels == ["DAPI", "Actin", "Tubulin"] and 60 < len(cells) < 130

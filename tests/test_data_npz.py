@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ssrl_core.data import sources
 from ssrl_core.data.cellset import CellSet
 from ssrl_core.data.npz import load_npz, npz_header, save_npz
 
@@ -59,10 +60,31 @@ def test_bad_npz_files_give_plain_errors(tmp_path):
 
 
 def test_shared_mitocheck_and_bbbc021_load_with_standard_columns(shared_data):
-    mito = load_npz(shared_data / "mitocheck" / "mitocheck_phenotype_crops.npz")
+    """The shared copies store no channel names: their source in the table gives them (by where the
+    file is, not by its name), and MitoCheck's plate and well come from its crops' file names."""
+    mito_path = shared_data / "mitocheck" / "mitocheck_phenotype_crops.npz"
+    with np.load(mito_path) as raw:
+        assert "channels" not in raw.files  # what the table has to supply
+    mito = sources.of_file(mito_path).load(mito_path)
     assert len(mito) == 3277 and mito.shape == (64, 64, 1) and mito.channels == ["H2B-GFP"]
     assert mito.meta["label"].nunique() == 16 and (mito.meta["label"] == "Polylobed").sum() == 473
     assert mito.meta["plate"].notna().all() and set(mito.meta["source"]) == {"mitocheck"}
-    head = npz_header(shared_data / "bbbc021" / "bbbc021_week4_dmso_cycloheximide.npz")
-    assert head["cells"] == 2808 and head["channel_names"] == ["DAPI", "Actin", "Tubulin"]
+    bbbc = shared_data / "bbbc021" / "bbbc021_week4_dmso_cycloheximide.npz"
+    head = sources.of_file(bbbc).info(bbbc)
+    assert head["cells"] == 2808 and head["channel_names"] == ["DAPI", "Actin", "Tubulin"] and "note" not in head
     assert {"plate", "well", "compound", "concentration", "moa"} <= set(head["columns"])
+    plain = npz_header(bbbc)  # read as any file: generic names and a note, nothing guessed from its name
+    assert plain["channel_names"] == ["ch0", "ch1", "ch2"] and "no channel names" in plain["note"]
+
+
+def test_a_file_without_channel_names_gets_generic_ones_and_a_note(tmp_path):
+    path = tmp_path / "bbbc021_mitocheck_nuclei.npz"  # a name that once decided the channels
+    np.savez(path, images=np.zeros((4, 16, 16, 3), np.uint16), plate=np.array(list("aabb")),
+             compound=np.array(list("xyxy")), moa=np.array(list("mmmm")))
+    cells = load_npz(path)
+    assert cells.channels == ["ch0", "ch1", "ch2"] and set(cells.meta["source"]) == {path.stem}
+    assert list(cells.meta["label"]) == list("xyxy")  # label = compound, for any file
+    head = npz_header(path)
+    assert head["channel_names"] == ["ch0", "ch1", "ch2"] and "ch0, ch1, ch2" in head["note"]
+    assert load_npz(path, channels=["DAPI", "Actin", "Tubulin"]).channels == ["DAPI", "Actin", "Tubulin"]
+    assert load_npz(path, channels=["DAPI"]).channels == ["ch0", "ch1", "ch2"]  # a wrong count is not used

@@ -18,9 +18,10 @@ def _own_cache(tmp_path, monkeypatch):
 @pytest.fixture(scope="module")
 def crops(shared_data):
     """300 crops: 100 DMSO from each plate and 100 cycloheximide (plate 27801)."""
-    from ssrl_core.data.npz import load_npz
+    from ssrl_core.data.registry import load_dataset
 
-    cells = load_npz(shared_data / "bbbc021" / "bbbc021_week4_dmso_cycloheximide.npz")
+    # by path through the registry: the shared file stores no channel names, its source gives them
+    cells = load_dataset(shared_data / "bbbc021" / "bbbc021_week4_dmso_cycloheximide.npz")
     m = cells.meta
     rng = np.random.default_rng(0)
     parts = [rng.choice(np.flatnonzero(((m["compound"] == c) & (m["plate"] == p)).to_numpy()), 100, replace=False)

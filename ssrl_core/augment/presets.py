@@ -9,7 +9,9 @@
 - `simclr` / `byol`: the usual SSL defaults adapted to any channel count: brightness/contrast
   jitter replaces colour (hue/saturation) jitter and grayscale, which need RGB.
 
-The parameter values, and why, are documented in docs/recipes.md.
+The parameter values, and why, are documented in docs/recipes.md. Each preset carries its own
+description (the paper's words where it is a paper recipe): `ssrl recipe list`, the Augment page
+and a saved recipe YAML (`description:`) all show this one text.
 """
 
 from __future__ import annotations
@@ -30,16 +32,18 @@ def _build() -> dict[str, Recipe]:
             _s("rotate", degrees=15.0, border="constant"),
             _s("random_crop", fraction=0.78),
             _s("invert", p=0.5, draw="pair"),
-        ], None, "MNIST set 1 (Bendidi et al. 2024, section 3.2): padding, inversion, slight rotation and "
-                 "random crop; the digit stays whole, so the representation keeps the digit class. The "
-                 "inversion is drawn once per pair: both views share one polarity."),
+        ], None, "MNIST set 1 (Bendidi et al. 2024, section 3.2): \"padding, color inversion, slight rotation, "
+                 "and random cropping\", which \"aims to maximize the intra-class overlap of digits\": the digit "
+                 "stays whole, so the encoder learns which digit it is. The inversion is drawn once per pair "
+                 "(both views share one polarity)."),
         Recipe("mnist-set2", [
             _s("vertical_flip", p=0.5),
             _s("rotate", degrees=180.0, border="constant"),
             _s("random_crop", fraction=0.7),
             _s("random_erasing", p=0.5, scale=[0.02, 0.33], ratio=[0.3, 3.3], fill="zero"),
-        ], None, "MNIST set 2 (section 3.2): vertical flip, strong rotation, random crop and random erasing "
-                 "destroy part of the digit; the representation drifts towards handwriting style."),
+        ], None, "MNIST set 2 (Bendidi et al. 2024, section 3.2): \"vertical flips, strong rotation, random "
+                 "cropping, and random erasing\" destroy part of the digit; the clusters then follow "
+                 "\"handwriting attributes such as line thickness and writing flow\" rather than the digit."),
         Recipe("microscopy-set-a", [
             _s("brightness_contrast", p=0.8, **jitter),
             _s("horizontal_flip", p=0.5),
@@ -47,30 +51,35 @@ def _build() -> dict[str, Recipe]:
             _s("rotate", degrees=30.0, border="constant"),
             _s("affine", scale=[0.9, 1.1], translate=0.1, shear=10.0, border="constant"),
             _s("random_resized_crop", scale=[0.5, 1.0], ratio=[0.75, 4 / 3]),
-        ], None, "Microscopy set A (sections 3.3-3.4, Figure 6a): colour jitter, flips, rotation, affine and "
-                 "random crop; clusters tend to follow the number and size of cells in the crop."),
+        ], None, "Microscopy set A (Bendidi et al. 2024, sections 3.3-3.4, Figure 6a): \"color jitter, flips, "
+                 "rotation, and affine, in addition to random crops\", which \"results in clustering images by "
+                 "the number and size of cells, rather than by morphological features\"."),
         Recipe("microscopy-set-b", [
             _s("rotate", degrees=360.0, border="constant"),
             _s("center_crop", fraction=0.5),
             _s("brightness_contrast", p=0.8, **jitter),
             _s("horizontal_flip", p=0.5),
             _s("vertical_flip", p=0.5),
-        ], None, "Microscopy set B (sections 3.3-3.4, Figure 6b): any rotation, a centre crop keeping 50% "
-                 "around the central cell, colour jitter and flips; clusters follow the central cell's phenotype."),
+        ], None, "Microscopy set B (Bendidi et al. 2024, sections 3.3-3.4, Figure 6b): rotations of any angle "
+                 "and \"a center crop that preserves 50% of the image around the central cell\", with colour "
+                 "jitter and flips; the clusters follow the central cell's phenotype (\"rotation-invariant "
+                 "features and the cellular center\")."),
         Recipe("simclr", [
             _s("random_resized_crop", scale=[0.08, 1.0], ratio=[0.75, 4 / 3]),
             _s("horizontal_flip", p=0.5),
             _s("brightness_contrast", p=0.8, brightness=0.8, contrast=0.8, per_channel=False),
             _s("gaussian_blur", p=0.5, sigma=[0.1, 2.0]),
-        ], None, "SimCLR defaults (Chen et al. 2020) for any channel count: random resized crop, flip, "
-                 "brightness/contrast jitter (strength 1, no hue/saturation/grayscale) and blur."),
+        ], None, "SimCLR's usual recipe for photos (Chen et al. 2020), made to work on any number of "
+                 "channels: random resized crop, flip, brightness/contrast jitter (strength 1; no hue, "
+                 "saturation or grayscale, which need colour photos) and blur. Not a recipe of the paper."),
         Recipe("byol", [
             _s("random_resized_crop", scale=[0.08, 1.0], ratio=[0.75, 4 / 3]),
             _s("horizontal_flip", p=0.5),
             _s("brightness_contrast", p=0.8, brightness=0.4, contrast=0.4, per_channel=False),
             _s("gaussian_blur", p=1.0, sigma=[0.1, 2.0]),
-        ], None, "BYOL first-view defaults (Grill et al. 2020) for any channel count: random resized crop, "
-                 "flip, brightness/contrast jitter (no hue/saturation/grayscale) and blur."),
+        ], None, "BYOL's usual recipe for photos (Grill et al. 2020, its first view), made to work on any "
+                 "number of channels: random resized crop, flip, brightness/contrast jitter (no hue, "
+                 "saturation or grayscale) and blur. Not a recipe of the paper."),
     ]}
 
 

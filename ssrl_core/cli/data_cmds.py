@@ -1,4 +1,7 @@
-"""`ssrl data ...`: list, inspect, cut nucleus crops from a field, download datasets."""
+"""`ssrl data ...`: list, inspect, cut nucleus crops from a field, download datasets.
+
+`ssrl data sources` and `ssrl data download NAME` read the source table (`ssrl_core.data.sources`).
+"""
 
 from __future__ import annotations
 
@@ -49,16 +52,27 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_nuclei)
 
-    p = dsub.add_parser("download", help="download MitoCheck or BBBC021 (needs the internet)")
-    p.add_argument("source", choices=("mitocheck", "bbbc021"))
+    p = dsub.add_parser("sources", help="the data sources the tool knows: what they are, how to get them")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=cmd_sources)
+
+    from ssrl_core.data.sources import downloadable
+
+    names = [src.name for src in downloadable()]
+    p = dsub.add_parser("download", help=f"download or build a data source ({', '.join(names)}; needs the internet)")
+    p.add_argument("source", choices=names)
     p.add_argument("--plates", nargs="*", default=None, help="BBBC021 plates, e.g. Week1_22123")
     p.add_argument("--compounds", nargs="*", default=None, help="BBBC021 compounds, e.g. nocodazole taxol")
     p.add_argument("--doses", nargs="*", type=float, default=None, help="BBBC021 concentrations (uM)")
+    p.add_argument("--crop", type=int, default=None, help="BBBC021 crop side in pixels (default 196)")
+    p.add_argument("--store", action="store_true", help="BBBC021: write an on-disk cell store (NAME.cells), "
+                   "field by field and resumable, instead of one npz")
     p.add_argument("--classes", nargs="*", default=None, help="MitoCheck phenotypes (default all)")
     p.add_argument("--per-class", type=int, default=None, help="MitoCheck: at most this many crops per class")
-    p.add_argument("--crop", type=int, default=196, help="BBBC021 crop side in pixels")
+    p.add_argument("--root", default=None, help="CIFAR-10: where the release archive goes (default <cache>/cifar10)")
     p.add_argument("--dest", default=None, help="data folder (default: the data directory)")
-    p.add_argument("--base-url", default=None, help="server to download from (default: the public one)")
+    p.add_argument("--base-url", default=None, help="server to download from (default: the public one, or the "
+                   "source's SSRL_*_URL mirror)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_download)
 
@@ -80,7 +94,34 @@ def _row(d: dict) -> str:
     if "error" in d:
         return f"{d['name']:<40} UNREADABLE: {d['error']}"
     shape = f"{d['height']}x{d['width']}x{d['channels']}"
-    return f"{d['name']:<40} {d['cells']:>7} cells  {shape:<10} {d['dtype']:<8} {', '.join(d['channel_names'])}"
+    unnamed = " (names not stored)" if d.get("note") else ""
+    return (f"{d['name']:<40} {d['cells']:>7} cells  {shape:<10} {d['dtype']:<8} "
+            f"{', '.join(d['channel_names'])}{unnamed}")
+
+
+def source_rows() -> list[dict]:
+    """One row per source of the table: name, title, description, channels, download, where it is."""
+    from ssrl_core.data.sources import SOURCES
+
+    rows = []
+    for src in SOURCES:
+        here = src.builtin is not None or any(p.is_file() for p in src.locations())
+        rows.append({"name": src.name, "title": src.title, "description": src.description,
+                     "channels": list(src.channels), "here": here,
+                     "download": (f"ssrl data download {src.name}" if src.download else None),
+                     "download_help": src.download_help or None, "missing": src.missing or None})
+    return rows
+
+
+def cmd_sources(args: argparse.Namespace) -> int:
+    rows = source_rows()
+    lines = []
+    for r in rows:
+        how = f"{r['download']}: {r['download_help']}" if r["download"] else "ships with the tool"
+        lines += [f"{r['name']}: {r['title']}" + ("" if r["here"] else "  [not on this computer]"),
+                  f"  {r['description']}", f"  channels: {', '.join(r['channels'])}; get it: {how}"]
+    emit({"sources": rows}, args.json, "\n".join(lines))
+    return 0
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -102,7 +143,14 @@ def dataset_details(name_or_path: str, channel_axis: str = "auto") -> dict:
 
     cells = load_dataset(name_or_path, channel_axis)
     info = cells.summary()
-    info["path"] = str(resolve(name_or_path))
+    path = resolve(name_or_path)
+    info["path"] = str(path)
+    if isinstance(path, Path) and path.suffix == ".npz":
+        from ssrl_core.data.registry import dataset_info
+
+        note = dataset_info(path).get("note")
+        if note:
+            info["note"] = note
     counts = {}
     for col in cells.meta.columns:
         s = cells.meta[col]
@@ -116,6 +164,8 @@ def dataset_details(name_or_path: str, channel_axis: str = "auto") -> dict:
 def cmd_info(args: argparse.Namespace) -> int:
     info = dataset_details(args.dataset, args.channel_axis)
     lines = [_row(info), f"path: {info['path']}", f"columns: {', '.join(info['columns'])}"]
+    if info.get("note"):
+        lines.append(f"note: {info['note']}")
     for col, counts in info["value_counts"].items():
         lines.append(f"  {col}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     if info["skipped"]:
@@ -189,21 +239,14 @@ def cmd_nuclei(args: argparse.Namespace) -> int:
 def cmd_download(args: argparse.Namespace) -> int:
     from ssrl_core import paths
     from ssrl_core.data.download import terminal_progress
+    from ssrl_core.data.registry import dataset_info
+    from ssrl_core.data.sources import download
 
     dest = Path(args.dest) if args.dest else paths.data_dir()
-    progress = terminal_progress(sys.stderr)
-    if args.source == "mitocheck":
-        from ssrl_core.data.mitocheck import GITHUB_API, download_mitocheck
-
-        out = download_mitocheck(dest, base_url=args.base_url or GITHUB_API, classes=args.classes,
-                                 per_class=args.per_class, progress=progress)
-    else:
-        from ssrl_core.data.bbbc021 import BASE_URL, download_bbbc021
-
-        out = download_bbbc021(dest, plates=args.plates, compounds=args.compounds, concentrations=args.doses,
-                               size=args.crop, base_url=args.base_url or BASE_URL, progress=progress)
-    from ssrl_core.data.npz import npz_header
-
-    result = {"source": args.source, "out": str(out), **npz_header(out)}
+    options = {"plates": args.plates, "compounds": args.compounds, "doses": args.doses, "crop": args.crop,
+               "store": args.store, "classes": args.classes, "per_class": args.per_class, "root": args.root,
+               "base_url": args.base_url}
+    out = download(args.source, dest, progress=terminal_progress(sys.stderr), **options)
+    result = {"source": args.source, "out": str(out), **dataset_info(out)}
     emit(result, args.json, f"saved {result['cells']} cells to {out}")
     return 0

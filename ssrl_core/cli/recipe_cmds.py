@@ -1,4 +1,7 @@
-"""`ssrl recipe explain`: what a recipe teaches the encoder, before any training.
+"""`ssrl recipe list | explain`: the shipped presets, and what a recipe teaches the encoder, before any training.
+
+`ssrl recipe list [--json]` names each preset with its steps and its description (the preset's
+own, `ssrl_core.augment.presets`; the Augment page shows the same text).
 
 `ssrl recipe explain RECIPE --data NAME [--where COL=VAL ...] [--cells 256] [--why] [--json]`
 measures readable factors (each channel's brightness and contrast, nucleus size, position and
@@ -22,6 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("recipe", help="augmentation recipes: what a recipe teaches, before training")
     c = p.add_subparsers(dest="recipe_command", metavar="COMMAND")
     c.required = True
+    ls = c.add_parser("list", help="the presets: their steps and what each is for")
+    ls.add_argument("--json", action="store_true", help="print one JSON object")
+    ls.set_defaults(handler=run_list)
     e = c.add_parser("explain", help="which factors a recipe keeps or scrambles between its two views")
     e.add_argument("recipe", help="a preset name (see docs/recipes.md) or a recipe YAML file")
     e.add_argument("--data", required=True, help="dataset name (see `ssrl data list`) or file path")
@@ -34,6 +40,21 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "the smallest change that keeps it (slower: tens of seconds)")
     e.add_argument("--json", action="store_true", help="print one JSON object")
     e.set_defaults(handler=run_explain)
+
+
+def preset_rows() -> list[dict]:
+    """One row per preset: name, description, steps (names, in order)."""
+    from ssrl_core.augment import PRESETS
+
+    return [{"name": r.name, "description": r.description, "steps": [s.name for s in r.steps]}
+            for r in PRESETS.values()]
+
+
+def run_list(args: argparse.Namespace) -> int:
+    rows = preset_rows()
+    text = "\n\n".join(f"{r['name']}: {' > '.join(r['steps'])}\n  {r['description']}" for r in rows)
+    emit({"presets": rows}, args.json, text)
+    return 0
 
 
 def parse_where(items: list[str]) -> dict[str, list[str]]:

@@ -19,12 +19,16 @@ from typing import Callable, Iterator
 import numpy as np
 import pandas as pd
 
+from ssrl_core import paths
 from ssrl_core.data.cellset import CellSet
 from ssrl_core.data.download import Progress, fetch
-from ssrl_core.data.fields import nucleus_crops
 from ssrl_core.data.folder import safe_filename
-from ssrl_core.data.npz import BBBC021_CHANNELS, save_npz
+from ssrl_core.data.npz import save_npz
 
+NAME = "bbbc021"
+# The crops' channel order (w1 DAPI, w4 Actin, w2 Tubulin of the plate zips); the shared crops
+# store no names and are in this order too (checked by eye: docs/data.md).
+CHANNELS = ["DAPI", "Actin", "Tubulin"]
 BASE_URL = "https://data.broadinstitute.org/bbbc/BBBC021/"
 IMAGE_CSV = "BBBC021_v1_image.csv"
 MOA_CSV = "BBBC021_v1_moa.csv"
@@ -57,6 +61,19 @@ def read_metadata(meta_dir: str | Path) -> pd.DataFrame:
     t = t.merge(key.rename(columns={"concentration": "_c"}), on=["compound", "_c"], how="left").drop(columns="_c")
     t["moa"] = t["moa"].fillna("")
     return t
+
+
+def known_plates() -> list[str]:
+    """Plate names from BBBC021 metadata already on this computer (the data folder's download,
+    else the shared development copy); empty when there is none."""
+    shared = paths.shared_data_dir()
+    for folder in [paths.data_dir() / "bbbc021_raw"] + ([shared / "bbbc021" / "metadata"] if shared else []):
+        if (folder / IMAGE_CSV).is_file():
+            try:
+                return sorted(read_metadata(folder)["plate"].astype(str).unique())
+            except (OSError, ValueError, KeyError):  # unreadable metadata: fall back to typing plate names
+                continue
+    return []
 
 
 def _pick(values: pd.Series, wanted: list[str] | None, what: str) -> pd.Series:
@@ -118,6 +135,8 @@ def _field_crops(fields: pd.DataFrame, zip_dir: Path, size: int, border: str, pr
                  ) -> Iterator[tuple[str, str, CellSet | None, str]]:
     """(unit, field file, its nucleus crops or None, why it was skipped) for every selected field,
     one plate zip open at a time; fields whose unit (`plate/file`) is `done` are not read."""
+    from ssrl_core.data.fields import nucleus_crops  # scipy/skimage: imported when crops are cut
+
     for plate, rows in fields.groupby("plate", sort=True):
         zpath = zip_dir / plate_zip_name(str(plate))
         if not zpath.is_file():
@@ -134,16 +153,16 @@ def _field_crops(fields: pd.DataFrame, zip_dir: Path, size: int, border: str, pr
                     else:
                         meta = {c: row[c] for c in ("plate", "well", "site", "replicate", "compound",
                                                     "concentration", "moa")}
-                        meta.update(field=row["dapi_file"], source="bbbc021", label=row["compound"])
+                        meta.update(field=row["dapi_file"], source=NAME, label=row["compound"])
                         yield unit, row["dapi_file"], nucleus_crops(
-                            field, size=size, nuclear_channel=0, channels=list(BBBC021_CHANNELS), border=border,
+                            field, size=size, nuclear_channel=0, channels=list(CHANNELS), border=border,
                             meta=meta), ""
                 if progress:
                     progress(k + 1, len(rows), f"{plate} fields")
 
 
 def crops_from_zips(fields: pd.DataFrame, zip_dir: str | Path, size: int = 196, border: str = "skip",
-                    progress: Progress | None = None, name: str = "bbbc021",
+                    progress: Progress | None = None, name: str = NAME,
                     scratch: str | Path | None = None) -> CellSet:
     """Detect nuclei on DAPI in every selected field and cut `size` px crops (see module doc).
 
@@ -179,11 +198,11 @@ def crops_from_zips(fields: pd.DataFrame, zip_dir: str | Path, size: int = 196, 
     else:
         images = np.concatenate(chunks)
     meta = pd.concat(metas, ignore_index=True)
-    return CellSet(images, list(BBBC021_CHANNELS), meta, name=name, skipped=skipped)
+    return CellSet(images, list(CHANNELS), meta, name=name, skipped=skipped)
 
 
 def crops_to_store(fields: pd.DataFrame, zip_dir: str | Path, out: str | Path, size: int = 196,
-                   border: str = "skip", progress: Progress | None = None, name: str = "bbbc021") -> Path:
+                   border: str = "skip", progress: Progress | None = None, name: str = NAME) -> Path:
     """Like `crops_from_zips`, but each field's crops go straight to a cell store
     (`ssrl_core.data.store`): memory holds one field at a time, and an interrupted import resumes
     when called again with the same `out` (fields already in the store are not read again). A
@@ -191,7 +210,7 @@ def crops_to_store(fields: pd.DataFrame, zip_dir: str | Path, out: str | Path, s
     from ssrl_core.data.store import StoreWriter
 
     zip_dir = Path(zip_dir)
-    settings = {"kind": "bbbc021", "size": int(size), "border": border, "fields": len(fields),
+    settings = {"kind": NAME, "size": int(size), "border": border, "fields": len(fields),
                 "first": str(fields["dapi_file"].iloc[0]) if len(fields) else ""}
     from ssrl_core.data.store import is_store, read_manifest, store_path
 
@@ -199,7 +218,7 @@ def crops_to_store(fields: pd.DataFrame, zip_dir: str | Path, out: str | Path, s
     if is_store(target) and read_manifest(target).get("complete"):
         if read_manifest(target).get("params") == settings:
             return target  # the same selection was imported before: nothing to do
-    writer = StoreWriter(target, list(BBBC021_CHANNELS), name, params=settings, overwrite=True)
+    writer = StoreWriter(target, list(CHANNELS), name, params=settings, overwrite=True)
     for unit, file, cells, problem in _field_crops(fields, zip_dir, size, border, progress, done=writer.skip):
         if cells is None:
             writer.note_skipped(file, problem)

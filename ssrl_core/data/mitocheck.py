@@ -13,23 +13,24 @@ from __future__ import annotations
 import urllib.parse
 from pathlib import Path
 
-import pandas as pd
-
 from ssrl_core.data.cellset import CellSet
 from ssrl_core.data.download import Progress, fetch, get_json
 from ssrl_core.data.folder import load_folder, safe_filename
-from ssrl_core.data.mitocheck_names import parse_name
-from ssrl_core.data.npz import MITOCHECK_CHANNELS, save_npz
+from ssrl_core.data.mitocheck_names import add_name_columns
+from ssrl_core.data.npz import save_npz
 
+NAME = "mitocheck"
+CHANNELS = ["H2B-GFP"]  # HeLa cells expressing histone H2B fused to GFP: the chromatin
 GITHUB_API = "https://api.github.com/repos/WayScience/phenotypic_profiling/contents"
 FOLDER = "6.single_cell_images/mitocheck_single_cell_sample_images"
-def load_mitocheck_dir(folder: str | Path, name: str = "mitocheck") -> CellSet:
+SAMPLE_FILE = "mitocheck_sample.npz"  # what download_mitocheck writes into the data folder
+
+
+def load_mitocheck_dir(folder: str | Path, name: str = NAME) -> CellSet:
     """Load the class-per-folder PNG layout: label = phenotype folder, plus parsed file names."""
-    cells = load_folder(folder, name=name, channels=list(MITOCHECK_CHANNELS))
-    parsed = pd.DataFrame([parse_name(f) for f in cells.meta["file"]])
-    for col in parsed.columns:
-        cells.meta[col] = parsed[col].to_numpy()
-    cells.meta["source"] = "mitocheck"
+    cells = load_folder(folder, name=name, channels=list(CHANNELS))
+    add_name_columns(cells.meta, "file")
+    cells.meta["source"] = NAME
     return cells
 
 
@@ -73,5 +74,5 @@ def download_mitocheck(dest: str | Path, base_url: str = GITHUB_API, folder: str
             fetch(f["download_url"], target, progress=progress)
     if not entries:
         raise RuntimeError(f"no phenotype folders found at {base_url}/{folder}")
-    cells = load_mitocheck_dir(root, name="mitocheck_sample")
-    return save_npz(cells, dest / "mitocheck_sample.npz")
+    cells = load_mitocheck_dir(root, name=Path(SAMPLE_FILE).stem)
+    return save_npz(cells, dest / SAMPLE_FILE)

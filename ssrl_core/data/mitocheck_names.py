@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pandas as pd
+
 # The 25 whole MitoCheck plates (1,001 cells, about 30% of every phenotype) that no shipped
 # encoder trains on: the held-out cells of the reproduction (`paper/plan.py`, chosen by
 # `plan.choose_heldout_plates`) and the `split` column of the shipped MitoCheck sample.
@@ -31,3 +33,13 @@ def parse_name(file_name: str) -> dict:
         return {}
     d = m.groupdict()
     return {"plate": d["plate"], "well": d["well"], "frame": int(d["frame"]), "x": int(d["x"]), "y": int(d["y"])}
+
+
+def add_name_columns(meta: pd.DataFrame, column: str = "name") -> None:
+    """Add plate, well, frame, x, y parsed from the file names in `column` (in place; nothing
+    when the column is absent, a plate column exists already or no name matches)."""
+    if column not in meta.columns or "plate" in meta.columns or not len(meta):
+        return
+    parsed = pd.DataFrame([parse_name(str(n)) for n in meta[column]], index=meta.index)
+    for col in parsed.columns:
+        meta[col] = parsed[col]

