@@ -1,12 +1,12 @@
-"""`ssrl class-properties | cifar10 download`: what sets classes apart, and the CIFAR-10 data set.
+"""`ssrl class-properties`: what sets classes apart.
 
 Bendidi et al. 2024, section 3.1 (transformation choices induce inter-class bias) asks which
 class properties go with the classes that one augmentation parameter favours or hurts:
 - `ssrl class-properties DATASET --encoder E`: per-class intrinsic dimension, effective rank,
   GLCM texture and high-frequency share of any labelled set; with `--sweep DIR`, the ANOVA of each
   property across that sweep's ascending / descending / flat classes.
-- `ssrl cifar10 download`: the real CIFAR-10 via torchvision (needs the internet) into the data folder.
-The shipped CIFAR-10 sweeps and their report are the paper pipeline's `ssrl-paper class-bias`.
+The shipped CIFAR-10 sweeps and their report are the paper pipeline's `ssrl-paper class-bias`; CIFAR-10
+itself comes with `ssrl data download cifar10` (the data-source table, `ssrl_core.data.sources`).
 """
 
 from __future__ import annotations
@@ -31,14 +31,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(handler=run_class_properties)
 
-    p = sub.add_parser("cifar10", help="the CIFAR-10 data set")
-    c = p.add_subparsers(dest="cifar10_command", metavar="COMMAND")
-    c.required = True
-    d = c.add_parser("download", help="download CIFAR-10 with torchvision (needs the internet) into the data folder")
-    d.add_argument("--root", type=Path, help="where the archive goes (default: <cache>/cifar10)")
-    d.add_argument("--dest", type=Path, help="the npz to write (default: <data>/cifar10.npz)")
-    d.add_argument("--json", action="store_true", help="print one JSON object")
-    d.set_defaults(handler=run_cifar10_download)
 
 
 def run_class_properties(args: argparse.Namespace) -> int:
@@ -68,10 +60,3 @@ def run_class_properties(args: argparse.Namespace) -> int:
     emit(out, args.json, text)
     return 0
 
-
-def run_cifar10_download(args: argparse.Namespace) -> int:
-    from ssrl_core.data.cifar10 import download_cifar10
-
-    path = download_cifar10(args.dest, args.root)
-    emit({"path": str(path)}, args.json, f"wrote {path}")
-    return 0
