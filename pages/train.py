@@ -3,6 +3,10 @@
 The page writes a run configuration and calls `ssrl_core.train.jobs.launch`; the job runs in its
 own process and writes status.json / metrics.jsonl, which a fragment polls every 2 seconds. The
 run folder is the source of truth: leave the page, come back, and the run is still followed.
+
+The form is drawn from the declared run fields (`ssrl_core.train.fields`: caption, range, help)
+and each method's own settings (`method_params`, under *Method settings*); it starts from the
+short run (`ssrl_core.train.defaults`), the same run `ssrl train` starts without a config file.
 """
 
 from __future__ import annotations
@@ -127,20 +131,21 @@ with st.form("train_form"):
                                   help=plain.help_for("backbone", BACKBONE_NAMES), format_func=plain.short_backbone)
     device = c[1].selectbox(FIELDS["device"].label, FIELDS["device"].choices, key="w.train.device",
                             help=FIELDS["device"].help)
-    minutes = number(c[2], "max_minutes", "w.train.minutes", step=1.0)
+    run_name = c[2].text_input(FIELDS["name"].label, value=run_view.unique_name(f"{method}-{Path(str(name)).stem}",
+                                                                             jobs.list_runs()),
+                               key="w.train.name", help="Each run gets its own name (a number is added to a name "
+                                                        "already used)")
+    c = st.columns(3)
+    minutes = number(c[0], "max_minutes", "w.train.minutes", step=1.0)
+    freeze = number(c[1], "freeze", "w.train.freeze", disabled=not parent.get("init"))
     c = st.columns([1, 1, 1, 1.3])  # the learning rate (0.00030) needs the widest box
     epochs = number(c[0], "epochs", "w.train.epochs")
     batch = number(c[1], "batch_size", "w.train.batch", step=16)
     crop = number(c[2], "crop_size", "w.train.crop", step=8)
     lr = number(c[3], "lr", "w.train.lr", format="%.5f")
-    c = st.columns(4)
+    c = st.columns(3)
     seed = number(c[0], "seed", "w.train.seed")
     max_cells = number(c[1], "data.max_cells", "w.train.subset", step=500)
-    freeze = number(c[2], "freeze", "w.train.freeze", disabled=not parent.get("init"))
-    run_name = c[3].text_input(FIELDS["name"].label, value=run_view.unique_name(f"{method}-{Path(str(name)).stem}",
-                                                                             jobs.list_runs()),
-                               key="w.train.name", help="Each run gets its own name (a number is added to a name "
-                                                        "already used)")
     with st.expander(f"Method settings ({plain.short_method(method)})"):
         mc = st.columns(3)
         params = {p: setting(mc[i % 3], p, spec, f"w.train.mp.{method}.{p}")
