@@ -60,9 +60,13 @@ class BarlowTwins(SSLMethod):
 
     PARAMS = from_signature(
         __init__,
-        lambd=Param("float", low=0.0, high=1.0, help="weight of the off-diagonal (redundancy) term"),
-        hidden_dim=Param("int", low=8, high=16384, help="projector hidden width (8192 in the paper)"),
-        out_dim=Param("int", low=2, high=16384, help="projector output dimension (8192 in the paper)"),
+        lambd=Param("float", low=0.0, high=1.0, label="Decorrelation weight",
+                    help="How much features must not repeat each other (the off-diagonal, redundancy term)"),
+        hidden_dim=Param("int", low=8, high=16384, label="Head width",
+                         help=("Width of the small network on top of the encoder, used for training only (8192 in "
+                               "the paper)")),
+        out_dim=Param("int", low=2, high=16384, label="Head output size",
+                      help="Length of the vectors compared (8192 in the paper)"),
     )
 
     def loss(self, v1: torch.Tensor, v2: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -53,9 +53,14 @@ class BYOL(SSLMethod):
 
     PARAMS = from_signature(
         __init__,
-        momentum=Param("float", low=0.0, high=1.0, help="base EMA rate of the target (cosine schedule to 1)"),
-        hidden_dim=Param("int", low=8, high=16384, help="projector and predictor hidden width (4096 in the paper)"),
-        out_dim=Param("int", low=2, high=4096, help="projection dimension"),
+        momentum=Param("float", low=0.0, high=1.0, label="Slow copy's momentum",
+                       help=("How slowly the copy whose output is predicted follows the network (target EMA, "
+                             "raised to 1 over the run)")),
+        hidden_dim=Param("int", low=8, high=16384, label="Head width",
+                         help=("Width of the small networks on top of the encoder, used for training only (4096 in "
+                               "the paper)")),
+        out_dim=Param("int", low=2, high=4096, label="Head output size",
+                      help="Length of the vectors predicted (projection dimension)"),
     )
 
     def _online(self) -> list[torch.Tensor]:

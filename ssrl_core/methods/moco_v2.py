@@ -58,12 +58,22 @@ class MoCoV2(SSLMethod):
 
     PARAMS = from_signature(
         __init__,
-        temperature=Param("float", low=0.01, high=10.0, help="softmax temperature of InfoNCE"),
-        queue_size=Param("int", low=1, high=1_000_000, help="number of negative keys kept"),
-        momentum=Param("float", low=0.0, high=1.0, help="key encoder EMA (0.999 in the paper; 0.99 for short runs)"),
-        hidden_dim=Param("int", low=8, high=16384, help="projection head hidden width"),
-        out_dim=Param("int", low=2, high=4096, help="projection (key) dimension"),
-        symmetric=Param("bool", help="use both views as queries (2 forward passes per encoder)"),
+        temperature=Param("float", low=0.01, high=10.0, label="Temperature",
+                          help=("How sharply the right match must stand out from the others (lower: stricter; the "
+                                "InfoNCE softmax temperature)")),
+        queue_size=Param("int", low=1, high=1_000_000, label="Memory of past cells",
+                         help=("How many views of earlier batches each cell is contrasted with (the queue of "
+                               "negative keys)")),
+        momentum=Param("float", low=0.0, high=1.0, label="Slow copy's momentum",
+                       help=("How slowly the copy that encodes the memory follows the network (key encoder EMA; "
+                             "0.999 in the paper, 0.99 for short runs)")),
+        hidden_dim=Param("int", low=8, high=16384, label="Head width",
+                         help=("Width of the small network on top of the encoder, used for training only "
+                               "(projection head)")),
+        out_dim=Param("int", low=2, high=4096, label="Head output size",
+                      help="Length of the vectors compared (projection dimension)"),
+        symmetric=Param("bool", label="Both views ask",
+                        help="Each view of a cell looks for the other, not just one way (twice the work per step)"),
     )
 
     def _online(self) -> list[torch.Tensor]:

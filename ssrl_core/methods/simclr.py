@@ -63,9 +63,14 @@ class SimCLR(SSLMethod):
 
     PARAMS = from_signature(
         __init__,
-        temperature=Param("float", low=0.01, high=10.0, help="softmax temperature of NT-Xent"),
-        hidden_dim=Param("int", low=8, high=16384, help="projection head hidden width"),
-        out_dim=Param("int", low=2, high=4096, help="projection dimension"),
+        temperature=Param("float", low=0.01, high=10.0, label="Temperature",
+                          help=("How sharply the right match must stand out from the other cells of the batch "
+                                "(lower: stricter; the NT-Xent softmax temperature)")),
+        hidden_dim=Param("int", low=8, high=16384, label="Head width",
+                         help=("Width of the small network on top of the encoder, used for training only "
+                               "(projection head)")),
+        out_dim=Param("int", low=2, high=4096, label="Head output size",
+                      help="Length of the vectors compared (projection dimension)"),
     )
 
     def loss(self, v1: torch.Tensor, v2: torch.Tensor) -> dict[str, torch.Tensor]:

@@ -75,11 +75,17 @@ class VICReg(SSLMethod):
 
     PARAMS = from_signature(
         __init__,
-        sim_weight=Param("float", low=0.0, high=1000.0, help="lambda: weight of the invariance term"),
-        var_weight=Param("float", low=0.0, high=1000.0, help="mu: weight of the variance term"),
-        cov_weight=Param("float", low=0.0, high=1000.0, help="nu: weight of the covariance term"),
-        hidden_dim=Param("int", low=8, high=16384, help="expander hidden width (8192 in the paper)"),
-        out_dim=Param("int", low=2, high=16384, help="expander output dimension (8192 in the paper)"),
+        sim_weight=Param("float", low=0.0, high=1000.0, label="Agreement weight",
+                         help="How much the two views of a cell must agree (lambda, the invariance term)"),
+        var_weight=Param("float", low=0.0, high=1000.0, label="Spread weight",
+                         help="How much each feature must keep varying across cells (mu, the variance term)"),
+        cov_weight=Param("float", low=0.0, high=1000.0, label="Decorrelation weight",
+                         help="How much features must not repeat each other (nu, the covariance term)"),
+        hidden_dim=Param("int", low=8, high=16384, label="Head width",
+                         help=("Width of the small network on top of the encoder, used for training only (8192 in "
+                               "the paper)")),
+        out_dim=Param("int", low=2, high=16384, label="Head output size",
+                      help="Length of the vectors compared (8192 in the paper)"),
     )
 
     def loss(self, v1: torch.Tensor, v2: torch.Tensor) -> dict[str, torch.Tensor]:
