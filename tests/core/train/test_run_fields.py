@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 
 import pytest
 import yaml
 
-from app_support import write_tiny
+from app_support import ROOT, write_tiny
 from ssrl_core.cli import main
 from ssrl_core.train.checks import validate
 from ssrl_core.train.config import ConfigError, DataConfig, MethodConfig, RecipeConfig, RunConfig, apply_overrides
@@ -85,3 +86,11 @@ def test_ssrl_train_without_a_config_starts_the_short_run(tmp_path, capsys) -> N
     for key in ("epochs", "max_minutes", "lr", "optimizer", "weight_decay", "warmup_epochs", "log_every", "method"):
         assert written[key] == short[key], key
     assert '"state": "finished"' in capsys.readouterr().out
+
+
+def test_the_docs_table_shows_the_declared_defaults() -> None:
+    """docs/training.md's field table (hand-written for readers) says the defaults FIELDS declares."""
+    rows = re.findall(r"^\| `([a-z_.]+)`[^|]*\| ([^|]+) \|", (ROOT / "docs" / "training.md").read_text(), re.M)
+    shown = {path: None if cell == "none" else yaml.safe_load(cell.strip("`")) for path, cell in rows if path in FIELDS}
+    assert len(shown) >= len(FIELDS) - 3  # all but recipes.preset / recipe / weight (one `recipes` row)
+    assert {k: v for k, v in shown.items() if v != FIELDS[k].default} == {}
