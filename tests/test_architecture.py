@@ -13,6 +13,7 @@ under `if TYPE_CHECKING:` do not (they never run). Imports are read with `ast`, 
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from pathlib import Path
 
@@ -222,13 +223,25 @@ def test_the_checker_sees_a_real_upward_import() -> None:
 RAW_STATE: set[str] = set()
 
 
+@functools.cache
+def _run_fields() -> dict[str, ast.Call]:
+    """The run config's fields as declared in `train.fields.FIELDS` (dotted path -> its `Param` call):
+    a path such as `data.max_cells` names a run field, not a session-state key."""
+    tree = ast.parse(SOURCES["ssrl_core.train.fields"].read_text(encoding="utf-8"))
+    table = next(n.value for n in ast.walk(tree)
+                 if isinstance(n, ast.AnnAssign) and getattr(n.target, "id", "") == "FIELDS")
+    keys = [k.value for k in table.keys]
+    assert len(keys) == len(set(keys)), "a run field declared twice in train.fields.FIELDS"
+    return dict(zip(keys, table.values))
+
+
 def _raw_state(tree: ast.AST) -> list[str]:
     """`st.session_state` uses, and key texts of the app's own state (`"ssrl.x"`), in one file."""
     found = [f"line {n.lineno}: st.session_state" for n in ast.walk(tree)
              if isinstance(n, ast.Attribute) and n.attr == "session_state"]
     found += [f"line {n.lineno}: {n.value!r}" for n in ast.walk(tree)
               if isinstance(n, ast.Constant) and isinstance(n.value, str)
-              and re.fullmatch(r"(ssrl|data|plate|aug)\.[a-z_]+", n.value)]
+              and re.fullmatch(r"(ssrl|data|plate|aug)\.[a-z_]+", n.value) and n.value not in _run_fields()]
     return found
 
 
@@ -300,3 +313,55 @@ def test_only_the_source_table_names_datasets_in_the_data_floor() -> None:
     assert not bad, f"dataset names outside ssrl_core/data/sources.py and the sources' own modules: {bad}"
     assert _dataset_words(ast.parse('"""BBBC021 in a docstring is fine."""\nif "bbbc021" in stem: pass')) == [
         "line 2: 'bbbc021'"]  # the checker sees a name guess, not the docstring
+
+
+def test_run_settings_import_in_one_direction() -> None:
+    """issue 26: `train.fields` declares, `train.checks` validates from it, `train.overrides` edits a
+    plain dict and imports neither, `train.config` builds on all three (no triangle)."""
+    train = {m for m in SOURCES if m.startswith("ssrl_core.train.")}
+    assert not imports_of("ssrl_core.train.overrides") & train, imports_of("ssrl_core.train.overrides")
+    assert not imports_of("ssrl_core.train.fields") & train
+    assert imports_of("ssrl_core.train.checks") & train == {"ssrl_core.train.fields"}
+    assert {"ssrl_core.train.fields", "ssrl_core.train.checks", "ssrl_core.train.overrides"} <= \
+        imports_of("ssrl_core.train.config")
+
+
+def _calls(tree: ast.AST, *names: str) -> list[ast.Call]:
+    return [n for n in ast.walk(tree) if isinstance(n, ast.Call)
+            and (n.func.id if isinstance(n.func, ast.Name) else getattr(n.func, "attr", None)) in names]
+
+
+def _number(node: ast.AST | None) -> bool:
+    node = node.operand if isinstance(node, ast.UnaryOp) else node
+    return isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool)
+
+
+def test_each_run_field_is_declared_once_with_its_default_and_range() -> None:
+    """Every field of `RunConfig` and its sections is `declared(PATH)` once in train/config.py, each
+    PATH has one declaration in `train.fields.FIELDS` with a default and (numbers) a range, no other
+    training module declares a `Param`, and the Train page writes no range of its own."""
+    declared = _run_fields()
+    for path, call in declared.items():
+        kind, default = call.args[0].value, call.args[1]
+        assert isinstance(default, (ast.Constant, ast.Dict, ast.UnaryOp)), path
+        if kind in ("int", "float"):
+            low, high = call.args[3], call.args[4]
+            assert _number(low) or isinstance(low, (ast.Name, ast.BinOp)), path
+            # the learning rate alone has no upper bound: a huge one ends in a plain "loss became NaN"
+            assert path == "lr" or not (isinstance(high, ast.Constant) and high.value is None), path
+    config_tree = ast.parse(SOURCES["ssrl_core.train.config"].read_text(encoding="utf-8"))
+    used = [c.args[0].value for c in _calls(config_tree, "declared")]
+    assert sorted(used) == sorted(declared), "each declared field used once by the dataclasses, and only those"
+    others = [m for m in SOURCES if m.startswith("ssrl_core.train.") and m != "ssrl_core.train.fields"
+              and _calls(ast.parse(SOURCES[m].read_text(encoding="utf-8")), "Param")]
+    assert not others, f"run fields are declared in ssrl_core/train/fields.py only: {others}"
+    ranges = _own_ranges(ast.parse(SOURCES["pages.train"].read_text(encoding="utf-8")))
+    assert not ranges, f"pages/train.py draws a run field with a range of its own (use train.fields): {ranges}"
+    assert _own_ranges(ast.parse("box.number_input('x', 0, max_value=10)")) == ["line 1"]  # the scan sees one
+
+
+def _own_ranges(tree: ast.AST) -> list[str]:
+    """Number boxes and sliders given a numeric literal as their bounds or value."""
+    return [f"line {c.lineno}" for c in _calls(tree, "number_input", "slider", "number", "setting")
+            if any(_number(a) for a in c.args[1:3])
+            or any(_number(k.value) for k in c.keywords if k.arg in ("min_value", "max_value", "value"))]
