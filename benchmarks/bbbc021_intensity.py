@@ -1,7 +1,7 @@
 """How much of cycloheximide vs DMSO on BBBC021 is plain per-channel brightness?
 
 On the held-out cells that score every BBBC021 encoder (sites 3-4 of plate Week4_27801,
-`reproduce/quality.py`), this scores per-cell channel means and standard deviations with the
+`paper/quality.py`), this scores per-cell channel means and standard deviations with the
 same probe, k-NN and k = 2 K-Means AMI as the encoders. It is why the base encoder `cells_base`
 has a second training stage with a weak intensity jitter (configs/pretrained/cells_base.yaml):
 an encoder taught to ignore brightness throws away most of what separates the two groups.
@@ -18,7 +18,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ssrl_core.reproduce.quality import heldout, score_features  # noqa: E402
+from paper.quality import heldout, score_features  # noqa: E402
 
 
 def intensity_rows() -> list[tuple[str, dict[str, float]]]:

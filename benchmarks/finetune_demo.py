@@ -27,7 +27,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ssrl_core.reproduce.plan import BBBC021, BBBC021_TRAIN_SITES, TRAIN_PLATE  # noqa: E402
+from paper.plan import BBBC021, BBBC021_TRAIN_SITES, TRAIN_PLATE  # noqa: E402
 from ssrl_core.train.defaults import CPU  # noqa: E402
 
 RUNS = ROOT / "benchmarks" / "finetune_demo"
@@ -105,10 +105,10 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "finetune_demo.md")
     ap.add_argument("--reuse", action="store_true", help="score the finished fine-tunes of an earlier run again")
     args = ap.parse_args()
+    from paper.quality import heldout, score_features
     from ssrl_core.evaluate.embedding import embed
     from ssrl_core.evaluate.factors import factor_probe, nuisance_factors
     from ssrl_core.models.shipped import shipped_path
-    from ssrl_core.reproduce.quality import heldout, score_features
 
     runs = reuse(args.minutes, args.freeze) if args.reuse else train_both(args.minutes, args.freeze)
     cells, labels = heldout("bbbc021")

@@ -39,8 +39,8 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from paper.plan import BBBC021, BBBC021_TRAIN_SITES, OTHER_PLATE, TRAIN_PLATE, TREATMENT  # noqa: E402
 from ssrl_core.augment import get_preset  # noqa: E402
-from ssrl_core.reproduce.plan import BBBC021, BBBC021_TRAIN_SITES, OTHER_PLATE, TRAIN_PLATE, TREATMENT  # noqa: E402
 from ssrl_core.train.defaults import CPU  # noqa: E402
 
 RUNS = ROOT / "benchmarks" / "invariance_preview"

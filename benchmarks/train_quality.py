@@ -1,7 +1,7 @@
 """Quality per CPU-minute: what short self-supervised runs learn, scored on held-out cells.
 
 For each group (MitoCheck held-out plates, BBBC021 held-out sites, MNIST-5k; see
-`ssrl_core/reproduce/quality.py`) and each wall budget (minutes), in the same run:
+`paper/quality.py`) and each wall budget (minutes), in the same run:
   - `ours`: our trainer with the product's CPU defaults (`ssrl_core/train/defaults.py`), or a
     candidate given with `--candidate NAME key=value ...`;
   - `lightly`: the reference MoCo v2 loop written with lightly 1.6 and MoCo v2's published
@@ -33,8 +33,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ssrl_core.reproduce.plan import (BBBC021, BBBC021_TRAIN_SITES, MITOCHECK, MITOCHECK_HELDOUT_PLATES,  # noqa: E402
-                                      TRAIN_PLATE)
+from paper.plan import BBBC021, BBBC021_TRAIN_SITES, MITOCHECK, MITOCHECK_HELDOUT_PLATES, TRAIN_PLATE  # noqa: E402
 from ssrl_core.train.defaults import CPU  # noqa: E402
 
 OUT = Path(os.environ.get("SSRL_QUALITY_OUT", ROOT / "benchmarks" / "train_quality"))
@@ -98,7 +97,7 @@ def train_info(run_dir: Path) -> dict:
 
 
 def run(groups, budgets, configs, candidates, seed) -> None:
-    from ssrl_core.reproduce.quality import score
+    from paper.quality import score
 
     OUT.mkdir(parents=True, exist_ok=True)
     results = OUT / "results.jsonl"
@@ -137,7 +136,7 @@ def report() -> None:
     lines = ["# Training quality per CPU-minute", "",
              "`benchmarks/train_quality.py`. Each trained row: one run of the given wall budget, pinned to one of the "
              "two cores with one thread, next to its peer on the other core (so both saw the same machine). Scores on "
-             "held-out cells only (`ssrl_core/reproduce/quality.py`); minutes 0 = no training. `ours` = the product's "
+             "held-out cells only (`paper/quality.py`); minutes 0 = no training. `ours` = the product's "
              f"CPU defaults (`ssrl_core/train/defaults.py`: {CPU['backbone']}, SimCLR T {CPU['method']['params']['temperature']:g}, "
              f"batch {CPU['batch_size']}, AdamW {CPU['lr']:g}, bf16); `ours_lr2e-3` = the same before the default rate "
              "went from 2e-3 to 3e-4; "

@@ -3,6 +3,10 @@
 The page writes a run configuration and calls `ssrl_core.train.jobs.launch`; the job runs in its
 own process and writes status.json / metrics.jsonl, which a fragment polls every 2 seconds. The
 run folder is the source of truth: leave the page, come back, and the run is still followed.
+
+The form is drawn from the declared run fields (`ssrl_core.train.fields`: caption, range, help)
+and each method's own settings (`method_params`, under *Method settings*); it starts from the
+short run (`ssrl_core.train.defaults`), the same run `ssrl train` starts without a config file.
 """
 
 from __future__ import annotations
@@ -18,19 +22,21 @@ from ssrl_app.train import run_view
 from ssrl_core.augment import PRESETS
 from ssrl_core.data.names import safe_filename
 from ssrl_core.devices import resolve_device
-from ssrl_core.methods import METHODS
-from ssrl_core.models import BACKBONES
+from ssrl_core.methods import default_params, method_params
+from ssrl_core.params import Param
 from ssrl_core.train import jobs
 from ssrl_core.train.config import RunConfig
 from ssrl_core.train.defaults import short_run_defaults
+from ssrl_core.train.fields import FIELDS
 
 page.open_page("Train: teach a network what to ignore")
 name, cells = page.current_cells()
 within = page.selected(name)
-METHOD_NAMES = sorted(METHODS)
-BACKBONE_NAMES = sorted(BACKBONES, key=lambda b: b != "resnet18")  # the paper's default first
-# Measured defaults (benchmarks/train_quality.md): on a CPU a small encoder, on a GPU ResNet18.
-DEFAULTS = short_run_defaults(resolve_device("auto")[0].type)
+METHOD_NAMES = sorted(FIELDS["method.name"].choices)
+BACKBONE_NAMES = sorted(FIELDS["backbone"].choices, key=lambda b: b != "resnet18")  # the paper's default first
+# The short run `ssrl train` starts without a config file (measured: on a CPU a small encoder, on
+# a GPU ResNet18; benchmarks/train_quality.md): the page shows it first.
+SHORT = short_run_defaults(resolve_device("auto")[0].type)
 
 
 def cells_hw() -> int:
@@ -51,6 +57,30 @@ def recipe_sources() -> dict[str, dict]:
     return out
 
 
+def first(path: str):
+    """The value a run field starts with on this page: the short run's, else its declared default."""
+    group, _, key = path.rpartition(".")
+    return (SHORT.get(group) or {}).get(key, FIELDS[path].default) if group else SHORT.get(path, FIELDS[path].default)
+
+
+def number(box, path: str, key: str, **kw):
+    """A number box for the run field `path`, with its declared range, caption and help (a field that
+    may be left out starts at 0, meaning "left out")."""
+    spec = FIELDS[path]
+    low = type(spec.low)(0) if spec.optional else spec.low
+    return box.number_input(spec.label or path, low, spec.high, key=key, help=spec.help, **kw)
+
+
+def setting(box, pname: str, spec: Param, key: str):
+    """One widget for a method parameter, limited to its declared range."""
+    label = spec.label or pname.replace("_", " ")
+    if spec.kind == "bool":
+        return box.checkbox(label, key=key, help=spec.help)
+    kind = int if spec.kind == "int" else float
+    low, high = (None if v is None else kind(v) for v in (spec.low, spec.high))
+    return box.number_input(label, low, high, key=key, help=spec.help, format=None if kind is int else "%g")
+
+
 sources = recipe_sources()
 default_recipe = next((k for k in sources if k.startswith("Recipe A")),
                       f"preset: {page.default_presets(name)[0]}")
@@ -61,12 +91,13 @@ chosen = st.multiselect("Augmentation recipe(s)", list(sources), key="w.train.re
 
 # Defaults live in session state (never as widget defaults), so values kept across pages
 # (state.KEEP) never clash with a default.
-for key, default in (("w.train.method", "moco_v2" if "moco_v2" in METHOD_NAMES else METHOD_NAMES[0]),
-                     ("w.train.backbone", DEFAULTS["backbone"]), ("w.train.minutes", 3.0), ("w.train.freeze", 0),
-                     ("w.train.epochs", 50), ("w.train.batch", DEFAULTS["batch_size"]),
-                     ("w.train.crop", min(64, cells_hw())), ("w.train.lr", DEFAULTS["lr"]), ("w.train.seed", 0),
-                     ("w.train.subset", 0)):
-    state.setdefault(key, default)
+for key, path in (("w.train.method", "method.name"), ("w.train.backbone", "backbone"), ("w.train.device", "device"),
+                  ("w.train.freeze", "freeze"), ("w.train.epochs", "epochs"), ("w.train.batch", "batch_size"),
+                  ("w.train.lr", "lr"), ("w.train.seed", "seed")):
+    state.setdefault(key, first(path))
+state.setdefault("w.train.minutes", first("max_minutes") or 0.0)
+state.setdefault("w.train.subset", first("data.max_cells") or 0)
+state.setdefault("w.train.crop", min(first("crop_size"), cells_hw()))
 
 starts = checkpoints.start_options(jobs.list_runs())
 misfits = {k: why for k, v in starts.items() if (why := checkpoints.start_misfit(v, cells.shape[2], cells.shape[0]))}
@@ -80,50 +111,52 @@ parent = starts.get(start_from, {})
 if misfits:
     with st.expander(f"{len(misfits)} encoder(s) cannot start a run on these cells"):
         st.markdown("\n".join(f"- **{k}**: {why}" for k, why in misfits.items()))
+method = st.selectbox(FIELDS["method.name"].label, METHOD_NAMES, key="w.train.method",
+                      help=plain.help_for("method", METHOD_NAMES), format_func=plain.short_method)
+SPECS = method_params(method)
+starting = {**default_params(method), **(SHORT["method"]["params"] if method == SHORT["method"]["name"] else {})}
+for pname, spec in SPECS.items():
+    state.setdefault(f"w.train.mp.{method}.{pname}",
+                     float(starting[pname]) if spec.kind == "float" else starting[pname])
 
 with st.form("train_form"):
     st.caption(f"Training on **{Path(str(name)).name}**: {selection.summary(name)} (choose them on the Data "
                "page). Short runs are enough to see an effect.")
     c = st.columns(3)
-    method = c[0].selectbox("Method", METHOD_NAMES, key="w.train.method", help=plain.help_for("method", METHOD_NAMES),
-                            format_func=plain.short_method)
     if parent.get("init"):
         backbone = parent["backbone"]
-        c[1].text_input("Backbone (from the starting encoder)", value=f"{backbone}"
+        c[0].text_input("Backbone (from the starting encoder)", value=f"{backbone}"
                         + (" per channel" if parent.get("per_channel") else ""), disabled=True)
     else:
-        backbone = c[1].selectbox("Network (backbone)", BACKBONE_NAMES, key="w.train.backbone",
+        backbone = c[0].selectbox(FIELDS["backbone"].label, BACKBONE_NAMES, key="w.train.backbone",
                                   help=plain.help_for("backbone", BACKBONE_NAMES), format_func=plain.short_backbone)
-    device = c[2].selectbox("Device", ["auto", "cpu", "cuda"], key="w.train.device",
-                            help="auto uses the GPU when there is one")
-    c = st.columns(3)
-    minutes = c[0].number_input("Time budget (minutes, 0 = no limit)", 0.0, 10080.0, step=1.0, key="w.train.minutes",
-                                help="The run ends after this many minutes of training (the learning rate decays "
-                                     "over the budget), or after the epochs below, whichever comes first.")
-    freeze = c[1].number_input("Keep the first stages fixed", 0, 8, key="w.train.freeze",
-                               disabled=not parent.get("init"),
-                               help="When fine-tuning: the first N stages of the encoder keep their weights, so "
-                                    "a CPU run trains only the later ones (faster, keeps low-level features).")
-    c = st.columns([1, 1, 1, 1.3])  # the learning rate (0.00030) needs the widest box
-    epochs = c[0].number_input("Passes over the cells (epochs)", 1, 100000, key="w.train.epochs",
-                               help=plain.HELP["epochs"])
-    batch = c[1].number_input("Cells per step (batch)", 4, 4096, step=16, key="w.train.batch", help=plain.HELP["batch"])
-    crop = c[2].number_input("Image size (px)", 16, 512, step=8, key="w.train.crop", help=plain.HELP["crop"])
-    lr = c[3].number_input("Learning rate", 1e-6, 1.0, format="%.5f", key="w.train.lr", help=plain.HELP["lr"])
-    c = st.columns(3)
-    seed = c[0].number_input("Random seed", 0, 10**6, key="w.train.seed", help=plain.HELP["seed"])
-    max_cells = c[1].number_input("Use at most this many cells (0 = all)", 0, 10**7, step=500,
-                                  key="w.train.subset")
-    run_name = c[2].text_input("Run name", value=run_view.unique_name(f"{method}-{Path(str(name)).stem}",
-                                                                      jobs.list_runs()),
+    device = c[1].selectbox(FIELDS["device"].label, FIELDS["device"].choices, key="w.train.device",
+                            help=FIELDS["device"].help)
+    run_name = c[2].text_input(FIELDS["name"].label, value=run_view.unique_name(f"{method}-{Path(str(name)).stem}",
+                                                                             jobs.list_runs()),
                                key="w.train.name", help="Each run gets its own name (a number is added to a name "
                                                         "already used)")
+    c = st.columns(3)
+    minutes = number(c[0], "max_minutes", "w.train.minutes", step=1.0)
+    freeze = number(c[1], "freeze", "w.train.freeze", disabled=not parent.get("init"))
+    c = st.columns([1, 1, 1, 1.3])  # the learning rate (0.00030) needs the widest box
+    epochs = number(c[0], "epochs", "w.train.epochs")
+    batch = number(c[1], "batch_size", "w.train.batch", step=16)
+    crop = number(c[2], "crop_size", "w.train.crop", step=8)
+    lr = number(c[3], "lr", "w.train.lr", format="%.5f")
+    c = st.columns(3)
+    seed = number(c[0], "seed", "w.train.seed")
+    max_cells = number(c[1], "data.max_cells", "w.train.subset", step=500)
+    with st.expander(f"Method settings ({plain.short_method(method)})"):
+        mc = st.columns(3)
+        params = {p: setting(mc[i % 3], p, spec, f"w.train.mp.{method}.{p}")
+                  for i, (p, spec) in enumerate(SPECS.items())}
     weights = {}
     if len(chosen) > 1:
         wc = st.columns(len(chosen))
         for col, label in zip(wc, chosen):
-            weights[label] = col.number_input(f"Weight of {label.split(': ')[-1]}", 0.0, 10.0, 1.0, 0.1,
-                                              key=f"w.train.weight.{label}")
+            weights[label] = number(col, "recipes.weight", f"w.train.weight.{label}", step=0.1,
+                                    value=FIELDS["recipes.weight"].default)
     b = st.container(horizontal=True, gap="small")
     start = b.form_submit_button("Start training", type="primary")
     check_time = b.form_submit_button("Estimate the time", help="Trains 4 steps of this set-up in the "
@@ -132,17 +165,17 @@ with st.form("train_form"):
 
 
 def run_config() -> dict:
-    """The run configuration the form describes (the cells in use, the chosen settings)."""
-    raw = {"name": run_name or "run", "data": {"name": str(name), "max_cells": int(max_cells) or None,
-                                               "filter": selection.train_filter(name)},
-           "recipes": [dict(sources[k], weight=float(weights.get(k, 1.0))) for k in chosen if k in sources],
-           "method": {"name": method, "params": DEFAULTS["method"]["params"] if method == DEFAULTS["method"]["name"]
-                      else {}},
+    """The run configuration the form describes: the short run, with the form's settings and the
+    cells in use (method settings only where they differ from the method's defaults)."""
+    changed = {p: v for p, v in params.items() if v != SPECS[p].default}
+    raw = {**SHORT, "name": run_name or "run",
+           "data": {"name": str(name), "max_cells": int(max_cells) or None, "filter": selection.train_filter(name)},
+           "recipes": [dict(sources[k], weight=float(weights.get(k, FIELDS["recipes.weight"].default)))
+                       for k in chosen if k in sources],
+           "method": {"name": method, "params": changed},
            "backbone": backbone, "crop_size": int(parent.get("crop_size") or crop), "epochs": int(epochs),
            "batch_size": int(batch), "lr": float(lr), "seed": int(seed), "device": device,
-           "weight_decay": DEFAULTS["weight_decay"], "warmup_epochs": DEFAULTS["warmup_epochs"],
-           "max_minutes": float(minutes) or None, "log_every": 1,  # progress and loss from the first step
-           **{k: v for k, v in parent.items() if k != "crop_size"}}
+           "max_minutes": float(minutes) or None, **{k: v for k, v in parent.items() if k != "crop_size"}}
     if parent.get("init"):
         raw["freeze"] = int(freeze)
     if not raw["recipes"]:

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-KINDS = ("float", "int", "bool", "choice", "range")
+KINDS = ("float", "int", "bool", "choice", "range", "text", "mapping")
 VOICES = ("recipe", "method", "config")
 
 
@@ -30,10 +30,11 @@ VOICES = ("recipe", "method", "config")
 class Param:
     """One user-settable parameter.
 
-    `kind` is "float", "int", "bool", "choice" (one of `choices`) or "range" (a `[min, max]` pair,
-    both inside `low`..`high`); `low`/`high` are inclusive (None: no bound). `default` is a valid
-    value (for "range" a list of two numbers), or None where another declaration owns it (a run
-    config's fields have their defaults in `RunConfig`). `label` is a short widget caption.
+    `kind` is "float", "int", "bool", "choice" (one of `choices`), "range" (a `[min, max]` pair,
+    both inside `low`..`high`), "text" (a non-empty text) or "mapping" (a dict); `low`/`high` are
+    inclusive (None: no bound). `default` is a valid value (for "range" a list of two numbers).
+    `label` is a short widget caption. `optional`: None (a field left out) is valid too; `words`:
+    texts valid besides a value of `kind` (a run's `num_workers: auto`).
     """
 
     kind: str
@@ -43,6 +44,8 @@ class Param:
     high: float | None = None
     choices: tuple[str, ...] = ()
     label: str = ""
+    optional: bool = False
+    words: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -107,6 +110,12 @@ def _inside(p: Param, x: float) -> bool:
 
 def _judge(p: Param, value: Any, exact_ints: bool) -> tuple[str | None, Any]:
     """(why `value` is invalid for `p`, or None; its stored form). The rules, written once."""
+    if (value is None and p.optional) or (isinstance(value, str) and value in p.words):
+        return None, value
+    if p.kind == "text":
+        return (None if isinstance(value, str) and value.strip() else "text"), value
+    if p.kind == "mapping":
+        return (None if isinstance(value, dict) else "mapping"), value
     if p.kind == "bool":
         return (None if isinstance(value, bool) else "bool"), value
     if p.kind == "choice":
@@ -142,6 +151,8 @@ def _say(p: Param, name: str, value: Any, stored: Any, reason: str, voice: str) 
     """The sentence for `reason` in `voice` (the wording each part of the product has always used)."""
     if reason == "choice":
         return f"'{name}' must be one of {', '.join(p.choices)}; got {value!r}"
+    if reason in ("text", "mapping"):
+        return f"'{name}' must be {'a text' if reason == 'text' else 'a mapping of names to values'}; got {value!r}"
     if voice == "method":
         return _say_method(p, name, value, stored, reason)
     if voice == "config":

@@ -75,8 +75,9 @@ def test_filter_on_data_changes_the_factor_probe_cells(tiny_env):
 
 def test_sample_ships_in_the_package_with_every_phenotype_and_heldout_plates(tmp_path, monkeypatch):
     from ssrl_core.data import registry
+    from ssrl_core.data.mitocheck_names import MITOCHECK_HELDOUT_PLATES
     from ssrl_core.data.samples import MITOCHECK_DEMO, samples_dir
-    from ssrl_core.reproduce.plan import MITOCHECK_HELDOUT_PLATES
+
     monkeypatch.setenv("SSRL_DATA", str(tmp_path / "empty"))
     monkeypatch.setenv("SSRL_SHARED_DATA", str(tmp_path / "no-shared"))
     registry.clear_cache()

@@ -2,16 +2,18 @@
 
 Floors, from the bottom: the shared base (`ssrl_core.paths`, `io`, `jobs`, `devices`, `params`, `weights`,
 `lpips_jax`, `perceptual`) -> data -> augment -> models / methods -> train -> evaluate -> sweeps ->
-reproduce -> the command line and the app (`ssrl_core.cli`, `ssrl_app`, `pages`, `app.py`). A module
-may import its own floor and the floors below, never one above; `evaluate` in particular never
-imports `train` (the checkpoint contract is `ssrl_core.models.encoder_file`). Every import counts,
-also one inside a function; imports under `if TYPE_CHECKING:` do not (they never run). Imports are
-read with `ast`, nothing is imported.
+the command line and the app (`ssrl_core.cli`, `ssrl_app`, `pages`, `app.py`). A module may import
+its own floor and the floors below, never one above; `evaluate` in particular never imports `train`
+(the checkpoint contract is `ssrl_core.models.encoder_file`). The paper pipeline (`paper/`, the
+`ssrl-paper` command) sits beside the product, on top: it imports `ssrl_core` and nothing of the
+app, and no product module imports it. Every import counts, also one inside a function; imports
+under `if TYPE_CHECKING:` do not (they never run). Imports are read with `ast`, nothing is imported.
 """
 
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from pathlib import Path
 
@@ -19,7 +21,8 @@ ROOT = Path(__file__).resolve().parent.parent
 BASE = ("paths", "io", "jobs", "devices", "params", "weights", "lpips_jax", "perceptual", "csvio", "oserrors",
         "checksums")
 FLOORS = {"base": 0, "data": 1, "augment": 2, "models": 3, "methods": 3, "train": 4, "evaluate": 5,
-          "sweeps": 6, "reproduce": 7, "cli": 8, "app": 8}
+          "sweeps": 6, "cli": 7, "app": 7, "paper": 8}
+PRODUCT = ("ssrl_core", "ssrl_app", "pages", "app")
 
 # Known exceptions, each with the issue that tracks it. Nothing else may cross a floor upwards.
 ALLOWED_UPWARDS: set[tuple[str, str]] = set()
@@ -41,7 +44,7 @@ def _module_name(path: Path) -> str:
 
 def _sources() -> dict[str, Path]:
     files = list((ROOT / "ssrl_core").rglob("*.py")) + list((ROOT / "ssrl_app").rglob("*.py"))
-    files += list((ROOT / "pages").glob("*.py")) + [ROOT / "app.py"]
+    files += list((ROOT / "pages").glob("*.py")) + [ROOT / "app.py"] + list((ROOT / "paper").rglob("*.py"))
     return {_module_name(f): f for f in files if "__pycache__" not in f.parts}
 
 
@@ -84,7 +87,7 @@ def imports_of(module: str) -> set[str]:
         for name in names:
             while name and name not in SOURCES:  # `import ssrl_core.train.jobs` -> that module
                 name = name.rpartition(".")[0]
-            if name and name != module and name.split(".")[0] in ("ssrl_core", "ssrl_app", "pages"):
+            if name and name != module and name.split(".")[0] in ("ssrl_core", "ssrl_app", "pages", "paper"):
                 out.add(name)
     return out
 
@@ -94,6 +97,8 @@ def floor_of(module: str) -> int | None:
     parts = module.split(".")
     if parts[0] in ("ssrl_app", "pages", "app"):
         return FLOORS["app"]
+    if parts[0] == "paper":
+        return FLOORS["paper"]
     if len(parts) == 1:
         return None
     if parts[1] in BASE:
@@ -125,6 +130,20 @@ def test_no_floor_imports_a_higher_floor() -> None:
     assert not bad, "a lower floor imports a higher one:\n  " + "\n  ".join(bad)
 
 
+def test_the_product_never_imports_the_paper_pipeline() -> None:
+    """`ssrl_core`, `ssrl_app`, the pages and app.py work without `paper/` (issue 26 item 2): what the app
+    needs from the reproduction (the held-out rules, the sweep summary) it reads from `pretrained/`.
+    The paper pipeline uses the core only, never the app."""
+    product = [f"{m} -> {t}" for m in SOURCES if m.split(".")[0] in PRODUCT for t in imports_of(m)
+               if t.split(".")[0] == "paper"]
+    assert not product, "the product imports the paper pipeline:\n  " + "\n  ".join(product)
+    paper = [f"{m} -> {t}" for m in SOURCES if m.split(".")[0] == "paper" for t in imports_of(m)
+             if t.split(".")[0] not in ("paper", "ssrl_core")]
+    assert not paper, "the paper pipeline imports the app:\n  " + "\n  ".join(paper)
+    assert any(m.startswith("paper.") for m in SOURCES) and "ssrl_core.reproduce" not in SOURCES
+    assert "paper.plan" in imports_of("paper.runner")  # the checker sees the paper's own imports
+
+
 def test_evaluate_never_imports_train_and_pages_use_the_public_core() -> None:
     """`evaluate` reads checkpoints through `models.encoder_file`; pages import `ssrl_app` and
     `ssrl_core` names, never another page."""
@@ -139,8 +158,10 @@ def test_evaluate_never_imports_train_and_pages_use_the_public_core() -> None:
 
 
 def _cycles() -> list[frozenset[str]]:
-    """Strongly connected components of more than one module (Tarjan) over ssrl_core's imports."""
-    graph = {m: {t for t in imports_of(m) if t.startswith("ssrl_core")} for m in SOURCES if m.startswith("ssrl_core")}
+    """Strongly connected components of more than one module (Tarjan) over the imports of ssrl_core
+    and of the paper pipeline."""
+    ours = ("ssrl_core", "paper")
+    graph = {m: {t for t in imports_of(m) if t.startswith(ours)} for m in SOURCES if m.startswith(ours)}
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []
@@ -202,13 +223,25 @@ def test_the_checker_sees_a_real_upward_import() -> None:
 RAW_STATE: set[str] = set()
 
 
+@functools.cache
+def _run_fields() -> dict[str, ast.Call]:
+    """The run config's fields as declared in `train.fields.FIELDS` (dotted path -> its `Param` call):
+    a path such as `data.max_cells` names a run field, not a session-state key."""
+    tree = ast.parse(SOURCES["ssrl_core.train.fields"].read_text(encoding="utf-8"))
+    table = next(n.value for n in ast.walk(tree)
+                 if isinstance(n, ast.AnnAssign) and getattr(n.target, "id", "") == "FIELDS")
+    keys = [k.value for k in table.keys]
+    assert len(keys) == len(set(keys)), "a run field declared twice in train.fields.FIELDS"
+    return dict(zip(keys, table.values))
+
+
 def _raw_state(tree: ast.AST) -> list[str]:
     """`st.session_state` uses, and key texts of the app's own state (`"ssrl.x"`), in one file."""
     found = [f"line {n.lineno}: st.session_state" for n in ast.walk(tree)
              if isinstance(n, ast.Attribute) and n.attr == "session_state"]
     found += [f"line {n.lineno}: {n.value!r}" for n in ast.walk(tree)
               if isinstance(n, ast.Constant) and isinstance(n.value, str)
-              and re.fullmatch(r"(ssrl|data|plate|aug)\.[a-z_]+", n.value)]
+              and re.fullmatch(r"(ssrl|data|plate|aug)\.[a-z_]+", n.value) and n.value not in _run_fields()]
     return found
 
 
@@ -280,6 +313,58 @@ def test_only_the_source_table_names_datasets_in_the_data_floor() -> None:
     assert not bad, f"dataset names outside ssrl_core/data/sources.py and the sources' own modules: {bad}"
     assert _dataset_words(ast.parse('"""BBBC021 in a docstring is fine."""\nif "bbbc021" in stem: pass')) == [
         "line 2: 'bbbc021'"]  # the checker sees a name guess, not the docstring
+
+
+def test_run_settings_import_in_one_direction() -> None:
+    """issue 26: `train.fields` declares, `train.checks` validates from it, `train.overrides` edits a
+    plain dict and imports neither, `train.config` builds on all three (no triangle)."""
+    train = {m for m in SOURCES if m.startswith("ssrl_core.train.")}
+    assert not imports_of("ssrl_core.train.overrides") & train, imports_of("ssrl_core.train.overrides")
+    assert not imports_of("ssrl_core.train.fields") & train
+    assert imports_of("ssrl_core.train.checks") & train == {"ssrl_core.train.fields"}
+    assert {"ssrl_core.train.fields", "ssrl_core.train.checks", "ssrl_core.train.overrides"} <= \
+        imports_of("ssrl_core.train.config")
+
+
+def _calls(tree: ast.AST, *names: str) -> list[ast.Call]:
+    return [n for n in ast.walk(tree) if isinstance(n, ast.Call)
+            and (n.func.id if isinstance(n.func, ast.Name) else getattr(n.func, "attr", None)) in names]
+
+
+def _number(node: ast.AST | None) -> bool:
+    node = node.operand if isinstance(node, ast.UnaryOp) else node
+    return isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool)
+
+
+def test_each_run_field_is_declared_once_with_its_default_and_range() -> None:
+    """Every field of `RunConfig` and its sections is `declared(PATH)` once in train/config.py, each
+    PATH has one declaration in `train.fields.FIELDS` with a default and (numbers) a range, no other
+    training module declares a `Param`, and the Train page writes no range of its own."""
+    declared = _run_fields()
+    for path, call in declared.items():
+        kind, default = call.args[0].value, call.args[1]
+        assert isinstance(default, (ast.Constant, ast.Dict, ast.UnaryOp)), path
+        if kind in ("int", "float"):
+            low, high = call.args[3], call.args[4]
+            assert _number(low) or isinstance(low, (ast.Name, ast.BinOp)), path
+            # the learning rate alone has no upper bound: a huge one ends in a plain "loss became NaN"
+            assert path == "lr" or not (isinstance(high, ast.Constant) and high.value is None), path
+    config_tree = ast.parse(SOURCES["ssrl_core.train.config"].read_text(encoding="utf-8"))
+    used = [c.args[0].value for c in _calls(config_tree, "declared")]
+    assert sorted(used) == sorted(declared), "each declared field used once by the dataclasses, and only those"
+    others = [m for m in SOURCES if m.startswith("ssrl_core.train.") and m != "ssrl_core.train.fields"
+              and _calls(ast.parse(SOURCES[m].read_text(encoding="utf-8")), "Param")]
+    assert not others, f"run fields are declared in ssrl_core/train/fields.py only: {others}"
+    ranges = _own_ranges(ast.parse(SOURCES["pages.train"].read_text(encoding="utf-8")))
+    assert not ranges, f"pages/train.py draws a run field with a range of its own (use train.fields): {ranges}"
+    assert _own_ranges(ast.parse("box.number_input('x', 0, max_value=10)")) == ["line 1"]  # the scan sees one
+
+
+def _own_ranges(tree: ast.AST) -> list[str]:
+    """Number boxes and sliders given a numeric literal as their bounds or value."""
+    return [f"line {c.lineno}" for c in _calls(tree, "number_input", "slider", "number", "setting")
+            if any(_number(a) for a in c.args[1:3])
+            or any(_number(k.value) for k in c.keywords if k.arg in ("min_value", "max_value", "value"))]
 
 
 # issue 26 item 4: `ssrl_app/` by role. `shell/` is the app's frame and what several pages share

@@ -84,10 +84,10 @@ def test_the_shipped_start_encoder_beats_random_weights_on_unseen_test_images(sh
     weights, and it does on 1,000 test-split images it never saw (cosine k-NN top-1, 70/30 split)."""
     if not (shared_data / "cifar10" / "cifar10_subset.npz").is_file():
         pytest.skip("the shared CIFAR-10 subset is absent")
+    from paper.quality import knn_top1
     from ssrl_core.data.registry import load_dataset
     from ssrl_core.evaluate.embedding import embed
     from ssrl_core.models.shipped import shipped_checkpoints
-    from ssrl_core.reproduce.quality import knn_top1
 
     card = next((c for c in shipped_checkpoints() if c["name"] == "cifar10_base"), None)
     assert card is not None, "cifar10_base is not in pretrained/index.json"

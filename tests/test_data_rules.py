@@ -21,8 +21,8 @@ def test_any_clause_every_column_and_numbers_by_value():
 
 
 def test_index_rules_are_the_reproduction_s_and_round_trip_through_json():
-    from ssrl_core.models.shipped import shipped_checkpoints
-    from ssrl_core.reproduce import plan
+    from paper import plan
+    from ssrl_core.models.shipped import heldout_mask, shipped_checkpoints
 
     cards = shipped_checkpoints()
     assert cards
@@ -34,5 +34,6 @@ def test_index_rules_are_the_reproduction_s_and_round_trip_through_json():
         assert card.get("heldout_rule") == json.loads(json.dumps(plan.HELDOUT_RULES.get(group)))
         if group in ("bbbc021", "demo"):
             assert np.array_equal(rule_mask(meta, card["heldout_rule"]), plan.heldout_mask(meta, group))
+            assert np.array_equal(heldout_mask(meta, group), plan.heldout_mask(meta, group))  # `ssrl embed --heldout`
     bbbc = next(c for c in cards if c["name"] == "bbbc021_set_a")
     assert rule_mask(meta, bbbc["heldout_rule"]).tolist() == [False, True, True, False]

@@ -102,6 +102,24 @@ def test_where_subset_keeps_dataset_positions(tmp_path, toy_npz, capsys) -> None
     assert r["cells"] == 20
 
 
+def test_heldout_keeps_the_cells_its_card_was_scored_on(tmp_path, toy_npz, capsys, monkeypatch) -> None:
+    """`--heldout GROUP` applies the `heldout_rule` of that group's shipped card (as the app does)."""
+    shipped = tmp_path / "pretrained"
+    shipped.mkdir()
+    (shipped / "toy.pt").write_bytes(b"")  # a card is listed only when its file exists
+    card = {"name": "toy", "file": "toy.pt", "dataset": "toy", "description": "toy", "heldout_group": "demo",
+            "heldout_rule": [{"plate": ["P1"]}]}
+    (shipped / "index.json").write_text(json.dumps({"format": "ssrl-pretrained-index", "version": 1,
+                                                    "checkpoints": [card]}))
+    monkeypatch.setenv("SSRL_PRETRAINED", str(shipped))
+    emb = tmp_path / "held.csv"
+    r = run(capsys, "embed", "--encoder", "hand-features", "--data", str(toy_npz), "--heldout", "demo", "--out", str(emb))
+    assert r["cells"] == 30 and list(pd.read_csv(emb)["cell_index"]) == list(range(1, 60, 2))
+    assert main(["embed", "--encoder", "hand-features", "--data", str(toy_npz), "--heldout", "bbbc021",
+                 "--out", str(emb)]) == 2
+    assert "no shipped checkpoint carries the held-out rule of 'bbbc021'" in capsys.readouterr().err
+
+
 def test_errors_are_plain(tmp_path, toy_npz, capsys) -> None:
     emb = tmp_path / "e.parquet"
     run(capsys, "embed", "--encoder", "hand-features", "--data", str(toy_npz), "--out", str(emb))

@@ -7,7 +7,7 @@ import inspect
 
 import pytest
 
-from ssrl_core.methods import METHOD_PARAMS, METHODS, default_params
+from ssrl_core.methods import METHODS, default_params
 from ssrl_core.params import Param, from_signature
 from ssrl_core.train.checks import validate
 from ssrl_core.train.config import RunConfig
@@ -18,7 +18,7 @@ def test_method_defaults_are_the_init_defaults() -> None:
         sig = {k: p.default for k, p in inspect.signature(cls.__init__).parameters.items()
                if p.default is not inspect.Parameter.empty}
         assert default_params(name) == sig, name
-        assert list(METHOD_PARAMS[name]) == list(sig), name  # declared in the signature's order
+        assert list(METHODS[name].PARAMS) == list(sig), name  # declared in the signature's order
 
 
 def test_from_signature_refuses_a_declaration_that_does_not_match() -> None:

@@ -8,9 +8,9 @@ import pytest
 import torch
 import yaml
 
+from paper import plan, shipping
 from ssrl_core import paths
 from ssrl_core.models import shipped
-from ssrl_core.reproduce import plan, shipping
 from ssrl_core.models.encoder_file import load_checkpoint, load_encoder
 from ssrl_core.train.config import load_config
 
@@ -76,6 +76,7 @@ def test_configs_validate_and_hold_out_the_documented_cells() -> None:
             assert cfg.data.filter["plate"] == [plan.OTHER_PLATE]
             meta = pd.DataFrame({"plate": [plan.OTHER_PLATE, plan.TRAIN_PLATE]})
             assert plan.heldout_mask(meta, "demo").tolist() == [False, True]
+            assert shipped.heldout_mask(meta, "demo").tolist() == [False, True]  # the card's rule, the same
     raw = yaml.safe_load((paths.PROJECT_ROOT / "configs/pretrained/mitocheck_a_plus_b.yaml").read_text())
     assert [r["weight"] for r in raw["recipes"]] == [0.5, 0.5]
 

@@ -1,5 +1,5 @@
 """Same cells, same number, everywhere: the demo, Explore, the command line, the per-compound check
-and the shipped cards (written by `ssrl reproduce`, quoted in the README) all go through the one
+and the shipped cards (written by `ssrl-paper reproduce`, quoted in the README) all go through the one
 evaluation protocol and must agree for one encoder and one cell selection."""
 
 from __future__ import annotations
@@ -56,12 +56,12 @@ def test_mitocheck_sample_same_number_in_explore_cli_and_card(offline_env, capsy
 
 
 def test_bbbc021_same_number_in_check_compound_explore_cli_and_reproduce(shared_data, tmp_path, monkeypatch, capsys):
+    from paper import tables
+    from paper.plan import heldout_cells
     from ssrl_core.data.registry import load_dataset
     from ssrl_core.evaluate import check_compound, embed
     from ssrl_core.evaluate.protocol import evaluate_cells
     from ssrl_core.models.shipped import shipped_path
-    from ssrl_core.reproduce import tables
-    from ssrl_core.reproduce.plan import heldout_cells
 
     monkeypatch.setenv("SSRL_CACHE", str(tmp_path / "cache"))
     cells = heldout_cells(load_dataset("bbbc021_week4_dmso_cycloheximide"), "bbbc021")

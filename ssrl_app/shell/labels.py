@@ -1,5 +1,8 @@
 """Plain names for the jargon the pages show: methods, backbones, metric keys, factors, verdicts.
 
+The methods' names and descriptions are the core's (`ssrl_core.methods`: each method class
+carries its `label` and `description`), read when asked (they load torch).
+
 Result tables from `ssrl_core` use short keys (ami, top1, n_test, probe_metric, r2,
 total_intensity_<channel>); `table()` renames their columns and values for a biologist, and
 the verdict functions say in one sentence what a number means. The factor probe's verdict and
@@ -16,13 +19,6 @@ import pandas as pd
 from ssrl_core.evaluate.bias_words import bias_verdict as bias_verdict  # re-exported for the pages
 from ssrl_core.evaluate.bias_words import factor_name
 
-METHOD = {
-    "moco_v2": "MoCo v2 (contrast with a memory of past cells)",
-    "simclr": "SimCLR (contrast within the batch)",
-    "byol": "BYOL (predict the other view, no negatives)",
-    "vicreg": "VICReg (agree, keep features varied and decorrelated)",
-    "barlow_twins": "Barlow Twins (make feature correlations an identity)",
-}
 BACKBONE = {
     "tiny_cnn": "tiny CNN (fastest, for CPU demos)",
     "small_cnn": "small CNN (fast on a CPU)",
@@ -30,15 +26,6 @@ BACKBONE = {
     "resnet18": "ResNet-18 (the paper's; slow on a CPU)",
     "resnet18_half": "ResNet-18, half width", "resnet18_s2": "ResNet-18, strided stem",
     "resnet50": "ResNet-50 (GPU)", "convnext_tiny": "ConvNeXt-Tiny (GPU)",
-}
-HELP = {
-    "method": "How the network learns that two views are the same cell. MoCo v2 is the paper's choice.",
-    "backbone": "The network that turns a cell into numbers. Bigger ones see more but train slower.",
-    "batch": "How many cells the network looks at per step. Larger: steadier learning, more memory.",
-    "seed": "A number that fixes the random choices; the same seed gives the same run.",
-    "crop": "Cells are resized to this many pixels per side before training.",
-    "lr": "How big each learning step is. The default is measured to work for short runs.",
-    "epochs": "How many times the run goes through all cells (the time budget may end it sooner).",
 }
 COLUMNS = {
     "ami": "agreement (AMI)", "ari": "agreement (ARI)", "nmi": "agreement (NMI)",
@@ -63,8 +50,10 @@ VALUES = {
 
 
 def short_method(name: str) -> str:
-    """"MoCo v2" (the part before the explanation)."""
-    return METHOD.get(name, name).split(" (")[0]
+    """"MoCo v2": the method's own label (`ssrl_core.methods`)."""
+    from ssrl_core.methods import METHODS
+
+    return METHODS[name].label if name in METHODS else name
 
 
 def short_backbone(name: str) -> str:
@@ -73,11 +62,16 @@ def short_backbone(name: str) -> str:
 
 
 def help_for(what: str, names: list[str]) -> str:
-    """The field's help, then one line per choice (Markdown list)."""
-    table = METHOD if what == "method" else BACKBONE
-    lines = [f"- **{short_method(n) if what == 'method' else short_backbone(n)}**"
-             + (f": {table[n].split(' (', 1)[1].rstrip(')')}" if " (" in table.get(n, "") else "") for n in names]
-    return HELP[what] + "\n\n" + "\n".join(lines)
+    """The run field's declared help (`method` or `backbone`), then one line per choice (Markdown list)."""
+    from ssrl_core.methods import METHODS
+    from ssrl_core.train.fields import FIELDS
+
+    if what == "method":
+        lines = [f"- **{short_method(n)}**: {METHODS[n].description}" for n in names]
+        return FIELDS["method.name"].help + "\n\n" + "\n".join(lines)
+    lines = [f"- **{short_backbone(n)}**" + (f": {BACKBONE[n].split(' (', 1)[1].rstrip(')')}"
+                                            if " (" in BACKBONE.get(n, "") else "") for n in names]
+    return FIELDS["backbone"].help + "\n\n" + "\n".join(lines)
 
 
 def table(df: pd.DataFrame) -> pd.DataFrame:

@@ -18,6 +18,7 @@ import pandas as pd
 import streamlit as st
 
 from ssrl_app.shell import loaders, state
+from ssrl_core.models.shipped import heldout_mask
 
 HELDOUT = "held-out cells of"
 
@@ -43,32 +44,14 @@ def set_filters(name: str, rules: dict[str, list]) -> None:
     state.put(state.FILTERS, all_f)
 
 
-def heldout_rule(group: str) -> list | None:
-    """The held-out rule the shipped checkpoints of `group` carry in their cards (None if none does)."""
-    from ssrl_core.models.shipped import shipped_checkpoints
-
-    return next((i["heldout_rule"] for i in shipped_checkpoints()
-                 if i.get("heldout_group") == group and i.get("heldout_rule") is not None), None)
-
-
-def heldout_mask(cells, group: str) -> np.ndarray:
-    """Boolean mask of the cells a shipped checkpoint group was scored on."""
-    from ssrl_core.data.rules import rule_mask
-
-    rule = heldout_rule(group)
-    if rule is None:
-        raise KeyError(f"no shipped checkpoint carries the held-out rule of {group!r}")
-    return rule_mask(cells.meta, rule)
-
-
 def mask_of(cells, rules: dict[str, list[str]]) -> np.ndarray:
     """Cells matching every rule; rules on columns the dataset lacks are ignored."""
     meta = cells.meta.reset_index(drop=True)
     mask = np.ones(len(cells), dtype=bool)
     for col, vals in rules.items():
         if col == HELDOUT:
-            try:
-                mask &= heldout_mask(cells, str(vals[0]))
+            try:  # the card's rule, as `ssrl embed --heldout` applies it
+                mask &= heldout_mask(meta, str(vals[0]))
             except (KeyError, ValueError):  # the dataset lacks the plate/site columns
                 pass
         elif col in meta.columns:

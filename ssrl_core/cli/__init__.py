@@ -16,7 +16,7 @@ import sys
 # Sub-modules that each define `register(subparsers)`; a handler returns an exit code.
 _COMMAND_MODULES = ("setup_cmd", "data_cmds", "lpips_cmd", "train_cmds", "eval_cmds", "bias_cmds",
                     "profile_cmds",
-                    "reproduce_cmd", "section31_cmds", "recipe_cmds", "demo_cmd")
+                    "class_cmds", "recipe_cmds", "demo_cmd")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -128,7 +128,7 @@ def run_embed(args: argparse.Namespace) -> int:
     if args.where:
         keep &= _select(cells, _parse_where(args.where))
     if args.heldout:
-        from ssrl_core.reproduce.plan import heldout_mask
+        from ssrl_core.models.shipped import heldout_mask
 
         keep &= heldout_mask(cells.meta, args.heldout)
     index = np.flatnonzero(keep)

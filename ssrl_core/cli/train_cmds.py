@@ -1,7 +1,8 @@
 """`ssrl train`, `ssrl runs`, `ssrl stop`, `ssrl export-checkpoint`: training from the terminal.
 
-`ssrl train CONFIG.yaml [--out RUN_DIR] [--resume RUN_DIR] [--set key=value ...]` trains in the
-foreground with a progress bar (Ctrl-C stops cleanly and keeps the checkpoint); `--background`
+`ssrl train [CONFIG.yaml] [--out RUN_DIR] [--resume RUN_DIR] [--set key=value ...]` trains in the
+foreground with a progress bar; without CONFIG it starts the short run of `train.defaults` (the
+one the Train page shows first) (Ctrl-C stops cleanly and keeps the checkpoint); `--background`
 starts the same run as a detached job, like the app does. The last checkpoint is always
 RUN_DIR/checkpoint.pt.
 """
@@ -16,7 +17,8 @@ from ssrl_core.cli._common import emit
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a self-supervised model from a YAML run config")
-    p.add_argument("config", nargs="?", type=Path, help="run config (YAML); optional with --resume")
+    p.add_argument("config", nargs="?", type=Path,
+                   help="run config (YAML); without it, the short run the Train page starts (a few minutes)")
     p.add_argument("--out", type=Path, help="run directory to create (default: a new one under runs/)")
     p.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue the run in RUN_DIR from checkpoint.pt")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -64,8 +66,6 @@ def _config_and_dir(args: argparse.Namespace):
             raise FileNotFoundError(f"{args.resume} has no checkpoint.pt to resume from")
         cfg = load_config(args.config or args.resume / rd.CONFIG, args.overrides)
         return cfg, args.resume, True
-    if args.config is None:
-        raise ValueError("give a run config (YAML file), or --resume RUN_DIR")
     overrides = list(args.overrides)
     if getattr(args, "init", None):
         from ssrl_core.train.start_from import parent_info
@@ -73,7 +73,12 @@ def _config_and_dir(args: argparse.Namespace):
         parent = parent_info(args.init)
         overrides = [f"init={args.init}", f"backbone={parent['backbone']}",
                      f"per_channel={str(parent['per_channel']).lower()}", f"crop_size={parent['crop_size']}", *overrides]
-    cfg = load_config(args.config, overrides)
+    base = None
+    if args.config is None:  # the short run, as on the Train page
+        from ssrl_core.train.defaults import short_run_defaults
+
+        base = short_run_defaults()
+    cfg = load_config(args.config, overrides, base=base)
     if args.out is None:
         return cfg, rd.new_run_dir(cfg.name), False
     if args.out.exists() and not args.out.is_dir():

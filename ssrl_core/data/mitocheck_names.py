@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 # The 25 whole MitoCheck plates (1,001 cells, about 30% of every phenotype) that no shipped
-# encoder trains on: the held-out cells of the reproduction (`reproduce/plan.py`, chosen by
+# encoder trains on: the held-out cells of the reproduction (`paper/plan.py`, chosen by
 # `plan.choose_heldout_plates`) and the `split` column of the shipped MitoCheck sample.
 MITOCHECK_HELDOUT_PLATES = (
     "PLLT0003_40", "PLLT0010_27", "PLLT0013_42", "PLLT0017_19", "PLLT0030_17", "PLLT0035_06",

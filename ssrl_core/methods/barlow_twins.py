@@ -46,6 +46,9 @@ class BarlowTwins(SSLMethod):
     """Barlow Twins: backbone + 3-layer projector + BatchNorm (no affine) + cross-correlation loss."""
 
     name = "barlow_twins"
+    label = "Barlow Twins"
+    description = ("make feature correlations an identity: each feature agrees between the two views and is "
+                   "unrelated to the other features (Zbontar et al. 2021)")
     global_batch_norm = True  # the official code converts to SyncBatchNorm (Zbontar et al. 2021)
 
     def __init__(self, backbone: nn.Module, feat_dim: int, lambd: float = 5e-3,
@@ -55,16 +58,19 @@ class BarlowTwins(SSLMethod):
         self.projector = mlp(feat_dim, hidden_dim, out_dim, num_layers=3, batch_norm=True, last_bias=False)
         self.bn = nn.BatchNorm1d(out_dim, affine=False)
 
+    PARAMS = from_signature(
+        __init__,
+        lambd=Param("float", low=0.0, high=1.0, label="Decorrelation weight",
+                    help="How much features must not repeat each other (the off-diagonal, redundancy term)"),
+        hidden_dim=Param("int", low=8, high=16384, label="Head width",
+                         help=("Width of the small network on top of the encoder, used for training only (8192 in "
+                               "the paper)")),
+        out_dim=Param("int", low=2, high=16384, label="Head output size",
+                      help="Length of the vectors compared (8192 in the paper)"),
+    )
+
     def loss(self, v1: torch.Tensor, v2: torch.Tensor) -> dict[str, torch.Tensor]:
         check_views(v1, v2, min_batch=2)
         z1 = self.bn(self.projector(self.backbone(v1)))
         z2 = self.bn(self.projector(self.backbone(v2)))
         return barlow_twins_loss(cross_correlation(z1, z2, self.all_reduce), self.lambd)
-
-
-PARAMS = from_signature(
-    BarlowTwins.__init__,
-    lambd=Param("float", low=0.0, high=1.0, help="weight of the off-diagonal (redundancy) term"),
-    hidden_dim=Param("int", low=8, high=16384, help="projector hidden width (8192 in the paper)"),
-    out_dim=Param("int", low=2, high=16384, help="projector output dimension (8192 in the paper)"),
-)

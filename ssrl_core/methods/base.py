@@ -14,6 +14,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from ssrl_core.params import Param
+
 Collective = Callable[[torch.Tensor], torch.Tensor]
 
 
@@ -44,9 +46,18 @@ def _identity(t: torch.Tensor) -> torch.Tensor:
 
 
 class SSLMethod(nn.Module):
-    """Base of the five methods; subclasses implement `loss` (and `after_step` if needed)."""
+    """Base of the five methods; subclasses implement `loss` (and `after_step` if needed).
+
+    Each method class declares itself for the registry (`methods.registry.CLASSES`): `name` (the
+    config's `method.name`), `label` (its short name on a page), `description` (what it does in
+    plain words, with the paper) and `PARAMS`, its hyper-parameters read from its own `__init__`
+    (`ssrl_core.params.from_signature`).
+    """
 
     name = ""
+    label = ""
+    description = ""
+    PARAMS: dict[str, Param] = {}
     # Whether the paper normalises over the global batch of all devices (SyncBatchNorm under DDP,
     # `sync_batchnorm: auto`; see `ssrl_core.models.global_bn`).
     global_batch_norm = False

@@ -36,6 +36,9 @@ class BYOL(SSLMethod):
     """BYOL: online backbone + projector + predictor; EMA target backbone + projector."""
 
     name = "byol"
+    label = "BYOL"
+    description = ("predict the other view, no negatives: the network predicts what a slowly moving copy of "
+                   "itself sees in the other view (Grill et al. 2020, \"Bootstrap your own latent\")")
     global_batch_norm = True  # cross-replica batch norm over the whole batch (Grill et al. 2020)
 
     def __init__(self, backbone: nn.Module, feat_dim: int, momentum: float = 0.99,
@@ -47,6 +50,18 @@ class BYOL(SSLMethod):
         self.target_backbone = frozen_copy(backbone)
         self.target_projector = frozen_copy(self.projector)
         self.register_buffer("current_momentum", torch.tensor(float(momentum)))
+
+    PARAMS = from_signature(
+        __init__,
+        momentum=Param("float", low=0.0, high=1.0, label="Slow copy's momentum",
+                       help=("How slowly the copy whose output is predicted follows the network (target EMA, "
+                             "raised to 1 over the run)")),
+        hidden_dim=Param("int", low=8, high=16384, label="Head width",
+                         help=("Width of the small networks on top of the encoder, used for training only (4096 in "
+                               "the paper)")),
+        out_dim=Param("int", low=2, high=4096, label="Head output size",
+                      help="Length of the vectors predicted (projection dimension)"),
+    )
 
     def _online(self) -> list[torch.Tensor]:
         return list(self.backbone.parameters()) + list(self.projector.parameters())
@@ -69,11 +84,3 @@ class BYOL(SSLMethod):
         tau = cosine_momentum(self.momentum, check_progress(progress))
         self.current_momentum.fill_(tau)
         ema_update_(self._target(), self._online(), tau)
-
-
-PARAMS = from_signature(
-    BYOL.__init__,
-    momentum=Param("float", low=0.0, high=1.0, help="base EMA rate of the target (cosine schedule to 1)"),
-    hidden_dim=Param("int", low=8, high=16384, help="projector and predictor hidden width (4096 in the paper)"),
-    out_dim=Param("int", low=2, high=4096, help="projection dimension"),
-)

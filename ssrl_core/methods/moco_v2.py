@@ -37,6 +37,10 @@ class MoCoV2(SSLMethod):
     """MoCo v2: query encoder + momentum key encoder + a queue of negative keys (buffers)."""
 
     name = "moco_v2"
+    label = "MoCo v2"
+    description = ("contrast with a memory of past cells: each cell must find its other view among the views "
+                   "of earlier batches, encoded by a slowly moving copy of the network (Chen et al. 2020, "
+                   "\"Improved baselines with momentum contrastive learning\")")
     global_batch_norm = False  # MoCo shuffles BN across GPUs instead; per-GPU statistics here (shuffle-free)
 
     def __init__(self, backbone: nn.Module, feat_dim: int, temperature: float = 0.2, queue_size: int = 4096,
@@ -51,6 +55,26 @@ class MoCoV2(SSLMethod):
         self.key_projector = frozen_copy(self.projector)
         self.register_buffer("queue", F.normalize(torch.randn(queue_size, out_dim), dim=1))
         self.register_buffer("queue_ptr", torch.zeros((), dtype=torch.long))
+
+    PARAMS = from_signature(
+        __init__,
+        temperature=Param("float", low=0.01, high=10.0, label="Temperature",
+                          help=("How sharply the right match must stand out from the others (lower: stricter; the "
+                                "InfoNCE softmax temperature)")),
+        queue_size=Param("int", low=1, high=1_000_000, label="Memory of past cells",
+                         help=("How many views of earlier batches each cell is contrasted with (the queue of "
+                               "negative keys)")),
+        momentum=Param("float", low=0.0, high=1.0, label="Slow copy's momentum",
+                       help=("How slowly the copy that encodes the memory follows the network (key encoder EMA; "
+                             "0.999 in the paper, 0.99 for short runs)")),
+        hidden_dim=Param("int", low=8, high=16384, label="Head width",
+                         help=("Width of the small network on top of the encoder, used for training only "
+                               "(projection head)")),
+        out_dim=Param("int", low=2, high=4096, label="Head output size",
+                      help="Length of the vectors compared (projection dimension)"),
+        symmetric=Param("bool", label="Both views ask",
+                        help="Each view of a cell looks for the other, not just one way (twice the work per step)"),
+    )
 
     def _online(self) -> list[torch.Tensor]:
         return list(self.backbone.parameters()) + list(self.projector.parameters())
@@ -99,14 +123,3 @@ class MoCoV2(SSLMethod):
         """Momentum update of the key encoder (fixed m, MoCo's choice)."""
         check_progress(progress)
         ema_update_(self._target(), self._online(), self.momentum)
-
-
-PARAMS = from_signature(
-    MoCoV2.__init__,
-    temperature=Param("float", low=0.01, high=10.0, help="softmax temperature of InfoNCE"),
-    queue_size=Param("int", low=1, high=1_000_000, help="number of negative keys kept"),
-    momentum=Param("float", low=0.0, high=1.0, help="key encoder EMA (0.999 in the paper; 0.99 for short runs)"),
-    hidden_dim=Param("int", low=8, high=16384, help="projection head hidden width"),
-    out_dim=Param("int", low=2, high=4096, help="projection (key) dimension"),
-    symmetric=Param("bool", help="use both views as queries (2 forward passes per encoder)"),
-)

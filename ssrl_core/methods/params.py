@@ -1,10 +1,10 @@
 """Method hyper-parameters: each method's declaration, and the check of what a user gave.
 
-Each method module declares `PARAMS: dict[str, Param]` (`ssrl_core.params.Param`) with
-`from_signature(Method.__init__, name=Param(kind, low=, high=, help=))`: the default of every
-parameter is written once, in the method's own `__init__`, and the declaration adds its kind,
-valid range and plain-words help. The app reads `PARAMS` to draw widgets; `resolve_params`
-checks what a user or a config file gave.
+Each method class declares `PARAMS: dict[str, Param]` (`ssrl_core.params.Param`) in its body,
+right after `__init__`, with `from_signature(__init__, name=Param(kind, low=, high=, help=))`: the
+default of every parameter is written once, in the method's own `__init__`, and the declaration
+adds its kind, valid range and plain-words help. The Train page reads them (`method_params`) to
+draw widgets; `resolve_params` checks what a user or a config file gave.
 """
 
 from __future__ import annotations

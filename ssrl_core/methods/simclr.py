@@ -50,6 +50,9 @@ class SimCLR(SSLMethod):
     """SimCLR: backbone + MLP projector (Linear-BN-ReLU-Linear) + NT-Xent."""
 
     name = "simclr"
+    label = "SimCLR"
+    description = ("contrast within the batch: each cell must find its other view among all the views of the "
+                   "same batch (Chen et al. 2020, \"A simple framework for contrastive learning\")")
     global_batch_norm = True  # "global BN": mean and variance aggregated over all devices (Chen et al. 2020)
 
     def __init__(self, backbone: nn.Module, feat_dim: int, temperature: float = 0.5,
@@ -58,6 +61,18 @@ class SimCLR(SSLMethod):
         self.temperature = temperature
         self.projector = mlp(feat_dim, hidden_dim, out_dim, num_layers=2, batch_norm=True)
 
+    PARAMS = from_signature(
+        __init__,
+        temperature=Param("float", low=0.01, high=10.0, label="Temperature",
+                          help=("How sharply the right match must stand out from the other cells of the batch "
+                                "(lower: stricter; the NT-Xent softmax temperature)")),
+        hidden_dim=Param("int", low=8, high=16384, label="Head width",
+                         help=("Width of the small network on top of the encoder, used for training only "
+                               "(projection head)")),
+        out_dim=Param("int", low=2, high=4096, label="Head output size",
+                      help="Length of the vectors compared (projection dimension)"),
+    )
+
     def loss(self, v1: torch.Tensor, v2: torch.Tensor) -> dict[str, torch.Tensor]:
         check_views(v1, v2, min_batch=2)
         z1 = F.normalize(self.projector(self.backbone(v1)), dim=1)
@@ -65,11 +80,3 @@ class SimCLR(SSLMethod):
         z1_all, z2_all = self.gather(z1), self.gather(z2)
         offset = self.rank * z1.shape[0] if z1_all.shape[0] != z1.shape[0] else 0
         return {"loss": nt_xent_loss(z1, z2, self.temperature, z1_all, z2_all, offset)}
-
-
-PARAMS = from_signature(
-    SimCLR.__init__,
-    temperature=Param("float", low=0.01, high=10.0, help="softmax temperature of NT-Xent"),
-    hidden_dim=Param("int", low=8, high=16384, help="projection head hidden width"),
-    out_dim=Param("int", low=2, high=4096, help="projection dimension"),
-)

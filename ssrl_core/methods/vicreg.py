@@ -62,6 +62,9 @@ class VICReg(SSLMethod):
     """VICReg: backbone + 3-layer expander; variance/covariance on embeddings gathered across ranks."""
 
     name = "vicreg"
+    label = "VICReg"
+    description = ("agree, keep features varied and decorrelated: the two views agree while each feature keeps "
+                   "varying across cells and no two features say the same (Bardes et al. 2022)")
     global_batch_norm = True  # the official code converts to SyncBatchNorm (Bardes et al. 2022)
 
     def __init__(self, backbone: nn.Module, feat_dim: int, sim_weight: float = 25.0, var_weight: float = 25.0,
@@ -70,18 +73,23 @@ class VICReg(SSLMethod):
         self.weights = (sim_weight, var_weight, cov_weight)
         self.projector = mlp(feat_dim, hidden_dim, out_dim, num_layers=3, batch_norm=True)
 
+    PARAMS = from_signature(
+        __init__,
+        sim_weight=Param("float", low=0.0, high=1000.0, label="Agreement weight",
+                         help="How much the two views of a cell must agree (lambda, the invariance term)"),
+        var_weight=Param("float", low=0.0, high=1000.0, label="Spread weight",
+                         help="How much each feature must keep varying across cells (mu, the variance term)"),
+        cov_weight=Param("float", low=0.0, high=1000.0, label="Decorrelation weight",
+                         help="How much features must not repeat each other (nu, the covariance term)"),
+        hidden_dim=Param("int", low=8, high=16384, label="Head width",
+                         help=("Width of the small network on top of the encoder, used for training only (8192 in "
+                               "the paper)")),
+        out_dim=Param("int", low=2, high=16384, label="Head output size",
+                      help="Length of the vectors compared (8192 in the paper)"),
+    )
+
     def loss(self, v1: torch.Tensor, v2: torch.Tensor) -> dict[str, torch.Tensor]:
         check_views(v1, v2, min_batch=2)
         z1 = self.projector(self.backbone(v1))
         z2 = self.projector(self.backbone(v2))
         return vicreg_loss(z1, z2, *self.weights, z1_all=self.gather(z1), z2_all=self.gather(z2))
-
-
-PARAMS = from_signature(
-    VICReg.__init__,
-    sim_weight=Param("float", low=0.0, high=1000.0, help="lambda: weight of the invariance term"),
-    var_weight=Param("float", low=0.0, high=1000.0, help="mu: weight of the variance term"),
-    cov_weight=Param("float", low=0.0, high=1000.0, help="nu: weight of the covariance term"),
-    hidden_dim=Param("int", low=8, high=16384, help="expander hidden width (8192 in the paper)"),
-    out_dim=Param("int", low=2, high=16384, help="expander output dimension (8192 in the paper)"),
-)

@@ -5,7 +5,7 @@ Reads finished sweep folders (`sweeps.runner.run_sweep`: results.csv, sweep.json
 (overall and per-class curves over the parameter values, opposite pairs, trends, ratio of
 classes with an opposite partner and that ratio's chance level), and keeps the result as a small
 JSON summary (KB) that the Bias page shows without retraining (`pretrained/sweeps/cifar10/
-summary.json` for the shipped sweep). `reproduce/section31.py` writes the report from it.
+summary.json` for the shipped sweep). `paper/class_bias_report.py` writes the report from it.
 
 Chance level of the ratio: each class's seed-averaged curve is shuffled over the parameter
 values independently of the other classes (`n_null` times) and the ratio recomputed; with few

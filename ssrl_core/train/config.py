@@ -6,10 +6,13 @@ weighted sum of these losses (Bendidi et al. 2024, section 3.4: "keep both [comp
 separated in two independent SSRL losses of the same SSRL approach [...] minimize the weighted
 sum of these two losses").
 
+Each field is declared once, in `train.fields` (default, range or choices, help): the dataclasses
+below take their defaults from there (`declared`) and `train.checks` validates against it.
+
 `load_config(path, overrides)` reads YAML with `ssrl_core.io.read_yaml` (safe loader, size and
 alias limits), writes out the short forms once and applies `--set key=value` overrides
-(`train.overrides`: dotted keys for nested fields, values parsed as YAML scalars; the same setter
-serves sweeps) and validates: every problem is listed in one `ConfigError` in plain words. The
+(`train.overrides`: plain dotted-path editing of the raw dict, values parsed as YAML scalars; the
+same setter serves sweeps) and validates: every problem is listed in one `ConfigError`. The
 config keeps each recipe's checked `Recipe` (`RecipeConfig.parsed`, `RunConfig.recipe_objects`),
 so nothing downstream parses a recipe again; YAML and checkpoints hold only the plain fields.
 """
@@ -26,7 +29,9 @@ import yaml
 from ssrl_core.augment import Recipe, get_preset
 from ssrl_core.io import read_yaml
 from ssrl_core.train.checks import ConfigError, validate
-from ssrl_core.train.overrides import normalise, set_values
+from ssrl_core.train.fields import DEFAULT_RECIPES, declared, float_paths
+from ssrl_core.train.overrides import OverrideError, normalise, set_values
+
 RECIPE_FIELDS = {"preset", "recipe", "weight"}  # what a recipes[i] entry may hold
 
 
@@ -39,10 +44,10 @@ class DataConfig:
     `max_cells` keeps a random subset of that many cells (seeded by the run seed).
     """
 
-    name: str = "mnist-5k"
-    filter: dict[str, Any] = field(default_factory=dict)
-    exclude: dict[str, Any] = field(default_factory=dict)
-    max_cells: int | None = None
+    name: str = declared("data.name")
+    filter: dict[str, Any] = declared("data.filter")
+    exclude: dict[str, Any] = declared("data.exclude")
+    max_cells: int | None = declared("data.max_cells")
 
 
 @dataclass
@@ -55,9 +60,9 @@ class RecipeConfig:
     and checkpoints keep only the plain fields (`to_dict`).
     """
 
-    preset: str | None = None
-    recipe: dict[str, Any] | None = None
-    weight: float = 1.0
+    preset: str | None = declared("recipes.preset")
+    recipe: dict[str, Any] | None = declared("recipes.recipe")
+    weight: float = declared("recipes.weight")
     _parsed: Recipe | None = field(default=None, init=False, repr=False, compare=False)
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -87,48 +92,48 @@ class RecipeConfig:
 class MethodConfig:
     """The SSL method (`moco_v2`, `byol`, `simclr`, `vicreg`, `barlow_twins`) and its parameters."""
 
-    name: str = "moco_v2"
-    params: dict[str, Any] = field(default_factory=dict)
+    name: str = declared("method.name")
+    params: dict[str, Any] = declared("method.params")
 
 
 @dataclass
 class RunConfig:
     """One training run. See docs/training.md for every field."""
 
-    name: str = "run"
+    name: str = declared("name")
     data: DataConfig = field(default_factory=DataConfig)
-    recipes: list[RecipeConfig] = field(default_factory=lambda: [RecipeConfig(preset="mnist-set1")])
+    recipes: list[RecipeConfig] = field(default_factory=lambda: [RecipeConfig(preset=p) for p in DEFAULT_RECIPES])
     method: MethodConfig = field(default_factory=MethodConfig)
-    backbone: str = "resnet18"
-    pretrained: bool = False
-    per_channel: bool = False
-    init: str | None = None
-    freeze: int = 0
-    crop_size: int = 64
-    epochs: int = 10
-    batch_size: int = 64
-    optimizer: str = "adamw"
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    momentum: float = 0.9
-    schedule: str = "cosine"
-    warmup_epochs: float = 0.0
-    seed: int = 0
-    device: str = "auto"
-    precision: str = "auto"
-    num_workers: int | str = "auto"
-    cpu_threads: int = 0
-    channels_last: bool = True
-    sync_batchnorm: bool | str = "auto"
-    augment_on: str = "cpu"
-    compile: bool = False
-    checkpoint_every: int = 0
-    checkpoint_steps: int = 0
-    checkpoint_minutes: float = 10.0
-    max_steps: int | None = None
-    max_minutes: float | None = None
-    log_every: int = 10
-    drop_last: bool = True
+    backbone: str = declared("backbone")
+    pretrained: bool = declared("pretrained")
+    per_channel: bool = declared("per_channel")
+    init: str | None = declared("init")
+    freeze: int = declared("freeze")
+    crop_size: int = declared("crop_size")
+    epochs: int = declared("epochs")
+    batch_size: int = declared("batch_size")
+    optimizer: str = declared("optimizer")
+    lr: float = declared("lr")
+    weight_decay: float = declared("weight_decay")
+    momentum: float = declared("momentum")
+    schedule: str = declared("schedule")
+    warmup_epochs: float = declared("warmup_epochs")
+    seed: int = declared("seed")
+    device: str = declared("device")
+    precision: str = declared("precision")
+    num_workers: int | str = declared("num_workers")
+    cpu_threads: int = declared("cpu_threads")
+    channels_last: bool = declared("channels_last")
+    sync_batchnorm: bool | str = declared("sync_batchnorm")
+    augment_on: str = declared("augment_on")
+    compile: bool = declared("compile")
+    checkpoint_every: int = declared("checkpoint_every")
+    checkpoint_steps: int = declared("checkpoint_steps")
+    checkpoint_minutes: float = declared("checkpoint_minutes")
+    max_steps: int | None = declared("max_steps")
+    max_minutes: float | None = declared("max_minutes")
+    log_every: int = declared("log_every")
+    drop_last: bool = declared("drop_last")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (YAML/JSON/checkpoint friendly); recipes as their plain fields (no parsed Recipe)."""
@@ -171,8 +176,22 @@ def _build(raw: Any) -> RunConfig:
     return _build_normal(normalise(raw))
 
 
+def _read_numbers(raw: dict[str, Any]) -> None:
+    """Numbers PyYAML read as text (`3e-4`, no dot) in the fields declared as numbers, as numbers, in place."""
+    for path in float_paths():
+        group, _, key = path.rpartition(".")
+        holders = (raw.get("recipes") if group == "recipes" else [raw.get(group)] if group else [raw])
+        for holder in holders if isinstance(holders, list) else []:
+            if isinstance(holder, dict) and isinstance(holder.get(key), str):
+                try:
+                    holder[key] = float(holder[key])
+                except ValueError:
+                    pass  # the check names it
+
+
 def _build_normal(raw: dict[str, Any]) -> RunConfig:
     """Build and validate a raw config whose short forms are written out (`normalise`)."""
+    _read_numbers(raw)
     problems: list[str] = []
     for key in raw:
         if key not in _known(RunConfig):
@@ -183,7 +202,7 @@ def _build_normal(raw: dict[str, Any]) -> RunConfig:
     kw["method"] = _section(kw, "method", MethodConfig, "name, params",
                             "a method name or a mapping with 'name' and 'params'", problems)
     recipes = []
-    for i, r in enumerate(kw.get("recipes", [{"preset": "mnist-set1"}]) or []):
+    for i, r in enumerate(kw.get("recipes", [{"preset": p} for p in DEFAULT_RECIPES]) or []):
         if not isinstance(r, dict):
             problems.append(f"recipes[{i}] must be a preset name or a mapping with 'preset' or 'recipe'")
             continue
@@ -202,7 +221,10 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str] | None) -> dict[st
     """A normalised copy of a raw config dict with `key=value` overrides applied (see
     `overrides.set_values`; the same dotted-path setter as parameter sweeps)."""
     raw = normalise(raw)
-    set_values(raw, overrides)
+    try:
+        set_values(raw, overrides)
+    except OverrideError as exc:
+        raise ConfigError([str(exc)]) from None
     return raw
 
 

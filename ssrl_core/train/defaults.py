@@ -1,4 +1,9 @@
-"""Short-run defaults: what a run uses when the user does not say, chosen by measurement.
+"""The short run: what `ssrl train` starts without a config file and what the Train page shows
+first, chosen by measurement.
+
+`short_run_defaults(device)` is a partial raw run config: the fields it does not set keep their
+declared defaults (`train.fields`). The CLI and the Train page both start from it, so both start
+the same run.
 
 The values come from `benchmarks/train_quality.md` (held-out quality per CPU-minute, against
 random weights of the same backbone and a lightly reference loop at equal wall time) and
@@ -29,6 +34,9 @@ CPU: dict[str, Any] = {
     "backbone": "small_cnn", "batch_size": 64, "optimizer": "adamw", "lr": SHORT_LR, "weight_decay": 1e-4,
     "warmup_epochs": 1.0, "precision": "auto", "method": {"name": "simclr", "params": dict(SIMCLR_SHORT)},
 }
+# A few minutes on a CPU: the time budget ends the run, the epochs are an upper bound; the loss
+# is logged from the first step (the Train page follows the run as it goes).
+SHORT: dict[str, Any] = {"epochs": 50, "max_minutes": 3.0, "log_every": 1}
 GPU: dict[str, Any] = {
     "backbone": "resnet18", "batch_size": 256, "optimizer": "adamw", "lr": 2e-3, "weight_decay": 1e-4,
     "warmup_epochs": 1.0, "precision": "auto", "method": {"name": "simclr", "params": dict(SIMCLR_SHORT)},
@@ -36,10 +44,10 @@ GPU: dict[str, Any] = {
 
 
 def short_run_defaults(device: str = "auto") -> dict[str, Any]:
-    """A copy of the defaults for `device` (`auto`: the GPU set when CUDA is present)."""
+    """A copy of the short run for `device` (`auto`: the GPU set when CUDA is present)."""
     import copy
 
     import torch
 
     gpu = device == "cuda" or (device == "auto" and torch.cuda.is_available())
-    return copy.deepcopy(GPU if gpu else CPU)
+    return copy.deepcopy({**(GPU if gpu else CPU), **SHORT})

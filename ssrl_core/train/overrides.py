@@ -1,7 +1,12 @@
 """Editing a raw (not yet checked) run config: its short forms, dotted paths, `--set key=value`.
 
+Plain editing of a dict: nothing here knows a field's type or range (those are declared in
+`train.fields` and checked by `train.checks` when `train.config` builds the config), and a bad
+path or `--set` item raises `OverrideError` (a ValueError), which `train.config` words as a
+`ConfigError`.
+
 `normalise(raw)` writes out the short forms once (`data: NAME`, `method: NAME`, `recipes: PRESET`
-or a list of presets, `recipe:` for `recipes:`, numbers PyYAML read as text such as `3e-4`).
+or a list of presets, `recipe:` for `recipes:`).
 
 `set_path(raw, path, value)` is the one dotted-path setter, used by `--set` (`set_values`) and by
 parameter sweeps (`sweeps.runner.set_parameter`): dotted keys reach nested fields
@@ -23,9 +28,10 @@ from typing import Any, Sequence
 from ssrl_core.augment import RecipeError, get_preset
 from ssrl_core.augment.recipe import RECIPE_KEYS
 from ssrl_core.io import YAMLLimitError, parse_yaml
-from ssrl_core.train.checks import ConfigError
 
-FLOAT_FIELDS = ("lr", "weight_decay", "momentum", "warmup_epochs", "max_minutes")
+
+class OverrideError(ValueError):
+    """A `--set key=value` item that cannot be applied; the message names it and says why."""
 
 
 class PathError(ValueError):
@@ -40,7 +46,7 @@ class PathError(ValueError):
 def normalise(raw: dict[str, Any]) -> dict[str, Any]:
     """A copy of a raw run config with its short forms written out (see the module docstring)."""
     raw = copy.deepcopy(raw)
-    for key in FLOAT_FIELDS + ("data", "method", "recipe", "recipes"):
+    for key in ("data", "method", "recipe", "recipes"):
         _normalise_key(raw, key)
     return raw
 
@@ -49,9 +55,7 @@ def _normalise_key(raw: dict[str, Any], key: str) -> None:
     """Write out the short form of the top-level field `key` of `raw`, in place."""
     if key not in raw:
         return
-    if key in FLOAT_FIELDS:  # PyYAML reads 3e-4 (no dot) as text: accept it as the number it is
-        raw[key] = _number(raw[key])
-    elif key == "data":
+    if key == "data":
         if isinstance(raw["data"], str):
             raw["data"] = {"name": raw["data"]}
         if isinstance(raw["data"], dict) and "path" in raw["data"] and "name" not in raw["data"]:
@@ -67,18 +71,6 @@ def _normalise_key(raw: dict[str, Any], key: str) -> None:
             rec = [rec]
         if isinstance(rec, list):
             raw["recipes"] = [{"preset": r} if isinstance(r, str) else r for r in rec]
-            for r in raw["recipes"]:
-                if isinstance(r, dict) and "weight" in r:
-                    r["weight"] = _number(r["weight"])
-
-
-def _number(v: Any) -> Any:
-    if isinstance(v, str):
-        try:
-            return float(v)
-        except ValueError:
-            return v
-    return v
 
 
 def set_path(raw: dict[str, Any], path: str | Sequence[Any], value: Any) -> None:
@@ -146,22 +138,22 @@ def _index(node: list, part: str, at: str) -> int:
 
 def set_values(raw: dict[str, Any], overrides: list[str] | None) -> None:
     """Apply `key=value` overrides in order to a normalised raw config, in place (`set_path`);
-    a bad one raises `ConfigError` naming it."""
+    a bad one raises `OverrideError` naming it."""
     for item in overrides or []:
         if "=" not in item:
-            raise ConfigError([f"--set needs key=value; got {item!r}"])
+            raise OverrideError(f"--set needs key=value; got {item!r}")
         key, text = item.split("=", 1)
         try:
             value = parse_yaml(text, f"the value of --set {key.strip()}") if text.strip() else None
         except YAMLLimitError as exc:
-            raise ConfigError([str(exc)]) from None
+            raise OverrideError(str(exc)) from None
         except ValueError:  # not YAML: the text itself
             value = text
         if not [k for k in key.strip().split(".") if k]:
-            raise ConfigError([f"--set needs a field name before '='; got {item!r}"])
+            raise OverrideError(f"--set needs a field name before '='; got {item!r}")
         try:
             set_path(raw, key.strip(), value)
         except PathError as exc:
-            raise ConfigError([f"--set {item!r}: {exc.reason}"]) from None
+            raise OverrideError(f"--set {item!r}: {exc.reason}") from None
         except RecipeError as exc:  # a path into a preset that does not exist
-            raise ConfigError([f"--set {item!r}: {exc}"]) from None
+            raise OverrideError(f"--set {item!r}: {exc}") from None

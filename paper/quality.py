@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from paper.plan import BBBC021, MITOCHECK, MNIST, heldout_cells
 from ssrl_core.data.cellset import CellSet
-from ssrl_core.reproduce.plan import BBBC021, MITOCHECK, MNIST, heldout_cells
 
 GROUP_DATASET = {"mitocheck": MITOCHECK, "bbbc021": BBBC021, "mnist": MNIST}
 COLUMN = {"mitocheck": "label", "bbbc021": "compound", "mnist": "label"}

@@ -16,12 +16,12 @@ from typing import Any, Callable
 
 import numpy as np
 
+from paper import tables
+from paper.plan import ENTRIES, Entry, entries, heldout_cells, project_root
+from paper.shipping import run_state
 from ssrl_core.data.cellset import CellSet
 from ssrl_core.evaluate.encoders import PER_CHANNEL
 from ssrl_core.models.encoder_file import CHECKPOINT, load_checkpoint
-from ssrl_core.reproduce import tables
-from ssrl_core.reproduce.plan import ENTRIES, Entry, entries, heldout_cells, project_root
-from ssrl_core.reproduce.shipping import run_state
 
 Log = Callable[[str], None]
 GROUPS = ("mnist", "mitocheck", "bbbc021")
@@ -207,7 +207,7 @@ def index_metrics(result: dict[str, Any]) -> dict[str, dict[str, float]]:
     """Seed-0 held-out metrics per shipped checkpoint (the shipped file's own numbers, which the app
     shows for the same cells), with `seed_std`: each metric's standard deviation over the training
     seeds found (the spread a verdict must exceed), for pretrained/index.json."""
-    from ssrl_core.reproduce.floors import card_words, versus_random
+    from paper.floors import card_words, versus_random
 
     words = card_words(versus_random(result))
     out: dict[str, dict[str, float]] = {}

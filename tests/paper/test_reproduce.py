@@ -1,4 +1,4 @@
-"""`ssrl reproduce`: held-out splits, claim checks, tables, and a quick run on real cells."""
+"""`ssrl-paper reproduce`: held-out splits, claim checks, tables, and a quick run on real cells."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from paper import plan, readme_blocks, report, tables
+from paper.shipping import sha256
 from ssrl_core import paths
-from ssrl_core.reproduce import plan, readme_blocks, report, tables
-from ssrl_core.reproduce.shipping import sha256
 
 
 @pytest.fixture(autouse=True)
@@ -86,18 +86,28 @@ def test_claims_are_marked_held_or_not_from_the_numbers() -> None:
 
 
 def test_quick_reproduce_writes_the_tables(tmp_path, shared_data) -> None:
-    from ssrl_core.cli import main
-
-    index = paths.PROJECT_ROOT / "pretrained" / "index.json"
-    before = sha256(index)
-    docs = tmp_path / "docs"
+    """The whole pipeline from the command line on real held-out cells, with one shipped checkpoint per
+    group (the others are reported missing with the command that retrains them): 5 encoders instead of 8."""
     import contextlib
     import io
 
+    from paper.cli import main
+
+    shipped = paths.PROJECT_ROOT / "pretrained"
+    keep = ("mnist_set1", "bbbc021_set_a")
+    pretrained = tmp_path / "pretrained"
+    pretrained.mkdir()
+    cards = [c for c in json.loads((shipped / "index.json").read_text())["checkpoints"] if c["name"] in keep]
+    for card in cards:
+        (pretrained / card["file"]).symlink_to(shipped / card["file"])
+    index = pretrained / "index.json"
+    index.write_text(json.dumps({"format": "ssrl-pretrained-index", "version": 1, "checkpoints": cards}))
+    before = sha256(index)
+    docs = tmp_path / "docs"
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         code = main(["reproduce", "--quick", "--only", "mnist", "bbbc021", "--max-cells", "60",
-                     "--docs", str(docs), "--json"])
+                     "--pretrained", str(pretrained), "--runs", str(tmp_path / "runs"), "--docs", str(docs), "--json"])
     assert code == 0
     payload = json.loads(out.getvalue())
     text = (docs / "results.md").read_text(encoding="utf-8")
@@ -109,9 +119,12 @@ def test_quick_reproduce_writes_the_tables(tmp_path, shared_data) -> None:
                    "**Quick mode**"):
         assert header in text, header
     assert "| set 1 | 1 |" in text and "| set A | 1 |" in text  # the shipped checkpoints were evaluated
+    assert "| random init (vgg11) |" in text and "| hand features |" in text  # and their floors
+    assert any("mnist_set2: no checkpoint found; retrain it with `ssrl train configs/pretrained/mnist_set2.yaml"
+               in n for n in payload["notes"])
     assert (docs / "results_headline.md").read_text().startswith("| Data (held-out cells) |")
     assert payload["cells"]["bbbc021"] <= 70 and len(payload["claims"]) >= 4
-    assert sha256(index) == before  # quick mode never rewrites the shipped index
+    assert sha256(index) == before  # quick mode never rewrites the index
 
 
 def _floor_result(a: float, rnd: float, probe_a: float, probe_rnd: float, spread: float = 0.0,
@@ -127,7 +140,7 @@ def _floor_result(a: float, rnd: float, probe_a: float, probe_rnd: float, spread
 
 
 def test_versus_random_says_which_encoders_beat_their_own_random_weights() -> None:
-    from ssrl_core.reproduce import floors
+    from paper import floors
 
     t = floors.versus_random(_floor_result(0.6, 0.3, 0.99, 0.97))
     assert list(t["beats random init"]) == ["yes"] and list(t["beats hand features"]) == ["yes"]
@@ -146,7 +159,7 @@ def test_versus_random_says_which_encoders_beat_their_own_random_weights() -> No
 
 
 def test_base_section_reads_the_card_and_its_bar() -> None:
-    from ssrl_core.reproduce import floors
+    from paper import floors
 
     s = {"probe": 0.8, "knn": 0.7, "ami": 0.5}
     card = {"mitocheck": {"encoder": s, "random": {**s, "ami": 0.6}, "split": "held-out plates"}}
@@ -162,7 +175,7 @@ def test_base_section_reads_the_card_and_its_bar() -> None:
     text = "\n".join(floors.base_section(index))
     assert ("stage 1: microscopy-set-a for 55 CPU-minutes (4115 steps); "
             "stage 2: cells-base-weak-jitter for 7 CPU-minutes (400 steps)") in text
-    from ssrl_core.reproduce.text import _ckpt_frame
+    from paper.text import _ckpt_frame
 
     for st, cmd in zip(index["checkpoints"][0]["stages"], ("ssrl train a.yaml", "ssrl train b.yaml")):
         st["command"] = cmd

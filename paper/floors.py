@@ -4,7 +4,7 @@ Issue "Encoders worth exploring", item 7: every shipped SSL encoder must beat ra
 initialisation of its backbone on its held-out cells, and where one does not the page says so
 and why. `versus_random` compares, per checkpoint, the group's clustering metric (K-Means AMI)
 and its linear probe with the random-init row of the same table (mean over training seeds);
-`base_section` turns the `cells_base` card of the index (scored by `reproduce/base_encoder.py`)
+`base_section` turns the `cells_base` card of the index (scored by `paper/base_encoder.py`)
 into a table against random weights and the hand features.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ssrl_core.reproduce.tables import markdown_table, mean_std
+from paper.tables import markdown_table, mean_std
 
 # group -> ((metric key, label), (metric key, label)): the clustering and the probe measure.
 MEASURES = {"mnist": (("ami", "digit AMI"), ("probe", "digit probe")),
@@ -148,7 +148,7 @@ def base_section(index: dict | None) -> list[str]:
             f"One grey-scale `small_cnn` applied to every channel (features concatenated), so it embeds "
             f"cells of any channel count; SimCLR on every training crop of MitoCheck, BBBC021 and the demo "
             f"nuclei, as grey images: {_stages_text(item)}. The MitoCheck checkpoints are fine-tuned from it; "
-            f"on the Train page it is a *Start from* choice. Scored by `python -m ssrl_core.reproduce.base_encoder` "
+            f"on the Train page it is a *Start from* choice. Scored by `python -m paper.base_encoder` "
             f"on the held-out cells of each data set.",
             "", markdown_table(pd.DataFrame(rows)), "", verdict, ""]
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from paper.floors import base_section, misses, versus_random
+from paper.sanity import sanity
 from ssrl_core.evaluate.protocol import PROTOCOL
-from ssrl_core.reproduce.floors import base_section, misses, versus_random
-from ssrl_core.reproduce.sanity import sanity
 
 INTRO = """\
 This page is written by `{command}` from the checkpoints in `pretrained/` (see
@@ -20,8 +20,8 @@ Generated {stamp}.{quick}
 
 The paper's section 3.1 (one augmentation parameter at a time on CIFAR-10: per-class accuracy,
 classes that move in opposite directions, class properties) is on its own page,
-[results_cifar10.md](results_cifar10.md), written by `ssrl reproduce-cifar` (and rewritten from
-the shipped sweep summary by `ssrl reproduce`).
+[results_cifar10.md](results_cifar10.md), written by `ssrl-paper class-bias` (and rewritten from
+the shipped sweep summary by `ssrl-paper reproduce`).
 
 ## Using the shipped checkpoints
 
@@ -105,12 +105,12 @@ LIMITS = """\
   DMSO only, and the treated plate cannot be held out.
 - Hand features are z-scored intensity, texture and nucleus-shape measurements; the ImageNet
   baseline is VGG16 conv features through the documented channel adapter.
-- To rerun: `ssrl reproduce` (evaluation only, a few minutes on a CPU) or `ssrl reproduce
+- To rerun: `ssrl-paper reproduce` (evaluation only, a few minutes on a CPU) or `ssrl-paper reproduce
   --retrain` (trains every missing run under runs/pretrained/ first, then exports and
-  evaluates). Extra seeds: `ssrl reproduce --retrain --seeds 0 1 2` (seed k runs go to
+  evaluates). Extra seeds: `ssrl-paper reproduce --retrain --seeds 0 1 2` (seed k runs go to
   runs/pretrained/<name>_seed<k>; every finished seed found there is averaged in).
   On a CPU shared with other work, `OMP_NUM_THREADS=1` made training several times faster here.
-  `ssrl reproduce --quick` checks the pipeline on small subsets in under a minute.
+  `ssrl-paper reproduce --quick` checks the pipeline on small subsets in under a minute.
 """
 
 

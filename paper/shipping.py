@@ -5,7 +5,7 @@ each entry has name, file, dataset, description (read by the app), plus recipes,
 backbone, crop_size, epochs, seed, sha256, bytes, half, train_seconds, cells_trained, heldout
 (words), heldout_group and heldout_rule (the held-out cells as a `ssrl_core.data.rules` rule,
 which the app applies; null for the base encoders, scored on several sets),
-metrics (measured on held-out cells by `ssrl reproduce`), config and command (the exact `ssrl`
+metrics (measured on held-out cells by `ssrl-paper reproduce`), config and command (the exact `ssrl`
 command that retrains it). Files are encoder-only fp16 copies made by
 `train.checkpoint.export_checkpoint`; `models.encoder_file.load_encoder` turns them back into float32 encoders.
 """
@@ -20,10 +20,10 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from paper.plan import ENTRIES, HELDOUT_RULES, Entry, project_root
 from ssrl_core.io import atomic_write_json, sha256_file
 from ssrl_core.models.encoder_file import CHECKPOINT, load_checkpoint, load_encoder
 from ssrl_core.models.shipped import INDEX, read_index
-from ssrl_core.reproduce.plan import ENTRIES, HELDOUT_RULES, Entry, project_root
 
 HELDOUT = {
     "mnist": "none: SSL never sees digit labels; all 5,000 digits are scored; there is no plate or well, so the "
@@ -158,7 +158,7 @@ def _same_content(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 def set_metrics(folder: str | Path, metrics: dict[str, dict[str, float]]) -> None:
     """Record held-out metrics (name -> {metric: value}) in the index."""
-    from ssrl_core.reproduce.plan import entry
+    from paper.plan import entry
 
     index = read_index(folder)
     for c in index["checkpoints"]:

@@ -1,6 +1,6 @@
 """The shipped base encoder `cells_base`: score it on every held-out set and index it with its card.
 
-Trained in two stages on the grey-scale set that `reproduce/base_data.py` builds: stage 1
+Trained in two stages on the grey-scale set that `paper/base_data.py` builds: stage 1
 (`configs/pretrained/cells_base_stage1.yaml`, SimCLR with microscopy set A) learns shapes; stage 2
 (`configs/pretrained/cells_base.yaml`, `init:` stage 1's run) continues it with a weak intensity
 jitter so that it keeps per-channel brightness, which set A's jitter teaches it to discard and
@@ -17,8 +17,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-from ssrl_core.reproduce import shipping
-from ssrl_core.reproduce.plan import entry, project_root
+from paper import shipping
+from paper.plan import entry, project_root
 
 GROUPS = ("mitocheck", "bbbc021", "mnist")
 Log = Callable[[str], None]
@@ -29,7 +29,7 @@ METRICS = ("probe", "knn", "ami")
 
 def scores(encoder: str, backbone: str, groups: tuple[str, ...] = GROUPS) -> dict[str, dict[str, Any]]:
     """{group: {encoder | random | hand: scores}} on each group's held-out cells (the protocol's)."""
-    from ssrl_core.reproduce.quality import score
+    from paper.quality import score
 
     out: dict[str, dict[str, Any]] = {}
     for group in groups:

@@ -1,7 +1,7 @@
 """Run the shipped section 3.1 sweeps on CIFAR-10 (resumable) and the class properties of the
-reference encoder, then hand everything to `section31` for the report and the shipped summary.
+reference encoder, then hand everything to `class_bias_report` for the report and the shipped summary.
 
-`reproduce_cifar()` is what `ssrl reproduce-cifar` calls: each `configs/sweeps/cifar10_*.yaml`
+`reproduce_cifar()` is what `ssrl-paper class-bias` calls: each `configs/sweeps/cifar10_*.yaml`
 runs into `<runs>/sweeps/cifar10/<config name>/` with `sweeps.runner.run_sweep` (finished points
 are never redone, so an interrupted call resumes), the class properties are measured once per
 reference encoder (`<out>/class_properties_<encoder>.csv`), and the report is rewritten.
@@ -19,8 +19,8 @@ from typing import Any, Callable
 import pandas as pd
 
 from ssrl_core import paths
-from ssrl_core.data.names import safe_filename
 from ssrl_core.csvio import read_csv, write_csv
+from ssrl_core.data.names import safe_filename
 
 Log = Callable[[str], None]
 
@@ -76,8 +76,8 @@ def encoder_probe(config: Path, encoder: str, cache: Path | None = None, log: Lo
 
     from ssrl_core.evaluate.embedding import embed
     from ssrl_core.evaluate.encoders import resolve
-    from ssrl_core.io import atomic_write_json
     from ssrl_core.evaluate.probe import split_probe
+    from ssrl_core.io import atomic_write_json
     from ssrl_core.sweeps.runner import load_sweep, probe_cells
     from ssrl_core.train.config import DataConfig
     from ssrl_core.train.data import load_cells
@@ -130,7 +130,7 @@ def start_probe(config: Path, out: Path, log: Log = print) -> dict[str, Any] | N
 
 def shipped_starts(configs: list[Path]) -> list[str]:
     """The shipped encoders (`plan.ENTRIES`) that the sweeps' base configs start from."""
-    from ssrl_core.reproduce.plan import ENTRIES
+    from paper.plan import ENTRIES
     from ssrl_core.sweeps.runner import load_sweep
 
     names = {e.name for e in ENTRIES}
@@ -143,8 +143,8 @@ def ship_start(name: str, out: Path, folder: Path | None = None, configs: list[P
     """Export the finished run of the shipped start encoder `name` (fp16) into `folder` and write
     its card: the sweeps' probe on it against random weights of its backbone (the same cached
     probes that the report compares every run with, in `out`)."""
-    from ssrl_core.reproduce import shipping
-    from ssrl_core.reproduce.plan import entry
+    from paper import shipping
+    from paper.plan import entry
 
     folder = Path(folder or paths.pretrained_dir())
     e = entry(name)
@@ -165,9 +165,9 @@ def ship_start(name: str, out: Path, folder: Path | None = None, configs: list[P
 def ensure_starts(configs: list[Path], out: Path, log: Log = print) -> None:
     """Train and ship each shipped start encoder of the sweeps that is not in `pretrained/` yet
     (resumable like the sweeps: a finished run is not trained again)."""
+    from paper import shipping
+    from paper.plan import entry
     from ssrl_core.models.shipped import shipped_path
-    from ssrl_core.reproduce import shipping
-    from ssrl_core.reproduce.plan import entry
 
     for name in shipped_starts(configs):
         if shipped_path(name) is not None:
@@ -179,13 +179,18 @@ def ensure_starts(configs: list[Path], out: Path, log: Log = print) -> None:
 
 def reproduce_cifar(out: Path | None = None, configs: list[Path] | None = None, encoder: str = "imagenet-vgg16",
                     per_class: int = 300, docs: Path | None = None, shipped: Path | None = None,
-                    report_only: bool = False, n_null: int = 200, log: Log = print) -> dict[str, Any]:
-    """Sweeps (unless `report_only`), class properties, docs/results_cifar10.md and the shipped summary."""
-    from ssrl_core.reproduce import section31
+                    report_only: bool = False, n_null: int = 200, ship_base: bool = False,
+                    log: Log = print) -> dict[str, Any]:
+    """Sweeps (unless `report_only`), class properties, docs/results_cifar10.md and the shipped summary;
+    `ship_base` first exports the retrained start encoders (`cifar10_base`) into pretrained/ with their cards."""
+    from paper import class_bias_report
     from ssrl_core.sweeps import class_bias
 
     out = Path(out) if out is not None else default_out()
     configs = list(configs) if configs is not None else shipped_configs()
+    if ship_base:
+        for name in shipped_starts(configs):
+            ship_start(name, out, configs=configs, log=log)
     if report_only:
         dirs = [out / Path(c).stem for c in configs if (out / Path(c).stem / "results.csv").is_file()]
     else:
@@ -209,6 +214,6 @@ def reproduce_cifar(out: Path | None = None, configs: list[Path] | None = None, 
             log(f"the probe of the start encoder skipped: {type(exc).__name__}: {exc}")
     summary = class_bias.build_summary(dirs, props, n_null=n_null, reference=encoder if props is not None else None,
                                       baseline=baseline, start=start)
-    written = section31.write_report(summary, docs if docs is not None else paths.PROJECT_ROOT / "docs")
+    written = class_bias_report.write_report(summary, docs if docs is not None else paths.PROJECT_ROOT / "docs")
     written["summary"] = class_bias.write_shipped(summary, shipped)
     return {"summary": summary, "written": written}

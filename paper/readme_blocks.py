@@ -1,4 +1,4 @@
-"""The README's blocks written by `ssrl reproduce`: the base encoder's table and the marker-bounded
+"""The README's blocks written by `ssrl-paper reproduce`: the base encoder's table and the marker-bounded
 replacement that puts a block between two README markers (nothing in between is edited by hand)."""
 
 from __future__ import annotations
@@ -7,11 +7,11 @@ from pathlib import Path
 
 from ssrl_core.io import atomic_write_text
 
-README_START = "<!-- results: written by `ssrl reproduce` from docs/results_headline.md; do not edit by hand -->"
+README_START = "<!-- results: written by `ssrl-paper reproduce` from docs/results_headline.md; do not edit by hand -->"
 README_END = "<!-- /results -->"
 
 
-BASE_START = "<!-- base: written by `ssrl reproduce` from the cells_base card; do not edit by hand -->"
+BASE_START = "<!-- base: written by `ssrl-paper reproduce` from the cells_base card; do not edit by hand -->"
 BASE_END = "<!-- /base -->"
 BASE_ROWS = (("mitocheck", "MitoCheck, 25 plates never trained on", "probe / k-NN / AMI (k=16)"),
              ("bbbc021", "BBBC021, sites 3-4 of Week4_27801 + DMSO plate Week4_27481 (cycloheximide vs DMSO)",

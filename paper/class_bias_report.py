@@ -14,9 +14,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from paper.report import save_png
+from paper.tables import markdown_table
 from ssrl_core.io import atomic_write_text
-from ssrl_core.reproduce.report import save_png
-from ssrl_core.reproduce.tables import markdown_table
 from ssrl_core.sweeps.class_bias import SHIPPED, load_summary
 from ssrl_core.sweeps.class_verdicts import _steps, _word, verdicts
 
@@ -72,7 +72,7 @@ def render(summary: dict[str, Any], figure_paths: list[str], command: str) -> st
              f"Written by `{command}` on {summary.get('made')} (Python {platform.python_version()}); "
              "every number and verdict below is computed from the sweep folders, none is typed by hand.", ""]
     if not sw:
-        return "\n".join(lines + ["No finished sweep was found yet. `ssrl reproduce-cifar` runs the shipped sweeps "
+        return "\n".join(lines + ["No finished sweep was found yet. `ssrl-paper class-bias` runs the shipped sweeps "
                                   "(`configs/sweeps/cifar10_*.yaml`, resumable, about 45 CPU-minutes on one "
                                   "core after the 20 of `cifar10_base`) and rewrites this page."]) + "\n"
     runs = sum(s["runs"] for s in sw)
@@ -153,7 +153,7 @@ def render(summary: dict[str, Any], figure_paths: list[str], command: str) -> st
     return "\n".join(lines) + "\n"
 
 
-def write_report(summary: dict[str, Any], docs: str | Path, command: str = "ssrl reproduce-cifar") -> dict[str, Path]:
+def write_report(summary: dict[str, Any], docs: str | Path, command: str = "ssrl-paper class-bias") -> dict[str, Path]:
     """`docs/results_cifar10.md` and its figures in `docs/figures/`; returns the paths."""
     docs = Path(docs)
     made = figures(summary, docs / "figures")
@@ -163,9 +163,9 @@ def write_report(summary: dict[str, Any], docs: str | Path, command: str = "ssrl
     return out
 
 
-def report_from_shipped(docs: str | Path, command: str = "ssrl reproduce") -> dict[str, Path] | None:
+def report_from_shipped(docs: str | Path, command: str = "ssrl-paper reproduce") -> dict[str, Path] | None:
     """Rewrite docs/results_cifar10.md and its figures from the shipped summary (no training, no
-    sweep folders needed); None when no summary is shipped. The call for `ssrl reproduce`."""
+    sweep folders needed); None when no summary is shipped. The call for `ssrl-paper reproduce`."""
     summary = load_summary()
     if not summary:
         return None

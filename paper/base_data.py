@@ -4,7 +4,7 @@ as one grey-scale set.
 The base encoder is per-channel (one grey-scale encoder applied to each channel, features
 concatenated; see `models.backbones.PerChannel`), so it learns from single channels: each
 fluorescence channel of a multi-channel crop is one training image. Sources, with what is held
-out of each (so that every held-out score of `reproduce/quality.py` is on cells it never saw):
+out of each (so that every held-out score of `paper/quality.py` is on cells it never saw):
 - MitoCheck phenotype crops minus the 25 held-out plates (H2B-GFP, 1 channel);
 - BBBC021 sites 1-2 of plate Week4_27801 plus plate Week4_27481 (DAPI, actin, tubulin: 3 images
   per cell); sites 3-4 of Week4_27801 stay held out;
@@ -12,7 +12,7 @@ out of each (so that every held-out score of `reproduce/quality.py` is on cells 
 Each source's channels are scaled by their own 0.5-99.5 percentile range to [0, 1] (as the
 encoder sees any dataset at embedding time) and resized to 64 px; stored as uint16.
 
-`python -m ssrl_core.reproduce.base_data [--out data/cells_base_train.npz]` writes it (needs
+`ssrl-paper base-data [--out data/cells_base_train.npz]` (or `python -m paper.base_data`) writes it (needs
 `../shared/data`; skips a source that is absent and says so).
 """
 
@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from paper.plan import BBBC021, BBBC021_TRAIN_SITES, MITOCHECK, MITOCHECK_HELDOUT_PLATES, TRAIN_PLATE
 from ssrl_core.data.cellset import channel_ranges, to_unit_float
-from ssrl_core.reproduce.plan import BBBC021, BBBC021_TRAIN_SITES, MITOCHECK, MITOCHECK_HELDOUT_PLATES, TRAIN_PLATE
 
 SIZE = 64
 

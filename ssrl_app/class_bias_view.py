@@ -2,7 +2,7 @@
 without retraining.
 
 Sources: the shipped CIFAR-10 result (`pretrained/sweeps/cifar10/summary.json`, written by
-`ssrl reproduce-cifar`) and every sweep folder of this machine with results (`<runs>/sweeps/...`,
+`ssrl-paper class-bias`) and every sweep folder of this machine with results (`<runs>/sweeps/...`,
 `<runs>/sweep-*`). Both show the same views: per-class curves, the verdicts, opposite pairs,
 trends, and the class properties with their ANOVA (for a user's sweep, measured on demand with a
 fixed reference encoder and kept in the sweep folder).
@@ -77,9 +77,9 @@ def show() -> None:
                "finished sweeps; nothing is retrained.")
     found = sources()
     if not found:
-        st.info("No finished sweep yet: run one above, or `ssrl reproduce-cifar` for the shipped CIFAR-10 result.")
+        st.info("No finished sweep yet: run one above, or `ssrl-paper class-bias` for the shipped CIFAR-10 result.")
         return
-    label = st.selectbox("Sweep result", list(found), key="w.bias31.pick")
+    label = st.selectbox("Sweep result", list(found), key="w.class_bias.pick")
     item = found[label]
     sweep = item.get("sweep")
     if item["kind"] == "mine":
@@ -143,7 +143,7 @@ def draw(s: dict[str, Any]) -> None:
     slopes["what happens"] = slopes["trend"].map(TREND_WORDS)
     st.markdown("**Each class's trend** (change = fitted accuracy change over the swept range; p < 0.05 to count)")
     st.dataframe(slopes[["class", "change", "p", "range", "trend", "what happens"]].round(3), hide_index=True,
-                 key="w.bias31.slopes")
+                 key="w.class_bias.slopes")
     pairs = pd.DataFrame(s["opposite_pairs"])
     st.markdown(f"**Opposite pairs** ({len(pairs)} of {s['n_pairs']} pairs)")
     if pairs.empty:
@@ -151,7 +151,7 @@ def draw(s: dict[str, Any]) -> None:
     else:
         words = {"class_a": "class", "class_b": "against", "pearson_r": "Pearson r", "pearson_p": "p",
                  "spearman_r": "Spearman r", "spearman_p": "p (Spearman)"}
-        st.dataframe(pairs[list(words)].rename(columns=words).round(3), hide_index=True, key="w.bias31.pairs")
+        st.dataframe(pairs[list(words)].rename(columns=words).round(3), hide_index=True, key="w.class_bias.pairs")
 
 
 COUNTS = "classes better / worse / flat"
@@ -168,8 +168,8 @@ def properties_section(item: dict[str, Any], s: dict[str, Any]) -> None:
             props, ref = read_csv(f, ours=True, sep=",").to_dict(orient="records"), "measured for this sweep"
         else:
             c = st.columns([3, 1], vertical_alignment="bottom")
-            pick = c[0].selectbox("Reference encoder", list(REFERENCES), key="w.bias31.ref")
-            if c[1].button("Measure class properties", key="w.bias31.measure"):
+            pick = c[0].selectbox("Reference encoder", list(REFERENCES), key="w.class_bias.ref")
+            if c[1].button("Measure class properties", key="w.class_bias.measure"):
                 with st.spinner("Embedding up to 300 images per class and measuring them…"):
                     try:
                         measure_for_sweep(Path(item["path"]), REFERENCES[pick])
@@ -189,12 +189,12 @@ def properties_section(item: dict[str, Any], s: dict[str, Any]) -> None:
     shown = pd.DataFrame(anova)
     shown["property"] = shown["property"].map(lambda p: cprops.PROPERTY_NAMES.get(p, p))
     shown[COUNTS] = [f"{a} / {d} / {f}" for a, d, f in zip(shown["n_ascending"], shown["n_descending"], shown["n_flat"])]
-    st.dataframe(shown[["property", "F", "p", COUNTS]].round(4), hide_index=True, key="w.bias31.anova")
+    st.dataframe(shown[["property", "F", "p", COUNTS]].round(4), hide_index=True, key="w.class_bias.anova")
     notes = [f"{p}: {n}" for p, n in zip(shown["property"], shown.get("note", [])) if isinstance(n, str) and n]
     if notes:
         st.caption(" · ".join(notes))
     with st.expander("Every class property, per class (a wide table)"):
-        st.dataframe(table.rename(columns=cprops.PROPERTY_NAMES).round(4), hide_index=True, key="w.bias31.props")
+        st.dataframe(table.rename(columns=cprops.PROPERTY_NAMES).round(4), hide_index=True, key="w.class_bias.props")
 
 
 def measure_for_sweep(sweep_dir: Path, encoder: str, per_class: int = 300) -> Path:

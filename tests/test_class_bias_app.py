@@ -15,8 +15,8 @@ CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "hors
 
 
 def _tiny_sweep(out: Path) -> Path:
-    from ssrl_core.sweeps.runner import load_sweep, run_sweep
     from ssrl_core.paths import PROJECT_ROOT
+    from ssrl_core.sweeps.runner import load_sweep, run_sweep
 
     cfg = load_sweep(PROJECT_ROOT / "configs" / "sweeps" / "cifar10_simclr_crop_scale.yaml")
     cfg.values, cfg.seeds = [0.08, 0.45, 0.85], [0]
@@ -49,7 +49,7 @@ def tiny_result(tmp_path_factory, shared_data):
         torch.set_num_threads(threads)
     import yaml
 
-    from ssrl_core.reproduce.section31_run import baseline_probe, start_probe
+    from paper.class_bias_sweeps import baseline_probe, start_probe
 
     tiny_cfg = base / "tiny.yaml"
     raw = yaml.safe_load((sweep / "sweep.json").read_text())  # the sweep as it ran, base inline
@@ -91,9 +91,9 @@ def test_summary_numbers_follow_the_results(tiny_result):
 
 
 def test_report_page_and_figures_are_written_from_the_numbers(tiny_result, tmp_path):
-    from ssrl_core.reproduce import section31
+    from paper import class_bias_report
 
-    written = section31.write_report(tiny_result["summary"], tmp_path, command="test")
+    written = class_bias_report.write_report(tiny_result["summary"], tmp_path, command="test")
     text = written["results_cifar10"].read_text()
     s = tiny_result["summary"]["sweeps"][0]
     assert f"| {s['ratio']:.3f} |" in text and "## Verdicts" in text and "20 values x 5 seeds" in text
@@ -106,13 +106,13 @@ def test_report_page_and_figures_are_written_from_the_numbers(tiny_result, tmp_p
 
 
 def test_report_from_the_shipped_summary(tiny_result, tmp_path, monkeypatch):
-    from ssrl_core.reproduce import section31
+    from paper import class_bias_report
 
     monkeypatch.setenv("SSRL_PRETRAINED", str(tiny_result["base"] / "pretrained"))
-    written = section31.report_from_shipped(tmp_path)
+    written = class_bias_report.report_from_shipped(tmp_path)
     assert written is not None and "crop scale (min area)" in written["results_cifar10"].read_text()
     monkeypatch.setenv("SSRL_PRETRAINED", str(tmp_path / "none"))
-    assert section31.report_from_shipped(tmp_path) is None
+    assert class_bias_report.report_from_shipped(tmp_path) is None
 
 
 def _bias_page(tiny_result, monkeypatch, runs: bool):
@@ -129,7 +129,7 @@ def _frame_with(at, column: str) -> pd.DataFrame:
 def test_bias_page_shows_the_shipped_sweep_without_retraining(tiny_env, tiny_result, monkeypatch):
     at = _bias_page(tiny_result, monkeypatch, runs=False)
     assert not problems(at), problems(at)
-    pick = at.selectbox(key="w.bias31.pick")
+    pick = at.selectbox(key="w.class_bias.pick")
     assert pick.options == ["Shipped CIFAR-10 result: simclr, crop scale (min area)"]
     s = tiny_result["summary"]["sweeps"][0]
     tc = tiny_result["summary"]["training_check"]
@@ -150,14 +150,14 @@ def test_bias_page_shows_my_own_sweep_the_same_way(tiny_env, tiny_result, monkey
     monkeypatch.setenv("SSRL_SHARED_DATA", str(shared_data))  # the sweep's own data, for its class properties
     at = _bias_page(tiny_result, monkeypatch, runs=True)
     mine = "My sweep: cifar10/cifar10_simclr_crop_scale"
-    assert mine in at.selectbox(key="w.bias31.pick").options
-    at.selectbox(key="w.bias31.pick").select(mine).run()
+    assert mine in at.selectbox(key="w.class_bias.pick").options
+    at.selectbox(key="w.class_bias.pick").select(mine).run()
     assert not problems(at), problems(at)
     s = tiny_result["summary"]["sweeps"][0]
     assert {m.label: m.value for m in at.metric}["Opposite-pair classes"] == f"{s['ratio']:.0%}"
     assert sorted(_frame_with(at, "what happens")["class"]) == CLASSES
-    at.selectbox(key="w.bias31.ref").select("hand-made image features")
-    at.button(key="w.bias31.measure").click().run()
+    at.selectbox(key="w.class_bias.ref").select("hand-made image features")
+    at.button(key="w.class_bias.measure").click().run()
     assert not problems(at) and not at.error, (problems(at), [e.value for e in at.error])
     assert (tiny_result["sweep"] / "class_properties.csv").is_file()
     assert len(_frame_with(at, "classes better / worse / flat")) == 5

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from typing import Any
 
-
 MAIN_METRIC = {"mnist": ("ami", "digit AMI"), "mitocheck": ("ami", "phenotype AMI"),
                "bbbc021": ("compound_ami", "treated vs DMSO AMI")}
 

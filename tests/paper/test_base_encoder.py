@@ -12,8 +12,8 @@ from tests.conftest import requires_shared
 
 @requires_shared
 def test_base_training_set_has_every_training_crop_and_no_held_out_cell(tmp_path: Path) -> None:
-    from ssrl_core.reproduce.base_data import build
-    from ssrl_core.reproduce.plan import MITOCHECK_HELDOUT_PLATES
+    from paper.base_data import build
+    from paper.plan import MITOCHECK_HELDOUT_PLATES
 
     counts = build(tmp_path / "base.npz")
     assert counts["mitocheck"] == 3277 - 1001  # minus the 25 held-out plates
@@ -27,7 +27,7 @@ def test_base_training_set_has_every_training_crop_and_no_held_out_cell(tmp_path
 
 
 def test_bar_problems_names_each_metric_that_does_not_beat_a_baseline() -> None:
-    from ssrl_core.reproduce.base_encoder import bar_problems
+    from paper.base_encoder import bar_problems
 
     card = {"mitocheck": {"encoder": {"ami": 0.5, "probe": 0.7}, "random": {"ami": 0.3, "probe": 0.72},
                           "hand": {"ami": 0.34, "probe": 0.67}},
@@ -37,7 +37,7 @@ def test_bar_problems_names_each_metric_that_does_not_beat_a_baseline() -> None:
 
 
 def test_score_features_separates_real_groups_from_noise() -> None:
-    from ssrl_core.reproduce.quality import score_features
+    from paper.quality import score_features
 
     rng = np.random.default_rng(0)
     labels = np.repeat(np.array(["a", "b", "c"]), 60)
@@ -65,9 +65,9 @@ def test_shipped_base_encoder_embeds_one_and_three_channel_cells() -> None:
 
 @requires_shared
 def test_shipped_base_encoder_beats_random_weights_on_mitocheck_held_out_plates() -> None:
+    from paper.quality import heldout, knn_top1
     from ssrl_core.evaluate.embedding import embed
     from ssrl_core.models.shipped import shipped_path
-    from ssrl_core.reproduce.quality import heldout, knn_top1
 
     cells, labels = heldout("mitocheck")
     base = knn_top1(embed(cells, str(shipped_path("cells_base"))), labels)
@@ -76,7 +76,7 @@ def test_shipped_base_encoder_beats_random_weights_on_mitocheck_held_out_plates(
 
 
 def test_stages_follow_init_run_folders_back_to_the_first_run(tmp_path: Path) -> None:
-    from ssrl_core.reproduce.base_encoder import stages
+    from paper.base_encoder import stages
     from ssrl_core.train import load_config, train
     from tests.test_train_finetune import TINY
     from tests.test_train_loop import tiny_npz
@@ -97,8 +97,8 @@ def test_stages_follow_init_run_folders_back_to_the_first_run(tmp_path: Path) ->
 def test_shipped_base_encoder_beats_random_weights_on_bbbc021_held_out_sites() -> None:
     """The bar stage 2 exists for: cycloheximide vs DMSO, k = 2 AMI and the probe trained on other wells,
     on cells it never saw with a label (sites 3-4 of the treated plate and the DMSO plate)."""
+    from paper.quality import score
     from ssrl_core.models.shipped import shipped_path
-    from ssrl_core.reproduce.quality import score
 
     base, random = score(str(shipped_path("cells_base")), "bbbc021", device="cpu"), score("random-small_cnn-per-channel", "bbbc021", device="cpu")
     assert base["ami"] > random["ami"] and base["probe"] > random["probe"] and base["held_out_by"] == "well", \
