@@ -216,6 +216,6 @@ if sweeps:
     running = sweep_jobs.read_status(pick).get("state") in sweep_jobs.ACTIVE
     st.fragment(run_every=3 if running else None)(follow)()
 
-from ssrl_app import class_bias_view  # noqa: E402 - the section 3.1 views come last on the page
+from ssrl_app.bias import class_bias_view  # noqa: E402 - the section 3.1 views come last on the page
 
 class_bias_view.show()
