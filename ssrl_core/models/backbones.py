@@ -121,7 +121,8 @@ class PerChannel(nn.Module):
 
 def _resnet(arch: str, in_channels: int, image_size: int, stem_stride: int = 1,
             width: int = 64) -> nn.Module:
-    from torchvision import models  # imported when needed: torchvision loads torch._dynamo (seconds)
+    # imported when needed: torchvision loads torch._dynamo (seconds of CPU)
+    from torchvision import models
 
     net = getattr(models, arch)(weights=None) if width == 64 else _narrow_resnet(width)
     if image_size <= SMALL_IMAGE:
@@ -166,7 +167,8 @@ class VGGFeatures(nn.Module):
 
     def __init__(self, cfg: str, in_channels: int, image_size: int) -> None:
         super().__init__()
-        from torchvision.models.vgg import cfgs, make_layers  # torchvision imports torch._dynamo: seconds
+        # imported when needed: torchvision loads torch._dynamo (seconds of CPU)
+        from torchvision.models.vgg import cfgs, make_layers
 
         self.features = make_layers(cfgs[cfg], batch_norm=True)
         first = self.features[0]
