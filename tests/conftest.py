@@ -15,6 +15,21 @@ requires_shared = pytest.mark.skipif(
     SHARED is None, reason="../shared/data is absent (it is present in development and CI)")
 
 
+# Files of one to three tests that take a minute or more of a worker (`--durations`, issue 26 item 7),
+# longest first. `make test` runs with `--dist loadfile --no-loadscope-reorder`, so xdist hands out
+# whole files in this order: the long ones start first instead of last (xdist's default order is by
+# number of tests, which put these at the end, the run finishing on one worker while the others idled).
+LONG_FILES_FIRST = ("test_same_numbers.py", "test_browser_1024.py", "test_store_ddp.py", "test_gpu_check_script.py",
+                    "test_browser_layout.py", "test_bad_inputs_runs.py", "test_app_invariance.py",
+                    "test_browser_app.py", "test_hardening2_disk.py", "test_reproduce.py", "test_embed_procs.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The long files first, the rest in collection order (a stable sort: each file keeps its order)."""
+    rank = {name: i for i, name in enumerate(LONG_FILES_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """`../shared/data`, or skip the test with a reason when it is absent."""

@@ -28,13 +28,10 @@ Each backbone maps `(B, C, H, W)` float32 to `(B, feat_dim)`.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from numbers import Integral
 
 import torch
 from torch import nn
-from torchvision import models as tvm
-from torchvision.models.vgg import cfgs as vgg_cfgs, make_layers
 
 from ssrl_core.models.pretrained import load_imagenet
 
@@ -122,9 +119,12 @@ class PerChannel(nn.Module):
         return feats.reshape(b, c * self.inner_dim)
 
 
-def _resnet(factory: Callable[..., nn.Module], in_channels: int, image_size: int, stem_stride: int = 1,
+def _resnet(arch: str, in_channels: int, image_size: int, stem_stride: int = 1,
             width: int = 64) -> nn.Module:
-    net = factory(weights=None) if width == 64 else _narrow_resnet(width)
+    # imported when needed: torchvision loads torch._dynamo (seconds of CPU)
+    from torchvision import models
+
+    net = getattr(models, arch)(weights=None) if width == 64 else _narrow_resnet(width)
     if image_size <= SMALL_IMAGE:
         net.conv1 = nn.Conv2d(in_channels, width, kernel_size=3, stride=stem_stride, padding=1, bias=False)
         net.maxpool = nn.Identity()
@@ -167,7 +167,10 @@ class VGGFeatures(nn.Module):
 
     def __init__(self, cfg: str, in_channels: int, image_size: int) -> None:
         super().__init__()
-        self.features = make_layers(vgg_cfgs[cfg], batch_norm=True)
+        # imported when needed: torchvision loads torch._dynamo (seconds of CPU)
+        from torchvision.models.vgg import cfgs, make_layers
+
+        self.features = make_layers(cfgs[cfg], batch_norm=True)
         first = self.features[0]
         self.features[0] = nn.Conv2d(in_channels, first.out_channels, 3, padding=1)
         pools = [i for i, m in enumerate(self.features) if isinstance(m, nn.MaxPool2d)]
@@ -185,7 +188,9 @@ class VGGFeatures(nn.Module):
 
 
 def _convnext_tiny(in_channels: int, image_size: int) -> nn.Module:
-    net = tvm.convnext_tiny(weights=None)
+    from torchvision.models import convnext_tiny
+
+    net = convnext_tiny(weights=None)
     stem = net.features[0][0]
     if image_size <= SMALL_IMAGE:
         net.features[0][0] = nn.Conv2d(in_channels, stem.out_channels, kernel_size=4, stride=2, padding=1)
@@ -228,13 +233,13 @@ def build_backbone(name: str, in_channels: int, image_size: int,
         net = SmallCNN(in_channels)
         dim = net.out_dim
     elif name == "resnet18_s2":
-        net, dim = _resnet(tvm.resnet18, in_channels, image_size, stem_stride=2), 512
+        net, dim = _resnet("resnet18", in_channels, image_size, stem_stride=2), 512
     elif name == "resnet18_half":
-        net, dim = _resnet(tvm.resnet18, in_channels, image_size, stem_stride=2, width=32), 256
+        net, dim = _resnet("resnet18", in_channels, image_size, stem_stride=2, width=32), 256
     elif name == "resnet18":
-        net, dim = _resnet(tvm.resnet18, in_channels, image_size), 512
+        net, dim = _resnet("resnet18", in_channels, image_size), 512
     elif name == "resnet50":
-        net, dim = _resnet(tvm.resnet50, in_channels, image_size), 2048
+        net, dim = _resnet("resnet50", in_channels, image_size), 2048
     elif name == "vgg11":
         net, dim = VGGFeatures("A", in_channels, image_size), 512
     elif name == "vgg13":

@@ -11,7 +11,11 @@ written atomically
 
 from __future__ import annotations
 
+import importlib.metadata
+import importlib.util
 import platform
+import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +34,33 @@ def package_versions() -> dict[str, str]:
     """Versions that matter to reload a checkpoint."""
     out = {"python": platform.python_version(), "torch": str(torch.__version__), "numpy": str(np.__version__),
            "ssrl_core": str(ssrl_core.__version__)}
-    try:
-        import torchvision
-
-        out["torchvision"] = str(torchvision.__version__)
-    except ImportError:  # pragma: no cover
-        pass
+    version = _torchvision_version()
+    if version:
+        out["torchvision"] = version
     return out
+
+
+def _torchvision_version() -> str | None:
+    """torchvision's `__version__` (e.g. 0.29.1+cpu) read from its version.py, without importing it
+    (a tiny-CNN run never needs torchvision, whose import costs seconds); None if it is not installed."""
+    loaded = sys.modules.get("torchvision")
+    if loaded is not None:
+        return str(loaded.__version__)
+    spec = importlib.util.find_spec("torchvision")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for folder in spec.submodule_search_locations:
+        try:
+            text = (Path(folder) / "version.py").read_text(encoding="utf-8")
+        except OSError:
+            continue
+        found = re.search(r"^__version__\s*=\s*['\"]([^'\"]+)['\"]", text, re.MULTILINE)
+        if found:
+            return found.group(1)
+    try:
+        return importlib.metadata.version("torchvision")
+    except importlib.metadata.PackageNotFoundError:  # pragma: no cover
+        return None
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
