@@ -15,6 +15,7 @@ run: $(READY)
 # worker fills the idle CPU (a wait-bound subset: 504 s with -n 2, 353 s with -n 3, same CPU time).
 # Whole files per worker, the long ones first (tests/conftest.py: LONG_FILES_FIRST).
 test: $(READY) browser
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q -n 3 --dist loadfile --no-loadscope-reorder
 
 setup: $(STAMP)

@@ -14,7 +14,6 @@ from ssrl_app.home import demo
 from ssrl_app.shell import loaders, session, sidebar, state
 from ssrl_app.shell.errors import at_the_edge
 
-
 # The one table of pages: the navigation and the Home page's path through the app are built from it.
 PAGES = (  # file, title, icon, what it is for
     ("pages/data.py", "Data", ":material/photo_library:", "look at your cells, filter them, import your own images."),

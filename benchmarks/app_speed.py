@@ -36,8 +36,8 @@ def bench_preview(dataset: str, repeats: int) -> dict:
     """Time the preview (views + LPIPS) and its two parts on 4 real cells."""
     import torch
 
-    from ssrl_core.augment.preview import make_preview
     from ssrl_core.augment import ViewMaker, get_preset
+    from ssrl_core.augment.preview import make_preview
     from ssrl_core.data.cellset import channel_ranges, to_unit_float
     from ssrl_core.data.registry import load_dataset
     from ssrl_core.perceptual import LPIPS
@@ -68,9 +68,9 @@ def bench_preview(dataset: str, repeats: int) -> dict:
 def bench_browser(changes: int) -> dict:
     """Cold start to first render, and parameter change to updated preview, in Chromium."""
     from playwright.sync_api import sync_playwright
+    from test_browser_app import CHROMIUM
 
     from app_support import free_port, wait_healthy, write_tiny
-    from test_browser_app import CHROMIUM
 
     base = Path(tempfile.mkdtemp(prefix="ssrl_bench_"))
     (base / "data").mkdir()
@@ -181,9 +181,9 @@ def bench_first_paint(visits: int = 3) -> dict:
     a fresh server (cold: nothing imported yet), then new browser sessions on the same server.
     Timed from the page request to the title drawn, to the sidebar's last line (torch imported)."""
     from playwright.sync_api import sync_playwright
+    from test_browser_app import CHROMIUM
 
     from app_support import free_port, wait_healthy
-    from test_browser_app import CHROMIUM
 
     env = dict(os.environ, SSRL_APP_WARM="0", SSRL_RUNS=tempfile.mkdtemp(prefix="ssrl_bench_runs_"))
     port = free_port()

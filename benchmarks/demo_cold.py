@@ -20,8 +20,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from app_support import serve_app  # noqa: E402
 from test_browser_layout import CLIPPED  # noqa: E402  (the clipped-text probe of the browser tests)
+
+from app_support import serve_app  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 

@@ -153,7 +153,6 @@ def heldout_cells():
 
 
 def normal_scores(v):
-    import numpy as np
     from scipy.special import ndtri
     from scipy.stats import rankdata
 

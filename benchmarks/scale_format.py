@@ -5,9 +5,16 @@ batches of 2,048, then random batches of 256 and a sequential pass read back. za
 dependency of the product: install it out of the way to rerun this, e.g.
 `pip install --target /tmp/zarrtest zarr`. Results: benchmarks/scale.md ("Why .npy chunks").
 """
-import sys, time, os, numpy as np, shutil
+import os
+import shutil
+import sys
+import time
+
+import numpy as np
+
 sys.path.insert(0, "/tmp/zarrtest")
 import zarr
+
 src = np.load("/work/shared/data/bbbc021/bbbc021_week4_dmso_cycloheximide.npz")["images"]
 N = 20000; chunk = 2048
 rng = np.random.default_rng(0)

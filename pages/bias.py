@@ -14,12 +14,14 @@ import hashlib
 import altair as alt
 import streamlit as st
 
-from ssrl_app.shell import (analysis, charts, checkpoints, estimate, figures, labels as plain, loaders, page, selection,
-                            state)
+from ssrl_app.shell import analysis, charts, checkpoints, estimate, figures, loaders, page, selection, state
+from ssrl_app.shell import labels as plain
 from ssrl_app.shell.errors import message
-from ssrl_core import augment, evaluate as ev
+from ssrl_core import augment
+from ssrl_core import evaluate as ev
 from ssrl_core.models import BACKBONES
-from ssrl_core.sweeps import jobs as sweep_jobs, runner as sweep_runner
+from ssrl_core.sweeps import jobs as sweep_jobs
+from ssrl_core.sweeps import runner as sweep_runner
 from ssrl_core.train.defaults import short_run_defaults
 
 page.open_page("Bias: what has the representation learned to see?")

@@ -15,7 +15,8 @@ import pandas as pd
 import streamlit as st
 
 from ssrl_app.explore import cards, group_diff_view, hand_labels
-from ssrl_app.shell import analysis, charts, checkpoints, figures, labels as plain, loaders, page, selection, state
+from ssrl_app.shell import analysis, charts, checkpoints, figures, loaders, page, selection, state
+from ssrl_app.shell import labels as plain
 from ssrl_app.shell.errors import message, plain_errors
 from ssrl_app.shell.images import composite, enlarge
 from ssrl_core import evaluate as ev

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from ssrl_app.shell import checkpoints, estimate, labels as plain, loaders, page, selection, sidebar, state
+from ssrl_app.shell import checkpoints, estimate, loaders, page, selection, sidebar, state
+from ssrl_app.shell import labels as plain
 from ssrl_app.shell.errors import message, plain_errors
 from ssrl_app.shell.uploads import save_uploads
 from ssrl_app.train import run_view

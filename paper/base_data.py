@@ -26,6 +26,8 @@ import pandas as pd
 
 from paper.plan import BBBC021, BBBC021_TRAIN_SITES, MITOCHECK, MITOCHECK_HELDOUT_PLATES, TRAIN_PLATE
 from ssrl_core.data.cellset import channel_ranges, to_unit_float
+from ssrl_core.data.registry import load_dataset
+from ssrl_core.io import atomic_write
 
 SIZE = 64
 
@@ -45,8 +47,6 @@ def _grey_images(images: np.ndarray) -> np.ndarray:
 
 def build(out: Path) -> dict[str, int]:
     """Write the base training set to `out`; returns the number of grey images per source."""
-    from ssrl_core.data.registry import load_dataset
-    from ssrl_core.io import atomic_write
 
     parts, metas, counts = [], [], {}
 

@@ -19,6 +19,10 @@ from typing import Any, Callable
 
 from paper import shipping
 from paper.plan import entry, project_root
+from paper.quality import score
+from ssrl_core import paths
+from ssrl_core.evaluate.verdicts import margin
+from ssrl_core.models.encoder_file import find_checkpoint, load_checkpoint
 
 GROUPS = ("mitocheck", "bbbc021", "mnist")
 Log = Callable[[str], None]
@@ -29,7 +33,6 @@ METRICS = ("probe", "knn", "ami")
 
 def scores(encoder: str, backbone: str, groups: tuple[str, ...] = GROUPS) -> dict[str, dict[str, Any]]:
     """{group: {encoder | random | hand: scores}} on each group's held-out cells (the protocol's)."""
-    from paper.quality import score
 
     out: dict[str, dict[str, Any]] = {}
     for group in groups:
@@ -45,7 +48,6 @@ def scores(encoder: str, backbone: str, groups: tuple[str, ...] = GROUPS) -> dic
 def bar_problems(card: dict[str, dict[str, Any]]) -> list[str]:
     """Where the encoder does not beat random init and hand features on AMI and the held-out probe
     by more than the protocol's margin (a smaller gap is a tie, which is not a win)."""
-    from ssrl_core.evaluate.verdicts import margin
 
     problems = []
     for group, rows in card.items():
@@ -67,7 +69,6 @@ def _relative(folder: Path) -> str:
 
 def stages(run_dir: Path) -> list[dict[str, Any]]:
     """The training stages behind a run, oldest first: each run, then the run its `init:` names."""
-    from ssrl_core.models.encoder_file import find_checkpoint, load_checkpoint
 
     out: list[dict[str, Any]] = []
     seen: set[Path] = set()
@@ -93,7 +94,6 @@ def stages(run_dir: Path) -> list[dict[str, Any]]:
 def ship(folder: str | Path | None = None, log: Log = print, export: bool = True) -> dict[str, Any]:
     """Export the finished run of `cells_base` (fp16; `export=False` keeps the shipped file), score
     it, and write its card in the index."""
-    from ssrl_core import paths
 
     folder = Path(folder or paths.pretrained_dir())
     e = entry("cells_base")

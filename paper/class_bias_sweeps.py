@@ -18,9 +18,13 @@ from typing import Any, Callable
 
 import pandas as pd
 
+from paper.plan import ENTRIES, entry
 from ssrl_core import paths
 from ssrl_core.csvio import read_csv, write_csv
 from ssrl_core.data.names import safe_filename
+from ssrl_core.data.registry import load_dataset
+from ssrl_core.io import atomic_write_json
+from ssrl_core.models.shipped import shipped_path
 
 Log = Callable[[str], None]
 
@@ -52,7 +56,6 @@ def reference_properties(out: Path, encoder: str, dataset: str = "cifar10", colu
                          per_class: int = 300, split: str | None = "train", log: Log = print) -> pd.DataFrame:
     """Class properties on `per_class` images per class (of the `split` rows) with `encoder`,
     cached in `out/class_properties_<encoder>.csv`."""
-    from ssrl_core.data.registry import load_dataset
     from ssrl_core.evaluate.class_properties import measure
 
     cache = Path(out) / f"class_properties_{safe_filename(encoder)}.csv"
@@ -77,7 +80,6 @@ def encoder_probe(config: Path, encoder: str, cache: Path | None = None, log: Lo
     from ssrl_core.evaluate.embedding import embed
     from ssrl_core.evaluate.encoders import resolve
     from ssrl_core.evaluate.probe import split_probe
-    from ssrl_core.io import atomic_write_json
     from ssrl_core.sweeps.runner import load_sweep, probe_cells
     from ssrl_core.train.config import DataConfig
     from ssrl_core.train.data import load_cells
@@ -130,7 +132,6 @@ def start_probe(config: Path, out: Path, log: Log = print) -> dict[str, Any] | N
 
 def shipped_starts(configs: list[Path]) -> list[str]:
     """The shipped encoders (`plan.ENTRIES`) that the sweeps' base configs start from."""
-    from paper.plan import ENTRIES
     from ssrl_core.sweeps.runner import load_sweep
 
     names = {e.name for e in ENTRIES}
@@ -144,7 +145,6 @@ def ship_start(name: str, out: Path, folder: Path | None = None, configs: list[P
     its card: the sweeps' probe on it against random weights of its backbone (the same cached
     probes that the report compares every run with, in `out`)."""
     from paper import shipping
-    from paper.plan import entry
 
     folder = Path(folder or paths.pretrained_dir())
     e = entry(name)
@@ -166,8 +166,6 @@ def ensure_starts(configs: list[Path], out: Path, log: Log = print) -> None:
     """Train and ship each shipped start encoder of the sweeps that is not in `pretrained/` yet
     (resumable like the sweeps: a finished run is not trained again)."""
     from paper import shipping
-    from paper.plan import entry
-    from ssrl_core.models.shipped import shipped_path
 
     for name in shipped_starts(configs):
         if shipped_path(name) is not None:

@@ -24,7 +24,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from paper.base_data import build
+from paper.class_bias_sweeps import reproduce_cifar
 from ssrl_core.cli._common import emit
+from ssrl_core.oserrors import plain
+from ssrl_core.paths import PROJECT_ROOT
+from ssrl_core.sweeps.class_verdicts import _word
 
 
 def _log(msg: str) -> None:
@@ -90,7 +95,6 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except (ValueError, KeyError, RuntimeError, OSError, MemoryError) as exc:
-        from ssrl_core.oserrors import plain
 
         print(f"error: {plain(exc)}", file=sys.stderr)
         return 2
@@ -98,7 +102,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_reproduce(args: argparse.Namespace) -> int:
     from paper import class_bias_report, plan, readme_blocks, report, runner, shipping
-    from ssrl_core.paths import PROJECT_ROOT
 
     opts = runner.Options.make(args.pretrained, args.runs, quick=args.quick, max_cells=args.max_cells,
                                device=args.device)
@@ -140,8 +143,6 @@ def run_reproduce(args: argparse.Namespace) -> int:
 
 
 def run_class_bias(args: argparse.Namespace) -> int:
-    from paper.class_bias_sweeps import reproduce_cifar
-    from ssrl_core.sweeps.class_verdicts import _word
 
     res = reproduce_cifar(args.out, args.config, encoder=args.encoder, per_class=args.per_class, docs=args.docs,
                           shipped=args.shipped, report_only=args.report_only, n_null=args.null, ship_base=args.ship_base,
@@ -155,7 +156,6 @@ def run_class_bias(args: argparse.Namespace) -> int:
 
 
 def run_base_data(args: argparse.Namespace) -> int:
-    from paper.base_data import build
 
     counts = build(args.out)
     emit({"out": str(args.out), "counts": counts}, args.json,

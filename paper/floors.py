@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from paper.tables import markdown_table, mean_std
+from ssrl_core.evaluate.verdicts import differs
 
 # group -> ((metric key, label), (metric key, label)): the clustering and the probe measure.
 MEASURES = {"mnist": (("ami", "digit AMI"), ("probe", "digit probe")),
@@ -60,7 +61,6 @@ def _spread(row: dict | None, key: str) -> float:
 def versus_random(result: dict[str, Any]) -> pd.DataFrame:
     """One row per shipped encoder: its AMI and probe next to random init of the same backbone and
     the hand features (a win needs a gap above the spread over seeds and K-Means runs)."""
-    from ssrl_core.evaluate.verdicts import differs
 
     rows = []
     for group, res in result["groups"].items():

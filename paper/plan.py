@@ -26,6 +26,8 @@ import pandas as pd
 
 from ssrl_core.data.cellset import CellSet
 from ssrl_core.data.mitocheck_names import MITOCHECK_HELDOUT_PLATES
+from ssrl_core.data.rules import rule_mask
+from ssrl_core.paths import PROJECT_ROOT
 
 MNIST = "mnist-5k"
 MITOCHECK = "mitocheck_phenotype_crops"
@@ -122,7 +124,6 @@ HELDOUT_RULES: dict[str, list[dict[str, list]]] = {  # group -> `ssrl_core.data.
 
 def heldout_mask(meta: pd.DataFrame, group: str) -> np.ndarray:
     """Which cells (rows of `meta`) a group's shipped checkpoints are scored on (`HELDOUT_RULES`)."""
-    from ssrl_core.data.rules import rule_mask
 
     if group not in HELDOUT_RULES:
         raise ValueError(f"unknown group {group!r} ({', '.join(HELDOUT_RULES)})")
@@ -158,6 +159,5 @@ def choose_heldout_plates(meta: pd.DataFrame, fraction: float = 0.3, seed: int =
 
 
 def project_root() -> Path:
-    from ssrl_core.paths import PROJECT_ROOT
 
     return PROJECT_ROOT

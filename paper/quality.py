@@ -22,6 +22,7 @@ import pandas as pd
 
 from paper.plan import BBBC021, MITOCHECK, MNIST, heldout_cells
 from ssrl_core.data.cellset import CellSet
+from ssrl_core.data.registry import load_dataset
 
 GROUP_DATASET = {"mitocheck": MITOCHECK, "bbbc021": BBBC021, "mnist": MNIST}
 COLUMN = {"mitocheck": "label", "bbbc021": "compound", "mnist": "label"}
@@ -32,7 +33,6 @@ SPLIT = {"mitocheck": "held-out plates (25 plates, 1,001 cells)",
 
 def heldout(group: str) -> tuple[CellSet, np.ndarray]:
     """The held-out cells of a group and the labels they are scored against."""
-    from ssrl_core.data.registry import load_dataset
 
     if group not in GROUP_DATASET:
         raise ValueError(f"unknown group {group!r}; use mitocheck, bbbc021 or mnist")

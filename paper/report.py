@@ -15,8 +15,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from paper.floors import _spread
 from paper.readme_blocks import README_END, README_START  # noqa: F401 (the markers of readme_block)
 from paper.tables import fmt, markdown_table, mean_std
+from paper.text import render_page
+from ssrl_core.evaluate.verdicts import differs
 from ssrl_core.io import atomic_write, atomic_write_text
 
 HEADER = "Reproduction of the paper's findings on real data"
@@ -42,8 +45,6 @@ def _verdict(ok: bool | None, noisy: bool = False) -> str:
 def _noisy(res: dict, a: str, b: str, key: str) -> bool:
     """True when the two rows' means differ by no more than the protocol's margin: the spread over
     training seeds and K-Means runs (`verdicts.differs`); a claim that rests on such a gap is a tie."""
-    from paper.floors import _spread
-    from ssrl_core.evaluate.verdicts import differs
 
     ra, rb = _row(res, a), _row(res, b)
     if ra is None or rb is None:
@@ -167,7 +168,8 @@ def readme_block(result: dict[str, Any], seeds: str) -> str:
     """The README's results paragraph and table (between its markers)."""
     seeds_text = ("one training seed each: the runs of extra seeds were not kept; `ssrl-paper reproduce --retrain "
                   "--seeds 0 1 2` trains them" if seeds == "1" else f"mean ± std over {seeds} training seeds")
-    return (f"Shipped checkpoints (`pretrained/`, trained on this project's 2-core CPU in minutes; {seeds_text}), scored on held-out cells by `ssrl-paper reproduce` under the one evaluation "
+    return (f"Shipped checkpoints (`pretrained/`, trained on this project's 2-core CPU in minutes; {seeds_text}), "
+            "scored on held-out cells by `ssrl-paper reproduce` under the one evaluation "
             "protocol the app and the command line use (features normalised per plate to its DMSO cells, "
             "k = the number of groups, the median AMI over 10 K-Means runs, probes trained on other plates or "
             "wells, balanced accuracy); each one's training is in [docs/results.md](docs/results.md), with every "
@@ -248,7 +250,6 @@ def write_report(result: dict[str, Any], docs: Path, index: dict | None = None, 
 
 
 def render(result: dict[str, Any], index: dict | None, command: str, figure_paths: list[str]) -> str:
-    from paper.text import render_page
 
     return render_page(result, index, command, figure_paths, claims(result), group_table, _factor_table,
                        headline(result), markdown_table,

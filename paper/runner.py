@@ -17,9 +17,12 @@ from typing import Any, Callable
 import numpy as np
 
 from paper import tables
+from paper.floors import card_words, versus_random
 from paper.plan import ENTRIES, Entry, entries, heldout_cells, project_root
 from paper.shipping import run_state
 from ssrl_core.data.cellset import CellSet
+from ssrl_core.data.registry import load_dataset
+from ssrl_core.evaluate.embedding import embed
 from ssrl_core.evaluate.encoders import PER_CHANNEL
 from ssrl_core.models.encoder_file import CHECKPOINT, load_checkpoint
 
@@ -93,7 +96,6 @@ def _subsample(cells: CellSet, n: int | None, seed: int, column: str | None) -> 
 
 
 def load_group_cells(group: str, opts: Options) -> CellSet:
-    from ssrl_core.data.registry import load_dataset
 
     dataset = entries(group)[0].dataset
     cells = heldout_cells(load_dataset(dataset), group)
@@ -129,7 +131,6 @@ def _first_info(paths: list[Path]) -> dict[str, Any] | None:
 
 
 def _embed(cells: CellSet, encoder: str, opts: Options) -> np.ndarray:
-    from ssrl_core.evaluate.embedding import embed
 
     return embed(cells, encoder, device=opts.device)
 
@@ -207,7 +208,6 @@ def index_metrics(result: dict[str, Any]) -> dict[str, dict[str, float]]:
     """Seed-0 held-out metrics per shipped checkpoint (the shipped file's own numbers, which the app
     shows for the same cells), with `seed_std`: each metric's standard deviation over the training
     seeds found (the spread a verdict must exceed), for pretrained/index.json."""
-    from paper.floors import card_words, versus_random
 
     words = card_words(versus_random(result))
     out: dict[str, dict[str, float]] = {}

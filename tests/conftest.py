@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-import app_support
 from ssrl_core import paths
+
+import app_support
 
 SHARED = paths.shared_data_dir()
 requires_shared = pytest.mark.skipif(

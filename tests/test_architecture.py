@@ -17,7 +17,8 @@ import functools
 import re
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from app_support import ROOT
+
 BASE = ("paths", "io", "jobs", "devices", "params", "weights", "lpips_jax", "perceptual", "csvio", "oserrors",
         "checksums")
 FLOORS = {"base": 0, "data": 1, "augment": 2, "models": 3, "methods": 3, "train": 4, "evaluate": 5,
@@ -438,3 +439,19 @@ def test_app_modules_without_streamlit_are_display_or_session_helpers() -> None:
              "ssrl_app.augment.finetune"}
     plain = {m for m, p in SOURCES.items() if m.startswith("ssrl_app") and not _imports_streamlit(p)}
     assert plain <= known, f"app modules without Streamlit, not known as display helpers: {sorted(plain - known)}"
+
+
+def test_tests_mirror_the_packages() -> None:
+    """issue 26 item 7: tests sit by what they test (`tests/core/<package>`, `tests/app`, `tests/browser`,
+    `tests/cli`, `tests/paper`); only the layout checks stay at the top. File names are unique across
+    folders (pytest imports test files by name)."""
+    tests = ROOT / "tests"
+    packages = {p.name for p in (ROOT / "ssrl_core").iterdir() if (p / "__init__.py").is_file()}
+    allowed = {"app", "browser", "cli", "paper", "core"} | {f"core/{p}" for p in packages}
+    files = [p for p in tests.rglob("test_*.py") if "data" not in p.relative_to(tests).parts[:1]]
+    where = {p.parent.relative_to(tests).as_posix() for p in files}
+    assert where - {"."} <= allowed, sorted(where - {"."} - allowed)
+    assert {p.name for p in files if p.parent == tests} == {"test_architecture.py", "test_function_imports.py"}
+    names = [p.name for p in files]
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
+    assert len(where) >= 10  # the suite is spread over the packages

@@ -16,6 +16,7 @@ import streamlit as st
 from ssrl_app.shell import state
 from ssrl_core.augment import CATALOG, PRESETS, Step, get_preset
 
+
 def recipe_in(slot: str, default_preset: str):
     """The recipe stored in `slot`, starting from `default_preset` the first time."""
     if not state.has(slot):

@@ -20,7 +20,7 @@ import streamlit as st
 from ssrl_app.shell import charts
 from ssrl_app.shell.errors import message
 from ssrl_core import paths
-from ssrl_core.csvio import read_csv
+from ssrl_core.csvio import read_csv, write_csv
 from ssrl_core.evaluate import class_properties as cprops
 from ssrl_core.sweeps import class_bias, class_verdicts
 
@@ -201,7 +201,6 @@ def measure_for_sweep(sweep_dir: Path, encoder: str, per_class: int = 300) -> Pa
     """Measure the class properties of a sweep's dataset (its training selection) and keep them."""
     import json
 
-    from ssrl_core.csvio import write_csv
     from ssrl_core.train.config import DataConfig
     from ssrl_core.train.data import load_cells
 

@@ -17,6 +17,7 @@ import streamlit as st
 
 from ssrl_app.shell import state
 from ssrl_app.shell.errors import message
+from ssrl_core import paths
 
 CP_READ, CP_ERROR = state.CP_READ, state.CP_ERROR  # the tables read by "Read"; its last problem
 
@@ -110,7 +111,6 @@ def _compare(found: dict) -> None:
 
 def _run(found: dict) -> None:
     from ssrl_app.data import data_import
-    from ssrl_core import paths
     from ssrl_core.data.cellprofiler import import_cellprofiler
     from ssrl_core.data.names import safe_filename
     from ssrl_core.data.npz import save_npz

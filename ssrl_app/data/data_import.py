@@ -16,15 +16,18 @@ from pathlib import Path
 
 import streamlit as st
 
-from ssrl_app.shell import state
+from ssrl_app.shell import loaders, state
 from ssrl_app.shell.errors import message
 from ssrl_app.shell.uploads import save_uploads
+from ssrl_core import paths
+from ssrl_core.data.bbbc021 import known_plates
+from ssrl_core.data.folder import import_uploads
 from ssrl_core.data.names import IMAGE_SUFFIXES
+from ssrl_core.data.sources import download, downloadable
 
 
 def use_dataset(path: str | Path) -> None:
     """Load `path` to check it, add it to this session's list and make it the current dataset."""
-    from ssrl_app.shell import loaders
     cells = loaders.cells(str(path))
     extra = list(state.get(state.EXTRA_DATASETS, []))
     if str(path) not in extra:
@@ -60,7 +63,6 @@ def import_path(folder: Path, channel_axis: str) -> Path:
     folder made from it with that choice (so every page reads the cells the same way)."""
     if channel_axis == "auto":
         return folder
-    from ssrl_core.data.folder import import_uploads
 
     return import_uploads(folder, name=folder.name, channel_axis=channel_axis)[0]
 
@@ -78,7 +80,6 @@ def open_to_network() -> bool:
 def importable_roots() -> list[Path]:
     """Where the folder box may read when the app is open to the network: the data folders and
     the uploads."""
-    from ssrl_core import paths
 
     shared = paths.shared_data_dir()
     roots = [paths.data_dir(), paths.uploads_dir()] + ([shared] if shared else [])
@@ -147,14 +148,11 @@ def _downloads() -> None:
     """Downloads of the source table (`ssrl_core.data.sources`) where the network allows (offline:
     a plain message); a source's mirror variable (SSRL_MITOCHECK_URL, ...) points at a mirror or a
     local server in tests."""
-    from ssrl_core import paths
-    from ssrl_core.data.sources import download, downloadable
 
     offered = {src.title: src for src in downloadable()}
     src = offered[st.radio("Source", list(offered), horizontal=True, key="w.data.dl_source")]
     options: dict = {}
     if "plates" in src.options:  # a plate-by-plate source: which plates
-        from ssrl_core.data.bbbc021 import known_plates
 
         known = known_plates()
         if known:

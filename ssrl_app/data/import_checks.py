@@ -27,6 +27,7 @@ from ssrl_core.data.fields import nucleus_crops
 from ssrl_core.data.imagefile import read_image
 from ssrl_core.data.names import IMAGE_SUFFIXES, safe_filename
 from ssrl_core.data.npz import save_npz
+from ssrl_core.data.seg_qc import segmentation_report, warnings_for
 
 FIELD_SIDE = 300  # crops are 28-196 px; an image at least this large is taken for a full field
 MASK = re.compile(r"(label|mask|_seg)", re.IGNORECASE)  # img_labels.tif, mask2d.tif, x_seg.png, x_cp_masks.png
@@ -101,7 +102,6 @@ QC_FIELDS = 3  # fields the "check first" button looks at
 
 def fields_qc(files: list[Path], nuclear_channel: int = 0, n: int = QC_FIELDS) -> dict:
     """The nucleus check (`ssrl_core.data.seg_qc`) on `n` fields spread over the folder."""
-    from ssrl_core.data.seg_qc import segmentation_report
 
     pick = [files[int(i)] for i in np.unique(np.linspace(0, len(files) - 1, min(n, len(files))).round())]
     report = segmentation_report([(p.name, lambda p=p: own_range(read_image(p, what="a field"))[..., nuclear_channel])
@@ -112,7 +112,6 @@ def fields_qc(files: list[Path], nuclear_channel: int = 0, n: int = QC_FIELDS) -
 
 def crop_warnings(crops, field_shape: tuple[int, int]) -> list[str]:
     """The nucleus check's warnings for the objects found on each field of a finished crop."""
-    from ssrl_core.data.seg_qc import warnings_for
 
     stats, names = [], []
     for name, rows in crops.meta.groupby("field", sort=False):

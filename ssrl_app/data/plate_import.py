@@ -18,10 +18,16 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from ssrl_app.data import qc_view
+from ssrl_app.data import data_import, qc_view
+from ssrl_app.data.data_import import check_folder
 from ssrl_app.shell import state
 from ssrl_app.shell.errors import message
-from ssrl_core.data.patterns import BUILTIN
+from ssrl_core import paths
+from ssrl_core.data.names import safe_filename
+from ssrl_core.data.npz import save_npz
+from ssrl_core.data.patterns import BUILTIN, DESCRIPTIONS
+from ssrl_core.data.plate import import_plate, map_rows, read_plate_map, scan_plate
+from ssrl_core.data.seg_qc import plate_qc
 from ssrl_core.data.store import SUFFIX as STORE_SUFFIX
 
 PATTERNS = ["auto", *BUILTIN, "my own pattern"]
@@ -29,11 +35,7 @@ PATTERNS = ["auto", *BUILTIN, "my own pattern"]
 
 def _scan() -> None:
     """Form callback: match the files and read the plate map; keep the result for the preview."""
-    from ssrl_core.data.names import safe_filename
-    from ssrl_core.data.plate import map_rows, read_plate_map, scan_plate
-    from ssrl_core.data.seg_qc import plate_qc
 
-    from ssrl_app.data.data_import import check_folder
 
     choice = state.get("w.plate.pattern", "auto")
     pattern = state.get("w.plate.custom", "").strip() if choice == "my own pattern" else choice
@@ -70,7 +72,6 @@ def _listing(title: str, items: list[str]) -> None:
 
 def render() -> None:
     """Draw the plate-import panel."""
-    from ssrl_core.data.patterns import DESCRIPTIONS
 
     st.subheader("Import a plate (whole fields)")
     st.caption("One image per channel per site, named by the microscope; the nuclei are found on each "
@@ -129,7 +130,6 @@ def render() -> None:
     c = st.columns([3, 2], vertical_alignment="bottom")
     c[0].text_input("Save as", key="w.plate.name", placeholder="my_plate",
                     help="The name of the imported cells in the data folder")
-    from ssrl_core.data.names import safe_filename
 
     name = safe_filename(state.get("w.plate.name", "") or scan.folder.name, "plate").removesuffix(".npz")
     if c[1].button(f"Import {len(scan.sites)} sites as {name}", type="primary"):
@@ -144,10 +144,6 @@ QC_SITES = 4  # sites the nucleus check looks at before the import
 
 def _run(found: dict, name: str) -> None:
     """Read every site, detect nuclei, crop, save, and make the result the current dataset."""
-    from ssrl_app.data import data_import
-    from ssrl_core import paths
-    from ssrl_core.data.npz import save_npz
-    from ssrl_core.data.plate import import_plate
 
     bar = st.progress(0.0, text="Reading the first site…")
     names = [s.strip() for s in state.get("w.plate.names", "").split(",") if s.strip()] or None

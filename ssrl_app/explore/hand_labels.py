@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from ssrl_app.shell.errors import message
 from ssrl_core.data import annotations
 
 BRUSH = "brush"
@@ -53,7 +54,6 @@ def label_form(name: str, cells, picked: np.ndarray) -> None:
         try:
             annotations.label_cells(name, cells, picked, target, value)
         except (annotations.AnnotationError, OSError) as exc:  # a bad name, or a full or read-only data folder
-            from ssrl_app.shell.errors import message
 
             st.error(f"The label was not kept: {message(exc)}")
             return

@@ -16,6 +16,8 @@ import pandas as pd
 import streamlit as st
 
 from ssrl_app.shell import charts, loaders, state
+from ssrl_app.shell.checkpoints import shipped
+from ssrl_core import paths
 from ssrl_core.evaluate import recipe_contrast as rc
 
 MAP_HEIGHT = 260
@@ -28,7 +30,6 @@ def _result(stamp: float) -> dict | None:
 
 
 def _stamp() -> float:
-    from ssrl_core import paths
 
     p = paths.pretrained_dir() / rc.FILE
     return p.stat().st_mtime if p.is_file() else 0.0
@@ -102,7 +103,6 @@ def _open_on_augment(res: dict) -> None:
 
 def _recompute(res: dict) -> None:
     """Seed 0 of both recipes measured again on this machine, beside the shipped numbers."""
-    from ssrl_app.shell.checkpoints import shipped
 
     paths = {i["name"]: i["path"] for i in shipped()}
     bar = st.progress(0.0, text="starting")
@@ -126,8 +126,8 @@ def render() -> None:
                    "`ssrl demo build` makes them again.")
         return
     a, b = res["labels"]
-    st.caption(f"Two augmentation recipes that differ in one step. Before any training, the preview says which "
-               f"cell features each keeps; encoders trained with each confirm it on cells they never saw.")
+    st.caption("Two augmentation recipes that differ in one step. Before any training, the preview says which "
+               "cell features each keeps; encoders trained with each confirm it on cells they never saw.")
     if st.button("Run the demo", type="primary", key="home.demo"):
         state.put(state.DEMO_ON, True)
     if not state.get(state.DEMO_ON):

@@ -14,6 +14,8 @@ from typing import Iterator
 
 import streamlit as st
 
+from ssrl_core.oserrors import plain
+
 LOG = logging.getLogger("ssrl_app")
 
 # Problems a user can cause or fix (bad file, bad YAML, no network, a checkpoint that does not
@@ -54,6 +56,5 @@ def message(exc: BaseException) -> str:
     """The user-facing text of an exception: the CLI's words (`ssrl_core.oserrors.plain`: a full
     disk, a read-only folder and the like said with the file and what to do; KeyError's quotes
     removed)."""
-    from ssrl_core.oserrors import plain
 
     return plain(exc)

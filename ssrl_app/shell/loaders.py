@@ -11,6 +11,9 @@ from typing import Any
 import numpy as np
 import streamlit as st
 
+from ssrl_app.shell import precompute
+from ssrl_core.evaluate import project
+
 PREFERRED_DATASETS = ("mitocheck_demo", "demo_nuclei", "mnist-5k")  # the labelled sample first
 
 
@@ -103,12 +106,10 @@ def warm_up() -> bool:
     import threading
     if os.environ.get("SSRL_APP_WARM", "1") == "0":
         return False
-    from ssrl_app.shell import precompute
     precompute.start()  # the shipped samples' embeddings, in a low-priority background process
     try:
         import umap  # noqa: F401  (with numba, pynndescent, sklearn, narwhals through its deps)
 
-        from ssrl_core.evaluate import project
     except Exception:  # no UMAP: nothing to warm
         return False
 

@@ -17,13 +17,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+from ssrl_app.shell.checkpoints import facts, misfit, shipped
+from ssrl_core.evaluate import embed
+
 SAMPLES = ("mitocheck_demo", "demo_nuclei", "mnist-5k")
 DEMO = ("mitocheck_demo", "split", "held-out", ("mitocheck_set_a", "mitocheck_set_b"))
 
 
 def jobs() -> list[tuple[str, str, str | None]]:
     """(dataset, encoder path, held-out column value or None for all cells), in the order to embed."""
-    from ssrl_app.shell.checkpoints import facts, misfit, shipped
     from ssrl_core.data.registry import list_datasets
 
     info = {d["name"]: d for d in list_datasets()}
@@ -49,7 +51,6 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
 
     from ssrl_core.data.registry import load_dataset
-    from ssrl_core.evaluate import embed
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--max-jobs", type=int, default=None)

@@ -18,7 +18,8 @@ import pandas as pd
 import streamlit as st
 
 from ssrl_app.shell import loaders, state
-from ssrl_core.models.shipped import heldout_mask
+from ssrl_core.data.samples import MITOCHECK_DEMO
+from ssrl_core.models.shipped import heldout_mask, shipped_checkpoints
 
 HELDOUT = "held-out cells of"
 
@@ -113,9 +114,7 @@ def train_filter(name: str) -> dict[str, list[str]]:
 def scored_cells(item: dict[str, Any], names: list[str]) -> tuple[str, dict[str, list[str]]] | None:
     """(dataset, filters) of the cells a shipped checkpoint was scored on, or None when unknown
     or when its dataset (or, for MitoCheck, the shipped sample) is not here."""
-    from ssrl_core.data.samples import MITOCHECK_DEMO
 
-    from ssrl_core.models.shipped import shipped_checkpoints
 
     card = next((c for c in shipped_checkpoints() if c.get("name") == item.get("name")), item)
     group = card.get("heldout_group")

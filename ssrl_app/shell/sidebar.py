@@ -6,15 +6,15 @@ from pathlib import Path
 
 import streamlit as st
 
-from ssrl_app.shell import loaders, selection, state
+from ssrl_app.shell import checkpoints, loaders, selection, state
+from ssrl_app.shell.errors import message
 from ssrl_core.jobs import ACTIVE
+from ssrl_core.paths import data_dir_problem
 
 
 def dataset_picker() -> str | None:
     """The dataset selectbox (default: the shipped labelled sample `mitocheck_demo`), then the
     cells in use (the Data page's filters); returns the chosen name."""
-    from ssrl_app.shell.errors import message
-    from ssrl_core.paths import data_dir_problem
 
     problem = data_dir_problem()
     if problem:
@@ -115,7 +115,6 @@ def box_label(name: str) -> str:
 def checkpoint_misfit(ckpt: str | None, dataset: str | None) -> str | None:
     """Why the checkpoint in use cannot embed the chosen dataset (channels, crop size), or None
     (also None when either is unknown: a baseline, an unlisted set, an unreadable file)."""
-    from ssrl_app.shell import checkpoints
     if not ckpt or not dataset or not str(ckpt).endswith(".pt"):
         return None
     try:

@@ -100,15 +100,20 @@ KEEP = (
     "w.aug.compare", "w.aug.n_views", "w.aug.n_cells", "w.aug.cells", "w.aug.sample", "w.aug.inv_cells",
     "w.aug.keep", "w.aug.ignore", "w.aug.groups",
     "w.train.method", "w.train.backbone", "w.train.epochs", "w.train.batch", "w.train.crop",
-    "w.train.lr", "w.train.seed", "w.train.device", "w.train.subset",
+    "w.train.lr", "w.train.seed", "w.train.device", "w.train.subset", "w.train.minutes", "w.train.freeze",
     "w.explore.encoder", "w.explore.k", "w.explore.column", "w.explore.proj", "w.explore.color",
     "w.explore.cells", "w.bias.encoder", "w.bias.column",
 )
 
 
+# Widgets kept by the start of their key: each method's own settings on the Train page.
+KEEP_PREFIXES = ("w.train.mp.",)
+
+
 def keep_widget_state() -> None:
     """Re-assign kept widget values so Streamlit does not drop them on another page."""
-    for key in KEEP:
+    keys = [k for k in st.session_state.keys() if isinstance(k, str) and k.startswith(KEEP_PREFIXES)]
+    for key in (*KEEP, *keys):
         if key in st.session_state:
             st.session_state[key] = st.session_state[key]
 

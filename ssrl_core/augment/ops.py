@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import albumentations as A
+import numpy as np
 from albumentations import ImageOnlyTransform
 
 

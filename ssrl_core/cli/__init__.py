@@ -13,6 +13,8 @@ import argparse
 import importlib
 import sys
 
+from ssrl_core.oserrors import plain
+
 # Sub-modules that each define `register(subparsers)`; a handler returns an exit code.
 _COMMAND_MODULES = ("setup_cmd", "data_cmds", "lpips_cmd", "train_cmds", "eval_cmds", "bias_cmds",
                     "profile_cmds",
@@ -45,7 +47,6 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except (ValueError, KeyError, RuntimeError, OSError, MemoryError) as exc:
-        from ssrl_core.oserrors import plain
 
         print(f"error: {plain(exc)}", file=sys.stderr)
         return 2

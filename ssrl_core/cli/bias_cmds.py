@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ssrl_core import paths
 from ssrl_core.cli._common import clean, emit, fmt
+from ssrl_core.sweeps import jobs as sweep_jobs
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -101,11 +103,9 @@ def run_factors(args: argparse.Namespace) -> int:
 def run_sweep_cmd(args: argparse.Namespace) -> int:
     import sys
 
-    from ssrl_core import paths
     from ssrl_core.sweeps.runner import load_sweep, run_sweep
 
     if args.background:
-        from ssrl_core.sweeps import jobs as sweep_jobs
 
         path = sweep_jobs.launch(args.config, name=Path(args.config).stem, sweep_dir=args.out)
         emit({"sweep_dir": str(path), "state": "queued"}, args.json,

@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ssrl_core import paths
+from ssrl_core.cli import plate_cmds  # import-plate, import-cellprofiler
 from ssrl_core.cli._common import emit
 
 if TYPE_CHECKING:
@@ -76,7 +78,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=cmd_download)
 
-    from ssrl_core.cli import plate_cmds  # import-plate, import-cellprofiler
 
     plate_cmds.register(dsub)
 
@@ -125,7 +126,6 @@ def cmd_sources(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from ssrl_core import paths
     from ssrl_core.data.registry import list_datasets
 
     sets = list_datasets(include_broken=True)
@@ -237,7 +237,6 @@ def cmd_nuclei(args: argparse.Namespace) -> int:
 
 
 def cmd_download(args: argparse.Namespace) -> int:
-    from ssrl_core import paths
     from ssrl_core.data.download import terminal_progress
     from ssrl_core.data.registry import dataset_info
     from ssrl_core.data.sources import download

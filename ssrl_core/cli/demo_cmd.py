@@ -12,7 +12,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from ssrl_core import paths
 from ssrl_core.cli._common import emit
+from ssrl_core.models.shipped import shipped_path
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,8 +33,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def seed_checkpoints(case, with_extra: bool = True) -> dict[str, list[Path]]:
     """label -> [shipped seed-0 file, finished extra-seed runs...] for each recipe of `case`."""
-    from ssrl_core import paths
-    from ssrl_core.models.shipped import shipped_path
 
     out = {}
     for label, name in zip(case.labels, case.checkpoints):

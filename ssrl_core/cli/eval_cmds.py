@@ -12,6 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from ssrl_core.cli._common import CLUSTERS, clean, emit, fmt
+from ssrl_core.cli.embed_procs_cmd import embed_in_parts, start_torchrun, under_torchrun
+from ssrl_core.evaluate.verdicts import probe_words
+from ssrl_core.models.shipped import heldout_mask
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -111,7 +114,6 @@ def _select(cells, where: dict[str, Any]):
 def run_embed(args: argparse.Namespace) -> int:
     import sys
 
-    from ssrl_core.cli.embed_procs_cmd import embed_in_parts, start_torchrun, under_torchrun
 
     if args.procs is not None and args.procs > 1 and not under_torchrun():
         return start_torchrun(args)  # before torch is imported here: the launcher stays small
@@ -128,7 +130,6 @@ def run_embed(args: argparse.Namespace) -> int:
     if args.where:
         keep &= _select(cells, _parse_where(args.where))
     if args.heldout:
-        from ssrl_core.models.shipped import heldout_mask
 
         keep &= heldout_mask(cells.meta, args.heldout)
     index = np.flatnonzero(keep)
@@ -192,7 +193,6 @@ def run_probe(args: argparse.Namespace) -> int:
     from ssrl_core.evaluate.export import read_embeddings, require_column
     from ssrl_core.evaluate.heldout_probe import heldout_probe
     from ssrl_core.evaluate.normalise import normalise
-    from ssrl_core.evaluate.verdicts import probe_words
 
     feats, meta = read_embeddings(args.embeddings)
     labels = require_column(meta, args.by)

@@ -95,11 +95,10 @@ def _listing(title: str, items: list, limit: int = 10) -> list[str]:
 
 
 def cmd_import_plate(args: argparse.Namespace) -> int:
-    from ssrl_core.data.npz import save_npz
-    from ssrl_core.data.plate import import_plate, map_rows, read_plate_map, scan_plate
-
     import pandas as pd
 
+    from ssrl_core.data.npz import save_npz
+    from ssrl_core.data.plate import import_plate, map_rows, read_plate_map, scan_plate
     from ssrl_core.data.seg_qc import plate_qc, qc_lines
 
     scan = scan_plate(args.folder, args.pattern, plate=args.plate)

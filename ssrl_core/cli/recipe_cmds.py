@@ -90,7 +90,7 @@ def select(cells, where: dict[str, list[str]]):
 
 def run_explain(args: argparse.Namespace) -> int:
     from ssrl_core.augment.attribution import diagnose, explain_fix
-    from ssrl_core.augment.invariance import as_record, as_recipe, explain, sample_cells
+    from ssrl_core.augment.invariance import as_recipe, as_record, explain, sample_cells
     from ssrl_core.data.registry import load_dataset
 
     if args.cells < 10:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ssrl_core import paths
 from ssrl_core.cli._common import emit
 
 
@@ -14,7 +15,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from ssrl_core import paths
     from ssrl_core.data.demo import prepare_demo
     from ssrl_core.weights import prepare_weights
 

@@ -24,6 +24,7 @@ from ssrl_core.data.cellset import CellSet
 from ssrl_core.data.download import Progress, fetch
 from ssrl_core.data.folder import safe_filename
 from ssrl_core.data.npz import save_npz
+from ssrl_core.data.store import StoreWriter, is_store, read_manifest, store_path
 
 NAME = "bbbc021"
 # The crops' channel order (w1 DAPI, w4 Actin, w2 Tubulin of the plate zips); the shared crops
@@ -135,7 +136,9 @@ def _field_crops(fields: pd.DataFrame, zip_dir: Path, size: int, border: str, pr
                  ) -> Iterator[tuple[str, str, CellSet | None, str]]:
     """(unit, field file, its nucleus crops or None, why it was skipped) for every selected field,
     one plate zip open at a time; fields whose unit (`plate/file`) is `done` are not read."""
-    from ssrl_core.data.fields import nucleus_crops  # scipy/skimage: imported when crops are cut
+    from ssrl_core.data.fields import (
+        nucleus_crops,  # scipy/skimage: imported when crops are cut
+    )
 
     for plate, rows in fields.groupby("plate", sort=True):
         zpath = zip_dir / plate_zip_name(str(plate))
@@ -207,12 +210,10 @@ def crops_to_store(fields: pd.DataFrame, zip_dir: str | Path, out: str | Path, s
     (`ssrl_core.data.store`): memory holds one field at a time, and an interrupted import resumes
     when called again with the same `out` (fields already in the store are not read again). A
     finished store of the same selection is returned as it is; one of another selection is replaced."""
-    from ssrl_core.data.store import StoreWriter
 
     zip_dir = Path(zip_dir)
     settings = {"kind": NAME, "size": int(size), "border": border, "fields": len(fields),
                 "first": str(fields["dapi_file"].iloc[0]) if len(fields) else ""}
-    from ssrl_core.data.store import is_store, read_manifest, store_path
 
     target = store_path(out)
     if is_store(target) and read_manifest(target).get("complete"):

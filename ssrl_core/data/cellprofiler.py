@@ -21,7 +21,15 @@ import numpy as np
 import pandas as pd
 
 from ssrl_core.data.cellset import CellSet
+from ssrl_core.data.cp_tables import (
+    choose_compartment,
+    default_channels,
+    read_cp_tables,
+)
 from ssrl_core.data.fields import _crop
+from ssrl_core.data.ome import read_field
+from ssrl_core.data.patterns import normalise_well
+from ssrl_core.data.store import StoreWriter, open_store
 
 Progress = Callable[[int, int, str], None]
 
@@ -65,7 +73,6 @@ def _metadata(row: pd.Series) -> dict:
             key = m.group(1).lower()
             out[{"compound": "compound", "concentration": "concentration"}.get(key, key)] = value
     if "well" in out:
-        from ssrl_core.data.patterns import normalise_well
         out["well"] = normalise_well(str(out["well"]))
     return out
 
@@ -96,7 +103,6 @@ def import_cellprofiler(image_csv: str | Path | pd.DataFrame, objects_csv: str |
     """
     if border not in ("skip", "pad"):
         raise ValueError(f"border must be 'skip' or 'pad', not {border!r}")
-    from ssrl_core.data.cp_tables import choose_compartment, default_channels, read_cp_tables
 
     tables = read_cp_tables(image_csv, objects_csv)
     images = tables.images
@@ -126,11 +132,9 @@ def import_cellprofiler(image_csv: str | Path | pd.DataFrame, objects_csv: str |
                          f"{', '.join(lines[:5])}); each image needs its own number, as CellProfiler writes it")
     images = images.assign(**{img_col: numbers})
     obj_img, cx, cy, obj_num = "ImageNumber", "Location_Center_X", "Location_Center_Y", "ObjectNumber"
-    from ssrl_core.data.ome import read_field
 
     writer = None
     if out is not None:  # an on-disk cell store, written image by image, resumable
-        from ssrl_core.data.store import StoreWriter
 
         settings = {"kind": "cellprofiler", "source": tables.source, "images": int(len(images)), "crop": int(size),
                     "channels": list(chans), "compartment": comp, "border": border, "objects": int(len(objects))}
@@ -180,7 +184,6 @@ def import_cellprofiler(image_csv: str | Path | pd.DataFrame, objects_csv: str |
         raise ValueError(f"no crop of {size} px could be cut at the {len(objects)} object centres"
                          + (f"; {len(missing)} image(s) missing, e.g. {missing[0]}" if missing else ""))
     if writer is not None:
-        from ssrl_core.data.store import open_store
 
         resumed = writer.resumed
         cells = open_store(writer.close(), name=name)

@@ -29,6 +29,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from ssrl_core.csvio import read_csv
+
 COMPARTMENTS = ("Nuclei", "Cells", "Cytoplasm")
 _NOT_CHANNEL = re.compile(r"illum|outline|overlay|mask|label|objects|^seg", re.IGNORECASE)
 
@@ -193,7 +195,6 @@ def read_cp_tables(source: str | Path | pd.DataFrame, objects: str | Path | pd.D
         object_name: the compartment name given to a separate `objects` table (default Nuclei;
             a file's stem is used when it names one, e.g. `Cells.csv`).
     """
-    from ssrl_core.csvio import read_csv
 
     def read_any(p: Path) -> pd.DataFrame:
         return _read_parquet(p) if _kind(p) == "parquet" else read_csv(p, name=p.name)

@@ -94,7 +94,9 @@ def build_demo(archives: list[Path], size: int = CROP) -> CellSet:
     """Crops of every nucleus found in the archives' field images (see the module docstring)."""
     import tifffile
 
-    from ssrl_core.data.fields import nucleus_crops  # scipy/skimage: imported when crops are cut
+    from ssrl_core.data.fields import (
+        nucleus_crops,  # scipy/skimage: imported when crops are cut
+    )
 
     sets = []
     for archive in archives:

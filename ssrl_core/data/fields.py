@@ -34,6 +34,7 @@ from skimage import filters, measure, segmentation
 from skimage.feature import peak_local_max
 
 from ssrl_core.data.cellset import CellSet
+from ssrl_core.data.store import StoreWriter
 
 
 def _as_2d(field: np.ndarray) -> np.ndarray:
@@ -216,7 +217,6 @@ def nuclei_to_store(fields: Iterable[tuple[str, Callable[[], np.ndarray], dict]]
     one field's crops are in memory at a time; an interrupted run resumes when called again with
     the same `out` and settings. Returns `(store path, {"fields", "cells", "resumed", "skipped"})`.
     """
-    from ssrl_core.data.store import StoreWriter
 
     settings = {"kind": "nuclei", "size": int(size), "nuclear_channel": int(nuclear_channel), "border": border,
                 "channels": channels, **(params or {}), **{k: str(v) for k, v in detect_kw.items()}}

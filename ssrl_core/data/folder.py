@@ -37,11 +37,18 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
+from ssrl_core import paths
 from ssrl_core.csvio import read_csv
 from ssrl_core.data.cellset import MIN_SIDE, CellSet
 from ssrl_core.data.imagefile import BadImage, fit_to, read_image
-from ssrl_core.data.metadata_csv import KEY_COLUMNS, lists_files, match_rows, read_metadata_csv
+from ssrl_core.data.metadata_csv import (
+    KEY_COLUMNS,
+    lists_files,
+    match_rows,
+    read_metadata_csv,
+)
 from ssrl_core.data.names import IMAGE_SUFFIXES, safe_filename
+from ssrl_core.data.npz import save_npz
 from ssrl_core.data.walk import walk_folder
 
 __all__ = ["KEY_COLUMNS", "image_files", "import_uploads", "load_files", "load_folder", "read_metadata_csv"]
@@ -218,8 +225,6 @@ def import_uploads(files: Iterable[tuple[str, bytes]] | Iterable[Path] | str | P
     CSV row naming an uploaded file by its original name still matches it)."""
     import tempfile
 
-    from ssrl_core import paths
-    from ssrl_core.data.npz import save_npz
 
     stem = safe_filename(name[:-4] if name.lower().endswith(".npz") else name, default="uploaded")
     target = Path(data_dir) if data_dir else paths.data_dir()

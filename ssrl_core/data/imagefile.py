@@ -12,7 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ssrl_core.data.axes import AxisError, to_hwc
 from ssrl_core.data.names import IMAGE_SUFFIXES
+
 MAX_PIXELS = 4096 * 4096  # a single-cell crop far larger than this is refused before decoding
 MAX_BYTES = 32 << 20  # decoded size of one crop (shape x dtype); 2048x2048 float32 fits
 # A whole field for nucleus detection, which needs about 40 bytes of work per pixel (2.7 GB here);
@@ -72,7 +74,6 @@ def _read_tiff(path: Path, channel_axis: str = "auto") -> np.ndarray:
     """The first series as `(H, W, C)`, its axes read from the file (`ssrl_core.data.axes`)."""
     import tifffile
 
-    from ssrl_core.data.axes import AxisError, to_hwc
 
     with tifffile.TiffFile(path) as tf:
         series = tf.series[0]

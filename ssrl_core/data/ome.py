@@ -15,6 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ssrl_core.data.imagefile import (
+    FIELD_BYTES_PER_PIXEL,
+    FIELD_PIXELS,
+    BadImage,
+    check_budget,
+    read_field_image,
+)
+
 
 @dataclass
 class Field:
@@ -73,7 +81,6 @@ def read_field(path: str | Path) -> Field:
 
     Raises `ssrl_core.data.imagefile.BadImage` with the reason for a file that cannot be read.
     """
-    from ssrl_core.data.imagefile import FIELD_BYTES_PER_PIXEL, FIELD_PIXELS, BadImage, check_budget, read_field_image
 
     path = Path(path)
     if path.suffix.lower() in (".tif", ".tiff"):

@@ -29,8 +29,17 @@ import numpy as np
 import pandas as pd
 
 from ssrl_core.data.cellset import CellSet
-from ssrl_core.data.patterns import FilePattern, detect_pattern, get_pattern
+from ssrl_core.data.ome import read_field
+from ssrl_core.data.patterns import (
+    BUILTIN,
+    FilePattern,
+    detect_pattern,
+    get_pattern,
+    match_table,
+)
 from ssrl_core.data.plate_map import map_rows, read_plate_map
+from ssrl_core.data.store import StoreWriter, open_store
+from ssrl_core.data.walk import walk_folder
 
 __all__ = ["PlateScan", "import_plate", "map_rows", "read_plate_map", "scan_plate", "channel_names", "read_site"]
 
@@ -76,7 +85,6 @@ def scan_plate(folder: str | Path, pattern: str = "auto", plate: str | None = No
     root = Path(folder).expanduser()
     if not root.is_dir():
         raise FileNotFoundError(f"there is no folder at {root}")
-    from ssrl_core.data.walk import walk_folder
 
     walk = walk_folder(root)
     files = walk.files
@@ -86,7 +94,6 @@ def scan_plate(folder: str | Path, pattern: str = "auto", plate: str | None = No
     if pattern == "auto":
         found = detect_pattern([p.name for p in images])
         if found is None:
-            from ssrl_core.data.patterns import BUILTIN
 
             raise ValueError(f"no built-in file-name pattern ({', '.join(BUILTIN)}) matches these files "
                              f"(e.g. {images[0].name}); give your own, e.g. {{well}}_s{{site}}_w{{channel}}.tif")
@@ -106,7 +113,6 @@ def scan_plate(folder: str | Path, pattern: str = "auto", plate: str | None = No
             continue
         chans[g["channel"]] = p
     channels = sorted({c for chans in groups.values() for c in chans}, key=_natural)
-    from ssrl_core.data.patterns import match_table
 
     scan = PlateScan(root, pat.name if pat.name != "custom" else pattern, channels, unmatched=sorted(unmatched),
                      not_read=[f"{rel}: {why}" for rel, why in walk.skipped],
@@ -133,7 +139,6 @@ def channel_names(scan: PlateScan, names: list[str] | None = None) -> list[str]:
 def read_site(site: dict, channels: list[str]) -> tuple[np.ndarray, list[str] | None, dict]:
     """Stack a site's channel files into `(H, W, C)`; OME channel names when one file holds them
     all, and the OME physical pixel size (`pixel_size`, `pixel_size_unit`) when the files give it."""
-    from ssrl_core.data.ome import read_field
 
     parts = [read_field(site["files"][c]) for c in channels]
     shapes = {p.image.shape[:2] for p in parts}
@@ -175,7 +180,6 @@ def import_plate(scan: PlateScan, plate_map: pd.DataFrame | None = None, crop: i
     chan = channel_names(scan, names)
     writer = None
     if out is not None:
-        from ssrl_core.data.store import StoreWriter
 
         settings = {"kind": "plate", "folder": str(scan.folder), "pattern": scan.pattern, "sites": len(scan.sites),
                     "crop": int(crop), "nuclear_channel": str(nuclear_channel), "names": names, "border": border,
@@ -222,7 +226,6 @@ def import_plate(scan: PlateScan, plate_map: pd.DataFrame | None = None, crop: i
         if writer.cells == 0:
             raise ValueError(f"no nucleus crop of {crop} px could be cut from {total} site(s)"
                              + (f"; {len(failed)} failed, e.g. {failed[0]['reason']}" if failed else ""))
-        from ssrl_core.data.store import open_store
 
         resumed = writer.resumed
         cells = open_store(writer.close(), name=name)

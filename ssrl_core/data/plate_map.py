@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
+from ssrl_core.csvio import read_csv
 from ssrl_core.data.patterns import normalise_well
 
 if TYPE_CHECKING:
@@ -72,7 +73,6 @@ def read_plate_map(source: str | Path | pd.DataFrame | Any, treatment: str | Non
             `control_name`, so a blank `broad_sample` in a DMSO well is a control, not `''`.
     A blank treatment outside the controls is named `(none)` and listed in `attrs["notes"]`.
     Every problem names the file."""
-    from ssrl_core.csvio import read_csv
 
     df = source.copy() if isinstance(source, pd.DataFrame) else None
     label = "the plate map"

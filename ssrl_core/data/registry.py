@@ -18,6 +18,7 @@ from ssrl_core import paths
 from ssrl_core.data import sources
 from ssrl_core.data.annotations import with_annotations
 from ssrl_core.data.cellset import CellSet
+from ssrl_core.data.folder import load_folder
 from ssrl_core.data.npz import load_npz, npz_header
 from ssrl_core.data.store import MANIFEST, SUFFIX, is_store, open_store, store_header
 
@@ -126,7 +127,6 @@ def _load(name_or_path: str | Path, channel_axis: str = "auto") -> CellSet:
     elif is_store(target):  # a cell store: metadata read, pixels read lazily when large
         cells = open_store(target)
     elif target.is_dir():  # type: ignore[union-attr]
-        from ssrl_core.data.folder import load_folder
 
         cells = load_folder(target, channel_axis=channel_axis)
         return cells  # folders can change at any time: never cached

@@ -18,6 +18,14 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from ssrl_core.data.cp_tables import (
+    choose_compartment,
+    default_channels,
+    read_cp_tables,
+)
+from ssrl_core.data.ome import read_field
+from ssrl_core.data.plate import _channel_index, channel_names, read_site
+
 # Plausibility limits for nuclei (documented, deliberately loose): fewer than this many pixels per
 # object on average (over 1 object per 150 px^2, e.g. 1,750 on a 512x512 field) or a median
 # equivalent diameter under 5 px means noise or texture was split into "nuclei".
@@ -150,9 +158,7 @@ def compare_with_cellprofiler(source: object, objects: object = None, image_root
     from pathlib import Path
 
     from ssrl_core.data.cellprofiler import _image_path
-    from ssrl_core.data.cp_tables import choose_compartment, default_channels, read_cp_tables
     from ssrl_core.data.fields import detect_nuclei
-    from ssrl_core.data.ome import read_field
 
     tables = read_cp_tables(source, objects)  # type: ignore[arg-type]
     comp = choose_compartment(tables, compartment)
@@ -184,7 +190,6 @@ def plate_qc(scan: object, nuclear_channel: int | str = 0, names: list[str] | No
              overlays: int = 3, **detect_kw: object) -> dict:
     """`segmentation_report` on `sites` sites spread over a scanned plate (`ssrl_core.data.plate`),
     run before the import so a wrong channel or an implausible count is seen first."""
-    from ssrl_core.data.plate import _channel_index, channel_names, read_site
 
     all_sites = list(getattr(scan, "sites"))
     if not all_sites or sites <= 0:

@@ -39,8 +39,21 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from ssrl_core.data.store_array import (CHUNK_BYTES, FORMAT, MANIFEST, META, SUFFIX, VERSION,  # noqa: F401
-                                        StoreArray, StoreError, chunk_file, is_store, read_manifest, store_path)
+from ssrl_core.data.cellset import CellSet
+from ssrl_core.data.store_array import (  # noqa: F401
+    CHUNK_BYTES,
+    FORMAT,
+    MANIFEST,
+    META,
+    SUFFIX,
+    VERSION,
+    StoreArray,
+    StoreError,
+    chunk_file,
+    is_store,
+    read_manifest,
+    store_path,
+)
 from ssrl_core.data.store_meta import read_parquet as _read_parquet
 from ssrl_core.data.store_writer import StoreWriter  # noqa: F401
 
@@ -83,7 +96,6 @@ def open_store(path: str | Path, name: str | None = None, lazy: bool | None = No
     cells, and reads small stores into memory, so every part of the product works on them
     unchanged.
     """
-    from ssrl_core.data.cellset import CellSet
 
     root = Path(path)
     store_header(root)  # refuses unfinished stores with a plain message

@@ -16,8 +16,19 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from ssrl_core.data.store_array import (CHUNK_BYTES, FORMAT, MANIFEST, META, SUFFIX, VERSION, StoreError,
-                                        chunk_file, is_store, read_manifest, store_path)
+from ssrl_core.data.store_array import (
+    CHUNK_BYTES,
+    FORMAT,
+    MANIFEST,
+    META,
+    SUFFIX,
+    VERSION,
+    StoreError,
+    chunk_file,
+    is_store,
+    read_manifest,
+    store_path,
+)
 from ssrl_core.data.store_meta import read_parquet as _read_parquet
 from ssrl_core.data.store_meta import write_parquet as _write_parquet
 from ssrl_core.io import atomic_write, atomic_write_json

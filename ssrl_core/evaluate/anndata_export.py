@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ssrl_core.evaluate.export import split_embeddings
+from ssrl_core.evaluate.profiles import FEATURE_PREFIX, cell_metadata
 from ssrl_core.io import atomic_write
 
 MAP_KEYS = {"umap": "X_umap", "tsne": "X_tsne", "pca": "X_pca"}
@@ -63,7 +64,6 @@ def _obs_names(m: pd.DataFrame) -> list[str]:
 
 
 def _obs(meta: pd.DataFrame, clusters: np.ndarray | None) -> pd.DataFrame:
-    from ssrl_core.evaluate.profiles import cell_metadata
 
     meta = cell_metadata(meta)
     obs = pd.DataFrame(index=pd.Index(_obs_names(meta), dtype=object))
@@ -87,7 +87,6 @@ def to_anndata(features: np.ndarray, meta: pd.DataFrame, clusters: np.ndarray | 
     if len(x) != len(meta):
         raise ValueError(f"{len(x)} embeddings but {len(meta)} metadata rows")
     with _object_strings():
-        from ssrl_core.evaluate.profiles import FEATURE_PREFIX
 
         var = pd.DataFrame(index=pd.Index([f"{FEATURE_PREFIX}{i}" for i in range(x.shape[1])], dtype=object))
         adata = ad.AnnData(X=x, obs=_obs(meta, clusters), var=var)

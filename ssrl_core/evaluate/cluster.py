@@ -24,8 +24,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from sklearn.cluster import KMeans, MiniBatchKMeans
-from sklearn.metrics import (adjusted_mutual_info_score, adjusted_rand_score,
-                             normalized_mutual_info_score, silhouette_score)
+from sklearn.metrics import adjusted_mutual_info_score, adjusted_rand_score, normalized_mutual_info_score, silhouette_score
 
 from ssrl_core.evaluate.threads import compute_threads
 

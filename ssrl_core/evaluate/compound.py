@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ssrl_core.evaluate.cluster import silhouette
+from ssrl_core.evaluate.map_copairs import compound_map
 from ssrl_core.evaluate.protocol import evaluate_cells
 
 
@@ -93,7 +94,6 @@ def check_compound(features: np.ndarray, meta: pd.DataFrame, compound: str, cont
     out["composition"] = {int(c): {str(g): int(v) for g, v in row.items()} for c, row in comp.iterrows()}
     out["verdict"] = res["words"]
     if with_map:
-        from ssrl_core.evaluate.map_copairs import compound_map
 
         out["map"] = compound_map(z, sub, treated[keep], control_mask[keep], levels=map_levels, null_size=null_size,
                                   seed=seed)

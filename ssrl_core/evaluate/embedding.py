@@ -34,17 +34,18 @@ import numpy as np
 
 from ssrl_core import paths
 from ssrl_core.data.cellset import CellSet, to_unit_float
+from ssrl_core.devices import resolve_device
 from ssrl_core.evaluate.encoders import build_module, resolve
 from ssrl_core.evaluate.forward import run_module
 from ssrl_core.evaluate.handmade import hand_features
 from ssrl_core.io import atomic_write, atomic_write_json, sha256_file
+from ssrl_core.oserrors import plain
 
 Progress = Callable[[float], None]
 
 
 def pick_device(device: str = "auto", precision: str = "auto") -> tuple[str, bool]:
     """(device, use_bf16) by `ssrl_core.devices.resolve_device` (one resolver for the whole product)."""
-    from ssrl_core.devices import resolve_device
 
     try:
         dev, bf16 = resolve_device("cuda" if str(device).startswith("cuda") else device, precision)
@@ -137,7 +138,6 @@ def embed_with_info(cells: CellSet, encoder: str, progress: Progress | None = No
 
 
 def _cache_note(exc: OSError) -> str:
-    from ssrl_core.oserrors import plain
 
     return f"the embeddings were computed but not cached: {plain(exc)}"
 

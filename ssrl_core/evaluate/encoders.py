@@ -25,6 +25,8 @@ from ssrl_core.io import atomic_write_json, sha256_file
 from ssrl_core.models import BACKBONES, build_backbone
 from ssrl_core.models.encoder_file import EncoderFacts, find_checkpoint, load_encoder, read_facts
 from ssrl_core.models.fit import check_channels, size_warning
+from ssrl_core.perceptual import imagenet_encoder
+from ssrl_core.weights import WeightsUnavailable
 
 BASELINES = ("random-<backbone>", "random-<backbone>-per-channel", "imagenet-vgg16", "hand-features")
 PER_CHANNEL = "-per-channel"
@@ -137,8 +139,6 @@ def build_module(spec: EncoderSpec, in_channels: int, image_size: int, device: s
         module, dim = build_backbone(backbone, in_channels, image_size, per_channel=per_channel)
         spec.crop_size, spec.info = image_size, {"backbone": backbone, "feat_dim": dim, "per_channel": per_channel}
         return module.to(device).eval()
-    from ssrl_core.perceptual import imagenet_encoder
-    from ssrl_core.weights import WeightsUnavailable
 
     try:
         module = imagenet_encoder(in_channels)

@@ -25,7 +25,11 @@ import numpy as np
 import pandas as pd
 
 from ssrl_core.data.cellset import CellSet, to_unit_float
+from ssrl_core.evaluate.heldout_probe import heldout_probe, make_folds
 from ssrl_core.evaluate.morphology import nucleus_measurements
+from ssrl_core.evaluate.normalise import normalise
+from ssrl_core.evaluate.threads import compute_threads
+from ssrl_core.evaluate.verdicts import factor_level
 
 LABEL_COLUMNS = ("label", "phenotype", "compound", "moa", "concentration", "dose")
 BATCH_COLUMNS = ("plate", "well", "site", "batch", "source")
@@ -95,7 +99,6 @@ def _grouped_r2(x: np.ndarray, values: pd.Series, fold: np.ndarray) -> float:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from ssrl_core.evaluate.threads import compute_threads
 
     v = pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64)
     if np.std(v) == 0 or len(np.unique(fold)) < 2:
@@ -124,9 +127,6 @@ def factor_probe(features: np.ndarray, meta: pd.DataFrame, nuisance: pd.DataFram
     limits the factors probed (the plate and well columns still set the folds and normalisation).
     """
     from ssrl_core.evaluate.cluster import cluster_metrics
-    from ssrl_core.evaluate.heldout_probe import heldout_probe, make_folds
-    from ssrl_core.evaluate.normalise import normalise
-    from ssrl_core.evaluate.verdicts import factor_level
 
     x = np.asarray(features, dtype=np.float32)
     if len(x) != len(meta) or (nuisance is not None and len(nuisance) != len(x)):

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from ssrl_core.evaluate.export import EMB_PREFIX
+from ssrl_core.evaluate.map_copairs import activity_map
 from ssrl_core.evaluate.normalise import CLIP, MIN_CONTROLS, choose_reference
 
 
@@ -195,7 +196,6 @@ def plate_profiles(path: str | Path, control: str = "DMSO", by: tuple[str, ...] 
                    null_size: int = 10000, seed: int = 0, scratch: str | Path | None = None) -> dict:
     """Well profiles (medians of the per-plate-normalised cells) and their mAP against `control`,
     as `ssrl map` computes them from the whole table (`normalise(..., clip=None)`, well medians)."""
-    from ssrl_core.evaluate.map_copairs import activity_map
 
     meta = read_metadata(path)
     med, wells = well_medians(path, meta, scratch=scratch)

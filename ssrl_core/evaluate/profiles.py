@@ -23,6 +23,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ssrl_core.evaluate.normalise import normalise
+
 FEATURE_PREFIX = "Embedding_SSRL_"
 FEATURE_COMPARTMENT = "Embedding"  # pycytominer.infer_cp_features(df, compartments=[FEATURE_COMPARTMENT])
 _STANDARD = {"plate": "Metadata_Plate", "well": "Metadata_Well", "site": "Metadata_Site",
@@ -124,7 +126,6 @@ def normalize_profiles(profiles: pd.DataFrame, control: str = "DMSO", column: st
 
     Returns `(profiles, note)`; the note says whether it was per plate or over all plates.
     """
-    from ssrl_core.evaluate.normalise import normalise
 
     if column not in profiles.columns:
         raise ValueError(f"no {column!r} column to find the {control} controls in")

@@ -30,7 +30,12 @@ import pandas as pd
 import yaml
 
 from ssrl_core import paths
+from ssrl_core.data.cellset import to_unit_float
+from ssrl_core.data.registry import load_dataset
+from ssrl_core.data.rules import rule_mask
+from ssrl_core.evaluate.verdicts import compare_words, differs
 from ssrl_core.io import atomic_write_json, sha256_file
+from ssrl_core.models.shipped import shipped_checkpoints
 
 FILE = "demo_contrast.json"
 VERSION = 1
@@ -98,7 +103,6 @@ def step_changes(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]]:
 
 def heldout_subset(cells, case: Case = CASE):
     """The held-out cells of `case` (its filter rules), metadata re-indexed from 0."""
-    from ssrl_core.data.rules import rule_mask
 
     out = cells.subset(np.flatnonzero(rule_mask(cells.meta, [case.heldout])))
     out.meta = out.meta.reset_index(drop=True)
@@ -108,7 +112,6 @@ def heldout_subset(cells, case: Case = CASE):
 def factor_values(cells, factor: str) -> np.ndarray:
     """The factor measured on the unaugmented crops (the whole dataset's channel ranges)."""
     from ssrl_core.augment.measures import factors, measure
-    from ssrl_core.data.cellset import to_unit_float
 
     lo, hi = cells.ranges()
     table = measure(to_unit_float(np.asarray(cells.images), lo, hi), list(cells.channels))
@@ -170,7 +173,6 @@ def build(seeds: dict[str, list[Path]], case: Case = CASE, cells=None, preview_c
           maps: bool = True, progress: Progress | None = None) -> dict[str, Any]:
     """Measure the contrast: the preview of both recipes, every encoder in `seeds` (label -> checkpoints,
     seed 0 first) on the held-out cells, and the maps of the seed-0 encoders. JSON-ready."""
-    from ssrl_core.data.registry import load_dataset
     from ssrl_core.evaluate.embedding import embed
     from ssrl_core.evaluate.projection import project
 
@@ -228,7 +230,6 @@ def change_words(changes: list[dict[str, Any]]) -> str:
 
 def verdict(result: dict[str, Any]) -> dict[str, str]:
     """Plain words: what the preview said before training, and whether training confirmed it."""
-    from ssrl_core.evaluate.verdicts import compare_words, differs
 
     a, b = result["labels"]
     row = next(r for r in result["preview"]["factors"] if r["factor"] == result["factor"])
@@ -263,7 +264,6 @@ def load(folder: str | Path | None = None, case: Case = CASE) -> dict[str, Any] 
     the shipped ones (their sha256 differs)."""
     import json
 
-    from ssrl_core.models.shipped import shipped_checkpoints
 
     folder = Path(folder or paths.pretrained_dir())
     path = folder / FILE

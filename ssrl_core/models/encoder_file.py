@@ -25,6 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ssrl_core.checksums import nonfinite_tensors, tensors_digest
 from ssrl_core.models.backbones import build_backbone
 
 FORMAT = "ssrl-checkpoint"
@@ -133,7 +134,6 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
 
 def _check_integrity(path: Path, ckpt: dict[str, Any]) -> None:
     """Refuse a checkpoint whose tensors changed since it was written or whose weights are not finite."""
-    from ssrl_core.checksums import nonfinite_tensors, tensors_digest
 
     stored = ckpt.get(DIGEST)
     if isinstance(stored, str) and tensors_digest({k: v for k, v in ckpt.items() if k != DIGEST}) != stored:

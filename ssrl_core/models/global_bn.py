@@ -28,7 +28,6 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-
 # The differentiable collectives of torch.distributed.nn are marked deprecated in favour of a private
 # module; they are the public, differentiable ones (all_gather's backward sums each rank's gradient).
 warnings.filterwarnings("ignore", message="torch.distributed.nn.functional.all_(reduce|gather) is deprecated")

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ import pandas as pd
 
 from ssrl_core import paths
 from ssrl_core.evaluate.bias_stats import bias_report
+from ssrl_core.evaluate.class_properties import property_anova
 from ssrl_core.io import atomic_write_text
 from ssrl_core.sweeps.class_verdicts import training_check, verdicts
 from ssrl_core.sweeps.runner import read_results
@@ -177,7 +177,6 @@ def build_summary(sweep_dirs: list[Path], properties: pd.DataFrame | None = None
     """Summaries of several sweeps, their class properties + ANOVA per sweep, and the verdicts.
     `baseline` is the probe on random weights (the floor); `start`, the probe on the encoder the
     runs were fine-tuned from (None when they start from random weights)."""
-    from ssrl_core.evaluate.class_properties import property_anova
 
     sweeps = []
     for d in sweep_dirs:

@@ -28,8 +28,7 @@ from typing import Any, Mapping
 
 import yaml
 
-from ssrl_core import jobs
-from ssrl_core import paths
+from ssrl_core import jobs, paths
 from ssrl_core.io import atomic_write_json, atomic_write_text
 
 CONFIG = "sweep.yaml"

@@ -34,11 +34,9 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from ssrl_core.evaluate.probe import split_probe
+from ssrl_core.evaluate.probe import linear_probe, split_probe
 from ssrl_core.io import atomic_write_json, read_yaml
-from ssrl_core.sweeps.results import (RESULT_COLUMNS, RESULTS, append_results, check_sweep_folder, read_results,
-                                      write_statistics)
-
+from ssrl_core.sweeps.results import RESULT_COLUMNS, append_results, check_sweep_folder, read_results, write_statistics
 
 
 @dataclass
@@ -212,7 +210,6 @@ def run_sweep(cfg: SweepConfig, sweep_dir: str | Path,
 
 def _run_sweep(cfg: SweepConfig, sweep_dir: Path, progress: Callable[[float, str], None] | None) -> dict[str, Any]:
     from ssrl_core.evaluate.embedding import embed
-    from ssrl_core.evaluate.probe import linear_probe
     from ssrl_core.train import load_config, train
     from ssrl_core.train.data import load_cells
     from ssrl_core.train.rundir import read_json

@@ -21,13 +21,14 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
+from ssrl_core.augment import TwoViews, channel_problems
 from ssrl_core.data.cellset import CellSet, channel_ranges, to_unit_float
+from ssrl_core.data.registry import load_dataset
 from ssrl_core.train.config import DataConfig, RecipeConfig
 
 
 def load_cells(data: DataConfig, seed: int = 0) -> CellSet:
     """Load the dataset, keep the `filter` rows, drop the `exclude` rows, subsample `max_cells`."""
-    from ssrl_core.data.registry import load_dataset
 
     cells = load_dataset(data.name)
     cells = _select(cells, data.filter, keep=True)
@@ -84,7 +85,6 @@ class ViewPairs(Dataset):
 
     def __init__(self, images01: Any, recipes: Sequence[Any], crop_size: int, seed: int = 0,
                  on_device: Sequence[bool] | None = None):
-        from ssrl_core.augment import TwoViews
 
         if images01.dtype != np.float32 or images01.ndim != 4:
             raise ValueError("ViewPairs needs float32 images (N, H, W, C) scaled to [0, 1]")
@@ -207,7 +207,6 @@ def prepare_images(cells: CellSet) -> tuple[Any, np.ndarray, np.ndarray]:
 
 def check_channels(recipes: Sequence[Any], channels: int) -> None:
     """Refuse recipes with steps that cannot work on this channel count (e.g. hue needs RGB)."""
-    from ssrl_core.augment import channel_problems
 
     problems = [p for r in recipes for p in channel_problems(r, channels)]
     if problems:

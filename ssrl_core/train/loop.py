@@ -20,18 +20,17 @@ import torch
 from ssrl_core.devices import resolve_device
 from ssrl_core.io import atomic_write, atomic_write_text
 from ssrl_core.models.encoder_file import EncoderFacts, load_checkpoint
+from ssrl_core.oserrors import is_disk_full, plain
 from ssrl_core.train import checkpoint as ckpt_io
+from ssrl_core.train import data as run_data
 from ssrl_core.train import distributed as dist_
 from ssrl_core.train import rundir as rd
-from ssrl_core.oserrors import is_disk_full, plain
+from ssrl_core.train.agree import DeviceTally, agree
 from ssrl_core.train.budget import Clock
+from ssrl_core.train.config import RunConfig, load_config
+from ssrl_core.train.device_views import DeviceViews, device_recipes
 from ssrl_core.train.diskfull import TrainingStopped, stop_for_full_disk
 from ssrl_core.train.guards import StopSignals, check_resume, not_finite_message
-from ssrl_core.train.config import RunConfig, load_config
-from ssrl_core.train.agree import DeviceTally, agree
-from ssrl_core.train.data import (EpochSampler, ViewPairs, check_channels, load_cells, prepare_images,
-                                  prepare_images_with, resolve_recipes)
-from ssrl_core.train.device_views import DeviceViews, device_recipes
 from ssrl_core.train.loader import RunBatches, TimedBatches, build_loader, choose_workers
 from ssrl_core.train.model import build_model, build_optimizer, lr_at, lr_at_share, rng_state, set_lr, set_rng_state
 from ssrl_core.train.placement import checksum, peak_memory_mib, place_model, scale_notes, wrap_model
@@ -117,25 +116,25 @@ class _Loop:
     def _setup(self, resume: bool) -> None:
         cfg = self.cfg
         torch.manual_seed(cfg.seed)  # the same initial weights and method state on every rank
-        cells = load_cells(cfg.data, cfg.seed)
-        self.cells, self.recipes = cells, resolve_recipes(cfg.recipes)
-        check_channels(self.recipes, cells.images.shape[-1])  # every check before the pixels are scaled
+        cells = run_data.load_cells(cfg.data, cfg.seed)
+        self.cells, self.recipes = cells, run_data.resolve_recipes(cfg.recipes)
+        run_data.check_channels(self.recipes, cells.images.shape[-1])  # every check before the pixels are scaled
         self.ckpt, last, self.parent = None, self.run_dir / rd.CHECKPOINT, None
         if resume and last.is_file():  # resumed: the weights come from the run's own checkpoint
             self.ckpt = load_checkpoint(last)
             facts = EncoderFacts.of(self.ckpt)
             self.parent = facts.parent
-            images01, lo, hi = prepare_images_with(cells, facts.lo, facts.hi)
+            images01, lo, hi = run_data.prepare_images_with(cells, facts.lo, facts.hi)
         else:
             self.parent = parent_info(cfg.init) if cfg.init else None
             if self.parent:
                 check_parent(self.parent, cfg.backbone, cfg.per_channel, cells.images.shape[-1])
-            images01, lo, hi = prepare_images(cells)
+            images01, lo, hi = run_data.prepare_images(cells)
         self.lo, self.hi = lo, hi
         on_device = device_recipes(self.recipes, cfg.augment_on)
-        self.dataset = ViewPairs(images01, self.recipes, cfg.crop_size, cfg.seed, on_device)
+        self.dataset = run_data.ViewPairs(images01, self.recipes, cfg.crop_size, cfg.seed, on_device)
         self.device_views = DeviceViews(self.recipes, on_device, cfg.crop_size, cfg.seed, self.info.rank)
-        self.sampler = EpochSampler(len(self.dataset), cfg.seed, self.info.rank, self.info.world,
+        self.sampler = run_data.EpochSampler(len(self.dataset), cfg.seed, self.info.rank, self.info.world,
                                     cfg.batch_size, cfg.drop_last)
         self.steps_per_epoch = self.sampler.batches_per_epoch()
         if self.steps_per_epoch == 0:

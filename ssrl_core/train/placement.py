@@ -12,13 +12,18 @@ is loaded): DistributedDataParallel (rank 0's weights broadcast), then `torch.co
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
 
-from ssrl_core.methods.registry import METHODS
+from ssrl_core.methods.registry import METHODS, default_params
 from ssrl_core.models.global_bn import to_global_batchnorm
 from ssrl_core.train import distributed as dist_
 from ssrl_core.train.config import RunConfig
+
+if TYPE_CHECKING:
+    from ssrl_core.train.model import MultiRecipe
 
 
 def uses_global_batchnorm(cfg: RunConfig, world: int) -> bool:
@@ -89,7 +94,6 @@ def scale_notes(cfg: RunConfig, world: int) -> list[str]:
     """Warnings about settings that stop making sense with many GPUs (logged at the start)."""
     if cfg.method.name != "moco_v2":
         return []
-    from ssrl_core.methods.registry import default_params
 
     params = {**default_params("moco_v2"), **cfg.method.params}
     keys = cfg.batch_size * world * (2 if params.get("symmetric") else 1)

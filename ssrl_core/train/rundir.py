@@ -25,10 +25,27 @@ from pathlib import Path
 from typing import Any
 
 from ssrl_core.io import atomic_write_text
+from ssrl_core.jobs import (
+    LOCK,
+    STATES,
+    STATUS,
+    STOP,
+    RunLocked,
+    check_unlocked,
+    clear_stop,
+    lock,
+    new_run_dir,
+    now_iso,
+    pid_alive,
+    proc_start,
+    read_json,
+    request_stop,
+    slug,
+    stop_requested,
+    wait_for,
+    write_status,
+)
 from ssrl_core.models.encoder_file import CHECKPOINT
-from ssrl_core.jobs import (LOCK, STATES, STATUS, STOP, RunLocked, check_unlocked, clear_stop,
-                            lock, new_run_dir, now_iso, pid_alive, proc_start, read_json, request_stop,
-                            slug, stop_requested, wait_for, write_status)
 
 CONFIG = "config.yaml"
 METRICS = "metrics.jsonl"

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import yaml
 
-from app_support import app_on, problems
 from ssrl_core.cli import build_parser
 from ssrl_core.cli.train_cmds import _config_and_dir
 from ssrl_core.methods import default_params, method_params
 from ssrl_core.train import jobs
 from ssrl_core.train.fields import FIELDS
+
+from app_support import app_on, problems
 
 BOXES = {"w.train.epochs": "epochs", "w.train.batch": "batch_size", "w.train.crop": "crop_size", "w.train.lr": "lr",
          "w.train.seed": "seed", "w.train.freeze": "freeze"}
@@ -68,3 +69,20 @@ def test_another_methods_settings_appear_and_a_changed_one_reaches_the_run(tiny_
     assert {k: written[k] for k in ("optimizer", "weight_decay", "warmup_epochs", "log_every", "max_minutes")} == \
         {k: cli[k] for k in ("optimizer", "weight_decay", "warmup_epochs", "log_every", "max_minutes")}
     assert jobs.wait(run, timeout=180)["state"] == "finished", open(f"{run}/train.log").read()[-1500:]
+
+
+
+def test_a_submitted_method_setting_survives_a_visit_to_another_page(tiny_env):
+    """The form's values count once submitted (Start training); after that a visit to another page
+    keeps each method's own settings (`state.KEEP_PREFIXES`) as it keeps the run fields (`state.KEEP`)."""
+    at = app_on("pages/train.py")
+    name = at.selectbox(key="w.train.method").value
+    pname, spec = next((p, s) for p, s in method_params(name).items() if s.kind == "int")
+    at.session_state[f"w.train.mp.{name}.{pname}"] = spec.default + 1  # as a submitted form leaves it
+    at.session_state["w.train.minutes"] = 7.0
+    at.run()
+    at.switch_page("pages/augment.py").run()
+    assert not problems(at), problems(at)
+    at.switch_page("pages/train.py").run()
+    assert at.number_input(key=f"w.train.mp.{name}.{pname}").value == spec.default + 1
+    assert at.number_input(key="w.train.minutes").value == 7.0

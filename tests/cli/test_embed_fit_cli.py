@@ -7,12 +7,13 @@ import json
 
 import numpy as np
 import pandas as pd
-from app_support import ROOT
 
 from ssrl_core.cli import main
 from ssrl_core.data.cellset import CellSet
 from ssrl_core.data.npz import save_npz
 from ssrl_core.models.fit import misfit
+
+from app_support import ROOT
 
 MNIST = ROOT / "pretrained" / "mnist_set1.pt"
 FACTS = {"in_channels": 1, "crop_size": 28, "channels": ["grey"], "per_channel": False}

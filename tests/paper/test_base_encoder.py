@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import requires_shared
+from conftest import requires_shared
 
 
 @requires_shared
@@ -78,8 +78,9 @@ def test_shipped_base_encoder_beats_random_weights_on_mitocheck_held_out_plates(
 def test_stages_follow_init_run_folders_back_to_the_first_run(tmp_path: Path) -> None:
     from paper.base_encoder import stages
     from ssrl_core.train import load_config, train
-    from tests.test_train_finetune import TINY
-    from tests.test_train_loop import tiny_npz
+
+    from tiny_runs import TINY_FINETUNE as TINY
+    from tiny_runs import tiny_npz
 
     npz = tiny_npz(tmp_path / "c.npz", n=32)
     first = load_config(None, [f"data.name={npz}", *TINY, "max_steps=2", "lr=0.002"])

@@ -13,6 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from ssrl_core.data.mitocheck import CHANNELS
+from ssrl_core.data.mitocheck_names import MITOCHECK_HELDOUT_PLATES, add_name_columns
+from ssrl_core.data.npz import load_npz, save_npz
 from ssrl_core.data.samples import MITOCHECK_DEMO, samples_dir
 
 TOTAL = 2400
@@ -20,9 +23,6 @@ TOTAL = 2400
 
 def build(source: str | Path, out: str | Path | None = None, total: int = TOTAL, seed: int = 0) -> Path:
     """Write the sample; returns its path."""
-    from ssrl_core.data.mitocheck import CHANNELS
-    from ssrl_core.data.mitocheck_names import MITOCHECK_HELDOUT_PLATES, add_name_columns
-    from ssrl_core.data.npz import load_npz, save_npz
 
     cells = load_npz(source, channels=CHANNELS)  # the shared crops store no channel names
     add_name_columns(cells.meta)  # plate, well, ... from the file names

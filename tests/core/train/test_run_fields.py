@@ -10,13 +10,14 @@ import re
 import pytest
 import yaml
 
-from app_support import ROOT, write_tiny
 from ssrl_core.cli import main
 from ssrl_core.train.checks import validate
 from ssrl_core.train.config import ConfigError, DataConfig, MethodConfig, RecipeConfig, RunConfig, apply_overrides
 from ssrl_core.train.defaults import short_run_defaults
 from ssrl_core.train.fields import FIELDS, PARAM
 from ssrl_core.train.overrides import OverrideError, set_values
+
+from app_support import ROOT, write_tiny
 
 SECTIONS = {"data": DataConfig, "method": MethodConfig, "recipes": RecipeConfig}
 
