@@ -29,6 +29,7 @@ class Module:
     path: Path
     imports: set[str] = field(default_factory=set)  # first-party modules imported at module level
     heavy: set[str] = field(default_factory=set)  # heavy third-party packages imported at module level
+    lazy: bool = False  # a package whose `__getattr__` imports its modules on first use (PEP 562)
 
 
 @dataclass(frozen=True)
@@ -68,10 +69,20 @@ def _module_level(body: list[ast.stmt]) -> list[ast.Import | ast.ImportFrom]:
     return found
 
 
+def _is_lazy(tree: ast.Module) -> bool:
+    return any(isinstance(n, ast.FunctionDef) and n.name == "__getattr__" for n in tree.body)
+
+
+def _lazy_packages(known: dict[str, Path]) -> set[str]:
+    return {name for name, path in known.items() if path.name == "__init__.py" and _is_lazy(ast.parse(path.read_text()))}
+
+
 def _targets(node: ast.Import | ast.ImportFrom, module: str, is_package: bool,
-             known: dict[str, Path]) -> tuple[list[str], set[str]]:
+             known: dict[str, Path], lazy: set[str] = frozenset()) -> tuple[list[str], set[str]]:
     """(first-party modules, third-party top-level packages) one import statement loads.
-    `from pkg import sub` counts as the module `pkg.sub` only, not as `pkg`'s own body."""
+    `from pkg import sub` counts as the module `pkg.sub` only, not as `pkg`'s own body; `from pkg
+    import name` of a lazy package (`__getattr__`) counts as any of its modules (the name's is found
+    at run time)."""
     first: list[str] = []
     third: set[str] = set()
     if isinstance(node, ast.Import):
@@ -94,16 +105,19 @@ def _targets(node: ast.Import | ast.ImportFrom, module: str, is_package: bool,
     first += subs
     if len(subs) < len(node.names) and target in known:
         first.append(target)
+        if target in lazy:
+            first += [m for m in known if m.startswith(target + ".") and m.count(".") == target.count(".") + 1]
     return first, third
 
 
 def module_graph() -> dict[str, Module]:
     known = sources()
+    lazy = _lazy_packages(known)
     graph: dict[str, Module] = {}
     for name, path in known.items():
-        mod = Module(name, path)
+        mod = Module(name, path, lazy=name in lazy)
         for node in _module_level(ast.parse(path.read_text()).body):
-            first, third = _targets(node, name, path.name == "__init__.py", known)
+            first, third = _targets(node, name, path.name == "__init__.py", known, lazy)
             mod.imports.update(first)
             mod.heavy.update(third & HEAVY)
         mod.imports.discard(name)
@@ -113,6 +127,7 @@ def module_graph() -> dict[str, Module]:
 
 def function_imports() -> list[FunctionImport]:
     known = sources()
+    lazy = _lazy_packages(known)
     found: list[FunctionImport] = []
     for name, path in known.items():
         for fn in ast.walk(ast.parse(path.read_text())):
@@ -120,7 +135,7 @@ def function_imports() -> list[FunctionImport]:
                 continue
             for node in ast.walk(fn):
                 if isinstance(node, (ast.Import, ast.ImportFrom)):
-                    first, _ = _targets(node, name, path.name == "__init__.py", known)
+                    first, _ = _targets(node, name, path.name == "__init__.py", known, lazy)
                     if first:
                         found.append(FunctionImport(name, fn.name, node.lineno, tuple(first)))
     return found

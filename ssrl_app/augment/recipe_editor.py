@@ -133,7 +133,9 @@ def editor(slot: str, title: str, default_preset: str, per_row: int = 2, steps_p
     with st.container(horizontal=True, vertical_alignment="center"):
         st.button("Apply preset", key=f"{base}.apply", help="Start again from this preset (undoes your edits)",
                   on_click=lambda: replace(slot, get_preset(state.get(pick))))
-        if about:
+        if about and per_row == 1:  # Compare mode: two editors share the screen; the whole text on hover
+            st.caption(about.split(":")[0], help=about)
+        elif about:
             st.caption(about)
     st.caption(f"Recipe **{recipe.name}**: {sum(s.enabled for s in recipe.steps)} of "
                f"{len(recipe.steps)} steps on. Steps run from top to bottom.")

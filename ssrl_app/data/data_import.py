@@ -16,14 +16,15 @@ from pathlib import Path
 
 import streamlit as st
 
-from ssrl_app.shell import loaders, state
+from ssrl_app.shell import state
 from ssrl_app.shell.errors import message
 from ssrl_app.shell.uploads import save_uploads
-from ssrl_core import paths
-from ssrl_core.data.bbbc021 import known_plates
-from ssrl_core.data.folder import import_uploads
 from ssrl_core.data.names import IMAGE_SUFFIXES
+from ssrl_app.shell import loaders
+from ssrl_core.data.folder import import_uploads
+from ssrl_core import paths
 from ssrl_core.data.sources import download, downloadable
+from ssrl_core.data.bbbc021 import known_plates
 
 
 def use_dataset(path: str | Path) -> None:

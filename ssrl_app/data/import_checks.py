@@ -27,7 +27,8 @@ from ssrl_core.data.fields import nucleus_crops
 from ssrl_core.data.imagefile import read_image
 from ssrl_core.data.names import IMAGE_SUFFIXES, safe_filename
 from ssrl_core.data.npz import save_npz
-from ssrl_core.data.seg_qc import segmentation_report, warnings_for
+from ssrl_core.data.seg_qc import segmentation_report
+from ssrl_core.data.seg_qc import warnings_for
 
 FIELD_SIDE = 300  # crops are 28-196 px; an image at least this large is taken for a full field
 MASK = re.compile(r"(label|mask|_seg)", re.IGNORECASE)  # img_labels.tif, mask2d.tif, x_seg.png, x_cp_masks.png

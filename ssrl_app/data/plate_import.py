@@ -18,17 +18,20 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from ssrl_app.data import data_import, qc_view
-from ssrl_app.data.data_import import check_folder
+from ssrl_app.data import qc_view
 from ssrl_app.shell import state
 from ssrl_app.shell.errors import message
-from ssrl_core import paths
-from ssrl_core.data.names import safe_filename
-from ssrl_core.data.npz import save_npz
-from ssrl_core.data.patterns import BUILTIN, DESCRIPTIONS
-from ssrl_core.data.plate import import_plate, map_rows, read_plate_map, scan_plate
-from ssrl_core.data.seg_qc import plate_qc
+from ssrl_core.data.patterns import BUILTIN
 from ssrl_core.data.store import SUFFIX as STORE_SUFFIX
+from ssrl_core.data.names import safe_filename
+from ssrl_core.data.plate import map_rows, read_plate_map, scan_plate
+from ssrl_core.data.seg_qc import plate_qc
+from ssrl_app.data.data_import import check_folder
+from ssrl_core.data.patterns import DESCRIPTIONS
+from ssrl_app.data import data_import
+from ssrl_core import paths
+from ssrl_core.data.npz import save_npz
+from ssrl_core.data.plate import import_plate
 
 PATTERNS = ["auto", *BUILTIN, "my own pattern"]
 

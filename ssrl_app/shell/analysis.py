@@ -18,8 +18,6 @@ import streamlit as st
 from ssrl_app.shell import loaders
 from ssrl_app.shell.checkpoints import BASELINES, facts, finished_runs, misfit, shipped
 from ssrl_app.shell.images import composite, data_url
-from ssrl_core.evaluate import check_compound, project_with_info
-from ssrl_core.evaluate import embed as core_embed
 
 
 def subset_index(dataset: str, max_cells: int, seed: int = 0, within: np.ndarray | None = None) -> np.ndarray:
@@ -69,6 +67,7 @@ def split_by_fit(choices: dict[str, str], n_channels: int, side: int) -> tuple[d
 
 def embed(dataset: str, index: np.ndarray, encoder: str, progress: Callable[[float], None] | None = None) -> np.ndarray:
     """Embeddings of cells `index` (ssrl_core.evaluate.embed; cached on disk by the core)."""
+    from ssrl_core.evaluate import embed as core_embed
     cells = loaders.cells(dataset)
     sub = cells if len(index) == len(cells) else cells.subset(index)
     return core_embed(sub, encoder, progress=progress)
@@ -85,6 +84,7 @@ def evaluate(_features: np.ndarray, key: str, _meta: pd.DataFrame, column: str, 
 @st.cache_data(show_spinner=False, max_entries=16)
 def compound_check(_features: np.ndarray, key: str, _meta: pd.DataFrame, compound: str, with_map: bool = False) -> dict:
     """`ssrl_core.evaluate.check_compound` (against DMSO) for one embedding (identified by `key`)."""
+    from ssrl_core.evaluate import check_compound
     r = check_compound(_features, _meta, compound, with_map=with_map, null_size=2000)
     r.pop("protocol", None)  # per-cell arrays: not needed by the page
     return r
@@ -98,6 +98,7 @@ def projection(features: np.ndarray, key: str, method: str) -> np.ndarray:
 @st.cache_data(show_spinner=False, max_entries=16)
 def projection_with_note(_features: np.ndarray, key: str, method: str) -> tuple[np.ndarray, str]:
     """The map and a plain note ("" unless a large set was fitted on a sample and the rest placed)."""
+    from ssrl_core.evaluate import project_with_info
     xy, info = project_with_info(_features, method=method)
     return xy, str(info.get("note", ""))
 

@@ -12,7 +12,6 @@ import numpy as np
 import streamlit as st
 
 from ssrl_app.shell import precompute
-from ssrl_core.evaluate import project
 
 PREFERRED_DATASETS = ("mitocheck_demo", "demo_nuclei", "mnist-5k")  # the labelled sample first
 
@@ -110,6 +109,7 @@ def warm_up() -> bool:
     try:
         import umap  # noqa: F401  (with numba, pynndescent, sklearn, narwhals through its deps)
 
+        from ssrl_core.evaluate import project
     except Exception:  # no UMAP: nothing to warm
         return False
 

@@ -18,7 +18,6 @@ import sys
 from pathlib import Path
 
 from ssrl_app.shell.checkpoints import facts, misfit, shipped
-from ssrl_core.evaluate import embed
 
 SAMPLES = ("mitocheck_demo", "demo_nuclei", "mnist-5k")
 DEMO = ("mitocheck_demo", "split", "held-out", ("mitocheck_set_a", "mitocheck_set_b"))
@@ -51,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
 
     from ssrl_core.data.registry import load_dataset
+    from ssrl_core.evaluate import embed
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--max-jobs", type=int, default=None)
