@@ -26,8 +26,7 @@ from pathlib import Path
 
 from paper.base_data import build
 from paper.class_bias_sweeps import reproduce_cifar
-from ssrl_core.cli._common import emit
-from ssrl_core.oserrors import plain
+from ssrl_core.cli._common import emit, run_handler
 from ssrl_core.paths import PROJECT_ROOT
 from ssrl_core.sweeps.class_verdicts import _word
 
@@ -89,15 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `ssrl-paper` console script; errors are one plain line, as in `ssrl`."""
     args = build_parser().parse_args(argv)
-    try:
-        return int(args.handler(args) or 0)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except (ValueError, KeyError, RuntimeError, OSError, MemoryError) as exc:
-
-        print(f"error: {plain(exc)}", file=sys.stderr)
-        return 2
+    return run_handler(args)
 
 
 def run_reproduce(args: argparse.Namespace) -> int:
@@ -143,7 +134,6 @@ def run_reproduce(args: argparse.Namespace) -> int:
 
 
 def run_class_bias(args: argparse.Namespace) -> int:
-
     res = reproduce_cifar(args.out, args.config, encoder=args.encoder, per_class=args.per_class, docs=args.docs,
                           shipped=args.shipped, report_only=args.report_only, n_null=args.null, ship_base=args.ship_base,
                           log=_log)
@@ -156,7 +146,6 @@ def run_class_bias(args: argparse.Namespace) -> int:
 
 
 def run_base_data(args: argparse.Namespace) -> int:
-
     counts = build(args.out)
     emit({"out": str(args.out), "counts": counts}, args.json,
          f"wrote {args.out}: {sum(counts.values())} grey images ({', '.join(f'{k} {v}' for k, v in counts.items())})")

@@ -159,5 +159,4 @@ def choose_heldout_plates(meta: pd.DataFrame, fraction: float = 0.3, seed: int =
 
 
 def project_root() -> Path:
-
     return PROJECT_ROOT

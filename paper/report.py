@@ -250,7 +250,6 @@ def write_report(result: dict[str, Any], docs: Path, index: dict | None = None, 
 
 
 def render(result: dict[str, Any], index: dict | None, command: str, figure_paths: list[str]) -> str:
-
     return render_page(result, index, command, figure_paths, claims(result), group_table, _factor_table,
                        headline(result), markdown_table,
                        stamp=f"{_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M} UTC, "

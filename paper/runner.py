@@ -96,7 +96,6 @@ def _subsample(cells: CellSet, n: int | None, seed: int, column: str | None) -> 
 
 
 def load_group_cells(group: str, opts: Options) -> CellSet:
-
     dataset = entries(group)[0].dataset
     cells = heldout_cells(load_dataset(dataset), group)
     column = {"mnist": "label", "mitocheck": "label", "bbbc021": "well"}[group]
@@ -131,7 +130,6 @@ def _first_info(paths: list[Path]) -> dict[str, Any] | None:
 
 
 def _embed(cells: CellSet, encoder: str, opts: Options) -> np.ndarray:
-
     return embed(cells, encoder, device=opts.device)
 
 

@@ -95,7 +95,6 @@ def write_status(folder: str | Path, **fields: Any) -> dict[str, Any]:
     try:
         atomic_write_json(path, status)
     except OSError as exc:
-
         if not (is_disk_full(exc) and path.is_file()):
             raise
         overwrite_in_place(path, (json.dumps(status, indent=2, default=str) + "\n").encode("utf-8"))

@@ -154,7 +154,6 @@ def _downloads() -> None:
     src = offered[st.radio("Source", list(offered), horizontal=True, key="w.data.dl_source")]
     options: dict = {}
     if "plates" in src.options:  # a plate-by-plate source: which plates
-
         known = known_plates()
         if known:
             plates = st.multiselect("Plates (each is about 1 GB of images)", known, max_selections=4,

@@ -54,7 +54,6 @@ def label_form(name: str, cells, picked: np.ndarray) -> None:
         try:
             annotations.label_cells(name, cells, picked, target, value)
         except (annotations.AnnotationError, OSError) as exc:  # a bad name, or a full or read-only data folder
-
             st.error(f"The label was not kept: {message(exc)}")
             return
         st.success(f"Kept: {len(picked)} cells labelled '{value}' in column '{target}' (saved with the dataset; "

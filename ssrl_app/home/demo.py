@@ -30,7 +30,6 @@ def _result(stamp: float) -> dict | None:
 
 
 def _stamp() -> float:
-
     p = paths.pretrained_dir() / rc.FILE
     return p.stat().st_mtime if p.is_file() else 0.0
 

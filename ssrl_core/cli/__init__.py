@@ -13,7 +13,7 @@ import argparse
 import importlib
 import sys
 
-from ssrl_core.oserrors import plain
+from ssrl_core.cli._common import run_handler
 
 # Sub-modules that each define `register(subparsers)`; a handler returns an exit code.
 _COMMAND_MODULES = ("setup_cmd", "data_cmds", "lpips_cmd", "train_cmds", "eval_cmds", "bias_cmds",
@@ -41,15 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `ssrl` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    try:
-        return int(args.handler(args) or 0)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except (ValueError, KeyError, RuntimeError, OSError, MemoryError) as exc:
-
-        print(f"error: {plain(exc)}", file=sys.stderr)
-        return 2
+    return run_handler(args)
 
 
 if __name__ == "__main__":

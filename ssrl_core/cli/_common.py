@@ -8,6 +8,8 @@ import math
 import sys
 from typing import Any, Callable
 
+from ssrl_core.oserrors import plain
+
 
 def emit(obj: Any, as_json: bool, text: str | None = None) -> None:
     """Print exactly one JSON object (with --json) or a human text to stdout."""
@@ -65,3 +67,17 @@ def whole_number(low: int, what: str) -> Callable[[str], int]:
 
 
 CLUSTERS = whole_number(2, "clusters")  # K-Means needs two clusters to compare with anything
+
+
+def run_handler(args: argparse.Namespace) -> int:
+    """Run a parsed command's handler as a console script does: its exit code; Ctrl-C is 130 and an
+    expected failure (bad input, missing file, full disk, too little memory) is one plain line on
+    stderr and exit code 2 (`ssrl_core.oserrors.plain`). Shared by `ssrl` and `ssrl-paper`."""
+    try:
+        return int(args.handler(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, KeyError, RuntimeError, OSError, MemoryError) as exc:
+        print(f"error: {plain(exc)}", file=sys.stderr)
+        return 2

@@ -106,7 +106,6 @@ def run_sweep_cmd(args: argparse.Namespace) -> int:
     from ssrl_core.sweeps.runner import load_sweep, run_sweep
 
     if args.background:
-
         path = sweep_jobs.launch(args.config, name=Path(args.config).stem, sweep_dir=args.out)
         emit({"sweep_dir": str(path), "state": "queued"}, args.json,
              f"started in the background: {path} (progress in {path / sweep_jobs.STATUS})")

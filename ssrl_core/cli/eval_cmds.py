@@ -130,7 +130,6 @@ def run_embed(args: argparse.Namespace) -> int:
     if args.where:
         keep &= _select(cells, _parse_where(args.where))
     if args.heldout:
-
         keep &= heldout_mask(cells.meta, args.heldout)
     index = np.flatnonzero(keep)
     if len(index) < len(cells):

@@ -135,7 +135,6 @@ def import_cellprofiler(image_csv: str | Path | pd.DataFrame, objects_csv: str |
 
     writer = None
     if out is not None:  # an on-disk cell store, written image by image, resumable
-
         settings = {"kind": "cellprofiler", "source": tables.source, "images": int(len(images)), "crop": int(size),
                     "channels": list(chans), "compartment": comp, "border": border, "objects": int(len(objects))}
         writer = StoreWriter(out, list(chans), name, params=settings)
@@ -184,7 +183,6 @@ def import_cellprofiler(image_csv: str | Path | pd.DataFrame, objects_csv: str |
         raise ValueError(f"no crop of {size} px could be cut at the {len(objects)} object centres"
                          + (f"; {len(missing)} image(s) missing, e.g. {missing[0]}" if missing else ""))
     if writer is not None:
-
         resumed = writer.resumed
         cells = open_store(writer.close(), name=name)
     else:

@@ -94,7 +94,6 @@ def scan_plate(folder: str | Path, pattern: str = "auto", plate: str | None = No
     if pattern == "auto":
         found = detect_pattern([p.name for p in images])
         if found is None:
-
             raise ValueError(f"no built-in file-name pattern ({', '.join(BUILTIN)}) matches these files "
                              f"(e.g. {images[0].name}); give your own, e.g. {{well}}_s{{site}}_w{{channel}}.tif")
         pattern = found
@@ -180,7 +179,6 @@ def import_plate(scan: PlateScan, plate_map: pd.DataFrame | None = None, crop: i
     chan = channel_names(scan, names)
     writer = None
     if out is not None:
-
         settings = {"kind": "plate", "folder": str(scan.folder), "pattern": scan.pattern, "sites": len(scan.sites),
                     "crop": int(crop), "nuclear_channel": str(nuclear_channel), "names": names, "border": border,
                     "drop_unmapped": bool(drop_unmapped),

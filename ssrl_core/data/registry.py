@@ -127,7 +127,6 @@ def _load(name_or_path: str | Path, channel_axis: str = "auto") -> CellSet:
     elif is_store(target):  # a cell store: metadata read, pixels read lazily when large
         cells = open_store(target)
     elif target.is_dir():  # type: ignore[union-attr]
-
         cells = load_folder(target, channel_axis=channel_axis)
         return cells  # folders can change at any time: never cached
     elif str(target).lower().endswith(".npz"):

@@ -64,7 +64,6 @@ def _obs_names(m: pd.DataFrame) -> list[str]:
 
 
 def _obs(meta: pd.DataFrame, clusters: np.ndarray | None) -> pd.DataFrame:
-
     meta = cell_metadata(meta)
     obs = pd.DataFrame(index=pd.Index(_obs_names(meta), dtype=object))
     for col in meta.columns:
@@ -87,7 +86,6 @@ def to_anndata(features: np.ndarray, meta: pd.DataFrame, clusters: np.ndarray | 
     if len(x) != len(meta):
         raise ValueError(f"{len(x)} embeddings but {len(meta)} metadata rows")
     with _object_strings():
-
         var = pd.DataFrame(index=pd.Index([f"{FEATURE_PREFIX}{i}" for i in range(x.shape[1])], dtype=object))
         adata = ad.AnnData(X=x, obs=_obs(meta, clusters), var=var)
         for method, xy in (maps or {}).items():

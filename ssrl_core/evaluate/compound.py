@@ -94,7 +94,6 @@ def check_compound(features: np.ndarray, meta: pd.DataFrame, compound: str, cont
     out["composition"] = {int(c): {str(g): int(v) for g, v in row.items()} for c, row in comp.iterrows()}
     out["verdict"] = res["words"]
     if with_map:
-
         out["map"] = compound_map(z, sub, treated[keep], control_mask[keep], levels=map_levels, null_size=null_size,
                                   seed=seed)
         out["verdict"] += " " + map_words(out["map"])

@@ -138,7 +138,6 @@ def embed_with_info(cells: CellSet, encoder: str, progress: Progress | None = No
 
 
 def _cache_note(exc: OSError) -> str:
-
     return f"the embeddings were computed but not cached: {plain(exc)}"
 
 

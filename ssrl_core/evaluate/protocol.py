@@ -2,7 +2,6 @@
 
 Same cells, same number, everywhere. Given embeddings, their metadata and the column to compare
 with (phenotype, compound, ...), `evaluate_cells`:
-
 1. normalises the features per plate to the plate's controls (pycytominer), clips outliers at
    5 SD (`normalise.py`), and keeps the raw view (one reference for all plates) beside it;
 2. clusters with K-Means, k = the number of groups in the column unless given, 10 runs of 3
