@@ -28,7 +28,7 @@ from ssrl_core.params import Param
 from ssrl_core.train import jobs
 from ssrl_core.train.config import RunConfig
 from ssrl_core.train.defaults import short_run_defaults
-from ssrl_core.train.fields import FIELDS
+from ssrl_core.train.fields import FIELDS, value_in
 
 page.open_page("Train: teach a network what to ignore")
 name, cells = page.current_cells()
@@ -56,12 +56,6 @@ def recipe_sources() -> dict[str, dict]:
     for preset in PRESETS:
         out[f"preset: {preset}"] = {"preset": preset}
     return out
-
-
-def first(path: str):
-    """The value a run field starts with on this page: the short run's, else its declared default."""
-    group, _, key = path.rpartition(".")
-    return (SHORT.get(group) or {}).get(key, FIELDS[path].default) if group else SHORT.get(path, FIELDS[path].default)
 
 
 def number(box, path: str, key: str, **kw):
@@ -95,10 +89,10 @@ chosen = st.multiselect("Augmentation recipe(s)", list(sources), key="w.train.re
 for key, path in (("w.train.method", "method.name"), ("w.train.backbone", "backbone"), ("w.train.device", "device"),
                   ("w.train.freeze", "freeze"), ("w.train.epochs", "epochs"), ("w.train.batch", "batch_size"),
                   ("w.train.lr", "lr"), ("w.train.seed", "seed")):
-    state.setdefault(key, first(path))
-state.setdefault("w.train.minutes", first("max_minutes") or 0.0)
-state.setdefault("w.train.subset", first("data.max_cells") or 0)
-state.setdefault("w.train.crop", min(first("crop_size"), cells_hw()))
+    state.setdefault(key, value_in(SHORT, path))
+state.setdefault("w.train.minutes", value_in(SHORT, "max_minutes") or 0.0)
+state.setdefault("w.train.subset", value_in(SHORT, "data.max_cells") or 0)
+state.setdefault("w.train.crop", min(value_in(SHORT, "crop_size"), cells_hw()))
 
 starts = checkpoints.start_options(jobs.list_runs())
 misfits = {k: why for k, v in starts.items() if (why := checkpoints.start_misfit(v, cells.shape[2], cells.shape[0]))}

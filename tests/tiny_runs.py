@@ -25,3 +25,16 @@ def tiny_npz(path: Path, n: int = 24, channels: int = 2, size: int = 32) -> Path
              plate=np.array(["p1", "p2"] * (n // 2)))
     return path
 
+
+# `ssrl train --set ...` for a tiny VICReg run on `tiny_run_yaml`'s 24 digits-sized cells
+CLI_SETS = ["--set", "cpu_threads=1", "--set", "backbone=tiny_cnn", "--set", "crop_size=28", "--set", "batch_size=8",
+            "--set", "log_every=1", "--set", "method.params.hidden_dim=64", "--set", "method.params.out_dim=32"]
+
+
+def tiny_run_yaml(folder: Path, name: str, epochs: int = 1) -> Path:
+    """A run config file (`run.yaml`) on 24 random 28x28 uint8 cells (`cells.npz`) in `folder`."""
+    rng = np.random.default_rng(5)
+    np.savez(folder / "cells.npz", images=rng.integers(0, 255, (24, 28, 28), dtype=np.uint8))
+    path = folder / "run.yaml"
+    path.write_text(f"name: {name}\ndata: {folder / 'cells.npz'}\nrecipes: [mnist-set1]\nmethod: vicreg\nepochs: {epochs}\n")
+    return path

@@ -113,3 +113,11 @@ def float_paths() -> tuple[str, ...]:
     """The fields that hold a number with a fraction (PyYAML reads `3e-4` as text: `train.config`
     reads such a text as the number it is)."""
     return tuple(k for k, p in FIELDS.items() if p.kind == "float")
+
+
+def value_in(run: dict[str, Any], path: str) -> Any:
+    """The value of run field `path` (dotted) in the raw run config `run` (e.g. the short run), else
+    its declared default: what a form built from the fields starts with."""
+    group, _, key = path.rpartition(".")
+    where = (run.get(group) or {}) if group else run
+    return where.get(key, FIELDS[path].default)

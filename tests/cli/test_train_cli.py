@@ -9,24 +9,20 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from ssrl_core import paths
 from ssrl_core.cli import main
 from ssrl_core.train import rundir as rd
 
-SETS = ["--set", "cpu_threads=1", "--set", "backbone=tiny_cnn", "--set", "crop_size=28", "--set", "batch_size=8", "--set", "log_every=1",
-        "--set", "method.params.hidden_dim=64", "--set", "method.params.out_dim=32"]
+from tiny_runs import CLI_SETS, tiny_run_yaml
+
+SETS = CLI_SETS
 
 
 @pytest.fixture()
 def config(tmp_path: Path) -> Path:
-    rng = np.random.default_rng(5)
-    np.savez(tmp_path / "cells.npz", images=rng.integers(0, 255, (24, 28, 28), dtype=np.uint8))
-    path = tmp_path / "run.yaml"
-    path.write_text(f"name: cli\ndata: {tmp_path / 'cells.npz'}\nrecipes: [mnist-set1]\nmethod: vicreg\nepochs: 1\n")
-    return path
+    return tiny_run_yaml(tmp_path, "cli", epochs=1)
 
 
 def test_train_json_then_runs_and_export(config: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

@@ -29,9 +29,9 @@ from ssrl_core import paths
 from ssrl_core.cli import main
 from ssrl_core.train import rundir as rd
 
-SETS = ["--set", "cpu_threads=1", "--set", "backbone=tiny_cnn", "--set", "crop_size=28", "--set", "batch_size=8",
-        "--set", "log_every=1", "--set", "method.params.hidden_dim=64", "--set", "method.params.out_dim=32",
-        "--set", "checkpoint_steps=3"]  # a checkpoint every 3 steps (once an epoch here), as the runs below expect
+from tiny_runs import CLI_SETS, tiny_run_yaml
+
+SETS = [*CLI_SETS, "--set", "checkpoint_steps=3"]  # a checkpoint every 3 steps (once an epoch here), as the runs below expect
 
 
 def _namespaces() -> bool:
@@ -55,11 +55,7 @@ def in_namespace(script: str, env: dict[str, str], timeout: int = 300) -> subpro
 
 @pytest.fixture()
 def config(tmp_path: Path) -> Path:
-    rng = np.random.default_rng(5)
-    np.savez(tmp_path / "cells.npz", images=rng.integers(0, 255, (24, 28, 28), dtype=np.uint8))
-    path = tmp_path / "run.yaml"
-    path.write_text(f"name: first\ndata: {tmp_path / 'cells.npz'}\nrecipes: [mnist-set1]\nmethod: vicreg\nepochs: 3\n")
-    return path
+    return tiny_run_yaml(tmp_path, "first", epochs=3)
 
 
 @needs_namespaces

@@ -14,7 +14,7 @@ from ssrl_core.cli import main
 from ssrl_core.train.checks import validate
 from ssrl_core.train.config import ConfigError, DataConfig, MethodConfig, RecipeConfig, RunConfig, apply_overrides
 from ssrl_core.train.defaults import short_run_defaults
-from ssrl_core.train.fields import FIELDS, PARAM
+from ssrl_core.train.fields import FIELDS, PARAM, value_in
 from ssrl_core.train.overrides import OverrideError, set_values
 
 from app_support import ROOT, write_tiny
@@ -95,3 +95,11 @@ def test_the_docs_table_shows_the_declared_defaults() -> None:
     shown = {path: None if cell == "none" else yaml.safe_load(cell.strip("`")) for path, cell in rows if path in FIELDS}
     assert len(shown) >= len(FIELDS) - 3  # all but recipes.preset / recipe / weight (one `recipes` row)
     assert {k: v for k, v in shown.items() if v != FIELDS[k].default} == {}
+
+
+def test_a_form_starts_from_the_short_run_else_the_declared_default() -> None:
+    short = short_run_defaults("cpu")
+    assert value_in(short, "epochs") == short["epochs"] != FIELDS["epochs"].default
+    assert value_in({"data": {"max_cells": 500}}, "data.max_cells") == 500  # a nested field
+    assert value_in({}, "data.max_cells") == FIELDS["data.max_cells"].default
+    assert value_in(short, "seed") == FIELDS["seed"].default  # the short run leaves it to the declaration
