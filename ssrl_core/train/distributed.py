@@ -47,8 +47,16 @@ def setup(device_kind: str) -> DistInfo:
     return DistInfo(rank=rank, world=world, local_rank=local)
 
 
-def cleanup(info: DistInfo) -> None:
+def cleanup(info: DistInfo, finished: bool = True) -> None:
+    """Leave the process group. After a normal end every rank first waits for the others, so no rank
+    closes its gloo/NCCL connections while a peer still reads from them (a rank could otherwise abort
+    at exit, "terminate called without an active exception", after a finished run)."""
     if info.enabled and dist.is_initialized():
+        if finished:
+            try:
+                dist.barrier()
+            except (RuntimeError, ValueError):  # a peer is gone already: nothing to wait for
+                pass
         dist.destroy_process_group()
 
 

@@ -80,11 +80,13 @@ def _train(cfg: RunConfig, run_dir: Path, progress: Progress | None, resume: boo
     threads = torch.get_num_threads()
     if cfg.cpu_threads and device.type == "cpu":
         torch.set_num_threads(cfg.cpu_threads)
-    loop = None
+    loop, ended = None, False
     try:
         with StopSignals() as sig:
             loop = _Loop(cfg, run_dir, device, bf16, info, log, progress, sig)
-            return loop.run(resume)
+            result = loop.run(resume)
+            ended = True  # every rank ends the same step (agreed), so they can wait for each other
+            return result
     except BaseException as exc:
         if main and isinstance(exc, OSError) and is_disk_full(exc):
             raise TrainingStopped(stop_for_full_disk(run_dir, loop and loop.saved_step, loop.step if loop else 0,
@@ -99,7 +101,7 @@ def _train(cfg: RunConfig, run_dir: Path, progress: Progress | None, resume: boo
     finally:
         torch.set_num_threads(threads)
         rd.close_logger(log)
-        dist_.cleanup(info)
+        dist_.cleanup(info, finished=ended)
 
 
 class _Loop:
