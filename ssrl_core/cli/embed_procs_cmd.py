@@ -22,8 +22,9 @@ def under_torchrun() -> bool:
 def _embed_argv(args: argparse.Namespace) -> list[str]:
     """The `embed` command line of `args`, for the processes torchrun starts (without --procs)."""
     argv = ["embed", "--checkpoint" if args.checkpoint else "--encoder", args.checkpoint or args.encoder,
-            "--data", str(args.data), "--out", str(args.out), "--device", args.device,
-            "--batch-size", str(args.batch_size)]
+            "--data", str(args.data), "--out", str(args.out), "--device", args.device]
+    if args.batch_size:
+        argv += ["--batch-size", str(args.batch_size)]
     for item in args.where:
         argv += ["--where", item]
     if args.heldout:

@@ -30,7 +30,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(their cards' and docs/results.md's numbers)")
     p.add_argument("--out", required=True, help="output .parquet or .csv")
     p.add_argument("--device", default="auto")
-    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--batch-size", type=int, default=None,
+                   help="crops per forward pass (default: 1024 on a GPU; on a CPU the most that keep the largest "
+                        "layer output under 16 MB); the embeddings do not depend on it")
     p.add_argument("--no-cache", action="store_true", help="recompute even if cached")
     p.add_argument("--procs", type=int, default=None, metavar="N",
                    help="embed in N processes (started with torchrun; on CUDA one GPU each), in resumable parts "

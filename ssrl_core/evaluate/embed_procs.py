@@ -71,9 +71,10 @@ def parts_dir(out: str | Path) -> Path:
     return out.with_name(out.name + ".parts")
 
 
-def shard_size(batch_size: int, shard_cells: int = SHARD_CELLS) -> int:
-    """`shard_cells` rounded up to a multiple of the batch size (at least one batch)."""
-    b = max(1, int(batch_size))
+def shard_size(batch_size: int | None, shard_cells: int = SHARD_CELLS) -> int:
+    """`shard_cells` rounded up to a multiple of the batch size (at least one batch; `shard_cells`
+    itself when the batch size is left to the device)."""
+    b = max(1, int(batch_size or 1))
     return max(b, -(-int(shard_cells) // b) * b)
 
 
@@ -82,11 +83,11 @@ def shards(n: int, size: int) -> list[tuple[int, int]]:
     return [(s, min(n, s + size)) for s in range(0, n, size)]
 
 
-def signature(cells: CellSet, encoder: str, device: str, precision: str, batch_size: int, size: int) -> str:
+def signature(cells: CellSet, encoder: str, device: str, precision: str, batch_size: int | None, size: int) -> str:
     """What a part's numbers depend on; a part with another signature is redone."""
     dev, bf16 = pick_device(device, precision)
     raw = json.dumps({"encoder": resolve(encoder).identity, "data": data_fingerprint(cells), "cells": len(cells),
-                      "device": dev.split(":")[0], "bf16": bool(bf16), "batch": int(batch_size), "shard": int(size)},
+                      "device": dev.split(":")[0], "bf16": bool(bf16), "batch": int(batch_size or 0), "shard": int(size)},
                      sort_keys=True)
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
@@ -109,7 +110,7 @@ def part_done(folder: Path, start: int, stop: int, sig: str) -> bool:
 
 
 def embed_rank(cells: CellSet, encoder: str, out: str | Path, ranks: Ranks, device: str = "auto",
-               batch_size: int = 256, precision: str = "auto", shard_cells: int = SHARD_CELLS,
+               batch_size: int | None = None, precision: str = "auto", shard_cells: int = SHARD_CELLS,
                use_cache: bool = True, progress: Any = None) -> dict:
     """Embed this rank's shards of `cells` that are not done yet; returns what it did."""
     size = shard_size(batch_size, shard_cells)
@@ -166,7 +167,7 @@ def merge_parts(cells: CellSet, out: str | Path, sig: str, size: int, dataset: s
     return feats
 
 
-def embed_distributed(cells: CellSet, encoder: str, out: str | Path, device: str = "auto", batch_size: int = 256,
+def embed_distributed(cells: CellSet, encoder: str, out: str | Path, device: str = "auto", batch_size: int | None = None,
                       precision: str = "auto", shard_cells: int = SHARD_CELLS, use_cache: bool = True,
                       dataset: str = "", cell_index: np.ndarray | None = None, progress: Any = None,
                       keep_parts: bool = False) -> dict:

@@ -88,7 +88,7 @@ def _save_npy(path, arr: np.ndarray) -> None:
 
 
 def embed_with_info(cells: CellSet, encoder: str, progress: Progress | None = None, device: str = "auto",
-                    batch_size: int = 256, use_cache: bool = True, nuclear_channel: int = 0,
+                    batch_size: int | None = None, use_cache: bool = True, nuclear_channel: int = 0,
                     precision: str = "auto") -> tuple[np.ndarray, dict]:
     """Embeddings `(N, D)` float32 and a description (encoder, dims, cache hit, key, ...).
 
@@ -98,7 +98,8 @@ def embed_with_info(cells: CellSet, encoder: str, progress: Progress | None = No
             `hand-features`.
         progress: called with the fraction done (0..1).
         device: "auto" (GPU when present), "cpu" or "cuda".
-        batch_size: crops per forward pass.
+        batch_size: crops per forward pass (None: `forward.GPU_BATCH` on a GPU, `forward.cpu_batch_size`
+            on a CPU). The features do not depend on it.
         use_cache: read and write the on-disk cache.
         nuclear_channel: the nuclei channel for `hand-features`.
         precision: "auto" (bf16 autocast on CUDA and on CPUs with native bf16), "fp32" or "bf16".
@@ -173,7 +174,7 @@ def embed(cells: CellSet, encoder: str, progress: Progress | None = None, **kwar
     return embed_with_info(cells, encoder, progress, **kwargs)[0]
 
 
-def _compute(cells: CellSet, spec, progress, device: str, batch_size: int, nuclear_channel: int,
+def _compute(cells: CellSet, spec, progress, device: str, batch_size: int | None, nuclear_channel: int,
              bf16: bool = False):
     h, w, c = cells.shape
     module = build_module(spec, c, int(h), device, tuple(cells.channels))

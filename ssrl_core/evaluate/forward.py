@@ -4,6 +4,11 @@
 `ssrl_core.evaluate.embedding` (and so by every evaluation). The GPU path (issue "The GPU path",
 item 5; measured on the CPU at 3,100-5,100 crops/s when scaled with numpy on one thread, copied
 from pageable memory, NCHW, batch 256, a sync each batch) is described in `run_module`.
+
+On a CPU the batch is sized by `cpu_batch_size`: the most crops whose largest layer output stays
+under `CPU_BATCH_BYTES`. glibc's allocator keeps blocks of that size in its heap and reuses them;
+larger ones are mapped fresh from the kernel for every batch and every page of them faulted in
+again (`benchmarks/cpu_embed_batch.md`: at batch 256 a third of the embedding time was kernel time).
 """
 
 from __future__ import annotations
@@ -44,6 +49,34 @@ def _raw_batches(images, batch_size: int, pin: bool):
 
 
 GPU_BATCH = 1024  # crops per forward pass on a GPU when the caller leaves batch_size unset
+CPU_BATCH_BYTES = 16 * 2**20  # a CPU batch's largest layer output (glibc maps blocks over 32 MB anew)
+CPU_BATCH_RANGE = (4, 256)
+
+
+def cpu_batch_size(module, channels: int, crop_size: int, bf16: bool = False) -> int:
+    """Crops per forward pass on a CPU: the largest power of two (4..256) whose biggest layer output
+    stays under `CPU_BATCH_BYTES`, measured by passing one blank crop through `module` (as the
+    batches will run: same size, same precision). A size that does not depend on the numbers:
+    every crop's features are the same at any batch size (tests/core/evaluate/test_embed_forward.py)."""
+    import torch
+
+    biggest = 1
+
+    def note(_mod, _inp, out) -> None:
+        nonlocal biggest
+        if torch.is_tensor(out):
+            biggest = max(biggest, out.numel() * out.element_size())
+
+    hooks = [m.register_forward_hook(note) for m in module.modules() if next(m.children(), None) is None]
+    try:
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            module(torch.zeros(1, channels, crop_size, crop_size).contiguous(memory_format=torch.channels_last))
+    finally:
+        for h in hooks:
+            h.remove()
+    fits = max(1, CPU_BATCH_BYTES // biggest)
+    low, high = CPU_BATCH_RANGE
+    return int(min(high, max(low, 2 ** (fits.bit_length() - 1))))
 
 
 def scale_on_device(raw, lo, hi):
@@ -55,7 +88,7 @@ def scale_on_device(raw, lo, hi):
     return torch.nan_to_num(out, nan=0.0, posinf=1.0, neginf=0.0).clamp_(0.0, 1.0)
 
 
-def run_module(module, images, lo, hi, crop_size: int, device: str, batch_size: int | None = 256,
+def run_module(module, images, lo, hi, crop_size: int, device: str, batch_size: int | None = None,
                progress: Progress | None = None, bf16: bool = False) -> np.ndarray:
     """Batched, gradient-free forward pass of `(N, H, W, C)` images through `module`
     (bf16 autocast when `bf16`; the features come back as float32).
@@ -64,7 +97,7 @@ def run_module(module, images, lo, hi, crop_size: int, device: str, batch_size: 
     thread, copied asynchronously on a side stream (the copy of batch i+1 overlaps the forward
     pass of batch i), scaled to [0, 1] on the device (`scale_on_device`), kept channels-last
     (NHWC bytes, as stored; the module converted to channels_last), in batches of `GPU_BATCH`
-    when `batch_size` is None, and the features of batch i are read back only after batch i+1
+    when `batch_size` is None (`cpu_batch_size` on a CPU), and the features of batch i are read back only after batch i+1
     has been queued (a lagged read, not a pipeline drain per batch). On the CPU the same code
     runs without pinning or streams. `images` may be an array or a lazy store view."""
     import torch
@@ -72,12 +105,13 @@ def run_module(module, images, lo, hi, crop_size: int, device: str, batch_size: 
 
     dev = torch.device(device)
     cuda = dev.type == "cuda"
-    batch_size = batch_size or (GPU_BATCH if cuda else 256)
     n = len(images)
     out: np.ndarray | None = None
     lo_t = torch.as_tensor(np.asarray(lo, dtype=np.float32), device=dev)
     hi_t = torch.as_tensor(np.asarray(hi, dtype=np.float32), device=dev)
     module.to(memory_format=torch.channels_last)
+    if not batch_size:
+        batch_size = GPU_BATCH if cuda else cpu_batch_size(module, lo_t.numel(), crop_size, bf16)
     copy_stream = torch.cuda.Stream(dev) if cuda else None
     pending: tuple[int, Any, Any] | None = None  # (start, features on their way to the host, event)
 

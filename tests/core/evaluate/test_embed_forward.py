@@ -4,6 +4,8 @@ What the CPU can prove: the batches are the stored integers (not floats scaled o
 scaling on the device gives exactly the numbers of `to_unit_float`, and the whole forward pass
 (channels-last, lagged read of the features) gives the features of the former host-scaled NCHW
 path. Pinning and the side-stream copy need a GPU: benchmarks/gpu_check.sh runs them there.
+On a CPU the batch is sized from the encoder's largest layer output, and the features do not
+depend on the batch size.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from ssrl_core.data.cellset import to_unit_float
-from ssrl_core.evaluate.forward import _raw_batches, run_module, scale_on_device
+from ssrl_core.evaluate.forward import CPU_BATCH_BYTES, _raw_batches, cpu_batch_size, run_module, scale_on_device
 from ssrl_core.models import build_backbone
 
 
@@ -52,3 +54,28 @@ def test_forward_pass_matches_the_host_scaled_nchw_path(one_torch_thread) -> Non
         want = module(x).numpy()
     assert feats.shape == want.shape == (37, want.shape[1])
     np.testing.assert_allclose(feats, want, rtol=1e-4, atol=1e-5)
+
+
+def test_cpu_batch_keeps_the_largest_layer_output_under_the_budget() -> None:
+    wide = torch.nn.Sequential(torch.nn.Conv2d(3, 64, 3, padding=1), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1))
+    per_crop = 64 * 64 * 64 * 4  # the convolution's float32 output for one 64 px crop: 1 MiB
+    assert cpu_batch_size(wide, 3, 64) == CPU_BATCH_BYTES // per_crop == 16
+    assert cpu_batch_size(wide, 3, 64, bf16=True) == 32  # bf16 outputs take half the bytes
+    assert cpu_batch_size(wide, 3, 48) == 16  # 28 crops fit: the power of two below
+    assert cpu_batch_size(wide, 3, 8) == 256  # at most 256
+    assert cpu_batch_size(wide, 3, 256) == 4  # at least 4, even when one crop is over the budget
+    assert not any(m._forward_hooks for m in wide.modules())  # the measuring hooks are gone
+
+
+def test_features_do_not_depend_on_the_batch_size(one_torch_thread) -> None:
+    images = _crops(size=16)
+    lo, hi = np.full(3, 50.0, np.float32), np.full(3, 3500.0, np.float32)
+    torch.manual_seed(0)
+    module, _ = build_backbone("tiny_cnn", 3, 16)
+    module.eval()
+    seen: list[float] = []
+    auto = run_module(module, images, lo, hi, 16, "cpu", batch_size=None, progress=seen.append)
+    assert len(seen) == -(-len(images) // cpu_batch_size(module, 3, 16))  # one progress call a batch
+    for batch in (1, 5, 37):
+        np.testing.assert_allclose(run_module(module, images, lo, hi, 16, "cpu", batch_size=batch), auto,
+                                   rtol=1e-5, atol=1e-6)
