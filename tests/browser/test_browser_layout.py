@@ -170,19 +170,23 @@ def test_refresh_keeps_the_selection_and_a_stop_is_a_normal_end(server, browser)
     box = panel.get_by_role("combobox", name="plate").first
     if not box.is_visible():  # open the panel only if it is closed (a click would close an open one)
         panel.get_by_text("Choose the cells", exact=False).first.click()
-    for attempt in range(5):  # on a busy machine the list can be drawn again under the click: retry
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    chosen = sidebar.get_by_text("32 of 64 cells", exact=False).first
+    for attempt in range(5):  # on a busy machine the list can be drawn again under the click: retry until it took
         box.click()
         box.press_sequentially("P1")  # typing filters the options, so the choice never depends on the list opening
         try:
             page.get_by_role("option", name="P1").first.click(timeout=15_000)
-            break
         except Exception:  # noqa: BLE001  (playwright's TimeoutError)
-            page.keyboard.press("Escape")
-            wait_idle(page)
-    page.keyboard.press("Escape")
-    wait_idle(page)
-    sidebar = page.locator('[data-testid="stSidebar"]')
-    sidebar.get_by_text("32 of 64 cells", exact=False).first.wait_for()
+            pass
+        page.keyboard.press("Escape")
+        wait_idle(page)
+        try:
+            chosen.wait_for(timeout=20_000)
+            break
+        except Exception:  # noqa: BLE001  (the click landed on a list being drawn again: not chosen)
+            continue
+    chosen.wait_for()
     time.sleep(0.5)
     assert "s=" in page.url, page.url
     page.reload()

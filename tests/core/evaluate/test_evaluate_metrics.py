@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import adjusted_mutual_info_score
 
-from ssrl_core.evaluate.cluster import cluster_metrics, kmeans, nearest_to_centroid
+from ssrl_core.evaluate.cluster import chance_ami, cluster_metrics, kmeans, nearest_to_centroid, shuffled_amis
 from ssrl_core.evaluate.comparison import compare
 from ssrl_core.evaluate.export import embedding_frame, read_embeddings, write_table
 from ssrl_core.evaluate.probe import linear_probe
@@ -19,6 +20,20 @@ def blobs(n_per: int = 30, k: int = 3, dim: int = 8, spread: float = 0.3, seed: 
     x = np.concatenate([c + rng.normal(0, spread, size=(n_per, dim)) for c in centres]).astype(np.float32)
     y = np.repeat([f"class{i}" for i in range(k)], n_per)
     return x, y
+
+
+@pytest.mark.parametrize("n, labels, k", [(300, 4, 4), (257, 16, 9), (90, 2, 30), (50, 1, 3), (40, 3, 1), (30, 1, 1)])
+def test_shuffled_amis_are_scikit_learns_ami_of_each_shuffle(n, labels, k) -> None:
+    """The chance level computes E[MI] and the entropies once: every shuffle's AMI must still be
+    scikit-learn's, the shuffles drawn in the same order, edge cases (one label, one cluster) included."""
+    rng = np.random.default_rng(n)
+    y = np.array([f"t{v}" for v in rng.integers(0, labels, n)])
+    clusters = rng.integers(0, k, n) * 7  # ids need not be 0..k-1
+    fast = shuffled_amis(clusters, y, seed=3, permutations=25)
+    draw = np.random.default_rng(3)
+    slow = [adjusted_mutual_info_score(draw.permutation(y), clusters) for _ in range(25)]
+    np.testing.assert_allclose(fast, slow, rtol=0, atol=1e-12)
+    assert chance_ami(clusters, y, seed=3, permutations=25) == pytest.approx(np.percentile(slow, 95), abs=1e-12)
 
 
 def test_cluster_metrics_perfect_and_shuffled() -> None:
