@@ -69,7 +69,7 @@ def _train(cfg: RunConfig, run_dir: Path, progress: Progress | None, resume: boo
     log = rd.run_logger(run_dir, main)
     status = lambda **kw: rd.write_status(run_dir, **kw) if main else {}  # noqa: E731
     if main:
-        rd.clear_stop(run_dir)
+        rd.clear_stop(run_dir, keep_if_queued=True)  # a Stop pressed while the job was starting is kept
         text = cfg.to_yaml()  # the launcher has usually written it already: rewrite only a different one
         if not (run_dir / rd.CONFIG).is_file() or (run_dir / rd.CONFIG).read_text(encoding="utf-8") != text:
             atomic_write_text(run_dir / rd.CONFIG, text)

@@ -71,6 +71,31 @@ def test_stop_file_sigterm_and_kill_mid_run(npz: Path) -> None:
     assert load_checkpoint(kill / "checkpoint.pt")["step"] >= 4  # the last checkpoint is intact
 
 
+@pytest.mark.slow
+def test_a_stop_pressed_while_the_job_starts_is_not_lost(npz: Path) -> None:
+    """The stop file written before the process has started training (it was still importing) ends
+    the run at its first step; it used to be cleared at start, and the run trained on until SIGTERM."""
+    run = jobs.launch(cfg(npz, "early", "epochs=100000"))
+    rd.request_stop(run)
+    status = jobs.wait(run, timeout=120)
+    assert status["state"] == "stopped" and "stop file" in status["error"], status
+    assert load_checkpoint(run / "checkpoint.pt")["step"] == status["step"] == 1
+
+
+def test_only_a_stop_file_older_than_the_queued_job_is_cleared(tmp_path: Path) -> None:
+    rd.write_status(tmp_path, state="queued", queued=rd.now_iso())
+    stop = rd.request_stop(tmp_path)
+    rd.clear_stop(tmp_path, keep_if_queued=True)
+    assert stop.is_file()  # asked of this job while it was starting
+    os.utime(stop, (stop.stat().st_mtime - 3600,) * 2)
+    rd.clear_stop(tmp_path, keep_if_queued=True)
+    assert not stop.exists()  # left from an hour before it was queued
+    rd.request_stop(tmp_path)
+    rd.write_status(tmp_path, state="stopped")
+    rd.clear_stop(tmp_path, keep_if_queued=True)
+    assert not stop.exists()  # a run started from the command line, not queued: any old stop file goes
+
+
 def test_dead_pid_in_a_running_status_is_lost(tmp_path: Path) -> None:
     proc = subprocess.Popen(["true"])
     proc.wait()
