@@ -17,7 +17,7 @@ def test_gpu_check_dry_run_trains_and_reports_without_recording() -> None:
                BACKBONE="tiny_cnn")
     before = (ROOT / "benchmarks" / "gpu_check.md").read_bytes() if (ROOT / "benchmarks" / "gpu_check.md").exists() \
         else None
-    out = subprocess.run(["bash", "benchmarks/gpu_check.sh", "0.05", "0"], cwd=ROOT, env=env,
+    out = subprocess.run(["bash", "benchmarks/gpu_check.sh", "0.02", "0"], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     text = out.stdout
@@ -33,7 +33,7 @@ def test_gpu_check_stops_its_sampler_when_training_fails() -> None:
     and leaves no sampling loop behind (the EXIT trap): nothing of its process group survives (but
     zombies: a container's first process may not reap the killed loop's last `sleep`)."""
     env = dict(os.environ, DEVICE="cpu", BATCH="1", PYTHON=sys.executable)
-    proc = subprocess.Popen(["bash", "benchmarks/gpu_check.sh", "0.05", "0"], cwd=ROOT, env=env,
+    proc = subprocess.Popen(["bash", "benchmarks/gpu_check.sh", "0.02", "0"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     _, err = proc.communicate(timeout=300)
     assert proc.returncode != 0 and "batch_size" in err

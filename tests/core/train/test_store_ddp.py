@@ -2,7 +2,7 @@
 own share of the store's cells (`EpochSampler`: rank r takes every 2nd cell of the epoch's
 permutation, read with `pread` from the store, never the whole set), stopped and resumed.
 
-- The 2-process run from the store, interrupted after 2 steps and resumed to 4, gives the very
+- The 2-process run from the store, interrupted after 1 step and resumed to 4, gives the very
   weights of the 2-process run from the same cells in memory, 4 steps straight.
 - Against one process with the global batch (2 x 8 cells): each global step holds the same 16
   cells, the same views (seeded by cell), DDP averages the ranks' gradients and batch norm sees the
@@ -51,16 +51,28 @@ def _run_dir(path: Path, data: Path, batch: int) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def first_launch(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A 2-process run from a store, ended by its first launch at step 1 (shared by both tests: one
+    torchrun launch fewer): its folder, its files and its step-1 checkpoint (kept: the run goes on)."""
+    base = tmp_path_factory.mktemp("store_ddp")
+    npz = tiny_npz(base / "cells.npz", n=48)
+    store = save_store(load_npz(npz), base / "cells.cells", chunk_cells=10)  # 5 chunks
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("SSRL_IN_MEMORY_BYTES", "0")  # the ranks open the store lazily, as a big one
+        disk = _run_dir(base / "disk", store, 8)
+        _torchrun(disk, "max_steps=1")
+    return {"npz": npz, "store": store, "disk": disk, "step1": load_checkpoint(disk / "checkpoint.pt"),
+            "log": (disk / "train.log").read_text()}
+
+
 @pytest.mark.slow
-def test_two_processes_from_a_store_resume_and_match_memory(tmp_path: Path, monkeypatch) -> None:
-    npz = tiny_npz(tmp_path / "cells.npz", n=48)
-    store = save_store(load_npz(npz), tmp_path / "cells.cells", chunk_cells=10)  # 5 chunks
-    monkeypatch.setenv("SSRL_IN_MEMORY_BYTES", "0")  # the ranks open the store lazily, as a big one
-    disk = _run_dir(tmp_path / "disk", store, 8)
-    _torchrun(disk, "max_steps=2")  # the first launch ends at step 2 ...
-    assert load_checkpoint(disk / "checkpoint.pt")["step"] == 2
+def test_two_processes_from_a_store_resume_and_match_memory(first_launch: dict, tmp_path: Path, monkeypatch) -> None:
+    disk = first_launch["disk"]
+    assert first_launch["step1"]["step"] == 1  # the first launch ended at step 1 ...
+    monkeypatch.setenv("SSRL_IN_MEMORY_BYTES", "0")
     _torchrun(disk, "max_steps=4")  # ... the second resumes it to step 4
-    mem = _run_dir(tmp_path / "mem", npz, 8)
+    mem = _run_dir(tmp_path / "mem", first_launch["npz"], 8)
     _torchrun(mem)
     a = load_checkpoint(disk / "checkpoint.pt")
     b = load_checkpoint(mem / "checkpoint.pt")
@@ -71,19 +83,17 @@ def test_two_processes_from_a_store_resume_and_match_memory(tmp_path: Path, monk
 
 
 @pytest.mark.slow
-def test_two_processes_from_a_store_match_one_process_with_the_global_batch(tmp_path: Path, monkeypatch) -> None:
+def test_two_processes_from_a_store_match_one_process_with_the_global_batch(first_launch: dict, tmp_path: Path,
+                                                                            monkeypatch) -> None:
     """SimCLR's batch norm sees the global batch under DDP (`sync_batchnorm: auto`), so 2 processes reading
     their shares of a store take the step of one process holding both shares, up to float32 rounding:
     the gap must not exceed what running that one process with 1 or 2 threads moves the weights by
     (1.4e-4 after one SGD step at lr 0.05 here; per-rank batch norm moved them by 1.6e-2). The step's
     arithmetic itself is exact (tests/test_train_ddp.py, float64 to 1e-10)."""
-    npz = tiny_npz(tmp_path / "cells.npz", n=48)
-    store = save_store(load_npz(npz), tmp_path / "cells.cells", chunk_cells=10)
+    store = first_launch["store"]
     monkeypatch.setenv("SSRL_IN_MEMORY_BYTES", "0")
-    disk = _run_dir(tmp_path / "disk", store, 8)
-    _torchrun(disk, "max_steps=1")
-    two = load_checkpoint(disk / "checkpoint.pt")
-    assert "batch norm over the global batch" in (disk / "train.log").read_text()
+    two = first_launch["step1"]
+    assert "batch norm over the global batch" in first_launch["log"]
     one = []
     for threads in (1, 2):
         cfg = load_config(None, [f"data.name={store}", "batch_size=16", *COMMON, "max_steps=1", f"cpu_threads={threads}"])
