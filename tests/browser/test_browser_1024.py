@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 import pytest
-from test_browser_app import CHROMIUM, SHOTS, go, wait_idle
+from test_browser_app import CHROMIUM, CHROMIUM_ARGS, SHOTS, go, wait_idle
 
 from app_support import write_tiny
 
@@ -139,8 +139,7 @@ def test_every_page_fits_a_1024_projector(server):
     from playwright.sync_api import sync_playwright
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu",
-                                                                    "--disable-background-networking"])
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1024, "height": 768})
         page.set_default_timeout(120_000)
         page.goto(server["url"])

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_browser_app import CHROMIUM, SHOTS, go, wait_idle
+from test_browser_app import CHROMIUM, CHROMIUM_ARGS, SHOTS, go, wait_idle
 
 from app_support import write_tiny
 
@@ -44,8 +44,7 @@ def browser():
     from playwright.sync_api import sync_playwright
     SHOTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--headless", "--no-sandbox", "--disable-gpu",
-                                                              "--disable-background-networking"])
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
 
