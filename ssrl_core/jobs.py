@@ -180,8 +180,9 @@ def clear_stop(folder: str | Path, keep_if_queued: bool = False) -> None:
     """Remove the stop file; with `keep_if_queued` (a job's start), keep one written since the job was
     queued (status.json's `queued`, while it reads "queued"): Stop was pressed as the job started."""
     path, status = Path(folder) / STOP, read_json(Path(folder) / STATUS) if keep_if_queued else {}
-    with contextlib.suppress(FileNotFoundError, ValueError):
-        if status.get("state") == "queued" and path.stat().st_mtime >= datetime.fromisoformat(status.get("queued", "")).timestamp():
+    with contextlib.suppress(FileNotFoundError, ValueError):  # no stop file, or no queued time: remove
+        if status.get("state") == "queued" and \
+                path.stat().st_mtime >= datetime.fromisoformat(status.get("queued", "")).timestamp():
             return
     path.unlink(missing_ok=True)
 

@@ -10,14 +10,11 @@ never scrolls sideways. Screenshots of each page go to artefacts/screenshots/w10
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import pytest
-from test_browser_app import CHROMIUM, CHROMIUM_ARGS, SHOTS, go, wait_idle
-
-from app_support import write_tiny
+from test_browser_app import CHROMIUM, CHROMIUM_ARGS, SHOTS, go, wait_idle, with_a_stopped_run
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")]
@@ -69,14 +66,8 @@ PROBLEMS = r"""() => {
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, serve_app):
     """The app on a free port: the tiny set as `demo_nuclei`, one stopped run in the runs folder."""
-    base = tmp_path_factory.mktemp("w1024")
-    write_tiny(base / "data").rename(base / "data" / "demo_nuclei.npz")
-    run = base / "runs" / "20261201-000000-stopped-demo"
-    run.mkdir(parents=True)
-    (run / "config.yaml").write_text("name: stopped-demo\n")
-    (run / "status.json").write_text(json.dumps({"state": "stopped", "epoch": 1, "epochs": 2, "progress": 0.1,
-                                                 "step": 1, "total_steps": 10, "name": "stopped-demo"}))
-    (run / "checkpoint.pt").write_bytes(b"")
+    base = with_a_stopped_run(tmp_path_factory.mktemp("w1024"), epoch=1, epochs=2, progress=0.1, step=1,
+                              total_steps=10)
     with serve_app(base, SSRL_CACHE=str(base / "cache")) as running:
         yield running
 

@@ -8,6 +8,7 @@ artefacts/screenshots/ (git-ignored). Skipped, with the reason, when Chromium is
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -23,6 +24,18 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--force-prefers-reduced-motion", "--disable-smooth-scrolling"]
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")]
+
+
+def with_a_stopped_run(base: Path, **status) -> Path:
+    """`base/data` with the tiny set as `demo_nuclei` and one stopped run (`status.json` from `status`)
+    in `base/runs`, for a served app; returns `base`."""
+    write_tiny(base / "data").rename(base / "data" / "demo_nuclei.npz")
+    run = base / "runs" / "20261201-000000-stopped-demo"
+    run.mkdir(parents=True)
+    (run / "config.yaml").write_text("name: stopped-demo\n")
+    (run / "status.json").write_text(json.dumps({"state": "stopped", "name": "stopped-demo", **status}))
+    (run / "checkpoint.pt").write_bytes(b"")
+    return base
 
 
 @pytest.fixture(scope="module")

@@ -9,14 +9,11 @@ Screenshots go to artefacts/screenshots/layout_*.png.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 import pytest
-from test_browser_app import CHROMIUM, CHROMIUM_ARGS, SHOTS, go, wait_idle
-
-from app_support import write_tiny
+from test_browser_app import CHROMIUM, CHROMIUM_ARGS, SHOTS, go, wait_idle, with_a_stopped_run
 
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")]
@@ -27,14 +24,8 @@ TALL = 2200  # screenshots show most of a page (the width is what the layout dep
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, serve_app):
     """The app on a free port: the tiny set as `demo_nuclei`, one stopped run in the runs folder."""
-    base = tmp_path_factory.mktemp("layout")
-    write_tiny(base / "data").rename(base / "data" / "demo_nuclei.npz")
-    run = base / "runs" / "20261201-000000-stopped-demo"
-    run.mkdir(parents=True)
-    (run / "config.yaml").write_text("name: stopped-demo\n")
-    (run / "status.json").write_text(json.dumps({"state": "stopped", "epoch": 3, "epochs": 5, "progress": 0.6, "step": 30, "total_steps": 50,
-                                                 "name": "stopped-demo", "error": "stopped by the stop file"}))
-    (run / "checkpoint.pt").write_bytes(b"")
+    base = with_a_stopped_run(tmp_path_factory.mktemp("layout"), epoch=3, epochs=5, progress=0.6, step=30,
+                              total_steps=50, error="stopped by the stop file")
     with serve_app(base, SSRL_CACHE=str(base / "cache")) as running:
         yield running
 

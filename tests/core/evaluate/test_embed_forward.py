@@ -68,14 +68,14 @@ def test_cpu_batch_keeps_the_largest_layer_output_under_the_budget() -> None:
 
 
 def test_features_do_not_depend_on_the_batch_size(one_torch_thread) -> None:
-    images = _crops(size=16)
+    images = _crops(n=300, size=16)
     lo, hi = np.full(3, 50.0, np.float32), np.full(3, 3500.0, np.float32)
     torch.manual_seed(0)
     module, _ = build_backbone("tiny_cnn", 3, 16)
     module.eval()
     seen: list[float] = []
     auto = run_module(module, images, lo, hi, 16, "cpu", batch_size=None, progress=seen.append)
-    assert len(seen) == -(-len(images) // cpu_batch_size(module, 3, 16))  # one progress call a batch
-    for batch in (1, 5, 37):
+    assert len(seen) == -(-len(images) // cpu_batch_size(module, 3, 16)) >= 2  # one progress call a batch
+    for batch in (1, 7, 300):
         np.testing.assert_allclose(run_module(module, images, lo, hi, 16, "cpu", batch_size=batch), auto,
                                    rtol=1e-5, atol=1e-6)
