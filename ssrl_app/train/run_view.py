@@ -38,8 +38,14 @@ def unique_name(wanted: str, runs: list[dict], exact: bool = False) -> str:
     return f"{stem}-{n}"
 
 
-def _label(run: dict) -> str:
-    return f"{run.get('name') or Path(str(run['path'])).name} ({run.get('state', '?')})"
+def run_labels(runs: list[dict]) -> dict[str, str]:
+    """Each run's line in the focus box: its name, with its folder when two runs share a name.
+
+    The line never holds the run's state: Streamlit (1.67) sends back the line the browser shows,
+    and a line that changed since (running -> stopped) would come back as text, not as a run."""
+    names = [str(r.get("name") or Path(str(r["path"])).name) for r in runs]
+    return {str(r["path"]): n if names.count(n) == 1 else f"{n} ({Path(str(r['path'])).name})"
+            for r, n in zip(runs, names)}
 
 
 def focus_picker(runs: list[dict]) -> None:
@@ -53,10 +59,13 @@ def focus_picker(runs: list[dict]) -> None:
         state.put("train.pick", active)
     elif state.get("train.pick") not in paths:
         state.pop("train.pick")
-    labels = {str(r["path"]): _label(r) for r in runs}
+    labels = run_labels(runs)
+
+    def chosen() -> None:
+        if state.get("train.pick") in paths:  # anything else is not a run: keep following the current one
+            state.put(state.ACTIVE_RUN, state.get("train.pick"))
     st.selectbox("Run in focus", paths, key="train.pick", format_func=labels.get, index=None,
-                 placeholder="Choose a run to follow", on_change=lambda: state.put(state.ACTIVE_RUN,
-                                                                                  state.get("train.pick")))
+                 placeholder="Choose a run to follow", on_change=chosen)
 
 
 def progress_words(status: dict, now: str) -> str:
@@ -115,6 +124,11 @@ def follow() -> None:
     if not run:
         st.caption("No run followed yet: start one above, or pick one in the list below.")
         return
+    if not Path(run).is_dir():  # the folder was moved or deleted while the page followed it
+        state.pop(state.ACTIVE_RUN)
+        st.caption(f"The run followed before (`{Path(run).name}`) is no longer in the runs folder: choose "
+                   "another one in the box above.")
+        return
     status = jobs.read_status(run) or {}
     now = str(status.get("state", "queued"))
     seen = dict(state.get(state.RUN_SEEN) or {})
@@ -160,7 +174,7 @@ def follow() -> None:
 def running() -> bool:
     """Whether the followed run is still starting or running."""
     run = state.get(state.ACTIVE_RUN)
-    return bool(run) and job_layer.is_active(jobs.read_status(run))
+    return bool(run) and Path(run).is_dir() and job_layer.is_active(jobs.read_status(run))
 
 
 def runs_table() -> None:

@@ -79,3 +79,33 @@ def test_words_before_the_first_step_and_for_a_stop():
     runs = [{"name": "a"}, {"name": "a-2"}]
     assert run_view.unique_name("a", runs) == "a-3" and run_view.unique_name("b", runs) == "b"
     assert run_view.unique_name("a-2", runs, exact=True) == "a-3"
+
+
+def test_the_focus_box_lines_do_not_change_with_the_state_and_name_twins_apart():
+    """Streamlit sends back the line the browser shows; a line that changed with the run's state
+    (running -> stopped) came back as text and the page followed that text (CI, 2026-12-07)."""
+    running = {"path": "/runs/20261201-a", "name": "demo", "state": "running"}
+    lines = run_view.run_labels([running])
+    assert lines == run_view.run_labels([{**running, "state": "stopped"}]) == {"/runs/20261201-a": "demo"}
+    twins = run_view.run_labels([running, {"path": "/runs/20261202-b", "name": "demo", "state": "finished"}])
+    assert twins == {"/runs/20261201-a": "demo (20261201-a)", "/runs/20261202-b": "demo (20261202-b)"}
+
+
+def test_a_followed_run_whose_folder_is_gone_gets_a_sentence_not_a_traceback(tiny_env):
+    import shutil
+
+    from ssrl_core import paths
+
+    run = paths.runs_dir() / "20261201-000000-gone"
+    run.mkdir(parents=True)
+    (run / "config.yaml").write_text("name: gone\n")
+    (run / "status.json").write_text(json.dumps({"state": "stopped", "name": "gone", "step": 3}))
+    at = app_on("pages/train.py")
+    at.session_state["ssrl.active_run"] = str(run)
+    at.run()
+    assert at.selectbox(key="train.pick").value == str(run)
+    shutil.rmtree(run)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("no longer in the runs folder" in c.value for c in at.caption), [c.value for c in at.caption]
+    assert "ssrl.active_run" not in at.session_state

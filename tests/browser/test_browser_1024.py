@@ -164,7 +164,7 @@ def test_every_page_fits_a_1024_projector(server):
         wait_idle(page)
 
         go(page, server, "Train", "Train: teach a network")
-        pick(page, "Run in focus", "stopped-demo (stopped)")
+        pick(page, "Run in focus", "stopped-demo")
         page.get_by_text("Stopped after step 1 of 10 (epoch 1 of 2)").first.wait_for()
         check(page, "train")
         follow_a_real_run(page)

@@ -189,7 +189,7 @@ def test_refresh_keeps_the_selection_and_a_stop_is_a_normal_end(server, browser)
     box = page.locator('[data-testid="stSelectbox"]', has_text="Run in focus").first
     box.scroll_into_view_if_needed()
     box.click()
-    page.get_by_role("option", name="stopped-demo (stopped)").first.click()
+    page.get_by_role("option", name="stopped-demo", exact=True).first.click()
     wait_idle(page)
     page.get_by_text("Stopped after step 30 of 50 (epoch 3 of 5); the last checkpoint is usable.").first.wait_for()
     assert "The run failed" not in page.locator('[data-testid="stMain"]').inner_text()
