@@ -81,6 +81,9 @@ def preview_srcs(page) -> list[str]:
 
 
 def test_every_page_renders_and_interacts(server, page):
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     page.goto(server["url"])
     page.get_by_role("heading", name="Which augmentations decide").wait_for()
     wait_idle(page)
@@ -164,10 +167,16 @@ def test_every_page_renders_and_interacts(server, page):
     chart = page.locator('[data-testid="stVegaLiteChart"]').first
     box = None
     for _ in range(50):  # the map is drawn again (a new chart element) with the box selection
-        chart.locator("canvas, svg").first.wait_for()
-        chart.scroll_into_view_if_needed()
-        page.wait_for_timeout(200)
-        box = chart.bounding_box()
+        try:
+            chart.locator("canvas, svg").first.wait_for()
+            chart.scroll_into_view_if_needed()
+            page.wait_for_timeout(200)
+            box = chart.bounding_box()
+        except PlaywrightError as exc:  # replaced between two calls ("not attached to the DOM"): look again
+            if isinstance(exc, PlaywrightTimeout):
+                raise
+            page.wait_for_timeout(200)
+            continue
         if box:
             break
     assert box, "the map did not come back with the box selection"
