@@ -1,6 +1,9 @@
-"""Training from a cell store across processes: 2 gloo processes under torchrun, each reading its
-own share of the store's cells (`EpochSampler`: rank r takes every 2nd cell of the epoch's
-permutation, read with `pread` from the store, never the whole set), stopped and resumed.
+"""Training across processes: 2 gloo processes under torchrun (the real entry point, DDP), each
+reading its own share of the cells (`EpochSampler`: rank r takes every 2nd cell of the epoch's
+permutation, read with `pread` from a store, never the whole set), stopped and resumed.
+
+- Both ranks step together: they finish at the same step with the same weights, rank 0 alone
+  writes the checkpoint, status.json says 2 processes, every step is logged.
 
 - The 2-process run from the store, interrupted after 1 step and resumed to 4, gives the very
   weights of the 2-process run from the same cells in memory, 4 steps straight.
@@ -26,6 +29,7 @@ from ssrl_core.data.npz import load_npz
 from ssrl_core.data.store import save_store
 from ssrl_core.models.encoder_file import load_checkpoint
 from ssrl_core.train import load_config, train
+from ssrl_core.train import rundir as rd
 
 from tiny_runs import tiny_npz
 
@@ -34,7 +38,8 @@ COMMON = ["recipes=[microscopy-set-b]", "method.name=simclr", "backbone=tiny_cnn
           "precision=fp32"]
 
 
-def _torchrun(run: Path, *overrides: str) -> None:
+def _torchrun(run: Path, *overrides: str) -> str:
+    """Train `run` with 2 processes under torchrun; returns what they printed."""
     env = {k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK")}
     env.update(OMP_NUM_THREADS="1", PYTHONPATH=str(paths.PROJECT_ROOT))
     sets = [a for o in overrides for a in ("--set", o)]
@@ -42,6 +47,17 @@ def _torchrun(run: Path, *overrides: str) -> None:
                            "-m", "ssrl_core.train", str(run), *sets], capture_output=True, text=True, env=env,
                           timeout=300, cwd=paths.PROJECT_ROOT)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    return proc.stdout
+
+
+def _train_results(stdout: str) -> list[dict]:
+    """Every `{"ssrl_train_result": ...}` object the ranks printed, wherever it stands."""
+    decoder, out, start = json.JSONDecoder(), [], 0
+    while (start := stdout.find('{"ssrl_train_result"', start)) >= 0:
+        obj, end = decoder.raw_decode(stdout, start)
+        out.append(obj["ssrl_train_result"])
+        start = end
+    return out
 
 
 def _run_dir(path: Path, data: Path, batch: int) -> Path:
@@ -73,13 +89,19 @@ def test_two_processes_from_a_store_resume_and_match_memory(first_launch: dict, 
     monkeypatch.setenv("SSRL_IN_MEMORY_BYTES", "0")
     _torchrun(disk, "max_steps=4")  # ... the second resumes it to step 4
     mem = _run_dir(tmp_path / "mem", first_launch["npz"], 8)
-    _torchrun(mem)
+    results = _train_results(_torchrun(mem))
+    assert sorted(r["rank"] for r in results) == [0, 1]  # both ranks stepped together to the end
+    assert all(r["world_size"] == 2 and r["state"] == "finished" and r["step"] == 4 for r in results)
+    assert results[0]["param_checksum"] == pytest.approx(results[1]["param_checksum"], rel=1e-6)  # in sync
+    assert sorted(p.name for p in mem.glob("checkpoint*.pt")) == ["checkpoint.pt"]  # rank 0 only
+    assert [r["step"] for r in rd.read_metrics_records(mem)] == [1, 2, 3, 4]
     a = load_checkpoint(disk / "checkpoint.pt")
     b = load_checkpoint(mem / "checkpoint.pt")
     assert a["step"] == b["step"] == 4 and a["cells"] == 48
     assert all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])  # bit for bit
-    status = json.loads((disk / "status.json").read_text())
-    assert status["world_size"] == 2 and status["state"] == "finished"
+    for run in (disk, mem):
+        status = json.loads((run / "status.json").read_text())
+        assert status["world_size"] == 2 and status["state"] == "finished"
 
 
 @pytest.mark.slow
