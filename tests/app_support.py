@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -81,6 +82,19 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90) -> float
 
 
 @contextlib.contextmanager
+def cache_with_setup_weights(folder: Path) -> str:
+    """An empty cache `folder` holding only the ImageNet weights `ssrl setup` converted for this
+    checkout (what `make test` prepares), so a served app starts with no embeddings cached but
+    does not convert the weights again (5 CPU-s each time; tests/core/models test the conversion)."""
+    from ssrl_core.lpips_jax import weights_dir
+
+    made = weights_dir()  # the checkout's own cache: SSRL_CACHE is not set in the test process
+    if made.is_dir():
+        shutil.copytree(made, folder / made.name, dirs_exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    return str(folder)
+
+
 def serve_app(base: Path, **env: str) -> Iterator[dict]:
     """`streamlit run app.py` on 127.0.0.1:FREE_PORT with data, runs and uploads under `base`
     (`env` adds or overrides variables); yields {url, t0, log}; stopped at the end."""

@@ -93,8 +93,9 @@ def device_text() -> str:
 
 @st.cache_resource(show_spinner=False)
 def warm_up() -> bool:
-    """Compile UMAP's numba code once per server, in a background thread (about 20 s on a CPU),
-    and start `ssrl_app.shell.precompute` (the embeddings a demo needs) in a background process.
+    """Load UMAP's compiled code once per server, in a background thread (under 1 s once `ssrl setup`
+    or an earlier process cached it on disk, about 9 CPU-s when it compiles: `umap_jit`), and
+    start `ssrl_app.shell.precompute` (the embeddings a demo needs) in a background process.
 
     The first UMAP map of a session would otherwise wait for it. No Streamlit call is made from
     the thread, and every module it needs is imported here, in the script's thread, first: two

@@ -16,6 +16,7 @@ import numpy as np
 from sklearn.decomposition import PCA
 
 from ssrl_core.evaluate.threads import compute_threads
+from ssrl_core.evaluate.umap_jit import umap_module
 
 METHODS = ("umap", "tsne", "pca")
 FIT_MAX = {"umap": 20_000, "tsne": 5_000, "pca": 200_000}  # cells a map is fitted on; the rest are placed
@@ -95,8 +96,7 @@ def _fit_and_place(x: np.ndarray, fit: np.ndarray, rest: np.ndarray, method: str
             out[s:s + 65536] = pca2.transform(z[s:s + 65536])
         return out, "transform"
     if method == "umap":
-        import umap
-
+        umap = umap_module()
         nn = int(min(n_neighbors, len(fit) - 1))
         reducer = umap.UMAP(n_components=2, n_neighbors=max(nn, 2), min_dist=min_dist, random_state=seed, n_jobs=1)
         out[fit] = np.asarray(reducer.fit_transform(z[fit]), dtype=np.float32)
@@ -129,8 +129,7 @@ def _project(x: np.ndarray, method: str, seed: int, pca_dims: int | None, perple
         perp = float(min(perplexity, max(1.0, (len(x) - 1) / 3.0)))
         tsne = TSNE(n_components=2, perplexity=perp, init="pca", random_state=seed, max_iter=max_iter)
         return tsne.fit_transform(x).astype(np.float32)
-    import umap  # imported lazily: it takes seconds to load (numba)
-
+    umap = umap_module()  # imported when needed: it takes seconds to load (numba)
     nn = int(min(n_neighbors, len(x) - 1))
     reducer = umap.UMAP(n_components=2, n_neighbors=max(nn, 2), min_dist=min_dist, random_state=seed, n_jobs=1)
     return np.asarray(reducer.fit_transform(x), dtype=np.float32)

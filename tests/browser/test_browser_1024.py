@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from test_browser_app import CHROMIUM, CHROMIUM_ARGS, SHOTS, go, wait_idle, with_a_stopped_run
 
+from app_support import cache_with_setup_weights
+
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")]
 
@@ -68,7 +70,7 @@ def server(tmp_path_factory, serve_app):
     """The app on a free port: the tiny set as `demo_nuclei`, one stopped run in the runs folder."""
     base = with_a_stopped_run(tmp_path_factory.mktemp("w1024"), epoch=1, epochs=2, progress=0.1, step=1,
                               total_steps=10)
-    with serve_app(base, SSRL_CACHE=str(base / "cache")) as running:
+    with serve_app(base, SSRL_CACHE=cache_with_setup_weights(base / "cache")) as running:
         yield running
 
 

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from test_browser_app import CHROMIUM, CHROMIUM_ARGS, SHOTS, go, wait_idle, with_a_stopped_run
 
+from app_support import cache_with_setup_weights
+
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed")]
 WIDTHS = [(1024, 768), (1400, 900)]
@@ -26,7 +28,7 @@ def server(tmp_path_factory, serve_app):
     """The app on a free port: the tiny set as `demo_nuclei`, one stopped run in the runs folder."""
     base = with_a_stopped_run(tmp_path_factory.mktemp("layout"), epoch=3, epochs=5, progress=0.6, step=30,
                               total_steps=50, error="stopped by the stop file")
-    with serve_app(base, SSRL_CACHE=str(base / "cache")) as running:
+    with serve_app(base, SSRL_CACHE=cache_with_setup_weights(base / "cache")) as running:
         yield running
 
 
