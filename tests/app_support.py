@@ -81,7 +81,6 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 90) -> float
     raise TimeoutError("the app did not start in time")
 
 
-@contextlib.contextmanager
 def cache_with_setup_weights(folder: Path) -> str:
     """An empty cache `folder` holding only the ImageNet weights `ssrl setup` converted for this
     checkout (what `make test` prepares), so a served app starts with no embeddings cached but
@@ -95,6 +94,7 @@ def cache_with_setup_weights(folder: Path) -> str:
     return str(folder)
 
 
+@contextlib.contextmanager
 def serve_app(base: Path, **env: str) -> Iterator[dict]:
     """`streamlit run app.py` on 127.0.0.1:FREE_PORT with data, runs and uploads under `base`
     (`env` adds or overrides variables); yields {url, t0, log}; stopped at the end."""
