@@ -8,8 +8,9 @@ cells. `umap_module()` turns on numba's own on-disk cache (`Dispatcher.enable_ca
 switch `cache=True` sets) for every jitted function of umap's modules: the first process compiles
 and writes the cache, the next ones load it (0.5 s). Same machine code, same maps; numba keys the
 cache by the source file and the CPU, and recompiles when either changes. The cache lies in
-umap's `__pycache__` folder, or in numba's user-wide folder (`NUMBA_CACHE_DIR`) when that one
-is read-only. Measured in `benchmarks/umap_first_map.md`.
+umap's `__pycache__` folder, or in numba's user-wide folder when that one is read-only
+(`NUMBA_CACHE_DIR` chooses another); with no writable folder at all, UMAP compiles as before.
+Measured in `benchmarks/umap_first_map.md`.
 """
 
 from __future__ import annotations
@@ -34,12 +35,15 @@ def umap_module() -> ModuleType:
     if not _CACHED:
         from numba.core.dispatcher import Dispatcher
 
+        _CACHED = True  # once per process, whether or not a folder could be found
         for name, module in list(sys.modules.items()):
             if name == "umap" or name.startswith("umap."):
                 for obj in list(vars(module).values()):
                     if isinstance(obj, Dispatcher) and obj.__module__ == name:
-                        obj.enable_caching()
-        _CACHED = True
+                        try:
+                            obj.enable_caching()
+                        except RuntimeError:  # no writable cache folder anywhere: compile as before
+                            return umap
     return umap
 
 
