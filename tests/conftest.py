@@ -121,6 +121,21 @@ def _navigation_mode(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(manager, "__init__", init)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_component_scan():
+    """Scan the installed packages for Streamlit components once per test process, not once per AppTest.
+
+    Each new AppTest reads the metadata of every installed package (`scan_component_manifests`,
+    0.13 CPU-s; about 100 AppTests in the suite) and finds the same answer. A Streamlit internal, like
+    `_navigation_mode`: `tests/app/test_streamlit_internals.py` fails loudly if an upgrade moves it."""
+    from streamlit.components.v2 import manifest_scanner
+
+    found = manifest_scanner.scan_component_manifests()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(manifest_scanner, "scan_component_manifests", lambda *args, **kwargs: list(found))
+        yield
+
+
 @pytest.fixture(scope="session")
 def serve_app():
     """Start the app for a browser test: `with serve_app(base, SSRL_CACHE=...) as server:`."""

@@ -177,3 +177,17 @@ def measure(images: np.ndarray, channels: list[str], nuclear_channel: int = 0) -
     cols["sharpness"] = np.where(step > 1e-3, p90 / np.maximum(step, 1e-3), np.nan)
     cols["texture"], cols["scale"] = _spectral(x.mean(axis=3))
     return pd.DataFrame(cols)
+
+
+def measure_factor(images: np.ndarray, channels: list[str], factor: str, nuclear_channel: int = 0) -> np.ndarray:
+    """One factor's (first) column of `measure`, the same numbers, computing only what it reads: a
+    channel's brightness or contrast needs that channel's Otsu foreground alone (a fifth of the time
+    of the whole table on BBBC021 crops); any other factor is read off the whole table."""
+    kind, _, channel = factor.partition(":")
+    if kind in ("brightness", "contrast") and channel in channels:
+        x = np.asarray(images, dtype=np.float32)
+        plane = (x if x.ndim == 3 else x[..., channels.index(channel)])[..., None]
+        threshold = otsu_thresholds(plane[..., 0]).reshape(-1, 1)
+        return _channel_stats(plane, threshold)[:, 0, 0 if kind == "brightness" else 1].astype(float)
+    column = next(f for f in factors(channels, nuclear_channel) if f.name == factor).columns[0]
+    return measure(images, channels, nuclear_channel)[column].to_numpy(dtype=float)

@@ -111,12 +111,10 @@ def heldout_subset(cells, case: Case = CASE):
 
 def factor_values(cells, factor: str) -> np.ndarray:
     """The factor measured on the unaugmented crops (the whole dataset's channel ranges)."""
-    from ssrl_core.augment.measures import factors, measure
+    from ssrl_core.augment.measures import measure_factor
 
     lo, hi = cells.ranges()
-    table = measure(to_unit_float(np.asarray(cells.images), lo, hi), list(cells.channels))
-    f = next(f for f in factors(list(cells.channels)) if f.name == factor)
-    return table[f.columns[0]].to_numpy(dtype=float)
+    return measure_factor(to_unit_float(np.asarray(cells.images), lo, hi), list(cells.channels), factor)
 
 
 def factor_r2(features: np.ndarray, values: np.ndarray, folds: int = 5) -> float:

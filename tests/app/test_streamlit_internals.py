@@ -1,4 +1,5 @@
-"""The one Streamlit internal the app relies on, checked so an upgrade fails here, loudly.
+"""The one Streamlit internal the app relies on (and the one the tests' speed relies on), checked so
+an upgrade fails here, loudly.
 
 A top-level `pages/` folder puts a fresh Streamlit server in its older multipage mode (each page file
 run on its own, without app.py's sidebar). Streamlit 1.67 offers no public switch, so
@@ -40,3 +41,16 @@ def test_the_app_runs_its_pages_through_navigation():
     assert "st.navigation(" in source
     for page in sorted((root / "pages").glob("*.py")):
         assert f"pages/{page.name}" in source, f"{page.name} is not in app.py's navigation"
+
+
+def test_apptest_still_finds_components_through_the_scanner_the_tests_scan_once():
+    """`tests/conftest.py` scans the installed packages for components once per process: each AppTest
+    must still get them from `manifest_scanner.scan_component_manifests` (else the scan runs per AppTest
+    again, or the tests no longer see what a server sees)."""
+    import inspect
+
+    from streamlit.components.v2 import component_manager, manifest_scanner
+
+    source = inspect.getsource(component_manager.BidiComponentManager.discover_and_register_components)
+    assert "scan_component_manifests" in source and "manifest_scanner" in source
+    assert callable(getattr(manifest_scanner, "scan_component_manifests", None))

@@ -20,7 +20,7 @@ import pytest
 from ssrl_core.augment import Recipe, Step, get_preset
 from ssrl_core.augment.agreement import icc
 from ssrl_core.augment.invariance import REFERENCE, as_recipe, as_record, explain, explain_words, sample_cells, verdict
-from ssrl_core.augment.measures import factors, measure, otsu_thresholds
+from ssrl_core.augment.measures import factors, measure, measure_factor, otsu_thresholds
 
 from app_support import ROOT
 from synthetic_cells import synthetic_cells
@@ -200,3 +200,13 @@ def test_cli_recipe_explain_json_and_errors(tmp_path: Path, capsys: pytest.Captu
     assert "unknown preset 'set-c'" in err.err and not err.out
     assert main(["recipe", "explain", "microscopy-set-a", "--data", "mitocheck_demo", "--where", "split=nowhere"]) == 2
     assert "no cell matches" in capsys.readouterr().err
+
+
+def test_one_factor_alone_is_the_whole_tables_column() -> None:
+    """`measure_factor` (the Home demo's factor) computes one channel's brightness or contrast alone:
+    the same numbers as `measure`'s table, and any other factor read off that table."""
+    x = synthetic_cells(24, seed=5)  # float32 in [0, 1], two channels
+    names = ["DNA", "Body"]
+    table = measure(x, names)
+    for f in factors(names):
+        np.testing.assert_array_equal(measure_factor(x, names, f.name), table[f.columns[0]].to_numpy(float), f.name)

@@ -131,22 +131,28 @@ def _inputs(tmp_path: Path) -> dict[str, Path]:
     return {"emb": emb, "cells": tmp_path / "cells.npz", "plate": plate, "field": tmp_path / "field.tif"}
 
 
+# One process runs every command of the test (one `ssrl` start-up, not three): for each group, its
+# environment, then each command through `ssrl_core.cli.main` with the files it left on `disk`.
 DRIVER = r"""
 import contextlib, io, json, os, sys
 from ssrl_core.cli import main
-disk, cases = sys.argv[1], json.loads(sys.argv[2])
-out = {}
-for name, argv in cases.items():
-    err = io.StringIO()
-    before = {os.path.relpath(os.path.join(d, f), disk) for d, _, fs in os.walk(disk) for f in fs}
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-        try:
-            code = main(argv + ["--json"])  # no progress lines on stderr
-        except SystemExit as exc:
-            code = exc.code
-    left = sorted({os.path.relpath(os.path.join(d, f), disk) for d, _, fs in os.walk(disk) for f in fs} - before)
-    out[name] = {"code": code, "err": err.getvalue(), "left": left}
-print(json.dumps(out))
+for group in json.loads(sys.argv[1]):
+    disk, out = group["disk"], {}
+    os.environ.update(group["env"])
+    for name, argv in group["cases"].items():
+        err = io.StringIO()
+        before = {os.path.relpath(os.path.join(d, f), disk) for d, _, fs in os.walk(disk) for f in fs}
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            try:
+                code = main(argv + ["--json"])  # no progress lines on stderr
+            except SystemExit as exc:
+                code = exc.code
+        left = sorted({os.path.relpath(os.path.join(d, f), disk) for d, _, fs in os.walk(disk) for f in fs} - before)
+        out[name] = {"code": code, "err": err.getvalue(), "left": left}
+    for key in group["env"]:
+        del os.environ[key]
+    with open(group["out"], "w") as f:
+        json.dump(out, f)
 """
 
 
@@ -168,17 +174,18 @@ def test_commands_on_a_full_disk_or_a_read_only_folder_say_so_in_one_line(tmp_pa
     free=$(df --output=avail -B1 "$DISK" | tail -1)
     head -c $((free - 8192)) /dev/zero > "$DISK/filler"   # 8 kB left
     mount --bind "$RO" "$RO" && mount -o remount,bind,ro "$RO"
-    "$PY" -c "$DRIVER" "$DISK" "$FULL" > "$OUT/full.json"
-    SSRL_RUNS="$RO/runs" "$PY" -c "$DRIVER" "$RO" "$RUNS" > "$OUT/runs.json"
-    SSRL_CACHE="$RO" "$PY" -c "$DRIVER" "$RO" "$CACHE" > "$OUT/cache.json"
+    "$PY" -c "$DRIVER" "$GROUPS"
     """
     ro_cases = {"embed --out": ["embed", "--encoder", "hand-features", "--data", str(src["cells"]),
                                 "--out", f"{ro}/e.parquet"],
                 "nuclei --out": ["data", "nuclei", str(src["field"]), "--crop", "32", "--out", f"{ro}/c.npz"]}
-    env = {"DISK": d, "RO": str(ro), "OUT": str(tmp_path), "DRIVER": DRIVER, "FULL": json.dumps(full),
-           "RUNS": json.dumps({"train": ["train", str(src["cells"]).replace(".npz", ".yaml")], **ro_cases}),
-           "CACHE": json.dumps({"embed (cache read-only)": ["embed", "--encoder", "hand-features", "--data",
-                                                              str(src["cells"]), "--out", str(tmp_path / "ok.parquet")]})}
+    groups = [{"disk": d, "env": {}, "cases": full, "out": str(tmp_path / "full.json")},
+              {"disk": str(ro), "env": {"SSRL_RUNS": f"{ro}/runs"}, "out": str(tmp_path / "runs.json"),
+               "cases": {"train": ["train", str(src["cells"]).replace(".npz", ".yaml")], **ro_cases}},
+              {"disk": str(ro), "env": {"SSRL_CACHE": str(ro)}, "out": str(tmp_path / "cache.json"),
+               "cases": {"embed (cache read-only)": ["embed", "--encoder", "hand-features", "--data",
+                                                     str(src["cells"]), "--out", str(tmp_path / "ok.parquet")]}}]
+    env = {"DISK": d, "RO": str(ro), "DRIVER": DRIVER, "GROUPS": json.dumps(groups)}
     (tmp_path / "cells.yaml").write_text(f"name: x\ndata: {src['cells']}\nrecipes: [mnist-set1]\nmethod: vicreg\n")
     done = in_namespace(textwrap.dedent(script), env)
     assert done.returncode == 0, done.stderr[-3000:]
