@@ -184,12 +184,22 @@ def runs_table() -> None:
 
     def done(r: dict) -> str:
         step, steps = r.get("step"), r.get("total_steps")
-        return f"{step} of {steps} steps" if step and steps else ("preparing" if r.get("state") in ("queued",
-                                                                                                  "running") else "")
+        return f"{step} / {steps}" if step and steps else ("preparing" if r.get("state") in ("queued",
+                                                                                         "running") else "")
     # The columns that fit a 1024-px screen; the rest (backbone, start time…) is in each run's folder.
     table = pd.DataFrame([{"in focus": "yes" if str(r.get("path")) == str(focus) else "", "name": r.get("name"),
-                           "state": r.get("state"), "progress": done(r), "loss": r.get("loss"),
+                           "state": r.get("state"), "steps": done(r), "loss": r.get("loss"),
                            "method": r.get("method"), "dataset": r.get("dataset")} for r in runs])
     table["state"] = table["state"].replace({"queued": "starting"})
     table["loss"] = pd.to_numeric(table["loss"], errors="coerce").round(3)
-    st.dataframe(table, hide_index=True, height=min(300, 40 + 35 * len(table)))
+    st.dataframe(table, hide_index=True, height=min(300, 40 + 35 * len(table)), column_config=RUNS_COLUMNS)
+
+
+# Fixed widths (px) that add up to the main column at 1024 px (562 px beside the sidebar): sized by
+# content, the table grew wider than the screen as the step count and the loss gained digits. Longer
+# names end in "…"; a wider screen shares out the rest.
+RUNS_COLUMNS = {"in focus": st.column_config.TextColumn(width=62), "name": st.column_config.TextColumn(width=128),
+                "state": st.column_config.TextColumn(width=72),
+                "steps": st.column_config.TextColumn(width=88, help="steps done / steps planned"),
+                "loss": st.column_config.NumberColumn(width=60), "method": st.column_config.TextColumn(width=72),
+                "dataset": st.column_config.TextColumn(width=72)}
