@@ -12,6 +12,7 @@ import numpy as np
 import streamlit as st
 
 from ssrl_app.shell import precompute
+from ssrl_core.evaluate import umap_jit
 
 PREFERRED_DATASETS = ("mitocheck_demo", "demo_nuclei", "mnist-5k")  # the labelled sample first
 
@@ -108,15 +109,13 @@ def warm_up() -> bool:
         return False
     precompute.start()  # the shipped samples' embeddings, in a low-priority background process
     try:
-        import umap  # noqa: F401  (with numba, pynndescent, sklearn, narwhals through its deps)
-
-        from ssrl_core.evaluate import project
+        umap_jit.umap_module()  # imports umap (numba, pynndescent, sklearn...) here, in the script's thread
     except Exception:  # no UMAP: nothing to warm
         return False
 
     def work() -> None:
         try:
-            project(np.random.default_rng(0).normal(size=(40, 8)).astype(np.float32), method="umap")
+            umap_jit.warm()  # the same tiny map as `ssrl setup`
         except Exception:  # warming is best effort
             pass
 

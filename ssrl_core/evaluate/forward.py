@@ -98,8 +98,9 @@ def run_module(module, images, lo, hi, crop_size: int, device: str, batch_size: 
     pass of batch i), scaled to [0, 1] on the device (`scale_on_device`), kept channels-last
     (NHWC bytes, as stored; the module converted to channels_last), in batches of `GPU_BATCH`
     when `batch_size` is None (`cpu_batch_size` on a CPU), and the features of batch i are read
-    back only after batch i+1 has been queued (a lagged read, not a pipeline drain per batch). On the CPU the same code
-    runs without pinning or streams. `images` may be an array or a lazy store view."""
+    back only after batch i+1 has been queued (a lagged read, not a pipeline drain per batch). On
+    the CPU the same code runs without pinning or streams. `images` may be an array or a lazy
+    store view."""
     import torch
     import torch.nn.functional as F
 

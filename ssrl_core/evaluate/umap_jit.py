@@ -6,7 +6,7 @@ marked `cache=True` (`smooth_knn_dist`, `compute_membership_strengths`, the exac
 `ssrl` command, each test worker) paid about 9 CPU-seconds before its first map, also for 40
 cells. `umap_module()` turns on numba's own on-disk cache (`Dispatcher.enable_caching`, the
 switch `cache=True` sets) for every jitted function of umap's modules: the first process compiles
-and writes the cache, the next ones load it (0.5 s). Same machine code, same maps; numba keys the
+and writes the cache, the next ones load it (under 1 s). Same machine code, same maps; numba keys the
 cache by the source file and the CPU, and recompiles when either changes. The cache lies in
 umap's `__pycache__` folder, or in numba's user-wide folder when that one is read-only
 (`NUMBA_CACHE_DIR` chooses another); with no writable folder at all, UMAP compiles as before.

@@ -46,10 +46,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def leave(code: int) -> None:
     """End the process with `code`. A rank of a multi-process (torchrun) run leaves at once, with
-    `os._exit`, once its files are closed and its lines flushed: torch's gloo threads can outlive
-    `destroy_process_group` until the interpreter's last teardown, and a rank whose run had finished
-    then aborted there ("terminate called without an active exception"; seen once in CI, after both
-    ranks had printed "finished"), so that torchrun reported the whole run as failed."""
+    `os._exit`, once its files are closed and its lines flushed, and never reaches the interpreter's
+    last teardown: once in CI a rank whose run had finished aborted there ("terminate called without
+    an active exception", after both ranks had printed "finished"), most likely on gloo threads that
+    outlive `destroy_process_group`, and torchrun reported the whole run as failed."""
     if int(os.environ.get("WORLD_SIZE", "1")) > 1:
         sys.stdout.flush()
         sys.stderr.flush()
