@@ -23,13 +23,22 @@ requires_shared = pytest.mark.skipif(
     SHARED is None, reason="../shared/data is absent (it is present in development and CI)")
 
 
-# Files of one to three tests that take a minute or more of a worker (`--durations`, issue 26 item 7),
-# longest first. `make test` runs with `--dist loadfile --no-loadscope-reorder`, so xdist hands out
-# whole files in this order: the long ones start first instead of last (xdist's default order is by
-# number of tests, which put these at the end, the run finishing on one worker while the others idled).
-LONG_FILES_FIRST = ("test_same_numbers.py", "test_browser_1024.py", "test_store_ddp.py", "test_gpu_check_script.py",
-                    "test_browser_layout.py", "test_bad_inputs_runs.py", "test_app_invariance.py",
-                    "test_browser_app.py", "test_hardening2_disk.py", "test_reproduce.py", "test_embed_procs.py")
+# The files that take ten seconds or more of a worker, longest first, measured on a cold embedding
+# cache (a fresh clone: `-p cpuprof` wall per file, 3 workers on 2 cores; issue 26 item 7). `make test`
+# runs with `--dist loadfile --no-loadscope-reorder`, so xdist hands out whole files in this order,
+# then the short ones in collection order: the long ones start first and the short ones fill the
+# end, so the workers finish together (longest-first scheduling). xdist's default order is by number
+# of tests; an earlier, shorter list left test_base_encoder.py (43 s on a cold cache) to start when
+# the other workers were nearly done, and the run ended on one worker for 30 s.
+LONG_FILES_FIRST = ("test_same_numbers.py", "test_browser_1024.py", "test_browser_layout.py", "test_base_encoder.py",
+                    "test_hardening2_disk.py", "test_browser_app.py", "test_store_ddp.py", "test_app_invariance.py",
+                    "test_gpu_check_script.py", "test_bad_inputs_runs.py", "test_embed_procs.py",
+                    "test_class_bias_app.py", "test_reproduce.py", "test_app_waits.py", "test_jobs.py",
+                    "test_store_process.py", "test_augment_attribution.py", "test_app_selection.py", "test_app.py",
+                    "test_augment_invariance.py", "test_app_train.py", "test_cifar10_sweeps.py",
+                    "test_app_explore.py", "test_evaluate_sweep_jobs.py", "test_backbones.py",
+                    "test_profiles_export.py", "test_app_restore_and_presets.py", "test_architecture.py",
+                    "test_pretrained.py", "test_app_train_follow.py", "test_train_cli.py")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

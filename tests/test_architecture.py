@@ -455,3 +455,14 @@ def test_tests_mirror_the_packages() -> None:
     names = [p.name for p in files]
     assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
     assert len(where) >= 10  # the suite is spread over the packages
+
+
+def test_every_long_file_of_the_suite_order_is_one_test_file() -> None:
+    """`LONG_FILES_FIRST` (conftest.py) names real files: a renamed file would silently lose its place."""
+    from conftest import LONG_FILES_FIRST
+
+    tests = Path(__file__).parent
+    for name in LONG_FILES_FIRST:
+        found = list(tests.rglob(name))
+        assert len(found) == 1, f"{name}: {found or 'no such test file'}"
+    assert len(set(LONG_FILES_FIRST)) == len(LONG_FILES_FIRST)

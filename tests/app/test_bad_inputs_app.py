@@ -16,6 +16,7 @@ def test_config_hides_error_details_and_listens_on_localhost() -> None:
     config = tomllib.loads((paths.PROJECT_ROOT / ".streamlit" / "config.toml").read_text())
     assert config["client"]["showErrorDetails"] == "none"
     assert config["server"]["address"] == "127.0.0.1"
+    assert config["runner"]["postScriptGC"] is False  # no full garbage collection after every click
 
 
 def _page() -> None:
