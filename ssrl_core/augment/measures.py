@@ -129,8 +129,11 @@ def _spectral(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ring = np.rint(np.hypot(dy, dx)).astype(int).ravel()
     rmax = min(h, w) // 2
     counts = np.bincount(ring, minlength=rmax + 1)[:rmax + 1]
-    sums = np.zeros((n, ring.max() + 1))
-    np.add.at(sums, (np.repeat(np.arange(n), ring.size), np.tile(ring, n)), auto.reshape(-1))
+    bins = int(ring.max()) + 1
+    # each image's ring sums: bincount adds the values in the same order as np.add.at did (the same
+    # numbers, bit for bit) at a fifth of the time
+    sums = np.bincount((np.arange(n)[:, None] * bins + ring[None, :]).ravel(), weights=auto.reshape(-1),
+                       minlength=n * bins).reshape(n, bins)
     profile = sums[:, :rmax + 1] / np.maximum(counts, 1)
     scale = np.full(n, float(rmax))
     for i, prof in enumerate(profile):
