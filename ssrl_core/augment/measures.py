@@ -106,6 +106,15 @@ def _nucleus(plane: np.ndarray, min_area: int, threshold: float) -> tuple[float,
     return (float(len(props)), float(central.area), offset, e * np.cos(2 * theta), e * np.sin(2 * theta))
 
 
+def ring_sums(values: np.ndarray, ring: np.ndarray) -> np.ndarray:
+    """`(N, ring.max() + 1)`: each row of `values` `(N, P)` summed by the ring index `ring` `(P,)` of its
+    pixels. One bincount adds them in the same order as `np.add.at` would (the same numbers, bit for
+    bit) at a fifth of the time."""
+    n, bins = len(values), int(ring.max()) + 1
+    index = (np.arange(n)[:, None] * bins + ring[None, :]).ravel()
+    return np.bincount(index, weights=values.reshape(-1), minlength=n * bins).reshape(n, bins)
+
+
 def _spectral(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """High-frequency share and autocorrelation half-width of `(N, H, W)` images."""
     n, h, w = grey.shape
@@ -129,12 +138,7 @@ def _spectral(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ring = np.rint(np.hypot(dy, dx)).astype(int).ravel()
     rmax = min(h, w) // 2
     counts = np.bincount(ring, minlength=rmax + 1)[:rmax + 1]
-    bins = int(ring.max()) + 1
-    # each image's ring sums: bincount adds the values in the same order as np.add.at did (the same
-    # numbers, bit for bit) at a fifth of the time
-    sums = np.bincount((np.arange(n)[:, None] * bins + ring[None, :]).ravel(), weights=auto.reshape(-1),
-                       minlength=n * bins).reshape(n, bins)
-    profile = sums[:, :rmax + 1] / np.maximum(counts, 1)
+    profile = ring_sums(auto.reshape(n, -1), ring)[:, :rmax + 1] / np.maximum(counts, 1)
     scale = np.full(n, float(rmax))
     for i, prof in enumerate(profile):
         below = np.flatnonzero(prof < 0.5)

@@ -77,55 +77,20 @@ def test_otsu_thresholds_agree_with_skimage() -> None:
     assert np.allclose(mine, theirs, atol=(planes.max() - planes.min()) / 256 + 1e-6)
 
 
-def _spectral_with_add_at(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """`measures._spectral` in its first form (ring sums with np.add.at), the reference below."""
-    n, h, w = grey.shape
-    x = (grey - grey.mean(axis=(1, 2), keepdims=True)).astype(np.float32)
-    spectrum = np.fft.rfft2(x)
-    power = spectrum.real ** 2 + spectrum.imag ** 2
-    fy, fx = np.meshgrid(np.fft.fftfreq(h), np.fft.rfftfreq(w), indexing="ij")
-    weight = np.full(fx.shape, 2.0)
-    weight[:, 0] = 1.0
-    if w % 2 == 0:
-        weight[:, -1] = 1.0
-    wp = power * weight
-    total = wp.sum(axis=(1, 2))
-    texture = np.where(total > 0, wp[:, np.hypot(fy, fx) > 0.25].sum(axis=1) / np.maximum(total, 1e-12), 0.0)
-    auto = np.fft.irfft2(power, s=(h, w))
-    auto = auto / np.maximum(auto[:, :1, :1], 1e-12)
-    dy, dx = np.meshgrid(np.minimum(np.arange(h), h - np.arange(h)), np.minimum(np.arange(w), w - np.arange(w)),
-                         indexing="ij")
-    ring = np.rint(np.hypot(dy, dx)).astype(int).ravel()
-    rmax = min(h, w) // 2
-    counts = np.bincount(ring, minlength=rmax + 1)[:rmax + 1]
-    sums = np.zeros((n, ring.max() + 1))
-    np.add.at(sums, (np.repeat(np.arange(n), ring.size), np.tile(ring, n)), auto.reshape(-1))
-    profile = sums[:, :rmax + 1] / np.maximum(counts, 1)
-    scale = np.full(n, float(rmax))
-    for i, prof in enumerate(profile):
-        below = np.flatnonzero(prof < 0.5)
-        if total[i] <= 0:
-            scale[i] = np.nan
-        elif below.size:
-            r = int(below[0])
-            hi, lo = prof[r - 1], prof[r]
-            scale[i] = (r - 1) + (hi - 0.5) / max(hi - lo, 1e-12)
-    return texture, scale
-
-
-def test_texture_and_scale_are_the_add_at_numbers_bit_for_bit() -> None:
-    """`_spectral` sums the rings of all images with one bincount (a fifth of np.add.at's time): the same
-    additions in the same order, so the same numbers exactly, on noise, a flat image and real nuclei."""
-    from ssrl_core.augment.measures import _spectral
+def test_ring_sums_are_the_add_at_numbers_bit_for_bit() -> None:
+    """The texture/scale rings are summed with one bincount (a fifth of np.add.at's time): the same
+    additions in the same order, so exactly np.add.at's numbers, for real-sized rings and odd sizes."""
+    from ssrl_core.augment.measures import ring_sums
 
     rng = np.random.default_rng(3)
-    for grey in (rng.random((5, 64, 64)).astype(np.float32), rng.random((3, 63, 65)).astype(np.float32),
-                 rng.random((2, 9, 12)).astype(np.float32), synthetic_cells(8)[..., 0].astype(np.float32)):
-        grey[0] = 0.5  # flat: no texture, no scale
-        texture, scale = _spectral(grey)
-        ref_texture, ref_scale = _spectral_with_add_at(grey)
-        assert np.array_equal(texture, ref_texture) and np.array_equal(scale, ref_scale, equal_nan=True)
-        assert texture[0] == 0 and np.isnan(scale[0]) and np.isfinite(scale[1:]).all()
+    for n, h, w in ((5, 64, 64), (3, 63, 65), (2, 9, 12)):
+        values = rng.normal(size=(n, h * w))
+        dy, dx = np.meshgrid(np.minimum(np.arange(h), h - np.arange(h)), np.minimum(np.arange(w), w - np.arange(w)),
+                             indexing="ij")
+        ring = np.rint(np.hypot(dy, dx)).astype(int).ravel()
+        reference = np.zeros((n, ring.max() + 1))
+        np.add.at(reference, (np.repeat(np.arange(n), ring.size), np.tile(ring, n)), values.reshape(-1))
+        assert np.array_equal(ring_sums(values, ring), reference)
 
 
 def _recipe(*steps: Step) -> Recipe:
